@@ -1,0 +1,74 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "Veld",
+    platforms: [.macOS(.v14), .iOS(.v17)],
+    products: [
+        .library(name: "VeldProtocol", targets: ["VeldProtocol"]),
+        .library(name: "VeldCore", targets: ["VeldCore"]),
+        .executable(name: "veld", targets: ["veld"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+    ],
+    targets: [
+        // The wire format and its meaning. No dependencies, no I/O.
+        .target(
+            name: "VeldProtocol",
+            path: "protocol",
+            exclude: ["vectors", "SPEC.md"],
+            swiftSettings: strict
+        ),
+        // The client core a phone app would embed.
+        .target(
+            name: "VeldCore",
+            dependencies: [
+                "VeldProtocol",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strict
+        ),
+        // The Linux CLI: parsing and presentation only.
+        .executableTarget(
+            name: "veld",
+            dependencies: [
+                "VeldCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "client",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "VeldProtocolTests",
+            dependencies: [
+                "VeldProtocol",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "VeldCoreTests",
+            dependencies: [
+                "VeldCore",
+                "VeldProtocol",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "VeldCLITests",
+            dependencies: ["veld", "VeldProtocol"],
+            swiftSettings: strict
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

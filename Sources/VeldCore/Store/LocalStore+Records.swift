@@ -1,0 +1,264 @@
+import Foundation
+import GRDB
+import VeldProtocol
+
+/// Which records to list.
+public struct RecordQuery: Sendable {
+    public var type: String?
+    public var scope: String?
+    public var status: String?
+    public var onlyConflicts = false
+    public var includeDeleted = false
+
+    public init(type: String? = nil, scope: String? = nil, status: String? = nil,
+                onlyConflicts: Bool = false, includeDeleted: Bool = false) {
+        self.type = type
+        self.scope = scope
+        self.status = status
+        self.onlyConflicts = onlyConflicts
+        self.includeDeleted = includeDeleted
+    }
+}
+
+/// A record waiting in the outbox to be pushed.
+public struct OutboxEntry: Hashable, Sendable {
+    public var recordID: String
+    /// The record's counter for this replica after its latest local edit.
+    public var counter: UInt64
+    public var queuedAt: Date
+}
+
+/// The numbers `veld status` shows.
+public struct StoreStatus: Sendable {
+    public var profile: Profile
+    public var recordsByType: [String: Int]
+    public var deleted: Int
+    public var pending: Int
+    public var conflicts: Int
+}
+
+extension LocalStore {
+    // MARK: Local edits
+
+    /// Creates a record of `type` in `scope` with `fields`, validated against its schema
+    /// and this profile's role. For a type whose scope comes from its parent (a goal),
+    /// pass `scope: nil`; the parent must be on this device.
+    @discardableResult
+    public func create(type: String, scope: String?, fields: [String: FieldValue],
+                       id: String = RecordIDs.make()) throws -> RecordState {
+        let profile = try profile()
+        guard let schema = Schemas.named(type), schema.type == type else {
+            throw invalid(ValidationError(recordID: "(new)", type: type, problem: .unknownType))
+        }
+        guard RecordIDs.isValid(id), try writer.read({ db in try RecordRow.exists(db, key: id) }) == false else {
+            throw invalid(ValidationError(recordID: id, type: type, problem: .invalidID))
+        }
+        let changes = fields.filter { !$0.value.isNull }
+        return try writer.write { db in
+            let scope = try self.scope(for: schema, given: scope, fields: changes, db: db, newID: id)
+            var state = RecordState(id: id, type: type, scope: scope)
+            let problems = schema.validateChanges(changes, role: profile.role, recordID: id)
+            guard problems.isEmpty else { throw self.invalid(problems) }
+            state.edit(changes, replica: profile.replicaID, author: profile.user, time: clock())
+            try self.saveLocalEdit(state, schema: schema, isNew: true, replica: profile.replicaID, db: db)
+            return state
+        }
+    }
+
+    /// Edits fields of an existing record. An empty value (`.null`) clears a field.
+    /// The edit supersedes every value of those fields this device holds, so editing a
+    /// field in conflict resolves it.
+    @discardableResult
+    public func edit(id: String, changes: [String: FieldValue]) throws -> RecordState {
+        let profile = try profile()
+        return try writer.write { db in
+            var state = try self.existing(id, db: db)
+            guard let schema = Schemas.named(state.type) else {
+                throw self.invalid(ValidationError(recordID: state.id, type: state.type, problem: .unknownType))
+            }
+            let problems = schema.validateChanges(changes, role: profile.role, recordID: state.id)
+            guard problems.isEmpty else { throw self.invalid(problems) }
+            if let parent = schema.parentField, changes[parent] != nil {
+                throw self.invalid(ValidationError(recordID: state.id, type: state.type, field: parent,
+                                                   problem: .wrongShape(expected: "the parent it was created under (a record's scope is fixed)", got: "a new parent")))
+            }
+            state.edit(changes, replica: profile.replicaID, author: profile.user, time: clock())
+            try self.saveLocalEdit(state, schema: schema, isNew: false, replica: profile.replicaID, db: db)
+            return state
+        }
+    }
+
+    /// Deletes a record: an edit that sets `deleted` and re-asserts every other field,
+    /// so an edit made elsewhere concurrently stays visible as a conflict.
+    @discardableResult
+    public func delete(id: String) throws -> RecordState {
+        let profile = try profile()
+        return try writer.write { db in
+            var state = try self.existing(id, db: db)
+            guard let schema = Schemas.named(state.type) else {
+                throw self.invalid(ValidationError(recordID: state.id, type: state.type, problem: .unknownType))
+            }
+            if state.isDeleted && !state.hasConflicts { throw LocalStoreError(.recordDeleted(state.id), home: self.home) }
+            state.delete(allFields: schema.fieldNames, replica: profile.replicaID, author: profile.user, time: clock())
+            try self.saveLocalEdit(state, schema: schema, isNew: false, replica: profile.replicaID, db: db)
+            return state
+        }
+    }
+
+    /// Creates a record from what a person typed, field by field (see ``FieldInput``).
+    /// References may be given as a unique id prefix.
+    @discardableResult
+    public func create(type: String, scope: String?, input: [String: String]) throws -> RecordState {
+        guard let schema = Schemas.named(type), schema.type == type else {
+            throw invalid(ValidationError(recordID: "(new)", type: type, problem: .unknownType))
+        }
+        return try create(type: type, scope: scope, fields: parse(input, schema: schema, recordID: "(new)"))
+    }
+
+    /// Edits fields of a record from what a person typed; an empty value clears a field.
+    @discardableResult
+    public func edit(id: String, input: [String: String]) throws -> RecordState {
+        let state = try record(id)
+        guard let schema = Schemas.named(state.type) else {
+            throw invalid(ValidationError(recordID: state.id, type: state.type, problem: .unknownType))
+        }
+        return try edit(id: state.id, changes: parse(input, schema: schema, recordID: state.id))
+    }
+
+    private func parse(_ input: [String: String], schema: RecordSchema, recordID: String) throws -> [String: FieldValue] {
+        var values: [String: FieldValue] = [:]
+        var problems: [ValidationError] = []
+        for (name, text) in input.sorted(by: { $0.key < $1.key }) {
+            guard let field = schema.field(name) else {
+                problems.append(ValidationError(recordID: recordID, type: schema.type, field: name,
+                                                problem: .unknownField(allowed: schema.fieldNames)))
+                continue
+            }
+            do {
+                values[name] = try FieldInput.parse(text, for: field, recordID: recordID, type: schema.type) { prefix in
+                    try self.record(prefix).id
+                }
+            } catch let error as ValidationError {
+                problems.append(error)
+            }
+        }
+        guard problems.isEmpty else { throw invalid(problems) }
+        return values
+    }
+
+    // MARK: Reading
+
+    /// The record with `idOrPrefix` (a full id, or a unique prefix of at least 4 characters).
+    public func record(_ idOrPrefix: String) throws -> RecordState {
+        try writer.read { db in try self.existing(idOrPrefix, db: db) }
+    }
+
+    public func records(_ query: RecordQuery = RecordQuery()) throws -> [RecordState] {
+        try writer.read { db in
+            var request = RecordRow.all()
+            if let type = query.type { request = request.filter(RecordRow.Columns.type == type) }
+            if let scope = query.scope { request = request.filter(RecordRow.Columns.scope == scope) }
+            if let status = query.status { request = request.filter(RecordRow.Columns.status == status) }
+            if query.onlyConflicts { request = request.filter(RecordRow.Columns.hasConflicts == true) }
+            if !query.includeDeleted && !query.onlyConflicts { request = request.filter(RecordRow.Columns.deleted == false) }
+            return try request.order(RecordRow.Columns.createdAt, RecordRow.Columns.id).fetchAll(db).map { try $0.decoded() }
+        }
+    }
+
+    /// Records edited here since the server last acknowledged them, oldest first.
+    public func outbox() throws -> [OutboxEntry] {
+        try writer.read { db in
+            try OutboxRow.order(Column("queuedAt"), Column("recordID")).fetchAll(db).map {
+                OutboxEntry(recordID: $0.recordID, counter: $0.counter, queuedAt: $0.queuedAt)
+            }
+        }
+    }
+
+    public func status() throws -> StoreStatus {
+        let profile = try profile()
+        return try writer.read { db in
+            let rows = try Row.fetchAll(db, sql: "SELECT type, COUNT(*) AS n FROM record WHERE NOT deleted GROUP BY type")
+            var byType: [String: Int] = [:]
+            for row in rows { byType[row["type"]] = row["n"] }
+            return StoreStatus(
+                profile: profile,
+                recordsByType: byType,
+                deleted: try RecordRow.filter(RecordRow.Columns.deleted == true).fetchCount(db),
+                pending: try OutboxRow.fetchCount(db),
+                conflicts: try RecordRow.filter(RecordRow.Columns.hasConflicts == true).fetchCount(db)
+            )
+        }
+    }
+
+    // MARK: Private
+
+    func existing(_ idOrPrefix: String, db: Database) throws -> RecordState {
+        let key = idOrPrefix.lowercased()
+        if let row = try RecordRow.fetchOne(db, key: key) { return try decode(row) }
+        guard key.count >= 4, key.allSatisfy({ $0.isHexDigit || $0 == "-" }) else {
+            throw LocalStoreError(.recordNotFound(idOrPrefix), home: home)
+        }
+        let matches = try RecordRow.filter(RecordRow.Columns.id.like("\(key)%")).limit(4).fetchAll(db)
+        switch matches.count {
+        case 0: throw LocalStoreError(.recordNotFound(idOrPrefix), home: home)
+        case 1: return try decode(matches[0])
+        default: throw LocalStoreError(.ambiguousID(idOrPrefix, matches: matches.map(\.id)), home: home)
+        }
+    }
+
+    private func decode(_ row: RecordRow) throws -> RecordState {
+        do { return try row.decoded() } catch {
+            throw LocalStoreError(.unreadable("record \(row.id) holds a state that does not decode (\(error))"), home: home)
+        }
+    }
+
+    private func scope(for schema: RecordSchema, given: String?, fields: [String: FieldValue],
+                       db: Database, newID: String) throws -> String {
+        if case .inheritedFrom(let field) = schema.scopeRule {
+            guard case .string(let parentID)? = fields[field] else {
+                throw invalid(ValidationError(recordID: newID, type: schema.type, field: field, problem: .missingRequired))
+            }
+            let parent = try existing(parentID, db: db)
+            if case .reference(let parentType) = schema.field(field)?.kind, parent.type != parentType {
+                throw LocalStoreError(.wrongType(id: parent.id, expected: parentType, actual: parent.type), home: home)
+            }
+            if let given, given != parent.scope {
+                throw invalid(ValidationError(recordID: newID, type: schema.type,
+                                              problem: .invalidScope(given, expected: "the scope of its \(field), \(parent.scope)")))
+            }
+            return parent.scope
+        }
+        guard let given else {
+            throw invalid(ValidationError(recordID: newID, type: schema.type,
+                                          problem: .invalidScope("", expected: schema.scopeProblem("") ?? "a scope")))
+        }
+        if let expected = schema.scopeProblem(given) {
+            throw invalid(ValidationError(recordID: "(new)", type: schema.type, problem: .invalidScope(given, expected: expected)))
+        }
+        return given
+    }
+
+    /// Writes the state and its outbox entry; the caller's transaction makes them one.
+    private func saveLocalEdit(_ state: RecordState, schema: RecordSchema, isNew: Bool, replica: String,
+                               db: Database) throws {
+        let problems = schema.validate(state)
+        guard problems.isEmpty else { throw invalid(problems) }
+        let now = clock()
+        let createdAt = isNew ? now : (try Date.fetchOne(db, sql: "SELECT createdAt FROM record WHERE id = ?", arguments: [state.id]) ?? now)
+        try RecordRow(state, createdAt: createdAt, updatedAt: now).save(db)
+        try faults.afterRecordWrite?()
+        let queuedAt = try OutboxRow.fetchOne(db, key: state.id)?.queuedAt ?? now
+        try OutboxRow(recordID: state.id, counter: state.context[replica], queuedAt: queuedAt).save(db)
+    }
+
+    func invalid(_ errors: ValidationError...) -> LocalStoreError { invalid(errors) }
+    func invalid(_ errors: [ValidationError]) -> LocalStoreError { LocalStoreError(.invalid(errors), home: home) }
+}
+
+extension RecordSchema {
+    /// The reference field a record of this type takes its scope from, if any.
+    public var parentField: String? {
+        if case .inheritedFrom(let field) = scopeRule { return field }
+        return nil
+    }
+}

@@ -1,0 +1,45 @@
+import Foundation
+import VeldProtocol
+
+/// What went wrong in the local store, said so a person knows what to do.
+public struct LocalStoreError: Error, CustomStringConvertible, Sendable {
+    public enum Kind: Sendable, Equatable {
+        case notInitialised
+        case alreadyInitialised
+        case invalid([ValidationError])
+        case recordNotFound(String)
+        case ambiguousID(String, matches: [String])
+        case recordDeleted(String)
+        case unreadable(String)
+        case wrongType(id: String, expected: String, actual: String)
+    }
+
+    public let kind: Kind
+    public let home: URL
+
+    public init(_ kind: Kind, home: URL) {
+        self.kind = kind
+        self.home = home
+    }
+
+    public var description: String {
+        switch kind {
+        case .notInitialised:
+            return "no Veld profile in \(home.path); run `veld init --user NAME` first (or pass --home DIR)"
+        case .alreadyInitialised:
+            return "a Veld profile already exists in \(home.path); use it, or pass --home DIR for another one"
+        case .invalid(let errors):
+            return errors.map(\.description).joined(separator: "; ")
+        case .recordNotFound(let id):
+            return "no record \(id) on this device; `veld list` shows what is here"
+        case .ambiguousID(let prefix, let matches):
+            return "id prefix \(prefix) matches \(matches.count) records (\(matches.prefix(3).joined(separator: ", "))…); type more of the id"
+        case .recordDeleted(let id):
+            return "record \(id) is deleted; `veld show \(id)` shows what it held"
+        case .unreadable(let detail):
+            return "the local database in \(home.path) cannot be read: \(detail)"
+        case .wrongType(let id, let expected, let actual):
+            return "record \(id) is a \(actual), not a \(expected); use `veld show \(id)`"
+        }
+    }
+}

@@ -1,0 +1,188 @@
+import ArgumentParser
+import Foundation
+import VeldCore
+import VeldProtocol
+
+struct Show: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show one record of any type, marking fields in conflict.")
+
+    @OptionGroup var home: HomeOptions
+    @Argument(help: "Record id or a unique prefix of it.") var id: String
+    @Flag(help: "Print JSON: id, type, scope, fields, conflicts.") var json = false
+
+    func run() throws {
+        try RecordPrinter.show(try home.openStore().record(id), json: json)
+    }
+}
+
+struct List: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List records of every type, or filtered by type, scope, status, conflicts.")
+
+    @OptionGroup var home: HomeOptions
+    @Option(help: "Only this type: visitNote, councilInput, carePlan, carePlanGoal (or visit, council, careplan, goal).")
+    var type: String?
+    @Option(help: "Only this scope, e.g. loc-zonnehof.") var scope: String?
+    @Option(help: "Only records with this status.") var status: String?
+    @Flag(help: "Only records with a field in conflict.") var conflicts = false
+    @Flag(help: "Include deleted records.") var deleted = false
+    @Flag(help: "Print a JSON array.") var json = false
+
+    func validate() throws {
+        if let type, Schemas.named(type) == nil {
+            throw ValidationError("unknown type '\(type)'; known types: " + Schemas.all.map(\.type).joined(separator: ", "))
+        }
+    }
+
+    func run() throws {
+        let query = RecordQuery(type: type.flatMap { Schemas.named($0)?.type }, scope: scope, status: status,
+                                onlyConflicts: conflicts, includeDeleted: deleted)
+        try RecordPrinter.list(try home.openStore().records(query), schema: type.flatMap(Schemas.named), json: json)
+    }
+}
+
+struct Edit: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Edit fields of any record: veld edit <id> field=value [field=value …].",
+        discussion: """
+            Values are checked against the record's schema (`veld schema TYPE` lists the fields).
+            An empty value (field=) clears the field. field=@FILE reads the value from a file,
+            field=@- from standard input; start a value with @@ for a literal @.
+            Editing a field in conflict replaces all its values: that resolves the conflict.
+            """)
+
+    @OptionGroup var home: HomeOptions
+    @Argument(help: "Record id or a unique prefix of it.") var id: String
+    @Argument(help: "field=value pairs.") var assignments: [String] = []
+
+    func validate() throws {
+        if assignments.isEmpty { throw ValidationError("nothing to change; give field=value pairs") }
+        _ = try Assignments.parse(assignments)
+    }
+
+    func run() throws {
+        try EditRecord.run(home: home, id: id, assignments: assignments, expectedType: nil)
+    }
+}
+
+enum EditRecord {
+    static func run(home: HomeOptions, id: String, assignments: [String], expectedType: String?) throws {
+        let store = try home.openStore()
+        let record = try store.record(id)
+        if let expectedType, record.type != expectedType {
+            throw LocalStoreError(.wrongType(id: record.id, expected: expectedType, actual: record.type), home: store.home)
+        }
+        let state = try store.edit(id: record.id, input: try Assignments.parse(assignments))
+        print("Edited \(state.type) \(state.id)")
+    }
+}
+
+struct Delete: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Delete a record. The delete syncs like an edit; an edit made elsewhere meanwhile stays visible.")
+
+    @OptionGroup var home: HomeOptions
+    @Argument(help: "Record id or a unique prefix of it.") var id: String
+
+    func run() throws {
+        let store = try home.openStore()
+        let state = try store.delete(id: try store.record(id).id)
+        print("Deleted \(state.type) \(state.id)")
+    }
+}
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show this device's profile, how many changes wait to be synced, and conflicts.")
+
+    @OptionGroup var home: HomeOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        let store = try home.openStore()
+        try RecordPrinter.status(try store.status(), home: store.home, json: json)
+    }
+}
+
+struct SchemaCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "schema", abstract: "List the record types, or the fields of one type.")
+
+    @Argument(help: "A type (visitNote, carePlan, …) or its short name (visit, careplan, …).") var type: String?
+
+    func run() throws {
+        guard let type else {
+            for schema in Schemas.all { print("\(schema.type.padding(13)) \(schema.noun.padding(9)) \(schema.summary)") }
+            return
+        }
+        guard let schema = Schemas.named(type) else {
+            throw ValidationError("unknown type '\(type)'; known types: " + Schemas.all.map(\.type).joined(separator: ", "))
+        }
+        for field in schema.fields {
+            var notes: [String] = []
+            if field.required { notes.append("required") }
+            if field.writers != Role.everyone { notes.append("office only") }
+            let note = notes.isEmpty ? "" : " (" + notes.joined(separator: ", ") + ")"
+            print("\(field.name.padding(16)) \(field.summary)\(note)")
+            print("\("".padding(16)) \(field.kind)")
+        }
+    }
+}
+
+/// `field=value` pairs, with `@FILE` / `@-` for long text.
+enum Assignments {
+    static func parse(_ pairs: [String]) throws -> [String: String] {
+        var result: [String: String] = [:]
+        for pair in pairs {
+            guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
+                throw ValidationError("'\(pair)' is not field=value; e.g. summary=\"Rondgang huiskamer\"")
+            }
+            let field = String(pair[..<equals])
+            var value = String(pair[pair.index(after: equals)...])
+            if value.hasPrefix("@@") {
+                value.removeFirst()
+            } else if value.hasPrefix("@") {
+                value = try LongText.read(String(value.dropFirst()))
+            }
+            if result[field] != nil { throw ValidationError("field \(field) is given twice") }
+            result[field] = value
+        }
+        return result
+    }
+}
+
+/// Long text from a file, or from standard input for `-`.
+enum LongText {
+    static func read(_ path: String) throws -> String {
+        let data: Data
+        if path == "-" {
+            data = FileHandle.standardInput.readDataToEndOfFile()
+        } else {
+            guard let contents = FileManager.default.contents(atPath: path) else {
+                throw ValidationError("cannot read \(path); check the path (use - for standard input)")
+            }
+            data = contents
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ValidationError("\(path == "-" ? "standard input" : path) is not UTF-8 text")
+        }
+        return text.hasSuffix("\n") ? String(text.dropLast()) : text
+    }
+
+    /// The value of a text option or of its `--…-file` twin; giving both is an error.
+    static func either(_ text: String?, file: String?, option: String) throws -> String? {
+        switch (text, file) {
+        case (let text?, nil): return text
+        case (nil, let file?): return try read(file)
+        case (nil, nil): return nil
+        case (.some, .some): throw ValidationError("give --\(option) or --\(option)-file, not both")
+        }
+    }
+}
+
+extension String {
+    func padding(_ width: Int) -> String {
+        count >= width ? self : self + String(repeating: " ", count: width - count)
+    }
+}

@@ -1,0 +1,98 @@
+import Foundation
+import VeldCore
+import VeldProtocol
+
+/// How records look on a terminal and as JSON.
+enum RecordPrinter {
+    static func show(_ state: RecordState, json: Bool) throws {
+        if json {
+            print(String(decoding: try StableJSON.encode(RecordView(state), pretty: true), as: UTF8.self))
+            return
+        }
+        let schema = Schemas.named(state.type)
+        var header = "\(state.type) \(state.id)  scope \(state.scope)"
+        if state.isDeleted { header += "  DELETED" }
+        print(header)
+        if state.hasConflicts {
+            print("! \(state.conflicts.count) field(s) in conflict: shown is the latest value; all values are listed")
+        }
+        let names = (schema?.fieldNames ?? state.fields.keys.sorted()).filter { $0 != RecordState.deletedField || state.isDeleted || state.entries(of: $0).count > 1 }
+        for name in names where !state.entries(of: name).isEmpty {
+            let entries = state.conflicts[name] ?? state.entries(of: name)
+            if entries.count == 1 {
+                guard !entries[0].value.isNull else { continue }
+                printField(name, entries[0].value.description)
+            } else {
+                printField(name, (state.value(of: name)?.description ?? "") + "   [CONFLICT: \(entries.count) values]")
+                for (index, entry) in entries.enumerated() {
+                    let value = entry.value.isNull ? "(empty)" : entry.value.description
+                    printField("  \(index + 1).", value)
+                    print(String(repeating: " ", count: 19) + "— \(entry.author) on \(entry.dot.replica), \(format(entry.time))")
+                }
+            }
+        }
+    }
+
+    private static func printField(_ name: String, _ value: String) {
+        let lines = value.split(separator: "\n", omittingEmptySubsequences: false)
+        print("  \(name.padding(16)) \(lines.first ?? "")")
+        for line in lines.dropFirst() { print(String(repeating: " ", count: 19) + line) }
+    }
+
+    static func list(_ states: [RecordState], schema: RecordSchema?, json: Bool) throws {
+        if json {
+            print(String(decoding: try StableJSON.encode(states.map(RecordView.init), pretty: true), as: UTF8.self))
+            return
+        }
+        guard !states.isEmpty else {
+            print("No records.")
+            return
+        }
+        let columns: [TableColumn]
+        switch schema?.type {
+        case VisitNoun.schema.type?: columns = VisitNoun.columns
+        case CarePlanNoun.schema.type?: columns = CarePlanNoun.columns
+        case GoalNoun.schema.type?: columns = GoalNoun.columns
+        case CouncilNoun.schema.type?: columns = CouncilNoun.columns
+        default:
+            columns = [.id, .type, .scope, .field("STATUS", "status", width: 14),
+                       TableColumn(header: "TITLE", width: 0) { state in title(of: state) }]
+        }
+        print(Table(columns: columns).render(states))
+        let conflicted = states.filter(\.hasConflicts).count
+        if conflicted > 0 { print("\(conflicted) record(s) marked ! have a field in conflict; `veld show ID` lists the values.") }
+    }
+
+    static func title(of state: RecordState) -> String {
+        for field in ["summary", "topic", "goal", "clientCode"] {
+            if let value = state.value(of: field), !value.isNull { return value.description }
+        }
+        return ""
+    }
+
+    static func status(_ status: StoreStatus, home: URL, json: Bool) throws {
+        if json {
+            struct Output: Encodable {
+                let user: String, role: String, replica: String, home: String
+                let records: [String: Int], deleted: Int, pending: Int, conflicts: Int
+            }
+            let output = Output(user: status.profile.user, role: status.profile.role.rawValue,
+                                replica: status.profile.replicaID, home: home.path, records: status.recordsByType,
+                                deleted: status.deleted, pending: status.pending, conflicts: status.conflicts)
+            print(String(decoding: try StableJSON.encode(output, pretty: true), as: UTF8.self))
+            return
+        }
+        let counts = Schemas.all.map { "\(status.recordsByType[$0.type] ?? 0) \($0.type)" }.joined(separator: ", ")
+        print("Profile    \(status.profile.user) (\(status.profile.role.rawValue)), replica \(status.profile.replicaID)")
+        print("Home       \(home.path)")
+        print("Records    \(counts)" + (status.deleted > 0 ? "; \(status.deleted) deleted" : ""))
+        print("Pending    \(status.pending) record(s) changed here and not yet synced")
+        print("Conflicts  \(status.conflicts)" + (status.conflicts > 0 ? " (veld list --conflicts)" : ""))
+    }
+
+    static func format(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: date)
+    }
+}

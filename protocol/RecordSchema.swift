@@ -1,0 +1,104 @@
+/// What a field holds. The wire shape follows from it: text, dates, enum values and
+/// references travel as strings, booleans as booleans, enum lists as lists of strings.
+public enum FieldKind: Hashable, Sendable, CustomStringConvertible {
+    /// Free text. `long` marks fields that usually hold paragraphs (read from a file).
+    case text(long: Bool)
+    /// A calendar date, `YYYY-MM-DD`.
+    case date
+    /// One of a fixed set of values.
+    case choice([String])
+    case bool
+    /// The id (a UUID) of a record of the named type.
+    case reference(String)
+    /// Zero or more of a fixed set of values, without repeats.
+    case choices([String])
+
+    public var description: String {
+        switch self {
+        case .text: return "text"
+        case .date: return "a date (YYYY-MM-DD)"
+        case .choice(let values): return "one of: " + values.joined(separator: ", ")
+        case .bool: return "true or false"
+        case .reference(let type): return "the id of a \(type) record"
+        case .choices(let values): return "a list of: " + values.joined(separator: ", ")
+        }
+    }
+}
+
+/// One field of a record type: its kind, whether it is required, and who may write it.
+public struct FieldSchema: Hashable, Sendable {
+    public let name: String
+    public let kind: FieldKind
+    public let required: Bool
+    /// Roles that may write this field at all.
+    public let writers: Set<Role>
+    /// Values that only some roles may set (a care plan's `vastgesteld` is the office's).
+    public let restrictedValues: [String: Set<Role>]
+    /// One line for `--help` and for people reading the schema.
+    public let summary: String
+
+    public init(_ name: String, _ kind: FieldKind, required: Bool = false,
+                writers: Set<Role> = Role.everyone, restrictedValues: [String: Set<Role>] = [:],
+                summary: String) {
+        self.name = name
+        self.kind = kind
+        self.required = required
+        self.writers = writers
+        self.restrictedValues = restrictedValues
+        self.summary = summary
+    }
+
+    /// Whether `role` may write `value` into this field.
+    public func permits(_ role: Role, toWrite value: FieldValue) -> Bool {
+        guard writers.contains(role) else { return false }
+        if case .string(let text) = value, let allowed = restrictedValues[text] {
+            return allowed.contains(role)
+        }
+        return true
+    }
+}
+
+/// A record type as data: its fields and how its scope is chosen. Client and server
+/// validate with the same schema, and a new type needs no sync code.
+///
+/// ```swift
+/// let schema = Schemas.named("visitNote")!
+/// schema.field("kind")?.kind   // .choice(["werkbezoek", ...])
+/// ```
+public struct RecordSchema: Hashable, Sendable {
+    /// Where a record of this type gets its scope.
+    public enum ScopeRule: Hashable, Sendable {
+        /// A location (`loc-…`).
+        case location
+        /// An organisation or a location.
+        case organisationOrLocation
+        /// The scope of the record the named reference field points at.
+        case inheritedFrom(field: String)
+    }
+
+    public let type: String
+    /// A short name for people and the CLI (`visit`, `careplan`, …).
+    public let noun: String
+    public let summary: String
+    public let scopeRule: ScopeRule
+    /// The type's own fields followed by `deleted`.
+    public let fields: [FieldSchema]
+
+    public init(type: String, noun: String, summary: String, scopeRule: ScopeRule, fields: [FieldSchema]) {
+        self.type = type
+        self.noun = noun
+        self.summary = summary
+        self.scopeRule = scopeRule
+        self.fields = fields + [
+            FieldSchema(RecordState.deletedField, .bool, summary: "whether the record has been deleted")
+        ]
+    }
+
+    public func field(_ name: String) -> FieldSchema? {
+        fields.first { $0.name == name }
+    }
+
+    public var fieldNames: [String] { fields.map(\.name) }
+
+    public var requiredFields: [FieldSchema] { fields.filter(\.required) }
+}

@@ -1,0 +1,225 @@
+import Foundation
+
+/// Why a record, or a change to one, is not acceptable: which record, which field, and
+/// what was expected. Its description is a sentence a person can act on.
+public struct ValidationError: Error, Hashable, Sendable, CustomStringConvertible {
+    public enum Problem: Hashable, Sendable {
+        case unknownType
+        case invalidID
+        case invalidScope(String, expected: String)
+        case unknownField(allowed: [String])
+        case wrongShape(expected: String, got: String)
+        case notAChoice(String, allowed: [String])
+        case repeatedChoice(String)
+        case invalidDate(String)
+        case invalidReference(String)
+        case missingRequired
+        case emptyText
+        case looksLikeBSN
+        case notPermitted(role: Role, value: String?)
+    }
+
+    public let recordID: String
+    public let type: String
+    public let field: String?
+    public let problem: Problem
+
+    public init(recordID: String, type: String, field: String? = nil, problem: Problem) {
+        self.recordID = recordID
+        self.type = type
+        self.field = field
+        self.problem = problem
+    }
+
+    public var description: String {
+        let subject = field.map { "\(type) \(recordID), field \($0)" } ?? "\(type) \(recordID)"
+        switch problem {
+        case .unknownType:
+            return "record \(recordID): unknown record type '\(type)'; known types are "
+                + Schemas.all.map(\.type).joined(separator: ", ")
+        case .invalidID:
+            return "record id '\(recordID)' is not a UUID"
+        case .invalidScope(let scope, let expected):
+            return "\(subject): scope '\(scope)' is not valid; expected \(expected)"
+        case .unknownField(let allowed):
+            return "\(subject): no such field; \(type) has " + allowed.joined(separator: ", ")
+        case .wrongShape(let expected, let got):
+            return "\(subject): expected \(expected), got \(got)"
+        case .notAChoice(let value, let allowed):
+            return "\(subject): '\(value)' is not allowed; expected one of " + allowed.joined(separator: ", ")
+        case .repeatedChoice(let value):
+            return "\(subject): '\(value)' is listed twice"
+        case .invalidDate(let value):
+            return "\(subject): '\(value)' is not a date; expected YYYY-MM-DD, e.g. 2026-11-20"
+        case .invalidReference(let value):
+            return "\(subject): '\(value)' is not a record id (a UUID)"
+        case .missingRequired:
+            return "\(subject) is required"
+        case .emptyText:
+            return "\(subject) is empty; leave it out or clear it instead"
+        case .looksLikeBSN:
+            return "\(subject) looks like a BSN; use the pseudonymous client code, never a BSN"
+        case .notPermitted(let role, let value):
+            if let value {
+                return "\(subject): the \(role.rawValue) role may not set '\(value)'; that decision belongs to the office"
+            }
+            return "\(subject): the \(role.rawValue) role may not write this field; it belongs to the office"
+        }
+    }
+}
+
+extension RecordSchema {
+    /// Every problem with `state`: identity, fields, the shape and meaning of every
+    /// entry (concurrent ones included), and required fields (which need a non-null
+    /// shown value).
+    public func validate(_ state: RecordState) -> [ValidationError] {
+        var errors: [ValidationError] = []
+        func fail(_ field: String?, _ problem: ValidationError.Problem) {
+            errors.append(ValidationError(recordID: state.id, type: state.type, field: field, problem: problem))
+        }
+        if !RecordIDs.isValid(state.id) { fail(nil, .invalidID) }
+        if let expected = scopeProblem(state.scope) { fail(nil, .invalidScope(state.scope, expected: expected)) }
+        for field in state.fields.keys.sorted() {
+            guard let schema = self.field(field) else {
+                fail(field, .unknownField(allowed: fieldNames))
+                continue
+            }
+            for entry in state.entries(of: field) {
+                errors += schema.check(entry.value, recordID: state.id, type: state.type)
+            }
+        }
+        for field in requiredFields where (state.value(of: field.name) ?? .null).isNull {
+            fail(field.name, .missingRequired)
+        }
+        return errors
+    }
+
+    /// Problems with `changes` written by `role`: unknown fields, bad values, and fields
+    /// or values the role may not write.
+    public func validateChanges(_ changes: [String: FieldValue], role: Role, recordID: String) -> [ValidationError] {
+        var errors: [ValidationError] = []
+        for (name, value) in changes.sorted(by: { $0.key < $1.key }) {
+            guard let schema = field(name) else {
+                errors.append(ValidationError(recordID: recordID, type: type, field: name,
+                                              problem: .unknownField(allowed: fieldNames)))
+                continue
+            }
+            let valueErrors = schema.check(value, recordID: recordID, type: type)
+            errors += valueErrors
+            if valueErrors.isEmpty, !schema.permits(role, toWrite: value) {
+                let restricted: String? = if case .string(let text) = value, schema.restrictedValues[text] != nil { text } else { nil }
+                errors.append(ValidationError(recordID: recordID, type: type, field: name,
+                                              problem: .notPermitted(role: role, value: restricted)))
+            }
+        }
+        return errors
+    }
+
+    /// Nil if `scope` fits this type; otherwise what was expected.
+    public func scopeProblem(_ scope: String) -> String? {
+        guard Scopes.isValid(scope) else {
+            return "lowercase letters, digits and '-', like loc-zonnehof or org-bezinn"
+        }
+        switch scopeRule {
+        case .location:
+            return scope.hasPrefix("loc-") ? nil : "a location scope (loc-…)"
+        case .organisationOrLocation:
+            return scope.hasPrefix("loc-") || scope.hasPrefix("org-") ? nil : "an organisation (org-…) or location (loc-…) scope"
+        case .inheritedFrom:
+            return nil
+        }
+    }
+}
+
+extension FieldSchema {
+    /// Problems with one value of this field. Null is always acceptable here (clearing a
+    /// field); whether a required field may end up null is checked on the whole record.
+    public func check(_ value: FieldValue, recordID: String, type: String) -> [ValidationError] {
+        func fail(_ problem: ValidationError.Problem) -> [ValidationError] {
+            [ValidationError(recordID: recordID, type: type, field: name, problem: problem)]
+        }
+        if value.isNull { return [] }
+        switch (kind, value) {
+        case (.text, .string(let text)):
+            if text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { return fail(.emptyText) }
+            if name == "clientCode", Self.looksLikeBSN(text) { return fail(.looksLikeBSN) }
+            return []
+        case (.date, .string(let text)):
+            return CalendarDate.isValid(text) ? [] : fail(.invalidDate(text))
+        case (.choice(let allowed), .string(let text)):
+            return allowed.contains(text) ? [] : fail(.notAChoice(text, allowed: allowed))
+        case (.bool, .bool):
+            return []
+        case (.reference, .string(let text)):
+            return RecordIDs.isValid(text) ? [] : fail(.invalidReference(text))
+        case (.choices(let allowed), .strings(let list)):
+            if let bad = list.first(where: { !allowed.contains($0) }) { return fail(.notAChoice(bad, allowed: allowed)) }
+            var seen: Set<String> = []
+            if let repeated = list.first(where: { !seen.insert($0).inserted }) { return fail(.repeatedChoice(repeated)) }
+            return []
+        default:
+            return fail(.wrongShape(expected: kind.description, got: value.shapeName))
+        }
+    }
+
+    /// Nine digits that pass the BSN eleven-test.
+    static func looksLikeBSN(_ text: String) -> Bool {
+        let digits = text.filter(\.isNumber)
+        guard digits.count == 9, digits.count == text.filter({ !$0.isWhitespace && $0 != "." && $0 != "-" }).count else { return false }
+        let values = digits.compactMap { $0.wholeNumberValue }
+        var sum = 0
+        for (index, digit) in values.enumerated() {
+            sum += (index == 8 ? -1 : 9 - index) * digit
+        }
+        return sum % 11 == 0
+    }
+}
+
+extension Schemas {
+    /// Validates `state` against the schema of its type.
+    public static func validate(_ state: RecordState) -> [ValidationError] {
+        guard let schema = named(state.type), schema.type == state.type else {
+            return [ValidationError(recordID: state.id, type: state.type, problem: .unknownType)]
+        }
+        return schema.validate(state)
+    }
+}
+
+/// Record ids: lowercase UUIDs.
+public enum RecordIDs {
+    public static func isValid(_ id: String) -> Bool {
+        id.count == 36 && UUID(uuidString: id) != nil && id == id.lowercased()
+    }
+
+    public static func make() -> String { UUID().uuidString.lowercased() }
+}
+
+/// Scope names: `loc-zonnehof`, `org-bezinn`.
+public enum Scopes {
+    public static func isValid(_ scope: String) -> Bool {
+        guard (1...64).contains(scope.utf8.count), let first = scope.unicodeScalars.first,
+              first.properties.isLowercase || ("0"..."9").contains(first) else { return false }
+        return scope.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" || $0 == "." || $0 == "_" }
+    }
+}
+
+/// Calendar dates as `YYYY-MM-DD` strings, checked without a Calendar so the check is the
+/// same on every platform.
+public enum CalendarDate {
+    public static func isValid(_ text: String) -> Bool {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard text.utf8.count == 10, parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
+              parts.allSatisfy({ $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }),
+              let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2]),
+              (1...12).contains(month), day >= 1 else { return false }
+        return day <= daysIn(month: month, year: year)
+    }
+
+    static func daysIn(month: Int, year: Int) -> Int {
+        switch month {
+        case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
+    }
+}
