@@ -1,0 +1,108 @@
+import Foundation
+import PropertyBased
+import Testing
+import VeldProtocol
+
+@Suite struct SchemaTests {
+    static let id = "0b6f3f4e-8a1d-4c62-9f0e-5d2b7a9c1e11"
+
+    static func visit(_ extra: [String: FieldValue] = [:], scope: String = "loc-zonnehof") -> RecordState {
+        var state = RecordState(id: id, type: "visitNote", scope: scope)
+        let fields: [String: FieldValue] = [
+            "visitedAt": .string("2026-11-20"), "visitor": .string("anna"), "kind": .string("werkbezoek"),
+            "summary": .string("Rondgang"), "status": .string("concept"),
+        ]
+        state.edit(fields.merging(extra) { $1 }, replica: "r1", author: "anna", time: Date())
+        return state
+    }
+
+    @Test func aCompleteVisitIsValid() {
+        #expect(Schemas.validate(Self.visit(["themes": .strings(["veiligheid"]), "councilInvolved": .bool(true)])) == [])
+    }
+
+    @Test func problemsNameRecordFieldAndExpectation() throws {
+        let errors = Schemas.validate(Self.visit(["kind": .string("feest"), "visitedAt": .string("2026-13-01"),
+                                                  "themes": .string("veiligheid"), "nonsense": .bool(true)]))
+        let byField = Dictionary(errors.map { ($0.field ?? "", $0) }, uniquingKeysWith: { a, _ in a })
+        #expect(byField["kind"]?.problem == .notAChoice("feest", allowed: ["werkbezoek", "kwaliteitsbezoek", "dialoog", "zorgplanbespreking", "overig"]))
+        #expect(byField["visitedAt"]?.problem == .invalidDate("2026-13-01"))
+        #expect(byField["themes"]?.problem == .wrongShape(expected: FieldKind.choices(Schemas.kwaliteitskaderThemes).description, got: "a string"))
+        #expect(byField["nonsense"] != nil)
+        let message = try #require(byField["kind"]).description
+        #expect(message.contains(Self.id) && message.contains("kind") && message.contains("werkbezoek"))
+    }
+
+    @Test func requiredFieldsMustHaveAValue() {
+        var state = Self.visit()
+        state.edit(["summary": .null], replica: "r1", author: "anna", time: Date())
+        #expect(Schemas.validate(state).map(\.field) == ["summary"])
+        #expect(Schemas.validate(state).first?.problem == .missingRequired)
+    }
+
+    @Test(arguments: ["2026-11-20", "2024-02-29", "2000-02-29"])
+    func validDates(_ date: String) { #expect(CalendarDate.isValid(date)) }
+
+    @Test(arguments: ["2026-02-29", "1900-02-29", "2026-04-31", "2026-00-10", "20-11-2026", "2026-1-5", "2026-11-20T10:00", "", "２０２６-11-20"])
+    func invalidDates(_ date: String) { #expect(!CalendarDate.isValid(date)) }
+
+    @Test func scopesFollowTheType() {
+        #expect(Schemas.visitNote.scopeProblem("loc-zonnehof") == nil)
+        #expect(Schemas.visitNote.scopeProblem("org-bezinn") != nil)
+        #expect(Schemas.councilInput.scopeProblem("org-bezinn") == nil)
+        #expect(Schemas.visitNote.scopeProblem("Loc Zonnehof") != nil)
+        #expect(Schemas.visitNote.scopeProblem("*") != nil)
+        #expect(Schemas.validate(Self.visit(scope: "org-x")).first?.problem == .invalidScope("org-x", expected: "a location scope (loc-…)"))
+    }
+
+    @Test func officeDecisionsBelongToTheOffice() {
+        let plan = Schemas.carePlan
+        let id = Self.id
+        #expect(plan.validateChanges(["approvedBy": .string("office")], role: .visitor, recordID: id).first?.problem
+                == .notPermitted(role: .visitor, value: nil))
+        #expect(plan.validateChanges(["status": .string("vastgesteld")], role: .council, recordID: id).first?.problem
+                == .notPermitted(role: .council, value: "vastgesteld"))
+        #expect(plan.validateChanges(["status": .string("besproken")], role: .visitor, recordID: id) == [])
+        for role in [Role.office, .admin] {
+            #expect(plan.validateChanges(["status": .string("vastgesteld"), "approvedBy": .string("x")], role: role, recordID: id) == [])
+        }
+        #expect(Schemas.councilInput.validateChanges(["response": .string("Akkoord")], role: .visitor, recordID: id).count == 1)
+        #expect(Schemas.councilInput.validateChanges(["response": .string("Akkoord")], role: .office, recordID: id) == [])
+        // The visitor finalises their own visit note.
+        #expect(Schemas.visitNote.validateChanges(["status": .string("definitief")], role: .visitor, recordID: id) == [])
+    }
+
+    @Test func clientCodesAreNeverBSNs() {
+        var plan = RecordState(id: Self.id, type: "carePlan", scope: "loc-zonnehof")
+        plan.edit(["clientCode": .string("111222333"), "financing": .string("Wlz"), "careStart": .string("2026-10-01"),
+                   "status": .string("concept")], replica: "r1", author: "anna", time: Date())
+        #expect(Schemas.validate(plan).first?.problem == .looksLikeBSN)
+        plan.edit(["clientCode": .string("ZH-0042")], replica: "r1", author: "anna", time: Date())
+        #expect(Schemas.validate(plan) == [])
+    }
+
+    @Test func listsOfChoicesHaveNoRepeats() {
+        #expect(Schemas.validate(Self.visit(["themes": .strings(["veiligheid", "veiligheid"])])).first?.problem == .repeatedChoice("veiligheid"))
+    }
+
+    @Test func unknownTypesAreRefused() {
+        let state = RecordState(id: Self.id, type: "invoice", scope: "loc-zonnehof")
+        #expect(Schemas.validate(state).first?.problem == .unknownType)
+    }
+
+    @Test func versionVectorComparisonIsConsistentWithJoin() async {
+        let vectors = Gen.int(in: 0...3).array(of: 4).map { counts in
+            VersionVector(Dictionary(uniqueKeysWithValues: counts.enumerated().map { ("r\($0.offset)", UInt64($0.element)) }))
+        }
+        await propertyCheck(count: 300, input: vectors, vectors) { a, b in
+            let joined = a.joined(with: b)
+            #expect([.equal, .after].contains(joined.compare(a)))
+            #expect([.equal, .after].contains(joined.compare(b)))
+            switch a.compare(b) {
+            case .equal: #expect(a == b && b.compare(a) == .equal)
+            case .before: #expect(b.compare(a) == .after && joined == b)
+            case .after: #expect(b.compare(a) == .before && joined == a)
+            case .concurrent: #expect(b.compare(a) == .concurrent && joined != a && joined != b)
+            }
+        }
+    }
+}
