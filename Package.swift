@@ -66,7 +66,7 @@ let package = Package(
         ),
         .testTarget(
             name: "VeldCLITests",
-            dependencies: ["veld", "VeldProtocol"],
+            dependencies: ["veld", "VeldCore", "VeldProtocol"],
             swiftSettings: strict
         ),
     ],

@@ -262,3 +262,42 @@ extension RecordSchema {
         return nil
     }
 }
+
+/// What merging states from elsewhere changed.
+public struct MergeSummary: Hashable, Sendable {
+    /// Records that were new here or whose state changed.
+    public var changed = 0
+    /// Records that have a conflict after the merge and had none before.
+    public var newConflicts = 0
+}
+
+extension LocalStore {
+    /// Merges states received from elsewhere (a pulled page) in one transaction: all or
+    /// nothing. Outbox entries stay as they are: a record edited here is still pushed,
+    /// now carrying what it merged.
+    @discardableResult
+    public func merge(remote states: [RecordState]) throws -> MergeSummary {
+        try writer.write { db in
+            var summary = MergeSummary()
+            let now = clock()
+            for incoming in states {
+                let existing = try RecordRow.fetchOne(db, key: incoming.id)
+                if let existing {
+                    let local = try existing.decoded()
+                    let merged: RecordState
+                    do { merged = try local.merged(with: incoming) } catch {
+                        throw LocalStoreError(.refusedState("\(error)"), home: home)
+                    }
+                    guard merged != local else { continue }
+                    if merged.hasConflicts && !local.hasConflicts { summary.newConflicts += 1 }
+                    try RecordRow(merged, createdAt: existing.createdAt, updatedAt: now).update(db)
+                } else {
+                    if incoming.hasConflicts { summary.newConflicts += 1 }
+                    try RecordRow(incoming, createdAt: now, updatedAt: now).insert(db)
+                }
+                summary.changed += 1
+            }
+            return summary
+        }
+    }
+}

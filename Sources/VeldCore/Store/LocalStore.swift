@@ -159,3 +159,15 @@ struct ProfileRow: Codable, FetchableRecord, PersistableRecord {
         Role(rawValue: role).map { Profile(replicaID: replicaID, user: user, role: $0, createdAt: createdAt) }
     }
 }
+
+extension LocalStore {
+    /// Problems SQLite finds in the database file, plus records whose outbox entry does
+    /// not match their state. Empty when all is well.
+    public func integrityProblems() throws -> [String] {
+        try writer.read { db in
+            var problems = try String.fetchAll(db, sql: "PRAGMA integrity_check").filter { $0 != "ok" }
+            problems += try String.fetchAll(db, sql: "PRAGMA foreign_key_check").map { "foreign key: \($0)" }
+            return problems
+        }
+    }
+}

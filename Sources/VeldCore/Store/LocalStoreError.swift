@@ -12,6 +12,7 @@ public struct LocalStoreError: Error, CustomStringConvertible, Sendable {
         case recordDeleted(String)
         case unreadable(String)
         case wrongType(id: String, expected: String, actual: String)
+        case refusedState(String)
     }
 
     public let kind: Kind
@@ -38,6 +39,8 @@ public struct LocalStoreError: Error, CustomStringConvertible, Sendable {
             return "record \(id) is deleted; `veld show \(id)` shows what it held"
         case .unreadable(let detail):
             return "the local database in \(home.path) cannot be read: \(detail)"
+        case .refusedState(let detail):
+            return "a received state was refused and nothing was stored: \(detail)"
         case .wrongType(let id, let expected, let actual):
             return "record \(id) is a \(actual), not a \(expected); use `veld show \(id)`"
         }
