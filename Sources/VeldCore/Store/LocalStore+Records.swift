@@ -161,7 +161,7 @@ extension LocalStore {
             if let status = query.status { request = request.filter(RecordRow.Columns.status == status) }
             if query.onlyConflicts { request = request.filter(RecordRow.Columns.hasConflicts == true) }
             if !query.includeDeleted && !query.onlyConflicts { request = request.filter(RecordRow.Columns.deleted == false) }
-            return try request.order(RecordRow.Columns.createdAt, RecordRow.Columns.id).fetchAll(db).map { try $0.decoded() }
+            return try request.order(RecordRow.Columns.createdAt, Column.rowID).fetchAll(db).map { try $0.decoded() }
         }
     }
 

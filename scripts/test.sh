@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Runs Veld's whole test suite on a fresh Debian machine with the Swift toolchain:
+# installs what is missing, builds, runs every test, then the CLI tour as a smoke test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+[ -x /opt/swift/usr/bin/swift ] && export PATH=/opt/swift/usr/bin:$PATH
+
+swift build --build-tests
+swift test --skip-build
+VELD_TOUR_QUIET=1 bash scripts/tour.sh --skip-build
