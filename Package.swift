@@ -12,12 +12,18 @@ let package = Package(
     products: [
         .library(name: "VeldProtocol", targets: ["VeldProtocol"]),
         .library(name: "VeldCore", targets: ["VeldCore"]),
+        .library(name: "VeldServer", targets: ["VeldServer"]),
         .executable(name: "veld", targets: ["veld"]),
+        .executable(name: "veld-server", targets: ["veld-server"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
     ],
     targets: [
         // The wire format and its meaning. No dependencies, no I/O.
@@ -44,6 +50,32 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "client",
+            swiftSettings: strict
+        ),
+        // The sync server: routes, auth, storage backends. Never imports VeldCore.
+        .target(
+            name: "VeldServer",
+            dependencies: [
+                "VeldProtocol",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+            ],
+            path: "server/VeldServer",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "veld-server",
+            dependencies: [
+                "VeldServer",
+                "VeldProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "server/veld-server",
             swiftSettings: strict
         ),
         .testTarget(

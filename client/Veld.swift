@@ -4,7 +4,7 @@ import VeldCore
 import VeldProtocol
 
 @main
-struct Veld: ParsableCommand {
+struct Veld: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "veld",
         abstract: "Capture visit notes, council input and care plans offline; sync them later.",
@@ -15,7 +15,8 @@ struct Veld: ParsableCommand {
         subcommands: [
             Init.self, RecordGroup<VisitNoun>.self, RecordGroup<CarePlanNoun>.self,
             RecordGroup<GoalNoun>.self, RecordGroup<CouncilNoun>.self,
-            Show.self, List.self, Edit.self, Delete.self, Status.self, SchemaCommand.self, Debug.self,
+            Show.self, List.self, Edit.self, Delete.self, Status.self, Connect.self, Sync.self, SchemaCommand.self,
+            Debug.self,
         ]
     )
 }
@@ -44,17 +45,24 @@ struct Init: ParsableCommand {
     @Option(help: "Your role: visitor, council, office or admin. Decides which fields you may write.")
     var role: Role = .visitor
 
+    @Option(help: "The sync server, e.g. http://127.0.0.1:8080 (or later: veld connect).") var server: String?
+    @Option(help: "This device's token from the office (with --server).") var token: String?
+
     func validate() throws {
         if user.trimmingCharacters(in: .whitespaces).isEmpty {
             throw ValidationError("--user must not be empty")
         }
+        if (server == nil) != (token == nil) { throw ValidationError("give --server and --token together") }
+        if let server { _ = try ServerAddress.parse(server) }
     }
 
     func run() throws {
         let store = try LocalStore.initialise(home: home.url, user: user, role: role)
+        if let server, let token { try store.connect(server: try ServerAddress.parse(server), token: token) }
         let profile = try store.profile()
         print("Initialised Veld for \(profile.user) (\(profile.role.rawValue)) in \(home.url.path)")
         print("Replica id: \(profile.replicaID)")
+        if let server { print("Syncs with \(server); run `veld sync` when online.") }
     }
 }
 

@@ -14,7 +14,7 @@ if ! command -v swift >/dev/null 2>&1; then
 fi
 
 missing=()
-for package in libsqlite3-dev libcurl4-openssl-dev "$@"; do
+for package in libsqlite3-dev libcurl4-openssl-dev zlib1g-dev "$@"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
 done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -101,7 +101,7 @@ struct Status: ParsableCommand {
 
     func run() throws {
         let store = try home.openStore()
-        try RecordPrinter.status(try store.status(), home: store.home, json: json)
+        try RecordPrinter.status(try store.status(), sync: try store.syncSettings(), home: store.home, json: json)
     }
 }
 

@@ -70,21 +70,28 @@ enum RecordPrinter {
         return ""
     }
 
-    static func status(_ status: StoreStatus, home: URL, json: Bool) throws {
+    static func status(_ status: StoreStatus, sync: SyncSettings, home: URL, json: Bool) throws {
         if json {
             struct Output: Encodable {
                 let user: String, role: String, replica: String, home: String
                 let records: [String: Int], deleted: Int, pending: Int, conflicts: Int
+                let server: String?, lastSync: Date?
             }
             let output = Output(user: status.profile.user, role: status.profile.role.rawValue,
                                 replica: status.profile.replicaID, home: home.path, records: status.recordsByType,
-                                deleted: status.deleted, pending: status.pending, conflicts: status.conflicts)
+                                deleted: status.deleted, pending: status.pending, conflicts: status.conflicts,
+                                server: sync.server?.absoluteString, lastSync: sync.lastSyncAt)
             print(String(decoding: try StableJSON.encode(output, pretty: true), as: UTF8.self))
             return
         }
         let counts = Schemas.all.map { "\(status.recordsByType[$0.type] ?? 0) \($0.type)" }.joined(separator: ", ")
         print("Profile    \(status.profile.user) (\(status.profile.role.rawValue)), replica \(status.profile.replicaID)")
         print("Home       \(home.path)")
+        if let server = sync.server {
+            print("Server     \(server.absoluteString); last sync " + (sync.lastSyncAt.map(format) ?? "never"))
+        } else {
+            print("Server     none (offline only); `veld connect --server URL --token TOKEN` to sync")
+        }
         print("Records    \(counts)" + (status.deleted > 0 ? "; \(status.deleted) deleted" : ""))
         print("Pending    \(status.pending) record(s) changed here and not yet synced")
         print("Conflicts  \(status.conflicts)" + (status.conflicts > 0 ? " (veld list --conflicts)" : ""))

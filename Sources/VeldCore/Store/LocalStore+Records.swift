@@ -277,27 +277,28 @@ extension LocalStore {
     /// now carrying what it merged.
     @discardableResult
     public func merge(remote states: [RecordState]) throws -> MergeSummary {
-        try writer.write { db in
-            var summary = MergeSummary()
-            let now = clock()
-            for incoming in states {
-                let existing = try RecordRow.fetchOne(db, key: incoming.id)
-                if let existing {
-                    let local = try existing.decoded()
-                    let merged: RecordState
-                    do { merged = try local.merged(with: incoming) } catch {
-                        throw LocalStoreError(.refusedState("\(error)"), home: home)
-                    }
-                    guard merged != local else { continue }
-                    if merged.hasConflicts && !local.hasConflicts { summary.newConflicts += 1 }
-                    try RecordRow(merged, createdAt: existing.createdAt, updatedAt: now).update(db)
-                } else {
-                    if incoming.hasConflicts { summary.newConflicts += 1 }
-                    try RecordRow(incoming, createdAt: now, updatedAt: now).insert(db)
+        try writer.write { db in try self.mergeRemote(states, db: db) }
+    }
+
+    func mergeRemote(_ states: [RecordState], db: Database) throws -> MergeSummary {
+        var summary = MergeSummary()
+        let now = clock()
+        for incoming in states {
+            if let existing = try RecordRow.fetchOne(db, key: incoming.id) {
+                let local = try existing.decoded()
+                let merged: RecordState
+                do { merged = try local.merged(with: incoming) } catch {
+                    throw LocalStoreError(.refusedState("\(error)"), home: home)
                 }
-                summary.changed += 1
+                guard merged != local else { continue }
+                if merged.hasConflicts && !local.hasConflicts { summary.newConflicts += 1 }
+                try RecordRow(merged, createdAt: existing.createdAt, updatedAt: now).update(db)
+            } else {
+                if incoming.hasConflicts { summary.newConflicts += 1 }
+                try RecordRow(incoming, createdAt: now, updatedAt: now).insert(db)
             }
-            return summary
+            summary.changed += 1
         }
+        return summary
     }
 }

@@ -1,0 +1,84 @@
+import Foundation
+import GRDB
+import VeldProtocol
+
+/// Where this device syncs and how far it got.
+public struct SyncSettings: Hashable, Sendable {
+    public var server: URL?
+    public var token: String?
+    /// The server's cursor after the last page committed here; "0" before the first pull.
+    public var cursor: String
+    public var lastSyncAt: Date?
+}
+
+extension LocalStore {
+    enum SyncKey {
+        static let server = "server"
+        static let token = "token"
+        static let cursor = "cursor"
+        static let lastSyncAt = "lastSyncAt"
+    }
+
+    public func syncSettings() throws -> SyncSettings {
+        try writer.read { db in
+            let values = Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT key, value FROM syncState").map {
+                ($0["key"] as String, $0["value"] as String)
+            })
+            return SyncSettings(server: values[SyncKey.server].flatMap(URL.init(string:)), token: values[SyncKey.token],
+                                cursor: values[SyncKey.cursor] ?? "0",
+                                lastSyncAt: values[SyncKey.lastSyncAt].flatMap { Double($0) }.map(Date.init(timeIntervalSince1970:)))
+        }
+    }
+
+    /// Points this profile at a server. A different server starts pulling from the
+    /// beginning (its cursor means nothing here); records and the outbox stay.
+    public func connect(server: URL, token: String) throws {
+        try writer.write { db in
+            let previous = try String.fetchOne(db, sql: "SELECT value FROM syncState WHERE key = ?", arguments: [SyncKey.server])
+            try Self.set(SyncKey.server, server.absoluteString, db)
+            try Self.set(SyncKey.token, token, db)
+            if previous != server.absoluteString { try Self.set(SyncKey.cursor, "0", db) }
+        }
+    }
+
+    /// The current states of the records in `ids` that are still in the outbox, with the
+    /// counter each state carries for this replica (what an acknowledgement will clear).
+    func pendingStates(_ ids: [String]) throws -> [RecordState] {
+        try writer.read { db in
+            try ids.compactMap { id in
+                guard try OutboxRow.fetchOne(db, key: id) != nil, let row = try RecordRow.fetchOne(db, key: id) else { return nil }
+                return try row.decoded()
+            }
+        }
+    }
+
+    /// Clears the outbox entries of pushed states the server acknowledged, but only where
+    /// the record was not edited again while the push was in flight.
+    func acknowledge(_ pushed: [RecordState], replica: String) throws {
+        try writer.write { db in
+            for state in pushed {
+                try db.execute(sql: "DELETE FROM outbox WHERE recordID = ? AND counter = ?",
+                               arguments: [state.id, state.context[replica]])
+            }
+        }
+    }
+
+    /// Merges one pulled page and advances the cursor in the same transaction, so a crash
+    /// leaves either both or neither.
+    func applyPulledPage(_ states: [RecordState], cursor: String) throws -> MergeSummary {
+        try writer.write { db in
+            let summary = try self.mergeRemote(states, db: db)
+            try Self.set(SyncKey.cursor, cursor, db)
+            return summary
+        }
+    }
+
+    func recordSync(at date: Date) throws {
+        try writer.write { db in try Self.set(SyncKey.lastSyncAt, String(date.timeIntervalSince1970), db) }
+    }
+
+    static func set(_ key: String, _ value: String, _ db: Database) throws {
+        try db.execute(sql: "INSERT INTO syncState (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                       arguments: [key, value])
+    }
+}

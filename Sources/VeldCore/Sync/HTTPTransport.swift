@@ -1,0 +1,78 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import VeldProtocol
+
+/// The sync transport over HTTP with URLSession: JSON bodies, a bearer token, problem
+/// bodies turned into `SyncTransportError.rejected`.
+///
+/// ```swift
+/// let transport = HTTPTransport(server: URL(string: "http://127.0.0.1:8080")!, token: token)
+/// let page = try await transport.pull(since: "0", limit: 500)
+/// ```
+public struct HTTPTransport: SyncTransport {
+    public let server: URL
+    let token: String
+    let session: URLSession
+
+    public init(server: URL, token: String, timeout: TimeInterval = 60) {
+        self.server = server
+        self.token = token
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.timeoutIntervalForRequest = timeout
+        configuration.httpAdditionalHeaders = ["User-Agent": "veld/\(VeldCoreInfo.version)"]
+        session = URLSession(configuration: configuration)
+    }
+
+    public func push(_ request: PushRequest) async throws -> PushResponse {
+        var urlRequest = URLRequest(url: server.appendingPathComponent("v1/push"))
+        urlRequest.httpMethod = "POST"
+        urlRequest.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        urlRequest.httpBody = try StableJSON.encode(request)
+        return try await send(urlRequest, expecting: PushResponse.self)
+    }
+
+    public func pull(since cursor: String, limit: Int) async throws -> PullResponse {
+        var components = URLComponents(url: server.appendingPathComponent("v1/pull"), resolvingAgainstBaseURL: false)!
+        components.queryItems = [URLQueryItem(name: "since", value: cursor), URLQueryItem(name: "limit", value: String(limit))]
+        return try await send(URLRequest(url: components.url!), expecting: PullResponse.self)
+    }
+
+    public func health() async throws -> HealthResponse {
+        try await send(URLRequest(url: server.appendingPathComponent("v1/health")), expecting: HealthResponse.self)
+    }
+
+    private func send<T: Decodable>(_ request: URLRequest, expecting: T.Type) async throws -> T {
+        var request = request
+        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        request.setValue("application/json", forHTTPHeaderField: "Accept")
+        let data: Data
+        let response: URLResponse
+        do {
+            (data, response) = try await session.data(for: request)
+        } catch {
+            throw SyncTransportError.unreachable("\(server.absoluteString): \(error.localizedDescription)")
+        }
+        guard let http = response as? HTTPURLResponse else {
+            throw SyncTransportError.badResponse("not an HTTP response")
+        }
+        switch http.statusCode {
+        case 200..<300:
+            do { return try StableJSON.decode(T.self, from: data) } catch {
+                throw SyncTransportError.badResponse("\(T.self) did not decode: \(error)")
+            }
+        case 400..<500:
+            let problem = (try? StableJSON.decode(Problem.self, from: data))
+                ?? Problem(type: .malformed, status: http.statusCode, detail: String(decoding: data.prefix(300), as: UTF8.self))
+            throw SyncTransportError.rejected(problem)
+        default:
+            let detail = (try? StableJSON.decode(Problem.self, from: data))?.detail ?? HTTPURLResponse.localizedString(forStatusCode: http.statusCode)
+            throw SyncTransportError.serverFailed(status: http.statusCode, detail: detail)
+        }
+    }
+}
+
+public enum VeldCoreInfo {
+    public static let version = "0.1.0"
+}

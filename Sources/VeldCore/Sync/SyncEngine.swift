@@ -1,0 +1,143 @@
+import Foundation
+import VeldProtocol
+
+/// What a sync did.
+public struct SyncReport: Hashable, Sendable {
+    /// Records pushed and acknowledged by the server.
+    public var pushed = 0
+    /// Records received that were new here or changed a local state.
+    public var pulled = 0
+    /// Records that gained a conflict from what was pulled.
+    public var newConflicts = 0
+    /// Records whose outbox entry stays because they were edited during the sync.
+    public var editedDuringSync = 0
+}
+
+/// Where a running sync is, for a progress line.
+public enum SyncProgress: Sendable {
+    case pushing(done: Int, total: Int)
+    case pulling(received: Int)
+    case retrying(attempt: Int, after: TimeInterval, reason: String)
+}
+
+/// How often and how patiently to retry a request that failed for a reason that may pass
+/// (connection errors, 5xx). Refusals (4xx) are never retried.
+public struct RetryPolicy: Sendable {
+    public var attempts: Int
+    public var initialDelay: TimeInterval
+    public var maximumDelay: TimeInterval
+
+    public init(attempts: Int = 5, initialDelay: TimeInterval = 0.5, maximumDelay: TimeInterval = 8) {
+        self.attempts = attempts
+        self.initialDelay = initialDelay
+        self.maximumDelay = maximumDelay
+    }
+
+    /// Exponential backoff with jitter (between half and all of the doubled delay).
+    public func delay(afterAttempt attempt: Int) -> TimeInterval {
+        let base = min(maximumDelay, initialDelay * pow(2, Double(attempt - 1)))
+        return base / 2 + Double.random(in: 0...(base / 2))
+    }
+}
+
+/// Push the outbox, then pull until the server has nothing more: `veld sync`.
+///
+/// Nothing acknowledged is lost wherever a sync is interrupted: an outbox entry is
+/// cleared only after the server acknowledged that exact state (and not if the record
+/// was edited meanwhile), and each pulled page is merged together with the cursor that
+/// follows it, in one transaction. Running `sync()` again completes what was cut off.
+///
+/// ```swift
+/// let engine = SyncEngine(store: store, transport: HTTPTransport(server: url, token: token))
+/// let report = try await engine.sync()
+/// ```
+public struct SyncEngine: Sendable {
+    let store: LocalStore
+    let transport: any SyncTransport
+    let retry: RetryPolicy
+    let batchSize: Int
+    let pageSize: Int
+    let sleep: @Sendable (TimeInterval) async throws -> Void
+    let progress: @Sendable (SyncProgress) -> Void
+
+    public init(store: LocalStore, transport: any SyncTransport, retry: RetryPolicy = RetryPolicy(),
+                batchSize: Int = SyncLimits.pushBatchSize, pageSize: Int = SyncLimits.defaultPullLimit,
+                sleep: @escaping @Sendable (TimeInterval) async throws -> Void = { try await Task.sleep(nanoseconds: UInt64($0 * 1e9)) },
+                progress: @escaping @Sendable (SyncProgress) -> Void = { _ in }) {
+        self.store = store
+        self.transport = transport
+        self.retry = retry
+        self.batchSize = max(1, batchSize)
+        self.pageSize = max(1, min(pageSize, SyncLimits.maxPullLimit))
+        self.sleep = sleep
+        self.progress = progress
+    }
+
+    public func sync() async throws -> SyncReport {
+        var report = try await push()
+        let pulled = try await pull()
+        report.pulled = pulled.changed
+        report.newConflicts = pulled.newConflicts
+        try store.recordSync(at: store.clock())
+        return report
+    }
+
+    /// Pushes what the outbox held when the push began, in batches.
+    public func push() async throws -> SyncReport {
+        let replica = try store.profile().replicaID
+        let queued = try store.outbox().map(\.recordID)
+        var report = SyncReport()
+        var done = 0
+        progress(.pushing(done: 0, total: queued.count))
+        for start in stride(from: 0, to: queued.count, by: batchSize) {
+            let ids = Array(queued[start..<min(start + batchSize, queued.count)])
+            let states = try store.pendingStates(ids)
+            guard !states.isEmpty else { continue }
+            let request = PushRequest(replica: replica, batch: UUID().uuidString.lowercased(), records: states)
+            // The same batch id on every retry: if an answer was lost, the server replays it.
+            _ = try await withRetry { try await transport.push(request) }
+            try store.acknowledge(states, replica: replica)
+            report.pushed += states.count
+            done += ids.count
+            progress(.pushing(done: done, total: queued.count))
+        }
+        report.editedDuringSync = try Set(store.outbox().map(\.recordID)).intersection(queued).count
+        return report
+    }
+
+    /// Pulls pages until the server says there is no more.
+    public func pull() async throws -> MergeSummary {
+        var cursor = try store.syncSettings().cursor
+        var total = MergeSummary()
+        var received = 0
+        while true {
+            let since = cursor
+            let page = try await withRetry { try await transport.pull(since: since, limit: pageSize) }
+            let summary = try store.applyPulledPage(page.records, cursor: page.cursor)
+            total.changed += summary.changed
+            total.newConflicts += summary.newConflicts
+            received += page.records.count
+            progress(.pulling(received: received))
+            guard page.more else { break }
+            guard page.cursor != cursor else {
+                throw SyncTransportError.badResponse("the server said there is more but did not move the cursor past \(cursor)")
+            }
+            cursor = page.cursor
+        }
+        return total
+    }
+
+    private func withRetry<T: Sendable>(_ operation: () async throws -> T) async throws -> T {
+        var attempt = 1
+        while true {
+            do {
+                return try await operation()
+            } catch let error as SyncTransportError where error.isRetryable && attempt < retry.attempts {
+                let delay = retry.delay(afterAttempt: attempt)
+                progress(.retrying(attempt: attempt, after: delay, reason: error.description))
+                try await sleep(delay)
+                attempt += 1
+            }
+        }
+    }
+}

@@ -1,0 +1,37 @@
+import Foundation
+import VeldProtocol
+
+/// How the sync engine reaches a server. `HTTPTransport` is the real one; tests can pass
+/// anything that answers push and pull, such as a transport that fails on cue.
+public protocol SyncTransport: Sendable {
+    func push(_ request: PushRequest) async throws -> PushResponse
+    func pull(since cursor: String, limit: Int) async throws -> PullResponse
+}
+
+/// Why a sync request failed, sorted by what the engine does about it.
+public enum SyncTransportError: Error, CustomStringConvertible, Sendable {
+    /// The server refused the request (4xx). Retrying would get the same answer.
+    case rejected(Problem)
+    /// The server failed (5xx). Worth retrying.
+    case serverFailed(status: Int, detail: String)
+    /// No answer: connection refused, dropped, timed out. Worth retrying.
+    case unreachable(String)
+    /// An answer that is not what the protocol says. Not retried.
+    case badResponse(String)
+
+    public var isRetryable: Bool {
+        switch self {
+        case .serverFailed, .unreachable: return true
+        case .rejected, .badResponse: return false
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .rejected(let problem): return "the server refused the sync (\(problem.status)): \(problem.detail)"
+        case .serverFailed(let status, let detail): return "the server failed (\(status)): \(detail); try again later"
+        case .unreachable(let detail): return "cannot reach the server: \(detail); check the network and try `veld sync` again"
+        case .badResponse(let detail): return "the server's answer does not follow the Veld protocol: \(detail)"
+        }
+    }
+}

@@ -1,0 +1,73 @@
+/// An error body, `application/problem+json` (RFC 9457): what went wrong, in words a
+/// person can act on, plus the records and fields concerned when there are any.
+///
+/// ```json
+/// {"type": "urn:veld:problem:scope-forbidden", "title": "Scope not allowed", "status": 403,
+///  "detail": "scope loc-b is not in this device's token; ask the office for access",
+///  "records": [{"id": "…", "field": null, "reason": "scope loc-b"}]}
+/// ```
+public struct Problem: Codable, Hashable, Sendable, Error, CustomStringConvertible {
+    /// One record (and field) a problem is about.
+    public struct Item: Codable, Hashable, Sendable {
+        public var id: String
+        public var field: String?
+        public var reason: String
+
+        public init(id: String, field: String? = nil, reason: String) {
+            self.id = id
+            self.field = field
+            self.reason = reason
+        }
+    }
+
+    public var type: String
+    public var title: String
+    public var status: Int
+    public var detail: String
+    public var records: [Item]?
+
+    public init(type: Kind, status: Int, detail: String, records: [Item]? = nil) {
+        self.type = "urn:veld:problem:" + type.rawValue
+        self.title = type.title
+        self.status = status
+        self.detail = detail
+        self.records = records
+    }
+
+    public var description: String { detail }
+
+    /// The problem kinds Veld sends, by their `type`.
+    public enum Kind: String, Sendable, CaseIterable {
+        case malformed = "malformed-request"
+        case invalidRecord = "invalid-record"
+        case unauthenticated = "unauthenticated"
+        case scopeForbidden = "scope-forbidden"
+        case fieldForbidden = "field-forbidden"
+        case forgedDot = "forged-dot"
+        case replicaMismatch = "replica-mismatch"
+        case dotReused = "dot-reused"
+        case batchReused = "batch-reused"
+        case tooLarge = "body-too-large"
+        case notFound = "not-found"
+        case unavailable = "unavailable"
+        case `internal` = "internal"
+
+        public var title: String {
+            switch self {
+            case .malformed: return "Malformed request"
+            case .invalidRecord: return "Invalid record"
+            case .unauthenticated: return "Not authenticated"
+            case .scopeForbidden: return "Scope not allowed"
+            case .fieldForbidden: return "Field not allowed for this role"
+            case .forgedDot: return "Edit attributed to another replica"
+            case .replicaMismatch: return "Token bound to another replica"
+            case .dotReused: return "Replica id reused"
+            case .batchReused: return "Batch id reused with other content"
+            case .tooLarge: return "Body too large"
+            case .notFound: return "Not found"
+            case .unavailable: return "Service unavailable"
+            case .internal: return "Internal error"
+            }
+        }
+    }
+}

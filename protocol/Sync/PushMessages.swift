@@ -1,0 +1,92 @@
+/// The body of `POST /v1/push`: the states of records a replica changed since the server
+/// last acknowledged them.
+///
+/// ```json
+/// {"replica": "r-52a62fbf5cfa516f08e415f1", "batch": "0e6b…", "records": [RecordState, …]}
+/// ```
+///
+/// A batch is all-or-nothing. Sending the same batch again (same id, same body) changes
+/// nothing and gets the same answer, so a client that lost the answer simply resends.
+public struct PushRequest: Codable, Hashable, Sendable {
+    public var replica: String
+    /// A UUID the client makes per batch and keeps until the batch is acknowledged.
+    public var batch: String
+    public var records: [RecordState]
+
+    public init(replica: String, batch: String, records: [RecordState]) {
+        self.replica = replica
+        self.batch = batch
+        self.records = records
+    }
+}
+
+/// The answer to a push: for every record of the batch, whether the server's state
+/// changed and, if so, its new position in the change log.
+public struct PushResponse: Codable, Hashable, Sendable {
+    public struct Result: Codable, Hashable, Sendable {
+        public var id: String
+        public var changed: Bool
+        /// Set when `changed`: the record's new change-log position.
+        public var position: Int64?
+        /// Whether the server's state of the record has a field in conflict.
+        public var conflicts: Bool
+
+        public init(id: String, changed: Bool, position: Int64?, conflicts: Bool) {
+            self.id = id
+            self.changed = changed
+            self.position = position
+            self.conflicts = conflicts
+        }
+    }
+
+    public var batch: String
+    public var results: [Result]
+
+    public init(batch: String, results: [Result]) {
+        self.batch = batch
+        self.results = results
+    }
+}
+
+/// The answer to `GET /v1/pull?since=CURSOR&limit=N`: records of the caller's scopes that
+/// changed after the cursor, in change-log order.
+///
+/// The client stores `cursor` only after it has committed `records` locally, then asks
+/// again while `more` is true.
+public struct PullResponse: Codable, Hashable, Sendable {
+    public var records: [RecordState]
+    /// Opaque to clients: send it back as `since`.
+    public var cursor: String
+    public var more: Bool
+
+    public init(records: [RecordState], cursor: String, more: Bool) {
+        self.records = records
+        self.cursor = cursor
+        self.more = more
+    }
+}
+
+/// `GET /v1/health`.
+public struct HealthResponse: Codable, Hashable, Sendable {
+    public var status: String
+    public var version: String
+    public var protocolVersion: Int
+
+    public init(status: String, version: String, protocolVersion: Int) {
+        self.status = status
+        self.version = version
+        self.protocolVersion = protocolVersion
+    }
+}
+
+/// Limits both sides agree on.
+public enum SyncLimits {
+    /// Records per pull page when the client does not say.
+    public static let defaultPullLimit = 500
+    /// The largest `limit` a pull may ask for.
+    public static let maxPullLimit = 5_000
+    /// Records per push batch the client sends.
+    public static let pushBatchSize = 500
+    /// Largest request body the server accepts, after decompression.
+    public static let maxBodyBytes = 16 * 1024 * 1024
+}

@@ -1,0 +1,54 @@
+import Foundation
+import VeldProtocol
+
+/// A device's credentials as the server keeps them: who holds the token, in which role,
+/// for which scopes, and (after its first push) which replica it belongs to. The token
+/// itself is never stored, only its SHA-256.
+public struct DeviceToken: Codable, Hashable, Sendable {
+    /// A short public id for listing and revoking (`tok_3fa9c2d1`).
+    public var id: String
+    public var user: String
+    public var role: Role
+    /// Scopes the holder may read and write; `*` means all.
+    public var scopes: [String]
+    /// The replica bound to this token by its first push.
+    public var replica: String?
+    public var createdAt: Date
+    public var revokedAt: Date?
+    public var lastPushAt: Date?
+    public var lastPullAt: Date?
+
+    public init(id: String, user: String, role: Role, scopes: [String], replica: String? = nil,
+                createdAt: Date, revokedAt: Date? = nil, lastPushAt: Date? = nil, lastPullAt: Date? = nil) {
+        self.id = id
+        self.user = user
+        self.role = role
+        self.scopes = scopes
+        self.replica = replica
+        self.createdAt = createdAt
+        self.revokedAt = revokedAt
+        self.lastPushAt = lastPushAt
+        self.lastPullAt = lastPullAt
+    }
+
+    public var scopeFilter: ScopeFilter {
+        scopes.contains("*") ? .all : .only(Set(scopes))
+    }
+
+    public func mayAccess(scope: String) -> Bool {
+        scopeFilter.contains(scope)
+    }
+}
+
+/// Which scopes a pull returns.
+public enum ScopeFilter: Hashable, Sendable {
+    case all
+    case only(Set<String>)
+
+    public func contains(_ scope: String) -> Bool {
+        switch self {
+        case .all: return true
+        case .only(let scopes): return scopes.contains(scope)
+        }
+    }
+}

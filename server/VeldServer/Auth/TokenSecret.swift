@@ -1,0 +1,34 @@
+import Crypto
+import Foundation
+
+/// Makes and hashes device tokens. A token is `veld_` and 32 random bytes in base64url
+/// (256 bits); the server stores only its SHA-256, so a leaked database leaks no tokens.
+public enum TokenSecret {
+    public static func make() -> String {
+        "veld_" + base64url(randomBytes(32))
+    }
+
+    public static func makeID() -> String {
+        "tok_" + randomBytes(4).map { String(format: "%02x", $0) }.joined()
+    }
+
+    public static func hash(_ token: String) -> String {
+        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    static func randomBytes(_ count: Int) -> [UInt8] {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<count).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+    }
+
+    static func base64url(_ bytes: [UInt8]) -> String {
+        Data(bytes).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    /// SHA-256 of arbitrary bytes, hex; used to fingerprint push batches.
+    public static func fingerprint(_ data: Data) -> String {
+        SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+    }
+}

@@ -1,0 +1,32 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import VeldProtocol
+
+/// Builds the Veld sync server on `storage`: the one builder that `veld-server serve` and
+/// the tests share.
+///
+/// ```swift
+/// let app = buildApplication(storage: storage, host: "127.0.0.1", port: 0) { port in print(port) }
+/// try await app.runService()
+/// ```
+public func buildApplication(
+    storage: any SyncStorage,
+    host: String = "127.0.0.1",
+    port: Int = 8080,
+    logger: Logger = Logger(label: "veld-server"),
+    clock: @escaping @Sendable () -> Date = WallClock.now,
+    onServerRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
+) -> some ApplicationProtocol {
+    let router = Router(context: VeldRequestContext.self)
+    router.add(middleware: ProblemMiddleware())
+    router.add(middleware: LogRequestsMiddleware(.debug))
+    SyncRoutes(storage: storage, clock: clock).add(to: router)
+    return Application(
+        router: router,
+        configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "veld-server"),
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
+        logger: logger
+    )
+}

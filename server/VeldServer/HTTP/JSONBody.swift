@@ -1,0 +1,68 @@
+import CompressNIO
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import VeldProtocol
+
+/// Reading and writing JSON bodies, gzip-encoded or not, within the body size limit.
+enum JSONBody {
+    static func decode<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {
+        var buffer = try await request.body.collect(upTo: SyncLimits.maxBodyBytes)
+        if let encoding = request.headers[.contentEncoding]?.lowercased(), encoding != "identity" {
+            guard encoding == "gzip" else {
+                throw Problem(type: .malformed, status: 415, detail: "Content-Encoding \(encoding) is not supported; send gzip or nothing")
+            }
+            do {
+                buffer = try buffer.decompress(with: .gzip, maxSize: SyncLimits.maxBodyBytes)
+            } catch let error as CompressNIOError where error == .bufferOverflow {
+                throw Problem(type: .tooLarge, status: 413,
+                              detail: "the body is larger than \(SyncLimits.maxBodyBytes / 1_048_576) MiB once unzipped; send fewer records per batch")
+            } catch {
+                throw Problem(type: .malformed, status: 400, detail: "the body says Content-Encoding: gzip but is not valid gzip")
+            }
+        }
+        do {
+            return try StableJSON.decode(type, from: Data(buffer.readableBytesView))
+        } catch let error as DecodingError {
+            throw Problem(type: .malformed, status: 400, detail: "the body is not a valid \(type): \(describe(error))")
+        }
+    }
+
+    static func response<T: Encodable>(_ value: T, for request: Request, status: HTTPResponse.Status = .ok) throws -> Response {
+        var buffer = ByteBuffer(bytes: try StableJSON.encode(value))
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        let acceptsGzip = request.headers[values: .acceptEncoding].contains { $0.lowercased().contains("gzip") }
+        if acceptsGzip && buffer.readableBytes > 1_024 {
+            buffer = try buffer.compress(with: .gzip)
+            headers[.contentEncoding] = "gzip"
+        }
+        headers[.vary] = "Accept-Encoding"
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: buffer))
+    }
+
+    /// "records[2].fields.summary[0].value: a field value is …" rather than Swift's dump.
+    static func describe(_ error: DecodingError) -> String {
+        func path(_ keys: [any CodingKey]) -> String {
+            keys.reduce("") { result, key in
+                if let index = key.intValue { return result + "[\(index)]" }
+                return result.isEmpty ? key.stringValue : result + "." + key.stringValue
+            }
+        }
+        switch error {
+        case .dataCorrupted(let context):
+            let at = path(context.codingPath)
+            let reason = context.underlyingError.map { _ in "not JSON" } ?? context.debugDescription
+            return at.isEmpty ? reason : "\(at): \(reason)"
+        case .keyNotFound(let key, let context):
+            return "missing \(path(context.codingPath + [key]))"
+        case .typeMismatch(let type, let context):
+            return "\(path(context.codingPath)): expected \(type)"
+        case .valueNotFound(let type, let context):
+            return "\(path(context.codingPath)): expected \(type), found null"
+        @unknown default:
+            return "\(error)"
+        }
+    }
+}

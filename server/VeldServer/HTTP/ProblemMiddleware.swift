@@ -1,0 +1,49 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import VeldProtocol
+
+/// Turns every error into an `application/problem+json` answer: Veld's own problems as
+/// they are, Hummingbird's HTTP errors (404, 413, …) mapped to a problem, anything else a
+/// logged 500 that says nothing internal.
+struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let problem as Problem {
+            if problem.status >= 500 { context.logger.error("\(problem.detail)") }
+            return Self.response(problem)
+        } catch let error as HTTPError {
+            let problem: Problem
+            switch error.status {
+            case .notFound:
+                problem = Problem(type: .notFound, status: 404,
+                                  detail: "no such endpoint: \(request.method) \(request.uri.path); see protocol/SPEC.md")
+            case .contentTooLarge:
+                problem = Problem(type: .tooLarge, status: 413,
+                                  detail: "the body is larger than \(SyncLimits.maxBodyBytes / 1_048_576) MiB; send fewer records per batch")
+            case .methodNotAllowed:
+                problem = Problem(type: .notFound, status: 405, detail: "\(request.method) is not allowed on \(request.uri.path)")
+            default:
+                problem = Problem(type: error.status.code >= 500 ? .internal : .malformed, status: error.status.code,
+                                  detail: error.body ?? error.status.reasonPhrase)
+            }
+            return Self.response(problem)
+        } catch {
+            context.logger.error("request failed: \(String(reflecting: error))")
+            return Self.response(Problem(type: .internal, status: 500,
+                                         detail: "the server could not handle this request; it has been logged. Try again later."))
+        }
+    }
+
+    static func response(_ problem: Problem) -> Response {
+        let data = (try? StableJSON.encode(problem)) ?? Data()
+        var headers = HTTPFields()
+        headers[.contentType] = "application/problem+json"
+        if problem.status == 503 { headers[.retryAfter] = "5" }
+        return Response(status: HTTPResponse.Status(code: problem.status), headers: headers,
+                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}

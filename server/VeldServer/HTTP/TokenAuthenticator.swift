@@ -1,0 +1,35 @@
+import Foundation
+import HTTPTypes
+import Logging
+import Hummingbird
+import VeldProtocol
+
+/// Finds the device token of a request (`Authorization: Bearer …`) and refuses requests
+/// without a valid, unrevoked one with 401.
+struct TokenAuthenticator: RouterMiddleware {
+    typealias Context = VeldRequestContext
+    let storage: any SyncStorage
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let header = request.headers[.authorization] else {
+            throw Problem(type: .unauthenticated, status: 401,
+                          detail: "no device token; send Authorization: Bearer TOKEN (the office issues tokens with `veld-server token create`)")
+        }
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+            throw Problem(type: .unauthenticated, status: 401, detail: "the Authorization header must be `Bearer TOKEN`")
+        }
+        guard let token = try await storage.token(hash: TokenSecret.hash(String(parts[1]))) else {
+            throw Problem(type: .unauthenticated, status: 401,
+                          detail: "this device token is not known to the server; check it or ask the office for a new one")
+        }
+        if token.revokedAt != nil {
+            throw Problem(type: .unauthenticated, status: 401,
+                          detail: "this device token (\(token.id)) has been revoked; ask the office for a new one")
+        }
+        var context = context
+        context.token = token
+        context.logger[metadataKey: "token"] = .string(token.id)
+        return try await next(request, context)
+    }
+}

@@ -1,0 +1,24 @@
+import Hummingbird
+import VeldProtocol
+
+/// Per-request state: Hummingbird's core storage plus the authenticated device token.
+public struct VeldRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// Set by `TokenAuthenticator` on authenticated routes.
+    public var token: DeviceToken?
+
+    public init(source: Source) {
+        coreContext = .init(source: source)
+        token = nil
+    }
+
+    public var maxUploadSize: Int { SyncLimits.maxBodyBytes }
+
+    /// The token of an authenticated route (the authenticator guarantees it).
+    func requireToken() throws -> DeviceToken {
+        guard let token else {
+            throw Problem(type: .unauthenticated, status: 401, detail: "no device token; send Authorization: Bearer TOKEN")
+        }
+        return token
+    }
+}

@@ -1,0 +1,227 @@
+import Foundation
+import GRDB
+import VeldProtocol
+
+/// The embedded default: one SQLite file (WAL, synchronous=FULL) beside the server.
+/// Writes are serialised by SQLite, so positions come from a counter in the same
+/// transaction and a pull never skips a change.
+public final class SQLiteSyncStorage: SyncStorage {
+    let pool: DatabasePool
+    public let path: String
+
+    /// Opens (creating when missing) the database at `path`; its folder is made 0700 and
+    /// the file 0600.
+    public init(path: String) throws {
+        self.path = path
+        let url = URL(fileURLWithPath: path)
+        let folder = url.deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        if !FileManager.default.fileExists(atPath: path) {
+            guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+                throw StorageOpenError(path: path, reason: "cannot create the file; check that \(folder.path) is writable")
+            }
+        }
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+        } catch let error as DatabaseError {
+            throw StorageOpenError(path: path, reason: error.message ?? error.description)
+        }
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-records-tokens-batches") { db in
+            try db.create(table: "record") { t in
+                t.primaryKey("id", .text)
+                t.column("type", .text).notNull()
+                t.column("scope", .text).notNull()
+                t.column("state", .text).notNull()
+                t.column("position", .integer).notNull().unique()
+            }
+            try db.create(index: "record_by_scope_position", on: "record", columns: ["scope", "position"])
+            try db.create(table: "counter") { t in
+                t.primaryKey("name", .text)
+                t.column("value", .integer).notNull()
+            }
+            try db.execute(sql: "INSERT INTO counter (name, value) VALUES ('position', 0)")
+            try db.create(table: "batch") { t in
+                t.primaryKey("id", .text)
+                t.column("replica", .text).notNull()
+                t.column("fingerprint", .text).notNull()
+                t.column("response", .text).notNull()
+                t.column("receivedAt", .datetime).notNull()
+            }
+            try db.create(table: "token") { t in
+                t.primaryKey("id", .text)
+                t.column("hash", .text).notNull().unique()
+                t.column("user", .text).notNull()
+                t.column("role", .text).notNull()
+                t.column("scopes", .text).notNull()
+                t.column("replica", .text)
+                t.column("createdAt", .datetime).notNull()
+                t.column("revokedAt", .datetime)
+                t.column("lastPushAt", .datetime)
+                t.column("lastPullAt", .datetime)
+            }
+        }
+        return migrator
+    }
+
+    public func migrate() async throws {
+        try Self.migrator.migrate(pool)
+    }
+
+    /// Whether the schema is current (for a clear message at start-up).
+    public func needsMigration() async throws -> Bool {
+        try await pool.read { db in try !Self.migrator.hasCompletedMigrations(db) }
+    }
+
+    // MARK: Tokens
+
+    public func insertToken(_ token: DeviceToken, hash: String) async throws {
+        try await pool.write { db in try TokenRow(token, hash: hash).insert(db) }
+    }
+
+    public func token(hash: String) async throws -> DeviceToken? {
+        try await pool.read { db in try TokenRow.filter(Column("hash") == hash).fetchOne(db)?.token() }
+    }
+
+    public func tokens() async throws -> [DeviceToken] {
+        try await pool.read { db in try TokenRow.order(Column("createdAt"), Column("id")).fetchAll(db).map { try $0.token() } }
+    }
+
+    public func revokeToken(id: String, at date: Date) async throws -> Bool {
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE token SET revokedAt = COALESCE(revokedAt, ?) WHERE id = ?", arguments: [date, id])
+            return db.changesCount > 0
+        }
+    }
+
+    // MARK: Sync
+
+    public func push(_ request: PushRequest, token: DeviceToken, fingerprint: String, at date: Date,
+                     validate: @Sendable ([String: RecordState]) throws -> Void) async throws -> PushResponse {
+        try await pool.write { db in
+            if let batch = try Row.fetchOne(db, sql: "SELECT fingerprint, response FROM batch WHERE id = ?", arguments: [request.batch]) {
+                guard batch["fingerprint"] as String == fingerprint else { throw StorageError.batchReused(request.batch) }
+                return try StableJSON.decode(PushResponse.self, from: Data((batch["response"] as String).utf8))
+            }
+            let bound = try String.fetchOne(db, sql: "SELECT replica FROM token WHERE id = ?", arguments: [token.id]) ?? nil
+            if let bound, bound != request.replica { throw StorageError.replicaMismatch(bound: bound) }
+            try db.execute(sql: "UPDATE token SET replica = ?, lastPushAt = ? WHERE id = ?",
+                           arguments: [request.replica, date, token.id])
+
+            let ids = Array(Set(request.records.map(\.id)))
+            var stored: [String: RecordState] = [:]
+            for chunk in stride(from: 0, to: ids.count, by: 500) {
+                let slice = Array(ids[chunk..<min(chunk + 500, ids.count)])
+                let rows = try Row.fetchAll(db, sql: "SELECT id, state FROM record WHERE id IN (\(databaseQuestionMarks(count: slice.count)))",
+                                            arguments: StatementArguments(slice))
+                for row in rows {
+                    stored[row["id"]] = try StableJSON.decode(RecordState.self, from: Data((row["state"] as String).utf8))
+                }
+            }
+            try validate(stored)
+
+            var position = try Int64.fetchOne(db, sql: "SELECT value FROM counter WHERE name = 'position'") ?? 0
+            var results: [PushResponse.Result] = []
+            for (state, changed) in try BatchMerge.apply(request.records, to: stored) {
+                guard changed else {
+                    results.append(PushResponse.Result(id: state.id, changed: false, position: nil, conflicts: state.hasConflicts))
+                    continue
+                }
+                position += 1
+                let json = String(decoding: try StableJSON.encode(state), as: UTF8.self)
+                try db.execute(sql: """
+                    INSERT INTO record (id, type, scope, state, position) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT(id) DO UPDATE SET state = excluded.state, position = excluded.position
+                    """, arguments: [state.id, state.type, state.scope, json, position])
+                results.append(PushResponse.Result(id: state.id, changed: true, position: position, conflicts: state.hasConflicts))
+            }
+            try db.execute(sql: "UPDATE counter SET value = ? WHERE name = 'position'", arguments: [position])
+            let response = PushResponse(batch: request.batch, results: results)
+            try db.execute(sql: "INSERT INTO batch (id, replica, fingerprint, response, receivedAt) VALUES (?, ?, ?, ?, ?)",
+                           arguments: [request.batch, request.replica, fingerprint,
+                                       String(decoding: try StableJSON.encode(response), as: UTF8.self), date])
+            return response
+        }
+    }
+
+    public func pull(scopes: ScopeFilter, after position: Int64, limit: Int, token: DeviceToken?, at date: Date) async throws -> PullPage {
+        let rows: [Row] = try await pool.read { db in
+            switch scopes {
+            case .all:
+                return try Row.fetchAll(db, sql: "SELECT state, position FROM record WHERE position > ? ORDER BY position LIMIT ?",
+                                        arguments: [position, limit + 1])
+            case .only(let set):
+                let list = set.sorted()
+                guard !list.isEmpty else { return [] }
+                return try Row.fetchAll(db, sql: """
+                    SELECT state, position FROM record WHERE position > ? AND scope IN (\(databaseQuestionMarks(count: list.count)))
+                    ORDER BY position LIMIT ?
+                    """, arguments: StatementArguments([position]) + StatementArguments(list) + StatementArguments([limit + 1]))
+            }
+        }
+        if let token {
+            try await pool.write { db in
+                try db.execute(sql: "UPDATE token SET lastPullAt = ? WHERE id = ?", arguments: [date, token.id])
+            }
+        }
+        let page = rows.prefix(limit)
+        let records = try page.map { try StableJSON.decode(RecordState.self, from: Data(($0["state"] as String).utf8)) }
+        return PullPage(records: records, lastPosition: page.last.map { $0["position"] } ?? position, more: rows.count > limit)
+    }
+
+    public func record(id: String) async throws -> RecordState? {
+        try await pool.read { db in
+            try String.fetchOne(db, sql: "SELECT state FROM record WHERE id = ?", arguments: [id])
+                .map { try StableJSON.decode(RecordState.self, from: Data($0.utf8)) }
+        }
+    }
+}
+
+/// The database could not be opened; says where and why.
+public struct StorageOpenError: Error, CustomStringConvertible, Sendable {
+    public let path: String
+    public let reason: String
+    public var description: String { "cannot open the database \(path): \(reason)" }
+}
+
+struct TokenRow: Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "token"
+    var id: String
+    var hash: String
+    var user: String
+    var role: String
+    var scopes: String
+    var replica: String?
+    var createdAt: Date
+    var revokedAt: Date?
+    var lastPushAt: Date?
+    var lastPullAt: Date?
+
+    init(_ token: DeviceToken, hash: String) throws {
+        id = token.id
+        self.hash = hash
+        user = token.user
+        role = token.role.rawValue
+        scopes = String(decoding: try StableJSON.encode(token.scopes), as: UTF8.self)
+        replica = token.replica
+        createdAt = token.createdAt
+        revokedAt = token.revokedAt
+        lastPushAt = token.lastPushAt
+        lastPullAt = token.lastPullAt
+    }
+
+    func token() throws -> DeviceToken {
+        DeviceToken(id: id, user: user, role: Role(rawValue: role) ?? .visitor,
+                    scopes: try StableJSON.decode([String].self, from: Data(scopes.utf8)), replica: replica,
+                    createdAt: createdAt, revokedAt: revokedAt, lastPushAt: lastPushAt, lastPullAt: lastPullAt)
+    }
+}

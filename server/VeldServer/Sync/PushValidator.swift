@@ -1,0 +1,98 @@
+import Foundation
+import VeldProtocol
+
+/// Decides whether a push batch may be merged, before anything is written. Pure: the
+/// stored states come in, a `Problem` goes out.
+///
+/// A batch is refused as a whole when any record in it
+/// - does not fit its schema, or claims another type or scope than the stored record (422);
+/// - lies in a scope the token lacks (403 `scope-forbidden`);
+/// - carries a new edit (a dot the server has not seen) of a field or value the token's
+///   role may not write (403 `field-forbidden`);
+/// - carries a dot the server has not seen that is not the pusher's own, or a context
+///   entry of another replica beyond what the server knows: forging another device's edit
+///   or suppressing its future edits (403 `forged-dot`);
+/// - carries a dot the server holds with a different value, or counts the pusher's own
+///   edits lower than the server already has: a replica id reused after a restore from a
+///   backup (409 `dot-reused`).
+struct PushValidator {
+    let token: DeviceToken
+    let replica: String
+
+    func validate(_ records: [RecordState], stored: [String: RecordState]) throws(Problem) {
+        var invalid: [Problem.Item] = []
+        var outOfScope: [Problem.Item] = []
+        var forbiddenFields: [Problem.Item] = []
+        var forged: [Problem.Item] = []
+        var reused: [Problem.Item] = []
+
+        for record in records {
+            for error in Schemas.validate(record) {
+                invalid.append(Problem.Item(id: record.id, field: error.field, reason: error.description))
+            }
+            if let existing = stored[record.id], existing.type != record.type || existing.scope != record.scope {
+                invalid.append(Problem.Item(id: record.id, reason:
+                    "record \(record.id) is a \(existing.type) in scope \(existing.scope) on the server; its type and scope are fixed at creation"))
+            }
+            if !token.mayAccess(scope: record.scope) {
+                outOfScope.append(Problem.Item(id: record.id, reason: "scope \(record.scope)"))
+            }
+            let known = stored[record.id] ?? RecordState(id: record.id, type: record.type, scope: record.scope)
+            for (other, counter) in record.context.counters where other != replica && counter > known.context[other] {
+                forged.append(Problem.Item(id: record.id, reason:
+                    "context counts \(counter) edits by replica \(other); the server knows \(known.context[other])"))
+            }
+            if record.context[replica] < known.context[replica] {
+                reused.append(Problem.Item(id: record.id, reason:
+                    "this device counts \(record.context[replica]) of its own edits; the server already has \(known.context[replica])"))
+            }
+            let schema = Schemas.named(record.type)
+            for (field, entries) in record.fields.sorted(by: { $0.key < $1.key }) {
+                for entry in entries {
+                    if known.context.contains(entry.dot) {
+                        if let held = known.entries(of: field).first(where: { $0.dot == entry.dot }), held != entry {
+                            reused.append(Problem.Item(id: record.id, field: field, reason:
+                                "edit \(entry.dot) is already on the server with another value"))
+                        }
+                    } else if entry.dot.replica != replica {
+                        forged.append(Problem.Item(id: record.id, field: field, reason:
+                            "edit \(entry.dot) belongs to replica \(entry.dot.replica), not to this device"))
+                    } else if let fieldSchema = schema?.field(field), !fieldSchema.permits(token.role, toWrite: entry.value) {
+                        forbiddenFields.append(Problem.Item(id: record.id, field: field, reason:
+                            "the \(token.role.rawValue) role may not write \(field)" + (entry.value.isNull ? "" : " = \(entry.value)")))
+                    }
+                }
+            }
+        }
+
+        func names(_ items: [Problem.Item]) -> String {
+            let listed = items.prefix(3).map { item in item.field.map { "\(item.id) (\($0))" } ?? item.id }
+            return listed.joined(separator: ", ") + (items.count > 3 ? " and \(items.count - 3) more" : "")
+        }
+        if !invalid.isEmpty {
+            throw Problem(type: .invalidRecord, status: 422,
+                          detail: "\(invalid.count) problem(s) in the batch, nothing was stored: \(invalid[0].reason)", records: invalid)
+        }
+        if !outOfScope.isEmpty {
+            let scopes = Set(outOfScope.map(\.reason)).sorted().joined(separator: ", ")
+            throw Problem(type: .scopeForbidden, status: 403,
+                          detail: "\(scopes) not in this device's token (records \(names(outOfScope))); ask the office for access. Nothing was stored.",
+                          records: outOfScope)
+        }
+        if !forbiddenFields.isEmpty {
+            throw Problem(type: .fieldForbidden, status: 403,
+                          detail: "the \(token.role.rawValue) role may not write \(names(forbiddenFields)); those decisions belong to the office. Nothing was stored.",
+                          records: forbiddenFields)
+        }
+        if !forged.isEmpty {
+            throw Problem(type: .forgedDot, status: 403,
+                          detail: "the batch carries edits or counters of other replicas that the server has not seen (\(names(forged))); a device may only send its own new edits. Nothing was stored.",
+                          records: forged)
+        }
+        if !reused.isEmpty {
+            throw Problem(type: .dotReused, status: 409,
+                          detail: "replica \(replica) sends edits that clash with what the server already has from it (\(names(reused))); this profile was probably restored from a backup or copied. Make a new profile with `veld init` (a new replica id) and re-enter the unsynced changes. Nothing was stored.",
+                          records: reused)
+        }
+    }
+}

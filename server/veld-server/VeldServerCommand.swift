@@ -1,0 +1,149 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import VeldProtocol
+import VeldServer
+
+@main
+struct VeldServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "veld-server",
+        abstract: "The Veld sync server: devices push their edits and pull everyone else's.",
+        subcommands: [Serve.self, TokenCommand.self, Migrate.self],
+        defaultSubcommand: Serve.self
+    )
+}
+
+struct DatabaseOptions: ParsableArguments {
+    @Option(name: .customLong("db"), help: ArgumentHelp("The server's SQLite database.", valueName: "path"))
+    var path: String = "veld-data/veld-server.sqlite"
+
+    func open() throws -> SQLiteSyncStorage {
+        try SQLiteSyncStorage(path: path)
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the sync server (embedded SQLite) until SIGINT or SIGTERM; in-flight requests finish first.")
+
+    @OptionGroup var database: DatabaseOptions
+    @Option(help: "Address to listen on.") var host = "127.0.0.1"
+    @Option(help: "Port to listen on; 0 picks a free one (printed at start).") var port = 8080
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: String = "info"
+
+    func validate() throws {
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown log level '\(logLevel)'") }
+        guard (0...65_535).contains(port) else { throw ValidationError("--port must be 0…65535") }
+    }
+
+    func run() async throws {
+        let storage = try database.open()
+        try await storage.migrate()
+        var logger = Logger(label: "veld-server")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        let host = host
+        let app = buildApplication(storage: storage, host: host, port: port, logger: logger, onServerRunning: { port in
+            // Written straight to the file descriptor so a supervising process sees it at once.
+            FileHandle.standardOutput.write(Data("veld-server listening on http://\(host):\(port) (database \(storage.path))\n".utf8))
+        })
+        try await app.runService()
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Create or update the database schema, then exit.")
+    @OptionGroup var database: DatabaseOptions
+
+    func run() async throws {
+        let storage = try database.open()
+        try await storage.migrate()
+        print("Database \(storage.path) is up to date.")
+    }
+}
+
+struct TokenCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "token", abstract: "Issue, list and revoke device tokens.",
+        subcommands: [Create.self, List.self, Revoke.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Issue a token for one device. The token is printed once; only its hash is kept.")
+        @OptionGroup var database: DatabaseOptions
+        @Option(help: "Whose device this is.") var user: String
+        @Option(help: "visitor, council, office or admin.") var role: Role
+        @Option(name: .customLong("scope"), parsing: .singleValue,
+                help: "A scope the device may read and write (repeat, or comma-separate); * for all.")
+        var scopes: [String]
+
+        func validate() throws {
+            if user.trimmingCharacters(in: .whitespaces).isEmpty { throw ValidationError("--user must not be empty") }
+            for scope in expandedScopes where scope != "*" && !Scopes.isValid(scope) {
+                throw ValidationError("'\(scope)' is not a scope; use names like loc-zonnehof or org-bezinn, or * for all")
+            }
+            if expandedScopes.isEmpty { throw ValidationError("give at least one --scope") }
+        }
+
+        var expandedScopes: [String] {
+            scopes.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }.filter { !$0.isEmpty }
+        }
+
+        func run() async throws {
+            let storage = try database.open()
+            try await storage.migrate()
+            let secret = TokenSecret.make()
+            let token = DeviceToken(id: TokenSecret.makeID(), user: user, role: role, scopes: expandedScopes, createdAt: Date())
+            try await storage.insertToken(token, hash: TokenSecret.hash(secret))
+            print(secret)
+            FileHandle.standardError.write(Data("Token \(token.id) for \(user) (\(role.rawValue), scopes \(expandedScopes.joined(separator: ","))). It is shown only now.\n".utf8))
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List tokens: user, role, scopes, bound replica, last push and pull.")
+        @OptionGroup var database: DatabaseOptions
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            let storage = try database.open()
+            try await storage.migrate()
+            let tokens = try await storage.tokens()
+            if json {
+                print(String(decoding: try StableJSON.encode(tokens, pretty: true), as: UTF8.self))
+                return
+            }
+            print("ID           USER         ROLE     SCOPES               REPLICA                    LAST PUSH             STATE")
+            for token in tokens {
+                let columns = [
+                    token.id.padding(toLength: 12, withPad: " ", startingAt: 0),
+                    String(token.user.prefix(12)).padding(toLength: 12, withPad: " ", startingAt: 0),
+                    token.role.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0),
+                    String(token.scopes.joined(separator: ",").prefix(20)).padding(toLength: 20, withPad: " ", startingAt: 0),
+                    (token.replica ?? "-").padding(toLength: 26, withPad: " ", startingAt: 0),
+                    (token.lastPushAt.map { ISO8601DateFormatter().string(from: $0) } ?? "-").padding(toLength: 21, withPad: " ", startingAt: 0),
+                    token.revokedAt == nil ? "active" : "revoked",
+                ]
+                print(columns.joined(separator: " "))
+            }
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke a token by its id (tok_…); the device can no longer sync.")
+        @OptionGroup var database: DatabaseOptions
+        @Argument(help: "The token id from `veld-server token list`.") var id: String
+
+        func run() async throws {
+            let storage = try database.open()
+            try await storage.migrate()
+            guard try await storage.revokeToken(id: id, at: Date()) else {
+                throw ValidationError("no token \(id); `veld-server token list` shows the ids")
+            }
+            print("Revoked \(id).")
+        }
+    }
+}
+
+extension Role: ExpressibleByArgument {}
