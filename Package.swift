@@ -97,6 +97,24 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "VeldServerTests",
+            dependencies: [
+                "VeldServer",
+                "VeldProtocol",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            swiftSettings: strict
+        ),
+        // Real veld-server processes on loopback and client cores with their own SQLite files.
+        .testTarget(
+            name: "VeldEndToEndTests",
+            dependencies: ["veld-server", "veld", "VeldCore", "VeldProtocol",
+                           .product(name: "PropertyBased", package: "swift-property-based")],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "VeldCLITests",
             dependencies: ["veld", "VeldCore", "VeldProtocol"],
             swiftSettings: strict

@@ -1,0 +1,203 @@
+import Foundation
+import VeldCore
+import VeldProtocol
+
+/// Where the binaries under test are: beside the test bundle, or `VELD_BIN_DIR`.
+enum Binaries {
+    static var folder: URL {
+        if let dir = ProcessInfo.processInfo.environment["VELD_BIN_DIR"] { return URL(fileURLWithPath: dir) }
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        return URL(fileURLWithPath: exe).deletingLastPathComponent()
+    }
+
+    static var server: URL { folder.appendingPathComponent("veld-server") }
+    static var cli: URL { folder.appendingPathComponent("veld") }
+
+    struct Result {
+        let status: Int32
+        let stdout: String
+        let stderr: String
+    }
+
+    /// Runs a binary to completion.
+    static func run(_ binary: URL, _ arguments: [String], environment: [String: String] = [:]) throws -> Result {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+                      stderr: String(decoding: errData, as: UTF8.self))
+    }
+}
+
+/// A temporary folder removed when the value goes away.
+final class TemporaryFolder: @unchecked Sendable {
+    let url: URL
+
+    init(_ label: String = "veld-e2e") throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(at: url) }
+}
+
+/// A real `veld-server serve` on a free loopback port, with its own SQLite database.
+final class ServerProcess: @unchecked Sendable {
+    let folder: TemporaryFolder
+    var database: String { folder.url.appendingPathComponent("server.sqlite").path }
+    private(set) var process: Process?
+    private(set) var url: URL?
+
+    init() throws {
+        folder = try TemporaryFolder("veld-server")
+        try start()
+    }
+
+    deinit { process?.terminate(); process?.waitUntilExit() }
+
+    /// Starts the server (again) on the same database, on a new free port.
+    func start() throws {
+        let process = Process()
+        process.executableURL = Binaries.server
+        process.arguments = ["serve", "--db", database, "--port", "0", "--log-level", "warning"]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // The first line says where it listens.
+        var buffer = Data()
+        let deadline = Date().addingTimeInterval(30)
+        while !buffer.contains(10), Date() < deadline {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            buffer.append(chunk)
+        }
+        let line = String(decoding: buffer, as: UTF8.self)
+        guard let range = line.range(of: "http://127.0.0.1:"), let end = line[range.upperBound...].firstIndex(where: { !$0.isNumber }),
+              let url = URL(string: String(line[range.lowerBound..<end])) else {
+            process.terminate()
+            throw ServerError(message: "veld-server did not say where it listens: '\(line)'")
+        }
+        // Keep draining its output so the server never blocks on a full pipe.
+        out.fileHandleForReading.readabilityHandler = { handle in _ = handle.availableData }
+        self.process = process
+        self.url = url
+    }
+
+    /// SIGKILL: no chance to finish anything.
+    func kill() {
+        guard let process else { return }
+        Foundation.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        self.process = nil
+    }
+
+    /// SIGTERM: graceful shutdown.
+    func stop() -> Int32 {
+        guard let process else { return -1 }
+        process.terminate()
+        process.waitUntilExit()
+        self.process = nil
+        return process.terminationStatus
+    }
+
+    /// Issues a device token through `veld-server token create`.
+    func token(user: String, role: Role, scopes: [String]) throws -> String {
+        var arguments = ["token", "create", "--db", database, "--user", user, "--role", role.rawValue]
+        for scope in scopes { arguments += ["--scope", scope] }
+        let result = try Binaries.run(Binaries.server, arguments)
+        guard result.status == 0 else { throw ServerError(message: "token create failed: \(result.stderr)") }
+        return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    struct ServerError: Error, CustomStringConvertible {
+        let message: String
+        var description: String { message }
+    }
+}
+
+/// One device: a client core with its own SQLite file and its own token.
+final class Device: @unchecked Sendable {
+    let home: TemporaryFolder
+    let store: LocalStore
+    let token: String
+    let name: String
+
+    init(_ name: String, role: Role = .visitor, scopes: [String] = ["loc-zonnehof"], server: ServerProcess) throws {
+        self.name = name
+        home = try TemporaryFolder("veld-device-\(name)")
+        store = try LocalStore.initialise(home: home.url, user: name, role: role)
+        token = try server.token(user: name, role: role, scopes: scopes)
+        try store.connect(server: server.url!, token: token)
+    }
+
+    var replica: String { (try? store.profile().replicaID) ?? "" }
+
+    func engine(_ server: ServerProcess, transport: (any SyncTransport)? = nil, batchSize: Int = 500, pageSize: Int = 500) -> SyncEngine {
+        SyncEngine(store: store, transport: transport ?? HTTPTransport(server: server.url!, token: token),
+                   retry: RetryPolicy(attempts: 3, initialDelay: 0.05, maximumDelay: 0.2),
+                   batchSize: batchSize, pageSize: pageSize)
+    }
+
+    @discardableResult
+    func sync(_ server: ServerProcess) async throws -> SyncReport {
+        try await engine(server).sync()
+    }
+
+    func records() throws -> [String: RecordState] {
+        Dictionary(uniqueKeysWithValues: try store.records(RecordQuery(includeDeleted: true)).map { ($0.id, $0) })
+    }
+
+    static let visit: [String: FieldValue] = [
+        "visitedAt": .string("2026-11-20"), "visitor": .string("anna"), "kind": .string("werkbezoek"),
+        "summary": .string("Rondgang huiskamer"), "status": .string("concept"),
+    ]
+
+    static let carePlan: [String: FieldValue] = [
+        "clientCode": .string("ZH-0042"), "financing": .string("Wlz"), "careStart": .string("2026-10-01"),
+        "status": .string("concept"),
+    ]
+}
+
+/// A transport that passes requests on and then fails on cue, as a dropped network or a
+/// killed process would, to cut a sync off at a chosen point.
+final class CuttingTransport: SyncTransport, @unchecked Sendable {
+    enum Cut { case afterPushes(Int), afterPulls(Int) }
+    struct Interrupted: Error {}
+
+    let inner: any SyncTransport
+    let cut: Cut
+    private let lock = NSLock()
+    private var pushes = 0
+    private var pulls = 0
+
+    init(_ inner: any SyncTransport, cut: Cut) {
+        self.inner = inner
+        self.cut = cut
+    }
+
+    func push(_ request: PushRequest) async throws -> PushResponse {
+        if case .afterPushes(let n) = cut, lock.withLock({ pushes }) >= n { throw Interrupted() }
+        let response = try await inner.push(request)
+        lock.withLock { pushes += 1 }
+        return response
+    }
+
+    func pull(since cursor: String, limit: Int) async throws -> PullResponse {
+        if case .afterPushes = cut { throw Interrupted() }
+        if case .afterPulls(let n) = cut, lock.withLock({ pulls }) >= n { throw Interrupted() }
+        let response = try await inner.pull(since: cursor, limit: limit)
+        lock.withLock { pulls += 1 }
+        return response
+    }
+}

@@ -1,0 +1,213 @@
+import Foundation
+import Testing
+import VeldCore
+import VeldProtocol
+
+/// A real veld-server on a loopback port and three devices, each a client core with its
+/// own SQLite file: anna and bram (visitors at loc-zonnehof) and the office (all scopes).
+@Suite struct SyncEndToEndTests {
+    struct Team {
+        let server: ServerProcess
+        let anna: Device
+        let bram: Device
+        let office: Device
+
+        init() throws {
+            server = try ServerProcess()
+            anna = try Device("anna", server: server)
+            bram = try Device("bram", server: server)
+            office = try Device("office", role: .office, scopes: ["*"], server: server)
+        }
+
+        var all: [Device] { [anna, bram, office] }
+
+        /// Everyone syncs twice, so everyone has seen everything.
+        func syncAll() async throws {
+            for _ in 0..<2 { for device in all { try await device.sync(server) } }
+        }
+
+        func expectConverged(sourceLocation: SourceLocation = #_sourceLocation) throws {
+            // Visitors hold exactly the office's records of their scope.
+            let reference = try office.records().filter { $0.value.scope == "loc-zonnehof" }
+            for device in [anna, bram] {
+                #expect(try device.records() == reference, "\(device.name) differs from the office", sourceLocation: sourceLocation)
+            }
+            for device in all { #expect(try device.store.outbox().isEmpty, "\(device.name) still has pending changes") }
+        }
+    }
+
+    @Test func offlineEditsEverywhereConverge() async throws {
+        let team = try Team()
+        // Offline: everyone captures something.
+        let visit = try team.anna.store.create(type: "visitNote", scope: "loc-zonnehof", fields: Device.visit)
+        let plan = try team.bram.store.create(type: "carePlan", scope: "loc-zonnehof", fields: Device.carePlan)
+        let advice = try team.office.store.create(type: "councilInput", scope: "org-bezinn", fields: [
+            "council": .string("Cliëntenraad Zonnehof"), "kind": .string("adviesaanvraag"),
+            "topic": .string("Nieuwe dagbesteding"), "status": .string("open"),
+        ])
+        // Syncs in an awkward order.
+        let first = try await team.bram.sync(team.server)
+        #expect(first.pushed == 1)
+        try await team.office.sync(team.server)
+        try await team.anna.sync(team.server)
+        try await team.syncAll()
+        try team.expectConverged()
+        let office = try team.office.records()
+        #expect(Set(office.keys) == [visit.id, plan.id, advice.id])
+        // Visitors never receive a scope they do not work in.
+        #expect(try team.anna.records()[advice.id] == nil)
+        // Equal where they overlap.
+        #expect(try team.anna.records()[plan.id] == office[plan.id])
+    }
+
+    @Test func differentFieldsMergeSilentlySameFieldConflictsEverywhere() async throws {
+        let team = try Team()
+        let plan = try team.anna.store.create(type: "carePlan", scope: "loc-zonnehof", fields: Device.carePlan)
+        try await team.syncAll()
+        // Offline, concurrently: different fields, and one field both change.
+        try team.anna.store.edit(id: plan.id, changes: ["riskAssessment": .string("Valrisico"), "agreements": .string("Dochter belt wekelijks")])
+        try team.bram.store.edit(id: plan.id, changes: ["lastDiscussedAt": .string("2026-11-15"), "agreements": .string("Zoon komt op zondag")])
+        try await team.anna.sync(team.server)
+        let bramReport = try await team.bram.sync(team.server)
+        #expect(bramReport.newConflicts == 1)
+        try await team.syncAll()
+        try team.expectConverged()
+        for device in team.all {
+            let state = try #require(try device.records()[plan.id])
+            #expect(state.value(of: "riskAssessment") == .string("Valrisico"))
+            #expect(state.value(of: "lastDiscussedAt") == .string("2026-11-15"))
+            #expect(state.conflicts.keys.sorted() == ["agreements"], "\(device.name)")
+            #expect(Set(state.entries(of: "agreements").map(\.value)) == [.string("Dochter belt wekelijks"), .string("Zoon komt op zondag")])
+            #expect(Set(state.entries(of: "agreements").map(\.author)) == ["anna", "bram"])
+        }
+        // The office resolves: an edit that saw both values replaces them everywhere.
+        try team.office.store.edit(id: plan.id, changes: ["agreements": .string("Dochter belt wekelijks, zoon komt op zondag")])
+        try await team.syncAll()
+        try team.expectConverged()
+        #expect(try team.anna.records()[plan.id]?.conflicts.isEmpty == true)
+        #expect(try team.bram.records()[plan.id]?.value(of: "agreements") == .string("Dochter belt wekelijks, zoon komt op zondag"))
+    }
+
+    @Test func deleteVersusEditIsAConflictNotALoss() async throws {
+        let team = try Team()
+        let visit = try team.anna.store.create(type: "visitNote", scope: "loc-zonnehof", fields: Device.visit)
+        try await team.syncAll()
+        try team.anna.store.delete(id: visit.id)
+        try team.bram.store.edit(id: visit.id, changes: ["observations": .string("Nog even aangevuld")])
+        try await team.syncAll()
+        try team.expectConverged()
+        let state = try #require(try team.office.records()[visit.id])
+        #expect(state.isDeleted)
+        #expect(state.entries(of: "observations").contains { $0.value == .string("Nog even aangevuld") })
+        #expect(state.conflicts["observations"] != nil)
+        #expect(try team.office.store.records(RecordQuery(onlyConflicts: true)).map(\.id) == [visit.id])
+    }
+
+    @Test func aSyncCutBetweenPushAndPullThenRepeatedLosesNothing() async throws {
+        let team = try Team()
+        for index in 0..<7 {
+            try team.anna.store.create(type: "visitNote", scope: "loc-zonnehof",
+                                       fields: Device.visit.merging(["summary": .string("Bezoek \(index)")]) { $1 })
+        }
+        try team.bram.store.create(type: "carePlan", scope: "loc-zonnehof", fields: Device.carePlan)
+        try await team.bram.sync(team.server)
+        // Anna's sync pushes two batches of three, then the connection drops before the pull.
+        let cut = CuttingTransport(HTTPTransport(server: team.server.url!, token: team.anna.token), cut: .afterPushes(2))
+        await #expect(throws: CuttingTransport.Interrupted.self) {
+            try await team.anna.engine(team.server, transport: cut, batchSize: 3).sync()
+        }
+        #expect(try team.anna.store.outbox().count == 1)
+        // A sync cut in the middle of pulling (pages of two), on the office.
+        let pulling = CuttingTransport(HTTPTransport(server: team.server.url!, token: team.office.token), cut: .afterPulls(2))
+        await #expect(throws: CuttingTransport.Interrupted.self) {
+            try await team.office.engine(team.server, transport: pulling, pageSize: 2).sync()
+        }
+        #expect(try team.office.records().count == 4)
+        // Run again: everything completes.
+        try await team.syncAll()
+        try team.expectConverged()
+        #expect(try team.office.records().count == 8)
+    }
+
+    @Test func anEditDuringAPushStaysInTheOutbox() async throws {
+        let team = try Team()
+        let visit = try team.anna.store.create(type: "visitNote", scope: "loc-zonnehof", fields: Device.visit)
+        // The edit lands between reading the state and the server's acknowledgement.
+        let editing = EditingTransport(HTTPTransport(server: team.server.url!, token: team.anna.token)) {
+            try team.anna.store.edit(id: visit.id, changes: ["summary": .string("Tijdens het pushen bewerkt")])
+        }
+        let report = try await team.anna.engine(team.server, transport: editing).sync()
+        #expect(report.editedDuringSync == 1)
+        #expect(try team.anna.store.outbox().map(\.recordID) == [visit.id])
+        try await team.syncAll()
+        try team.expectConverged()
+        #expect(try team.bram.records()[visit.id]?.value(of: "summary") == .string("Tijdens het pushen bewerkt"))
+    }
+
+    @Test func aServerKilledMidSyncLosesNothingAcknowledged() async throws {
+        let team = try Team()
+        for index in 0..<300 {
+            try team.anna.store.create(type: "visitNote", scope: "loc-zonnehof",
+                                       fields: Device.visit.merging(["summary": .string("Bezoek \(index)")]) { $1 })
+        }
+        // Push in small batches while the server is killed part-way.
+        let server = team.server
+        let killer = Task {
+            try await Task.sleep(nanoseconds: 150_000_000)
+            server.kill()
+        }
+        do {
+            try await team.anna.engine(team.server, batchSize: 5).sync()
+        } catch {
+            // Expected when the kill lands mid-sync.
+        }
+        _ = try? await killer.value
+        if server.process != nil { server.kill() }
+        let pendingAfterKill = try team.anna.store.outbox().count
+        // Acknowledged batches left the outbox; the rest is still there.
+        #expect(pendingAfterKill <= 300)
+        try server.start()
+        for device in team.all { try device.store.connect(server: server.url!, token: device.token) }
+        try await team.syncAll()
+        try team.expectConverged()
+        #expect(try team.office.records().count == 300)
+    }
+
+    @Test func refusalsReachTheClientAsClearErrors() async throws {
+        let team = try Team()
+        // Bram's token only covers loc-zonnehof; a record elsewhere is refused as a whole.
+        try team.bram.store.create(type: "visitNote", scope: "loc-de-linde", fields: Device.visit)
+        try team.bram.store.create(type: "visitNote", scope: "loc-zonnehof", fields: Device.visit)
+        let error = await #expect(throws: SyncTransportError.self) { try await team.bram.sync(team.server) }
+        guard case .rejected(let problem)? = error else { Issue.record("expected a refusal, got \(String(describing: error))"); return }
+        #expect(problem.status == 403)
+        #expect(problem.detail.contains("loc-de-linde") && problem.detail.contains("ask the office"))
+        let officeReport = try await team.office.sync(team.server)
+        #expect(officeReport.pulled == 0)
+        #expect(try team.bram.store.outbox().count == 2)
+    }
+}
+
+/// Runs `edit` after the push reached the server, before the engine clears the outbox.
+final class EditingTransport: SyncTransport, @unchecked Sendable {
+    let inner: any SyncTransport
+    let edit: @Sendable () throws -> Void
+    private let lock = NSLock()
+    private var done = false
+
+    init(_ inner: any SyncTransport, edit: @escaping @Sendable () throws -> Void) {
+        self.inner = inner
+        self.edit = edit
+    }
+
+    func push(_ request: PushRequest) async throws -> PushResponse {
+        let response = try await inner.push(request)
+        let first = lock.withLock { () -> Bool in defer { done = true }; return !done }
+        if first { try edit() }
+        return response
+    }
+
+    func pull(since cursor: String, limit: Int) async throws -> PullResponse {
+        try await inner.pull(since: cursor, limit: limit)
+    }
+}
