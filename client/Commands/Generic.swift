@@ -58,7 +58,7 @@ struct Edit: ParsableCommand {
 
     func validate() throws {
         if assignments.isEmpty { throw ValidationError("nothing to change; give field=value pairs") }
-        _ = try Assignments.parse(assignments)
+        try Assignments.checkSyntax(assignments)
     }
 
     func run() throws {
@@ -132,12 +132,27 @@ struct SchemaCommand: ParsableCommand {
 
 /// `field=value` pairs, with `@FILE` / `@-` for long text.
 enum Assignments {
-    static func parse(_ pairs: [String]) throws -> [String: String] {
-        var result: [String: String] = [:]
+    /// Checks the shape only; reads no file and no standard input (that happens once, in
+    /// `parse`, when the command runs).
+    static func checkSyntax(_ pairs: [String]) throws {
+        var seen: Set<String> = []
         for pair in pairs {
             guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
                 throw ValidationError("'\(pair)' is not field=value; e.g. summary=\"Rondgang huiskamer\"")
             }
+            let field = String(pair[..<equals])
+            if !seen.insert(field).inserted { throw ValidationError("field \(field) is given twice") }
+        }
+        if pairs.filter({ $0.contains("=@-") && !$0.contains("=@@") }).count > 1 {
+            throw ValidationError("only one field can be read from standard input (@-)")
+        }
+    }
+
+    static func parse(_ pairs: [String]) throws -> [String: String] {
+        try checkSyntax(pairs)
+        var result: [String: String] = [:]
+        for pair in pairs {
+            let equals = pair.firstIndex(of: "=")!
             let field = String(pair[..<equals])
             var value = String(pair[pair.index(after: equals)...])
             if value.hasPrefix("@@") {
@@ -145,7 +160,6 @@ enum Assignments {
             } else if value.hasPrefix("@") {
                 value = try LongText.read(String(value.dropFirst()))
             }
-            if result[field] != nil { throw ValidationError("field \(field) is given twice") }
             result[field] = value
         }
         return result
@@ -164,9 +178,11 @@ enum LongText {
             }
             data = contents
         }
-        guard let text = String(data: data, encoding: .utf8) else {
+        guard let decoded = String(data: data, encoding: .utf8) else {
             throw ValidationError("\(path == "-" ? "standard input" : path) is not UTF-8 text")
         }
+        // Text written on Windows arrives with CRLF line ends; store plain newlines.
+        let text = decoded.replacingOccurrences(of: "\r\n", with: "\n")
         return text.hasSuffix("\n") ? String(text.dropLast()) : text
     }
 

@@ -27,6 +27,12 @@ struct Sync: AsyncParsableCommand {
     @OptionGroup var home: HomeOptions
     @Flag(help: "Print the summary as JSON.") var json = false
     @Flag(name: .shortAndLong, help: "No progress line.") var quiet = false
+    @Option(help: "Records per push batch (smaller batches suit a poor connection).")
+    var batchSize = SyncLimits.pushBatchSize
+
+    func validate() throws {
+        guard (1...10_000).contains(batchSize) else { throw ValidationError("--batch-size must be 1…10000") }
+    }
 
     func run() async throws {
         let store = try home.openStore()
@@ -36,7 +42,7 @@ struct Sync: AsyncParsableCommand {
         }
         let progress = ProgressLine(enabled: !quiet && !json && isatty(STDERR_FILENO) != 0)
         let engine = SyncEngine(store: store, transport: HTTPTransport(server: server, token: token),
-                                progress: { event in progress.show(event) })
+                                batchSize: batchSize, progress: { event in progress.show(event) })
         let report: SyncReport
         do {
             report = try await engine.sync()

@@ -154,19 +154,20 @@ public final class SQLiteSyncStorage: SyncStorage {
     }
 
     public func pull(scopes: ScopeFilter, after position: Int64, limit: Int, token: DeviceToken?, at date: Date) async throws -> PullPage {
-        let rows: [Row] = try await pool.read { db in
+        let rows: [(state: String, position: Int64)] = try await pool.read { db in
+            let statement: (sql: String, arguments: StatementArguments)
             switch scopes {
             case .all:
-                return try Row.fetchAll(db, sql: "SELECT state, position FROM record WHERE position > ? ORDER BY position LIMIT ?",
-                                        arguments: [position, limit + 1])
+                statement = ("SELECT state, position FROM record WHERE position > ? ORDER BY position LIMIT ?", [position, limit + 1])
             case .only(let set):
                 let list = set.sorted()
                 guard !list.isEmpty else { return [] }
-                return try Row.fetchAll(db, sql: """
+                statement = ("""
                     SELECT state, position FROM record WHERE position > ? AND scope IN (\(databaseQuestionMarks(count: list.count)))
                     ORDER BY position LIMIT ?
-                    """, arguments: StatementArguments([position]) + StatementArguments(list) + StatementArguments([limit + 1]))
+                    """, StatementArguments([position]) + StatementArguments(list) + StatementArguments([limit + 1]))
             }
+            return try Row.fetchAll(db, sql: statement.sql, arguments: statement.arguments).map { ($0["state"], $0["position"]) }
         }
         if let token {
             try await pool.write { db in
@@ -174,8 +175,8 @@ public final class SQLiteSyncStorage: SyncStorage {
             }
         }
         let page = rows.prefix(limit)
-        let records = try page.map { try StableJSON.decode(RecordState.self, from: Data(($0["state"] as String).utf8)) }
-        return PullPage(records: records, lastPosition: page.last.map { $0["position"] } ?? position, more: rows.count > limit)
+        let records = try page.map { try StableJSON.decode(RecordState.self, from: Data($0.state.utf8)) }
+        return PullPage(records: records, lastPosition: page.last?.position ?? position, more: rows.count > limit)
     }
 
     public func record(id: String) async throws -> RecordState? {

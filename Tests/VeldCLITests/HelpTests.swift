@@ -1,0 +1,67 @@
+import Foundation
+import Testing
+
+/// `--help` of the tool and every subcommand: exit 0, and the options are mentioned.
+@Suite("Help")
+struct HelpTests {
+    static let commands: [(command: [String], mentions: [String])] = [
+        ([], ["init", "visit", "careplan", "goal", "council", "show", "list", "edit", "delete", "status", "schema"]),
+        (["init"], ["--user", "--role", "--home"]),
+        (["visit"], ["add", "list", "show", "edit", "delete"]),
+        (["careplan"], ["add", "list", "show", "edit", "delete"]),
+        (["goal"], ["add", "list", "show", "edit", "delete"]),
+        (["council"], ["add", "list", "show", "edit", "delete"]),
+        (["visit", "add"], ["--location", "--kind", "--date", "--summary", "--observations", "--observations-file",
+                            "--visitor", "--themes", "--council-involved", "--no-council-involved", "--follow-up",
+                            "--follow-up-file", "--follow-up-due", "--status", "--json", "--home"]),
+        (["careplan", "add"], ["--location", "--client-code", "--financing", "--care-start", "--last-discussed",
+                               "--participants", "--risk-assessment", "--risk-assessment-file", "--agreements",
+                               "--agreements-file", "--status", "--approved-by", "--json", "--home"]),
+        (["goal", "add"], ["--care-plan", "--domain", "--goal", "--actions", "--actions-file", "--status", "--json",
+                           "--home"]),
+        (["council", "add"], ["--scope", "--council", "--kind", "--topic", "--body", "--body-file", "--received-at",
+                              "--response-due", "--status", "--json", "--home"]),
+        (["visit", "list"], ["--scope", "--status", "--conflicts", "--deleted", "--json", "--home"]),
+        (["careplan", "show"], ["<id>", "--json", "--home"]),
+        (["goal", "edit"], ["<id>", "<assignments>", "carePlan", "domain", "evaluation", "--home"]),
+        (["council", "delete"], ["<id>", "--home"]),
+        (["show"], ["<id>", "--json", "--home"]),
+        (["list"], ["--type", "--scope", "--status", "--conflicts", "--deleted", "--json", "--home"]),
+        (["edit"], ["<id>", "<assignments>", "field=@FILE", "--home"]),
+        (["delete"], ["<id>", "--home"]),
+        (["status"], ["--json", "--home"]),
+        (["schema"], ["<type>"]),
+    ]
+
+    @Test("veld … --help", arguments: commands)
+    func help(command: [String], mentions: [String]) async throws {
+        let cli = try CLI()
+        let result = try await cli.ok(command + ["--help"])
+        #expect(result.stdout.contains("USAGE: veld"), "\(result)")
+        for mention in mentions {
+            #expect(result.stdout.contains(mention), "\(mention) missing\n\(result)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: cli.home.path), "help creates no profile")
+    }
+
+    @Test("veld help visit add is the same as veld visit add --help")
+    func helpSubcommand() async throws {
+        let cli = try CLI()
+        let help = try await cli.ok("help", "visit", "add")
+        let flag = try await cli.ok("visit", "add", "--help")
+        #expect(help.stdout == flag.stdout)
+    }
+
+    @Test("veld schema lists the types, veld schema TYPE the fields")
+    func schema() async throws {
+        let cli = try CLI()
+        let types = try await cli.ok("schema")
+        for type in ["visitNote", "councilInput", "carePlan", "carePlanGoal"] {
+            #expect(types.stdout.contains(type), "\(types)")
+        }
+        let carePlan = try await cli.ok("schema", "careplan")
+        #expect(carePlan.stdoutLines.contains { $0.hasPrefix("approvedBy") && $0.contains("office only") }, "\(carePlan)")
+        #expect(carePlan.stdoutLines.contains { $0.hasPrefix("clientCode") && $0.contains("required") }, "\(carePlan)")
+        #expect(try await cli.ok("schema", "carePlan").stdout == carePlan.stdout)
+    }
+}

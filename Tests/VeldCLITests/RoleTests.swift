@@ -1,0 +1,59 @@
+import Foundation
+import Testing
+
+/// Which role may write what: the office decides on care plans and answers council input.
+@Suite("Roles")
+struct RoleTests {
+    @Test("an office profile may approve a care plan and answer council input", arguments: ["office", "admin"])
+    func office(_ role: String) async throws {
+        let cli = try CLI()
+        let fixture = try await Fixture.make(cli, role: role)
+        try await cli.ok("careplan", "edit", fixture.carePlan, "approvedBy=Directie Zonnehof", "status=vastgesteld")
+        let carePlan = try await cli.show(fixture.carePlan)
+        #expect(carePlan["fields"]?["approvedBy"] == .string("Directie Zonnehof"))
+        #expect(carePlan["fields"]?["status"] == .string("vastgesteld"))
+        let table = try await cli.ok("careplan", "list", "--status", "vastgesteld")
+        let row = table.stdoutLines.first { $0.hasPrefix(String(fixture.carePlan.prefix(8))) }
+        #expect(row?.contains("vastgesteld") == true && row?.contains("Directie Zonnehof") == true, "\(table)")
+
+        let added = try await cli.json(
+            "careplan", "add", "--location", "loc-zonnehof", "--client-code", "ZH-0043", "--financing", "Zvw",
+            "--care-start", "2026-10-01", "--status", "vastgesteld", "--approved-by", "Directie", "--json")
+        #expect(added["fields"]?["status"] == .string("vastgesteld"))
+        #expect(added["fields"]?["approvedBy"] == .string("Directie"))
+
+        try await cli.ok("edit", fixture.council, "response=Wij nemen het advies over.", "status=beantwoord")
+        let council = try await cli.show(fixture.council)
+        #expect(council["fields"]?["response"] == .string("Wij nemen het advies over."))
+
+        // The office is still held to the schema.
+        let before = try await cli.snapshot()
+        try await cli.fails(["careplan", "edit", fixture.carePlan, "status=goedgekeurd"], mentioning: ["'goedgekeurd'"])
+        try await cli.fails(["careplan", "edit", fixture.carePlan, "clientCode=111222333"], mentioning: ["BSN"])
+        #expect(try await cli.snapshot() == before)
+    }
+
+    @Test("a visitor may mark their own visit note definitief")
+    func visitorDefinitief() async throws {
+        let cli = try CLI()
+        let fixture = try await Fixture.make(cli)
+        try await cli.ok("visit", "edit", fixture.visit, "status=definitief")
+        #expect(try await cli.show(fixture.visit)["fields"]?["status"] == .string("definitief"))
+        try await cli.ok("careplan", "edit", fixture.carePlan, "status=besproken", "lastDiscussedAt=2026-11-19",
+                         "participants=cliënt, mantelzorger")
+        let fields = try await cli.show(fixture.carePlan)["fields"]
+        #expect(fields?["status"] == .string("besproken"))
+        #expect(fields?["participants"] == .array([.string("cliënt"), .string("mantelzorger")]))
+    }
+
+    @Test("a council profile may not approve a care plan either")
+    func council() async throws {
+        let cli = try CLI()
+        let fixture = try await Fixture.make(cli, role: "council")
+        let before = try await cli.snapshot()
+        try await cli.fails(["careplan", "edit", fixture.carePlan, "approvedBy=x"], mentioning: ["council role may not write"])
+        try await cli.fails(["edit", fixture.carePlan, "status=vastgesteld"], mentioning: ["council role may not set 'vastgesteld'"])
+        try await cli.fails(["edit", fixture.council, "response=x"], mentioning: ["council role"])
+        #expect(try await cli.snapshot() == before)
+    }
+}
