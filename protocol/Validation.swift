@@ -17,6 +17,8 @@ public struct ValidationError: Error, Hashable, Sendable, CustomStringConvertibl
         case emptyText
         case looksLikeBSN
         case notPermitted(role: Role, value: String?)
+        case fractionalTime(Dot)
+        case dotOutsideContext(Dot)
     }
 
     public let recordID: String
@@ -59,6 +61,10 @@ public struct ValidationError: Error, Hashable, Sendable, CustomStringConvertibl
             return "\(subject) is empty; leave it out or clear it instead"
         case .looksLikeBSN:
             return "\(subject) looks like a BSN; use the pseudonymous client code, never a BSN"
+        case .dotOutsideContext(let dot):
+            return "\(subject): edit \(dot) is not covered by the record's own context; a state always counts the edits it holds"
+        case .fractionalTime(let dot):
+            return "\(subject): edit \(dot) has a time with fractions of a second; Veld times are whole seconds (2026-11-20T09:00:00Z)"
         case .notPermitted(let role, let value):
             if let value {
                 return "\(subject): the \(role.rawValue) role may not set '\(value)'; that decision belongs to the office"
@@ -86,6 +92,8 @@ extension RecordSchema {
             }
             for entry in state.entries(of: field) {
                 errors += schema.check(entry.value, recordID: state.id, type: state.type)
+                if entry.time != WallClock.truncate(entry.time) { fail(field, .fractionalTime(entry.dot)) }
+                if !state.context.contains(entry.dot) { fail(field, .dotOutsideContext(entry.dot)) }
             }
         }
         for field in requiredFields where (state.value(of: field.name) ?? .null).isNull {

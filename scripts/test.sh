@@ -9,3 +9,4 @@ source scripts/setup.sh
 swift build --build-tests
 swift test --skip-build
 VELD_TOUR_QUIET=1 bash scripts/tour.sh --skip-build
+bash scripts/check-openapi.sh

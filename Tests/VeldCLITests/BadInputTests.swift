@@ -81,6 +81,8 @@ struct BadInput: Sendable, CustomTestStringConvertible {
         BadInput("edit without =", ["edit", "{visit}", "summary"], mentions: ["'summary' is not field=value"]),
         BadInput("edit without changes", ["edit", "{visit}"], mentions: ["nothing to change"]),
         BadInput("edit a field twice", ["edit", "{visit}", "summary=a", "summary=b"], mentions: ["summary", "twice"]),
+        BadInput("edit two fields from stdin", ["edit", "{visit}", "summary=@-", "observations=@-"],
+                 mentions: ["standard input"]),
         BadInput("edit a goal's care plan", ["goal", "edit", "{goal}", "carePlan={careplan}"], mentions: ["carePlan"]),
         // Office-only fields and values.
         BadInput("careplan edit approvedBy=x", ["careplan", "edit", "{careplan}", "approvedBy=x"],

@@ -8,7 +8,7 @@ struct TableColumn: Sendable {
     let width: Int
     let cell: @Sendable (RecordState) -> String
 
-    static let id = TableColumn(header: "ID", width: 8) { state in
+    static let id = TableColumn(header: "ID", width: 9) { state in
         String(state.id.prefix(8)) + (state.hasConflicts ? "!" : "")
     }
     static let scope = TableColumn(header: "SCOPE", width: 16) { $0.scope }
@@ -60,7 +60,8 @@ struct Table {
     private func line(_ cells: [String], _ widths: [Int]) -> String {
         zip(cells, widths).enumerated().map { index, pair in
             let (cell, width) = pair
-            let flat = cell.replacingOccurrences(of: "\n", with: " ")
+            let flat = cell.replacingOccurrences(of: "\r\n", with: " ").replacingOccurrences(of: "\n", with: " ")
+                .replacingOccurrences(of: "\r", with: " ")
             let fitted = flat.count > width ? String(flat.prefix(max(width - 1, 0))) + "…" : flat
             return index == cells.count - 1 ? fitted : fitted.padding(width)
         }.joined(separator: " ")

@@ -114,15 +114,16 @@ struct TokenCommand: AsyncParsableCommand {
                 print(String(decoding: try StableJSON.encode(tokens, pretty: true), as: UTF8.self))
                 return
             }
-            print("ID           USER         ROLE     SCOPES               REPLICA                    LAST PUSH             STATE")
+            print("ID           USER         ROLE     SCOPES           REPLICA                    LAST PUSH            LAST PULL            STATE")
             for token in tokens {
                 let columns = [
                     token.id.padding(toLength: 12, withPad: " ", startingAt: 0),
                     String(token.user.prefix(12)).padding(toLength: 12, withPad: " ", startingAt: 0),
                     token.role.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0),
-                    String(token.scopes.joined(separator: ",").prefix(20)).padding(toLength: 20, withPad: " ", startingAt: 0),
+                    String(token.scopes.joined(separator: ",").prefix(16)).padding(toLength: 16, withPad: " ", startingAt: 0),
                     (token.replica ?? "-").padding(toLength: 26, withPad: " ", startingAt: 0),
-                    (token.lastPushAt.map { ISO8601DateFormatter().string(from: $0) } ?? "-").padding(toLength: 21, withPad: " ", startingAt: 0),
+                    (token.lastPushAt.map { ISO8601DateFormatter().string(from: $0) } ?? "-").padding(toLength: 20, withPad: " ", startingAt: 0),
+                    (token.lastPullAt.map { ISO8601DateFormatter().string(from: $0) } ?? "-").padding(toLength: 20, withPad: " ", startingAt: 0),
                     token.revokedAt == nil ? "active" : "revoked",
                 ]
                 print(columns.joined(separator: " "))

@@ -54,6 +54,20 @@ extension LocalStore {
             throw invalid(ValidationError(recordID: id, type: type, problem: .invalidID))
         }
         let changes = fields.filter { !$0.value.isNull }
+        do {
+            return try createValidated(schema: schema, id: id, scope: scope, changes: changes, profile: profile)
+        } catch let error as LocalStoreError {
+            guard case .invalid(let problems) = error.kind else { throw error }
+            // The id was never written: say "(new)" rather than name a record nobody will find.
+            throw invalid(problems.map {
+                ValidationError(recordID: $0.recordID == id ? "(new)" : $0.recordID, type: $0.type, field: $0.field, problem: $0.problem)
+            })
+        }
+    }
+
+    private func createValidated(schema: RecordSchema, id: String, scope: String?, changes: [String: FieldValue],
+                                 profile: Profile) throws -> RecordState {
+        let type = schema.type
         return try writer.write { db in
             let scope = try self.scope(for: schema, given: scope, fields: changes, db: db, newID: id)
             var state = RecordState(id: id, type: type, scope: scope)
@@ -219,6 +233,7 @@ extension LocalStore {
                 throw invalid(ValidationError(recordID: newID, type: schema.type, field: field, problem: .missingRequired))
             }
             let parent = try existing(parentID, db: db)
+            if parent.isDeleted { throw LocalStoreError(.recordDeleted(parent.id), home: home) }
             if case .reference(let parentType) = schema.field(field)?.kind, parent.type != parentType {
                 throw LocalStoreError(.wrongType(id: parent.id, expected: parentType, actual: parent.type), home: home)
             }

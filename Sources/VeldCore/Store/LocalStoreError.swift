@@ -13,6 +13,9 @@ public struct LocalStoreError: Error, CustomStringConvertible, Sendable {
         case unreadable(String)
         case wrongType(id: String, expected: String, actual: String)
         case refusedState(String)
+        case notInConflict(id: String, field: String)
+        case conflictChanged(id: String, field: String)
+        case noSuchValue(id: String, field: String, count: Int)
     }
 
     public let kind: Kind
@@ -39,6 +42,12 @@ public struct LocalStoreError: Error, CustomStringConvertible, Sendable {
             return "record \(id) is deleted; `veld show \(id)` shows what it held"
         case .unreadable(let detail):
             return "the local database in \(home.path) cannot be read: \(detail)"
+        case .notInConflict(let id, let field):
+            return "field \(field) of \(id) is not in conflict; `veld conflicts show \(id)` lists what is, `veld edit` changes a field"
+        case .conflictChanged(let id, let field):
+            return "the values of \(field) in \(id) changed since they were listed (a sync brought another); look again with `veld conflicts show \(id)`"
+        case .noSuchValue(let id, let field, let count):
+            return "field \(field) of \(id) has \(count) values; choose --take 1 to \(count)"
         case .refusedState(let detail):
             return "a received state was refused and nothing was stored: \(detail)"
         case .wrongType(let id, let expected, let actual):

@@ -13,14 +13,17 @@ enum JSONBody {
             guard encoding == "gzip" else {
                 throw Problem(type: .malformed, status: 415, detail: "Content-Encoding \(encoding) is not supported; send gzip or nothing")
             }
+            let tooLarge = Problem(type: .tooLarge, status: 413,
+                                   detail: "the body is larger than \(SyncLimits.maxBodyBytes / 1_048_576) MiB once unzipped; send fewer records per batch")
             do {
                 buffer = try buffer.decompress(with: .gzip, maxSize: SyncLimits.maxBodyBytes)
             } catch let error as CompressNIOError where error == .bufferOverflow {
-                throw Problem(type: .tooLarge, status: 413,
-                              detail: "the body is larger than \(SyncLimits.maxBodyBytes / 1_048_576) MiB once unzipped; send fewer records per batch")
+                throw tooLarge
             } catch {
                 throw Problem(type: .malformed, status: 400, detail: "the body says Content-Encoding: gzip but is not valid gzip")
             }
+            // The decompressor allocates in steps, so check the exact size as well.
+            if buffer.readableBytes > SyncLimits.maxBodyBytes { throw tooLarge }
         }
         do {
             return try StableJSON.decode(type, from: Data(buffer.readableBytesView))

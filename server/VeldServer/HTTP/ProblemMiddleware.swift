@@ -15,7 +15,8 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let problem as Problem {
             if problem.status >= 500 { context.logger.error("\(problem.detail)") }
             return Self.response(problem)
-        } catch let error as HTTPError {
+        } catch let error as any HTTPResponseError {
+            // Hummingbird's own errors: 404 for unknown paths, 413 from body collection, …
             let problem: Problem
             switch error.status {
             case .notFound:
@@ -28,7 +29,7 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
                 problem = Problem(type: .notFound, status: 405, detail: "\(request.method) is not allowed on \(request.uri.path)")
             default:
                 problem = Problem(type: error.status.code >= 500 ? .internal : .malformed, status: error.status.code,
-                                  detail: error.body ?? error.status.reasonPhrase)
+                                  detail: (error as? HTTPError)?.body ?? error.status.reasonPhrase)
             }
             return Self.response(problem)
         } catch {

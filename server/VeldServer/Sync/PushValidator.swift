@@ -26,6 +26,20 @@ struct PushValidator {
         var forged: [Problem.Item] = []
         var reused: [Problem.Item] = []
 
+        // A record may appear more than once in a batch; its copies must agree on identity
+        // and on what each dot means.
+        var firstCopy: [String: RecordState] = [:]
+        for record in records {
+            guard let first = firstCopy[record.id] else { firstCopy[record.id] = record; continue }
+            if first.type != record.type || first.scope != record.scope {
+                invalid.append(Problem.Item(id: record.id, reason:
+                    "record \(record.id) appears twice in the batch, as a \(first.type) in \(first.scope) and a \(record.type) in \(record.scope)"))
+            }
+            for dot in first.dotsWithDifferentEntries(in: record) {
+                reused.append(Problem.Item(id: record.id, reason: "edit \(dot) appears twice in the batch with different values"))
+            }
+        }
+
         for record in records {
             for error in Schemas.validate(record) {
                 invalid.append(Problem.Item(id: record.id, field: error.field, reason: error.description))
@@ -46,6 +60,12 @@ struct PushValidator {
                 reused.append(Problem.Item(id: record.id, reason:
                     "this device counts \(record.context[replica]) of its own edits; the server already has \(known.context[replica])"))
             }
+            if let merged = try? known.merged(with: record), stored[record.id] != nil {
+                for error in Schemas.validate(merged) where error.problem == .missingRequired {
+                    reused.append(Problem.Item(id: record.id, field: error.field, reason:
+                        "merging this state with the server's would leave \(error.field ?? "a field") without a value, which only happens when edits are named twice"))
+                }
+            }
             let schema = Schemas.named(record.type)
             for (field, entries) in record.fields.sorted(by: { $0.key < $1.key }) {
                 for entry in entries {
@@ -57,7 +77,8 @@ struct PushValidator {
                     } else if entry.dot.replica != replica {
                         forged.append(Problem.Item(id: record.id, field: field, reason:
                             "edit \(entry.dot) belongs to replica \(entry.dot.replica), not to this device"))
-                    } else if let fieldSchema = schema?.field(field), !fieldSchema.permits(token.role, toWrite: entry.value) {
+                    } else if let fieldSchema = schema?.field(field), !fieldSchema.permits(token.role, toWrite: entry.value),
+                              !Self.reasserts(entry.value, field: field, in: known) {
                         forbiddenFields.append(Problem.Item(id: record.id, field: field, reason:
                             "the \(token.role.rawValue) role may not write \(field)" + (entry.value.isNull ? "" : " = \(entry.value)")))
                     }
@@ -94,5 +115,12 @@ struct PushValidator {
                           detail: "replica \(replica) sends edits that clash with what the server already has from it (\(names(reused))); this profile was probably restored from a backup or copied. Make a new profile with `veld init` (a new replica id) and re-enter the unsynced changes. Nothing was stored.",
                           records: reused)
         }
+    }
+
+    /// Whether `value` leaves `field` as the server already has it: a delete re-asserts
+    /// every field, and re-asserting the office's decision is not making one.
+    static func reasserts(_ value: FieldValue, field: String, in known: RecordState) -> Bool {
+        let held = known.entries(of: field)
+        return held.contains { $0.value == value } || (value.isNull && held.isEmpty)
     }
 }

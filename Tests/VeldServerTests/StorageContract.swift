@@ -1,0 +1,439 @@
+import Foundation
+import PropertyBased
+import Testing
+import VeldProtocol
+import VeldServer
+
+/// What every `SyncStorage` backend must do, independent of the backend: each check takes
+/// a factory of fresh, migrated, empty stores. SQLite runs it in `SQLiteStorageTests`; a
+/// PostgreSQL store runs the very same cases with its own factory:
+///
+/// ```swift
+/// @Test(arguments: StorageContract.allCases)
+/// func postgres(_ check: StorageContract) async throws { try await check.run(makePostgresStore) }
+/// ```
+///
+/// Positions are compared only by order, never by value, except where the contract says
+/// that a refused batch consumes no position.
+enum StorageContract: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case migrateIsRepeatable
+    case refusedBatchStoresNothing
+    case replayIsIdempotent
+    case changeLogOrder
+    case pagingWalksEveryRecordOnce
+    case scopeFiltering
+    case replicaBinding
+    case tokens
+    case generatedBatchesConverge
+
+    var testDescription: String { rawValue }
+
+    func run(_ make: StorageFactory) async throws {
+        switch self {
+        case .migrateIsRepeatable: try await Self.migrateIsRepeatable(make)
+        case .refusedBatchStoresNothing: try await Self.refusedBatchStoresNothing(make)
+        case .replayIsIdempotent: try await Self.replayIsIdempotent(make)
+        case .changeLogOrder: try await Self.changeLogOrder(make)
+        case .pagingWalksEveryRecordOnce: try await Self.pagingWalksEveryRecordOnce(make)
+        case .scopeFiltering: try await Self.scopeFiltering(make)
+        case .replicaBinding: try await Self.replicaBinding(make)
+        case .tokens: try await Self.tokens(make)
+        case .generatedBatchesConverge: await Self.generatedBatchesConverge(make)
+        }
+    }
+
+    // MARK: Schema
+
+    static func migrateIsRepeatable(_ make: StorageFactory) async throws {
+        let storage = try await make()
+        let token = try await storage.issueToken(user: "anna", role: .visitor, scopes: ["loc-a"])
+        let note = Records.visitNote(replica: "r-anna")
+        try await storage.accept(Records.batch("r-anna", [note]), token: token)
+        try await storage.migrate()
+        #expect(try await storage.record(id: note.id) == note)
+        #expect(try await storage.tokens().map(\.id) == [token.id])
+    }
+
+    // MARK: Atomic batches
+
+    /// A batch that `validate` refuses leaves no trace: no record, no position, no
+    /// remembered batch id, no token binding.
+    static func refusedBatchStoresNothing(_ make: StorageFactory) async throws {
+        let storage = try await make()
+        let anna = try await storage.issueToken(user: "anna", role: .visitor, scopes: ["loc-a"])
+        let bram = try await storage.issueToken(user: "bram", role: .visitor, scopes: ["loc-a"])
+        let first = Records.visitNote(replica: "r-anna")
+        let accepted = try await storage.accept(Records.batch("r-anna", [first]), token: anna)
+        let firstPosition = try #require(accepted.results.first?.position)
+        let before = try await storage.snapshot()
+
+        // Bram (not yet bound to a replica) sends a new record and a change to the stored one.
+        let fresh = Records.visitNote(replica: "r-bram", author: "bram")
+        let change = Records.edited(first, ["summary": .string("Rondgang tuin")], replica: "r-bram", author: "bram")
+        let refused = Records.batch("r-bram", [fresh, change])
+        let knownIDs = [first.id]
+        await #expect(throws: Refusal.self) {
+            try await storage.push(refused, token: bram.token, fingerprint: try Records.fingerprint(refused), at: Fixture.time(plus: 5)) { stored in
+                // The validator sees the stored states of the batch's records, and only those.
+                #expect(stored.keys.sorted() == knownIDs)
+                #expect(stored[first.id] == first)
+                throw Refusal()
+            }
+        }
+        let after = try await storage.snapshot()
+        #expect(after == before, "a refused batch changed the store")
+        #expect(try await storage.record(id: fresh.id) == nil)
+        #expect(try await storage.record(id: first.id) == first)
+        let bramAfter = try #require(after.tokens.first { $0.id == bram.id })
+        #expect(bramAfter.replica == nil, "a refused batch bound the token")
+        #expect(bramAfter.lastPushAt == nil)
+
+        // The batch id was not remembered and no position was consumed: the same batch,
+        // now accepted, is applied in full, right after the last position.
+        let replay = try await storage.accept(refused, token: bram, at: Fixture.time(plus: 6))
+        #expect(replay.batch == refused.batch)
+        #expect(replay.results.map(\.id) == [fresh.id, first.id])
+        #expect(replay.results.allSatisfy { $0.changed })
+        let positions = replay.results.compactMap(\.position)
+        #expect(positions == [firstPosition + 1, firstPosition + 2],
+                "a refused batch consumed change-log positions")
+        #expect(try await storage.record(id: change.id) == change)
+        #expect(try await storage.tokens().first { $0.id == bram.id }?.replica == "r-bram")
+    }
+
+    // MARK: Idempotent replay
+
+    static func replayIsIdempotent(_ make: StorageFactory) async throws {
+        let storage = try await make()
+        let anna = try await storage.issueToken(user: "anna", role: .visitor, scopes: ["loc-a"])
+        let notes = (0..<3).map { _ in Records.visitNote(replica: "r-anna") }
+        let request = Records.batch("r-anna", notes)
+        let fingerprint = try Records.fingerprint(request)
+        let first = try await storage.push(request, token: anna.token, fingerprint: fingerprint, at: Fixture.time) { _ in }
+        #expect(first.results.count == 3 && first.results.allSatisfy { $0.changed })
+        let before = try await storage.snapshot()
+
+        // Same id, same fingerprint: the same answer, nothing new in the change log.
+        let again = try await storage.push(request, token: anna.token, fingerprint: fingerprint, at: Fixture.time(plus: 1)) { _ in }
+        #expect(again == first)
+        let after = try await storage.snapshot()
+        #expect(after.rows == before.rows)
+        let tail = try await storage.pull(scopes: .all, after: before.lastPosition, limit: 10, token: nil, at: Fixture.time)
+        #expect(tail.records.isEmpty && !tail.more && tail.lastPosition == before.lastPosition)
+
+        // Same id, other content: refused, and nothing of the other content is stored.
+        let other = Records.batch("r-anna", [Records.visitNote(replica: "r-anna")], id: request.batch)
+        await #expect(throws: StorageError.batchReused(request.batch)) {
+            try await storage.push(other, token: anna.token, fingerprint: try Records.fingerprint(other), at: Fixture.time(plus: 2)) { _ in }
+        }
+        #expect(try await storage.record(id: other.records[0].id) == nil)
+        #expect(try await storage.snapshot().rows == before.rows)
+    }
+
+    // MARK: Change log
+
+    static func changeLogOrder(_ make: StorageFactory) async throws {
+        let storage = try await make()
+        let anna = try await storage.issueToken(user: "anna", role: .visitor, scopes: ["loc-a"])
+        let a = Records.visitNote(replica: "r-anna")
+        let b = Records.visitNote(replica: "r-anna")
+        let c = Records.visitNote(replica: "r-anna")
+
+        // Within a batch, positions follow the batch order; across batches, commit order.
+        let one = try await storage.accept(Records.batch("r-anna", [a, b]), token: anna)
+        let two = try await storage.accept(Records.batch("r-anna", [c]), token: anna)
+        let pa = try #require(one.results[0].position)
+        let pb = try #require(one.results[1].position)
+        let pc = try #require(two.results[0].position)
+        #expect(pa < pb && pb < pc)
+
+        // A changes again: it moves to a new, later position, and appears once.
+        let a2 = Records.edited(a, ["summary": .string("Tweede versie")], replica: "r-anna")
+        let three = try await storage.accept(Records.batch("r-anna", [a2]), token: anna)
+        let pa2 = try #require(three.results[0].position)
+        #expect(three.results[0].changed && pa2 > pc)
+
+        // Nothing new about B and A: no change, no position.
+        let four = try await storage.accept(Records.batch("r-anna", [b, a]), token: anna)
+        #expect(four.results.map(\.changed) == [false, false])
+        #expect(four.results.allSatisfy { $0.position == nil })
+
+        // A record that appears twice in one batch gets one result and one position.
+        let c2 = Records.edited(c, ["summary": .string("Derde versie")], replica: "r-anna")
+        let c3 = Records.edited(c2, ["observations": .string("Rustig")], replica: "r-anna")
+        let five = try await storage.accept(Records.batch("r-anna", [c2, c3]), token: anna)
+        #expect(Set(five.results.map(\.id)) == [c.id])
+        let pc3 = try #require(five.results.compactMap(\.position).max())
+        #expect(pc3 > pa2)
+
+        let log = try await storage.everything(pageSize: 1)
+        #expect(log.records.map(\.id) == [b.id, a.id, c.id])
+        #expect(log.positions == [pb, pa2, pc3])
+        #expect(log.records == [b, a2, c3])
+        #expect(zip(log.positions, log.positions.dropFirst()).allSatisfy { $0 < $1 })
+    }
+
+    // MARK: Paging
+
+    static func pagingWalksEveryRecordOnce(_ make: StorageFactory) async throws {
+        let storage = try await make()
+        let anna = try await storage.issueToken(user: "anna", role: .visitor, scopes: ["loc-a"])
+        var positions: [String: Int64] = [:]
+        var pushed: [String] = []
+        for size in [3, 1, 3] {
+            let notes = (0..<size).map { _ in Records.visitNote(replica: "r-anna") }
+            let response = try await storage.accept(Records.batch("r-anna", notes), token: anna)
+            for result in response.results { positions[result.id] = result.position }
+            pushed += notes.map(\.id)
+        }
+
+        for limit in [1, 2, 3, 6, 7, 8, 100] {
+            var cursor: Int64 = 0
+            var seen: [String] = []
+            var pages = 0
+            while true {
+                let page = try await storage.pull(scopes: .all, after: cursor, limit: limit, token: nil, at: Fixture.time)
+                pages += 1
+                #expect(page.records.count <= limit)
+                if let last = page.records.last {
+                    #expect(page.lastPosition == positions[last.id], "lastPosition is the position of the page's last record")
+                    #expect(page.lastPosition > cursor)
+                } else {
+                    #expect(page.lastPosition == cursor, "an empty page keeps the cursor")
+                }
+                seen += page.records.map(\.id)
+                cursor = page.lastPosition
+                if !page.more { break }
+                #expect(page.records.count == limit, "a page that says more is full")
+                try #require(pages <= 20, "paging does not end (limit \(limit))")
+            }
+            #expect(seen == pushed, "limit \(limit)")
+            #expect(pages == max(1, (pushed.count + limit - 1) / limit), "limit \(limit)")
+            let end = try await storage.pull(scopes: .all, after: cursor, limit: limit, token: nil, at: Fixture.time)
+            #expect(end.records.isEmpty && !end.more && end.lastPosition == cursor)
+        }
+    }
+
+    // MARK: Scopes
+
+    static func scopeFiltering(_ make: StorageFactory) async throws {
+        let storage = try await make()
+        let office = try await storage.issueToken(user: "olga", role: .office, scopes: ["*"])
+        var inA: [String] = []
+        var inB: [String] = []
+        var all: [String] = []
+        for index in 0..<6 {
+            let scope = index % 3 == 0 ? "loc-b" : "loc-a"
+            let note = Records.visitNote(scope: scope, replica: "r-office", author: "olga")
+            try await storage.accept(Records.batch("r-office", [note]), token: office)
+            if scope == "loc-a" { inA.append(note.id) } else { inB.append(note.id) }
+            all.append(note.id)
+        }
+        for pageSize in [1, 2, 100] {
+            let onlyA = try await storage.everything(pageSize: pageSize, scopes: .only(["loc-a"]))
+            #expect(onlyA.records.map(\.id) == inA, "page size \(pageSize)")
+            #expect(onlyA.records.allSatisfy { $0.scope == "loc-a" })
+            let onlyB = try await storage.everything(pageSize: pageSize, scopes: .only(["loc-b"]))
+            #expect(onlyB.records.map(\.id) == inB, "page size \(pageSize)")
+            #expect(try await storage.everything(pageSize: pageSize, scopes: .all).records.map(\.id) == all)
+            #expect(try await storage.everything(pageSize: pageSize, scopes: .only(["loc-a", "loc-b"])).records.map(\.id) == all)
+        }
+        let none = try await storage.pull(scopes: .only([]), after: 0, limit: 100, token: nil, at: Fixture.time)
+        #expect(none.records.isEmpty && !none.more)
+        let elsewhere = try await storage.pull(scopes: .only(["loc-c"]), after: 0, limit: 100, token: nil, at: Fixture.time)
+        #expect(elsewhere.records.isEmpty && !elsewhere.more)
+    }
+
+    // MARK: Replica binding
+
+    static func replicaBinding(_ make: StorageFactory) async throws {
+        let storage = try await make()
+        let anna = try await storage.issueToken(user: "anna", role: .visitor, scopes: ["loc-a"])
+        try await storage.accept(Records.batch("r-anna", [Records.visitNote(replica: "r-anna")]), token: anna,
+                                 at: Fixture.time(plus: 30))
+        let bound = try #require(try await storage.tokens().first { $0.id == anna.id })
+        #expect(bound.replica == "r-anna")
+        #expect(bound.lastPushAt == Fixture.time(plus: 30))
+        let before = try await storage.snapshot()
+
+        // The caller's copy of the token still says "unbound": the store checks its own.
+        let other = Records.batch("r-other", [Records.visitNote(replica: "r-other")])
+        await #expect(throws: StorageError.replicaMismatch(bound: "r-anna")) {
+            try await storage.accept(other, token: anna)
+        }
+        #expect(try await storage.snapshot() == before)
+        #expect(try await storage.record(id: other.records[0].id) == nil)
+
+        // Its own replica keeps working; another token may take the other replica.
+        try await storage.accept(Records.batch("r-anna", [Records.visitNote(replica: "r-anna")]), token: anna)
+        let second = try await storage.issueToken(user: "anna", role: .visitor, scopes: ["loc-a"])
+        try await storage.accept(other, token: second)
+        #expect(try await storage.record(id: other.records[0].id) == other.records[0])
+    }
+
+    // MARK: Tokens
+
+    static func tokens(_ make: StorageFactory) async throws {
+        let storage = try await make()
+        #expect(try await storage.tokens().isEmpty)
+        let anna = try await storage.issueToken(user: "anna", role: .visitor, scopes: ["loc-a", "loc-b"])
+        let olga = try await storage.issueToken(user: "olga", role: .office, scopes: ["*"])
+
+        #expect(try await storage.token(hash: TokenSecret.hash(anna.secret)) == anna.token)
+        #expect(try await storage.token(hash: TokenSecret.hash(olga.secret)) == olga.token)
+        #expect(try await storage.token(hash: TokenSecret.hash(TokenSecret.make())) == nil)
+        #expect(try await storage.token(hash: anna.secret) == nil, "the secret itself is not a hash")
+        #expect(Set(try await storage.tokens()) == [anna.token, olga.token])
+
+        // A pull with a token records when it last pulled.
+        _ = try await storage.pull(scopes: anna.token.scopeFilter, after: 0, limit: 10, token: anna.token, at: Fixture.time(plus: 9))
+        #expect(try await storage.token(hash: TokenSecret.hash(anna.secret))?.lastPullAt == Fixture.time(plus: 9))
+
+        #expect(try await storage.revokeToken(id: anna.id, at: Fixture.time(plus: 10)) == true)
+        #expect(try await storage.revokeToken(id: "tok_00000000", at: Fixture.time(plus: 10)) == false)
+        let revoked = try #require(try await storage.token(hash: TokenSecret.hash(anna.secret)))
+        #expect(revoked.revokedAt == Fixture.time(plus: 10))
+        #expect(revoked.user == "anna" && revoked.scopes == ["loc-a", "loc-b"] && revoked.role == .visitor)
+
+        // Revoking again does not move the moment it was revoked.
+        _ = try await storage.revokeToken(id: anna.id, at: Fixture.time(plus: 99))
+        #expect(try await storage.token(hash: TokenSecret.hash(anna.secret))?.revokedAt == Fixture.time(plus: 10))
+        let listed = try await storage.tokens()
+        #expect(listed.count == 2)
+        #expect(listed.first { $0.id == anna.id }?.revokedAt == Fixture.time(plus: 10))
+        #expect(listed.first { $0.id == olga.id }?.revokedAt == nil)
+    }
+
+    // MARK: Generated batches
+
+    /// 2–4 replicas edit a handful of records, push their changes in random order, pull
+    /// each other's, replay old batches under the same id and resend old states under new
+    /// ids. Afterwards the change log, read from 0 in small pages, holds every pushed
+    /// record exactly once, each equal to the merge of everything pushed for it.
+    static func generatedBatchesConverge(_ make: StorageFactory, count: Int = 40) async {
+        await propertyCheck(count: count, input: Gen.int(in: 2...4), Gen.int(in: 1...5),
+                            Gen.int(in: 0...999_999).array(of: 1...40), Gen.int(in: 1...3)) { replicas, recordCount, codes, pageSize in
+            let storage = try await make()
+            var run = try await GeneratedRun(storage: storage, replicas: replicas, records: recordCount)
+            for code in codes { try await run.apply(code) }
+            try await run.flush()
+
+            let log = try await storage.everything(pageSize: pageSize)
+            let ids = log.records.map(\.id)
+            #expect(Set(ids).count == ids.count, "a record appears twice in the change log")
+            #expect(Set(ids) == Set(run.pushed.keys))
+            #expect(zip(log.positions, log.positions.dropFirst()).allSatisfy { $0 < $1 })
+            for record in log.records {
+                let states = try #require(run.pushed[record.id])
+                let expected = try states.dropFirst().reduce(states[0]) { try $0.merged(with: $1) }
+                #expect(record == expected, "record \(record.id)")
+                #expect(try await storage.record(id: record.id) == expected)
+            }
+        }
+    }
+}
+
+/// The replicas of one generated run and what they pushed.
+private struct GeneratedRun {
+    struct Sent {
+        let request: PushRequest
+        let token: DeviceToken
+        let fingerprint: String
+        let response: PushResponse
+    }
+
+    static let fields = ["summary", "observations", "followUp"]
+
+    let storage: any SyncStorage
+    let names: [String]
+    let tokens: [IssuedToken]
+    let recordIDs: [String]
+    /// Each replica's current state of each record.
+    var local: [[String: RecordState]]
+    /// Records each replica edited since its last push.
+    var dirty: [Set<String>]
+    var sent: [[Sent]] = []
+    /// Every state pushed for each record id (replays and resends included).
+    var pushed: [String: [RecordState]] = [:]
+    var highestPosition: Int64 = 0
+
+    init(storage: any SyncStorage, replicas: Int, records: Int) async throws {
+        self.storage = storage
+        names = (0..<replicas).map { "r-\($0)" }
+        var tokens: [IssuedToken] = []
+        for index in 0..<replicas {
+            tokens.append(try await storage.issueToken(user: "user\(index)", role: .visitor, scopes: ["loc-a", "loc-b"]))
+        }
+        self.tokens = tokens
+        let ids = (0..<records).map { _ in RecordIDs.make() }
+        recordIDs = ids
+        let empty = Dictionary(uniqueKeysWithValues: ids.enumerated().map { index, id in
+            (id, RecordState(id: id, type: "visitNote", scope: index % 2 == 0 ? "loc-a" : "loc-b"))
+        })
+        local = Array(repeating: empty, count: replicas)
+        dirty = Array(repeating: [], count: replicas)
+        sent = Array(repeating: [], count: replicas)
+    }
+
+    mutating func apply(_ code: Int) async throws {
+        let actor = (code / 10) % names.count
+        switch code % 10 {
+        case 0...3:
+            let id = recordIDs[(code / 100) % recordIDs.count]
+            let mask = (code / 1_000) % 7 + 1
+            var changes: [String: FieldValue] = [:]
+            for (bit, field) in Self.fields.enumerated() where mask & (1 << bit) != 0 {
+                changes[field] = .string("\(field) \(code)")
+            }
+            local[actor][id]!.edit(changes, replica: names[actor], author: "user\(actor)", time: Fixture.time(plus: code % 100))
+            dirty[actor].insert(id)
+        case 4, 5:
+            try await pushDirty(actor)
+        case 6:
+            // Replay an earlier batch exactly: same id, same body.
+            guard !sent[actor].isEmpty else { return }
+            let old = sent[actor][(code / 100) % sent[actor].count]
+            let replay = try await storage.push(old.request, token: old.token, fingerprint: old.fingerprint,
+                                                at: Fixture.time(plus: 1)) { _ in }
+            #expect(replay == old.response, "a replayed batch got another answer")
+        case 7:
+            // Resend old states under a new batch id (duplicate, reordered delivery).
+            guard !sent[actor].isEmpty else { return }
+            let old = sent[actor][(code / 100) % sent[actor].count]
+            try await send(actor, Array(old.request.records.reversed()))
+        default:
+            try await pull(actor)
+        }
+    }
+
+    mutating func flush() async throws {
+        for actor in names.indices { try await pushDirty(actor) }
+    }
+
+    private mutating func pushDirty(_ actor: Int) async throws {
+        guard !dirty[actor].isEmpty else { return }
+        try await send(actor, dirty[actor].sorted().map { local[actor][$0]! })
+        dirty[actor] = []
+    }
+
+    private mutating func send(_ actor: Int, _ records: [RecordState]) async throws {
+        let request = Records.batch(names[actor], records)
+        let fingerprint = try Records.fingerprint(request)
+        let response = try await storage.push(request, token: tokens[actor].token, fingerprint: fingerprint, at: Fixture.time) { _ in }
+        #expect(response.results.map(\.id) == records.map(\.id))
+        for result in response.results where result.changed {
+            let position = try #require(result.position)
+            #expect(position > highestPosition, "positions must increase in commit order")
+            highestPosition = position
+        }
+        #expect(response.results.allSatisfy { $0.changed == ($0.position != nil) })
+        sent[actor].append(Sent(request: request, token: tokens[actor].token, fingerprint: fingerprint, response: response))
+        for record in records { pushed[record.id, default: []].append(record) }
+    }
+
+    private mutating func pull(_ actor: Int) async throws {
+        for record in try await storage.everything(pageSize: 2).records {
+            local[actor][record.id] = try local[actor][record.id]!.merged(with: record)
+        }
+    }
+}
