@@ -15,7 +15,8 @@ struct Veld: AsyncParsableCommand {
         subcommands: [
             Init.self, RecordGroup<VisitNoun>.self, RecordGroup<CarePlanNoun>.self,
             RecordGroup<GoalNoun>.self, RecordGroup<CouncilNoun>.self,
-            Show.self, List.self, Edit.self, Delete.self, Status.self, Connect.self, Sync.self, SchemaCommand.self,
+            Show.self, List.self, Edit.self, Delete.self, Status.self, Connect.self, Sync.self, Conflicts.self, Resolve.self,
+            History.self, SchemaCommand.self,
             Debug.self,
         ]
     )

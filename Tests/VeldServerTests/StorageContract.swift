@@ -25,6 +25,9 @@ enum StorageContract: String, CaseIterable, Sendable, CustomTestStringConvertibl
     case replicaBinding
     case tokens
     case generatedBatchesConverge
+    case historyKeepsEveryAcceptedChange
+    case stateAsOfADate
+    case deviceCursors
 
     var testDescription: String { rawValue }
 
@@ -39,6 +42,9 @@ enum StorageContract: String, CaseIterable, Sendable, CustomTestStringConvertibl
         case .replicaBinding: try await Self.replicaBinding(make)
         case .tokens: try await Self.tokens(make)
         case .generatedBatchesConverge: await Self.generatedBatchesConverge(make)
+        case .historyKeepsEveryAcceptedChange: try await Self.historyKeepsEveryAcceptedChange(make)
+        case .stateAsOfADate: try await Self.stateAsOfADate(make)
+        case .deviceCursors: try await Self.deviceCursors(make)
         }
     }
 

@@ -59,7 +59,7 @@ struct Sync: AsyncParsableCommand {
             return
         }
         var line = "Synced with \(server.absoluteString): pushed \(report.pushed), pulled \(report.pulled), new conflicts \(report.newConflicts)."
-        if report.newConflicts > 0 { line += " `veld list --conflicts` shows them." }
+        if report.newConflicts > 0 { line += " `veld conflicts` lists them." }
         print(line)
         if report.editedDuringSync > 0 {
             print("\(report.editedDuringSync) record(s) were edited during the sync; they go with the next `veld sync`.")

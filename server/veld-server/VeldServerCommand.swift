@@ -10,7 +10,7 @@ struct VeldServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "veld-server",
         abstract: "The Veld sync server: devices push their edits and pull everyone else's.",
-        subcommands: [Serve.self, TokenCommand.self, Migrate.self],
+        subcommands: [Serve.self, TokenCommand.self, Devices.self, Migrate.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -50,6 +50,63 @@ struct Serve: AsyncParsableCommand {
         })
         try await app.runService()
     }
+}
+
+struct Devices: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Each device: its user, replica, last push and pull, and how many changes it is behind; stalest first.")
+    @OptionGroup var database: DatabaseOptions
+    @Flag(help: "Print JSON.") var json = false
+    @Flag(help: "Include revoked tokens.") var all = false
+
+    func run() async throws {
+        let storage = try database.open()
+        try await storage.migrate()
+        let head = try await storage.headPosition()
+        let now = Date()
+        let devices = try await storage.tokens().filter { all || $0.revokedAt == nil }.sorted {
+            ($0.lastActivity ?? .distantPast, $0.id) < ($1.lastActivity ?? .distantPast, $1.id)
+        }
+        if json {
+            struct Device: Encodable {
+                let token: String, user: String, role: String, replica: String?
+                let lastPushAt: Date?, lastPullAt: Date?, behind: Int64?, revoked: Bool
+            }
+            let rows = devices.map {
+                Device(token: $0.id, user: $0.user, role: $0.role.rawValue, replica: $0.replica, lastPushAt: $0.lastPushAt,
+                       lastPullAt: $0.lastPullAt, behind: $0.lastCursor.map { head - $0 }, revoked: $0.revokedAt != nil)
+            }
+            print(String(decoding: try StableJSON.encode(rows, pretty: true), as: UTF8.self))
+            return
+        }
+        print("USER         ROLE     REPLICA                    LAST PUSH     LAST PULL     BEHIND  TOKEN")
+        for device in devices {
+            let behind = device.lastCursor.map { String(head - $0) } ?? "all"
+            print([String(device.user.prefix(12)).padding(toLength: 12, withPad: " ", startingAt: 0),
+                   device.role.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0),
+                   (device.replica ?? "-").padding(toLength: 26, withPad: " ", startingAt: 0),
+                   Self.ago(device.lastPushAt, now).padding(toLength: 13, withPad: " ", startingAt: 0),
+                   Self.ago(device.lastPullAt, now).padding(toLength: 13, withPad: " ", startingAt: 0),
+                   behind.padding(toLength: 7, withPad: " ", startingAt: 0),
+                   device.id + (device.revokedAt == nil ? "" : " (revoked)")].joined(separator: " "))
+        }
+        print("\(devices.count) device(s); the change log is at position \(head).")
+    }
+
+    static func ago(_ date: Date?, _ now: Date) -> String {
+        guard let date else { return "never" }
+        let seconds = Int(now.timeIntervalSince(date))
+        switch seconds {
+        case ..<120: return "just now"
+        case ..<7_200: return "\(seconds / 60) min ago"
+        case ..<172_800: return "\(seconds / 3_600) h ago"
+        default: return "\(seconds / 86_400) days ago"
+        }
+    }
+}
+
+extension DeviceToken {
+    var lastActivity: Date? { [lastPushAt, lastPullAt].compactMap { $0 }.max() }
 }
 
 struct Migrate: AsyncParsableCommand {

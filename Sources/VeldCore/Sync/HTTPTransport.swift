@@ -39,6 +39,11 @@ public struct HTTPTransport: SyncTransport {
         return try await send(URLRequest(url: components.url!), expecting: PullResponse.self)
     }
 
+    /// Every change the server accepted for a record, oldest first.
+    public func history(of id: String) async throws -> RecordHistory {
+        try await send(URLRequest(url: server.appendingPathComponent("v1/records/\(id)/history")), expecting: RecordHistory.self)
+    }
+
     public func health() async throws -> HealthResponse {
         try await send(URLRequest(url: server.appendingPathComponent("v1/health")), expecting: HealthResponse.self)
     }

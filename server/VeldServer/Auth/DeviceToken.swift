@@ -17,9 +17,12 @@ public struct DeviceToken: Codable, Hashable, Sendable {
     public var revokedAt: Date?
     public var lastPushAt: Date?
     public var lastPullAt: Date?
+    /// The cursor the device's last pull ended at: how far behind it is.
+    public var lastCursor: Int64?
 
     public init(id: String, user: String, role: Role, scopes: [String], replica: String? = nil,
-                createdAt: Date, revokedAt: Date? = nil, lastPushAt: Date? = nil, lastPullAt: Date? = nil) {
+                createdAt: Date, revokedAt: Date? = nil, lastPushAt: Date? = nil, lastPullAt: Date? = nil,
+                lastCursor: Int64? = nil) {
         self.id = id
         self.user = user
         self.role = role
@@ -29,6 +32,7 @@ public struct DeviceToken: Codable, Hashable, Sendable {
         self.revokedAt = revokedAt
         self.lastPushAt = lastPushAt
         self.lastPullAt = lastPullAt
+        self.lastCursor = lastCursor
     }
 
     public var scopeFilter: ScopeFilter {

@@ -15,6 +15,20 @@ struct SyncRoutes {
         let authenticated = router.group("v1").add(middleware: TokenAuthenticator(storage: storage))
         authenticated.post("push") { request, context in try await push(request, context) }
         authenticated.get("pull") { request, context in try await pull(request, context) }
+        authenticated.get("records/:id/history") { request, context in try await history(request, context) }
+    }
+
+    /// Office and admin see every record's history; others only records in their scopes.
+    /// A record the caller may not read is answered like one that does not exist.
+    func history(_ request: Request, _ context: VeldRequestContext) async throws -> Response {
+        let token = try context.requireToken()
+        let id = (context.parameters.get("id") ?? "").lowercased()
+        let notFound = Problem(type: .notFound, status: 404,
+                               detail: "no record \(id) that this device may read; check the id (veld show ID)")
+        guard RecordIDs.isValid(id), let record = try await storage.record(id: id) else { throw notFound }
+        guard [.office, .admin].contains(token.role) || token.mayAccess(scope: record.scope) else { throw notFound }
+        let changes = try await storage.history(recordID: id)
+        return try JSONBody.response(RecordHistory(id: id, type: record.type, scope: record.scope, changes: changes), for: request)
     }
 
     func push(_ request: Request, _ context: VeldRequestContext) async throws -> Response {

@@ -70,6 +70,22 @@ public final class SQLiteSyncStorage: SyncStorage {
                 t.column("lastPullAt", .datetime)
             }
         }
+        migrator.registerMigration("v2-history-device-cursors") { db in
+            try db.create(table: "history") { t in
+                t.autoIncrementedPrimaryKey("seq")
+                t.column("recordID", .text).notNull()
+                t.column("position", .integer).notNull()
+                t.column("receivedAt", .datetime).notNull()
+                t.column("replica", .text).notNull()
+                t.column("device", .text).notNull()
+                t.column("user", .text).notNull()
+                t.column("fields", .text).notNull()
+                // The state after the change, so "what did the data say on date X" is one lookup.
+                t.column("state", .text).notNull()
+            }
+            try db.create(index: "history_by_record", on: "history", columns: ["recordID", "seq"])
+            try db.alter(table: "token") { t in t.add(column: "lastCursor", .integer) }
+        }
         return migrator
     }
 
@@ -143,6 +159,11 @@ public final class SQLiteSyncStorage: SyncStorage {
                     ON CONFLICT(id) DO UPDATE SET state = excluded.state, position = excluded.position
                     """, arguments: [state.id, state.type, state.scope, json, position])
                 results.append(PushResponse.Result(id: state.id, changed: true, position: position, conflicts: state.hasConflicts))
+                let changes = String(decoding: try StableJSON.encode(FieldChange.between(stored[state.id], state)), as: UTF8.self)
+                try db.execute(sql: """
+                    INSERT INTO history (recordID, position, receivedAt, replica, device, user, fields, state)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [state.id, position, date, request.replica, token.id, token.user, changes, json])
             }
             try db.execute(sql: "UPDATE counter SET value = ? WHERE name = 'position'", arguments: [position])
             let response = PushResponse(batch: request.batch, results: results)
@@ -169,14 +190,39 @@ public final class SQLiteSyncStorage: SyncStorage {
             }
             return try Row.fetchAll(db, sql: statement.sql, arguments: statement.arguments).map { ($0["state"], $0["position"]) }
         }
+        let page = rows.prefix(limit)
         if let token {
+            let cursor = page.last?.position ?? position
             try await pool.write { db in
-                try db.execute(sql: "UPDATE token SET lastPullAt = ? WHERE id = ?", arguments: [date, token.id])
+                try db.execute(sql: "UPDATE token SET lastPullAt = ?, lastCursor = ? WHERE id = ?", arguments: [date, cursor, token.id])
             }
         }
-        let page = rows.prefix(limit)
         let records = try page.map { try StableJSON.decode(RecordState.self, from: Data($0.state.utf8)) }
         return PullPage(records: records, lastPosition: page.last?.position ?? position, more: rows.count > limit)
+    }
+
+    public func history(recordID: String) async throws -> [RecordChange] {
+        let rows: [(Int64, Date, String, String, String, String)] = try await pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT position, receivedAt, replica, device, user, fields FROM history WHERE recordID = ? ORDER BY seq
+                """, arguments: [recordID]).map { ($0["position"], $0["receivedAt"], $0["replica"], $0["device"], $0["user"], $0["fields"]) }
+        }
+        return try rows.map { position, receivedAt, replica, device, user, fields in
+            RecordChange(position: position, receivedAt: receivedAt, replica: replica, device: device, user: user,
+                         fields: try StableJSON.decode([FieldChange].self, from: Data(fields.utf8)))
+        }
+    }
+
+    public func state(recordID: String, asOf date: Date) async throws -> RecordState? {
+        let json: String? = try await pool.read { db in
+            try String.fetchOne(db, sql: "SELECT state FROM history WHERE recordID = ? AND receivedAt <= ? ORDER BY seq DESC LIMIT 1",
+                                arguments: [recordID, date])
+        }
+        return try json.map { try StableJSON.decode(RecordState.self, from: Data($0.utf8)) }
+    }
+
+    public func headPosition() async throws -> Int64 {
+        try await pool.read { db in try Int64.fetchOne(db, sql: "SELECT value FROM counter WHERE name = 'position'") ?? 0 }
     }
 
     public func record(id: String) async throws -> RecordState? {
@@ -206,6 +252,7 @@ struct TokenRow: Codable, FetchableRecord, PersistableRecord {
     var revokedAt: Date?
     var lastPushAt: Date?
     var lastPullAt: Date?
+    var lastCursor: Int64?
 
     init(_ token: DeviceToken, hash: String) throws {
         id = token.id
@@ -218,11 +265,13 @@ struct TokenRow: Codable, FetchableRecord, PersistableRecord {
         revokedAt = token.revokedAt
         lastPushAt = token.lastPushAt
         lastPullAt = token.lastPullAt
+        lastCursor = token.lastCursor
     }
 
     func token() throws -> DeviceToken {
         DeviceToken(id: id, user: user, role: Role(rawValue: role) ?? .visitor,
                     scopes: try StableJSON.decode([String].self, from: Data(scopes.utf8)), replica: replica,
-                    createdAt: createdAt, revokedAt: revokedAt, lastPushAt: lastPushAt, lastPullAt: lastPullAt)
+                    createdAt: createdAt, revokedAt: revokedAt, lastPushAt: lastPushAt, lastPullAt: lastPullAt,
+                    lastCursor: lastCursor)
     }
 }

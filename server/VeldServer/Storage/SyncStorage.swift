@@ -31,6 +31,17 @@ public protocol SyncStorage: Sendable {
     func pull(scopes: ScopeFilter, after position: Int64, limit: Int, token: DeviceToken?, at date: Date) async throws -> PullPage
 
     func record(id: String) async throws -> RecordState?
+
+    /// Every accepted change of the record, oldest first (append-only; each push writes
+    /// its changes in the same transaction as the records).
+    func history(recordID: String) async throws -> [RecordChange]
+
+    /// The record's state as it was after the last change accepted at or before `date`:
+    /// what the data said on a reference date (peildatum).
+    func state(recordID: String, asOf date: Date) async throws -> RecordState?
+
+    /// The highest change-log position so far.
+    func headPosition() async throws -> Int64
 }
 
 /// One page of the change log.

@@ -1,0 +1,79 @@
+import Foundation
+import Testing
+import VeldProtocol
+import VeldServer
+
+/// The evidence part of the storage contract: history, the state as of a date, and how
+/// far each device has pulled.
+extension StorageContract {
+    /// Every accepted change is kept, oldest first, with who pushed it through which
+    /// device and what it did to each field; refused and replayed batches add nothing.
+    static func historyKeepsEveryAcceptedChange(_ make: StorageFactory) async throws {
+        let storage = try await make()
+        let anna = try await storage.issueToken(user: "anna", role: .visitor, scopes: ["loc-a"])
+        let bram = try await storage.issueToken(user: "bram", role: .visitor, scopes: ["loc-a"])
+        let note = Records.visitNote(replica: "r-anna")
+        let first = Records.batch("r-anna", [note])
+        try await storage.accept(first, token: anna, at: Fixture.time(plus: 0))
+        try await storage.accept(first, token: anna, at: Fixture.time(plus: 5))  // a replay
+        let annaEdit = Records.edited(note, ["summary": .string("Rondgang tuin")], replica: "r-anna", author: "anna")
+        try await storage.accept(Records.batch("r-anna", [annaEdit]), token: anna, at: Fixture.time(plus: 10))
+        let bramEdit = Records.edited(note, ["summary": .string("Rondgang keuken")], replica: "r-bram", author: "bram")
+        try await storage.accept(Records.batch("r-bram", [bramEdit]), token: bram, at: Fixture.time(plus: 20))
+        _ = try? await storage.push(Records.batch("r-bram", [Records.edited(bramEdit, ["summary": .string("x")], replica: "r-bram")]),
+                                    token: bram.token, fingerprint: "refused", at: Fixture.time(plus: 30)) { _ in
+            throw Problem(type: .invalidRecord, status: 422, detail: "refused")
+        }
+        // Unchanged state: no history either.
+        try await storage.accept(Records.batch("r-bram", [bramEdit]), token: bram, at: Fixture.time(plus: 40))
+
+        let history = try await storage.history(recordID: note.id)
+        #expect(history.map(\.user) == ["anna", "anna", "bram"])
+        #expect(history.map(\.replica) == ["r-anna", "r-anna", "r-bram"])
+        #expect(history.map(\.device) == [anna.id, anna.id, bram.id])
+        #expect(history.map(\.receivedAt) == [Fixture.time(plus: 0), Fixture.time(plus: 10), Fixture.time(plus: 20)])
+        #expect(history.map(\.position) == history.map(\.position).sorted())
+        // The first change sets every field; the second replaces the summary; the third
+        // adds a concurrent value beside it.
+        #expect(Set(history[0].fields.map(\.field)) == Set(note.fields.keys))
+        #expect(history[0].fields.allSatisfy { $0.old.isEmpty && $0.new.count == 1 })
+        #expect(history[1].fields == [FieldChange(field: "summary", old: note.entries(of: "summary").map(\.value),
+                                                  new: annaEdit.entries(of: "summary"))])
+        #expect(history[2].fields == [FieldChange(field: "summary", old: [], new: bramEdit.entries(of: "summary"),
+                                                  kept: [.string("Rondgang tuin")])])
+        #expect(try await storage.history(recordID: RecordIDs.make()).isEmpty)
+    }
+
+    /// What the data said at a moment: the state after the last change accepted then.
+    static func stateAsOfADate(_ make: StorageFactory) async throws {
+        let storage = try await make()
+        let anna = try await storage.issueToken(user: "anna", role: .visitor, scopes: ["loc-a"])
+        let note = Records.visitNote(replica: "r-anna")
+        try await storage.accept(Records.batch("r-anna", [note]), token: anna, at: Fixture.time(plus: 100))
+        let edited = Records.edited(note, ["status": .string("definitief")], replica: "r-anna")
+        try await storage.accept(Records.batch("r-anna", [edited]), token: anna, at: Fixture.time(plus: 200))
+        #expect(try await storage.state(recordID: note.id, asOf: Fixture.time(plus: 99)) == nil)
+        #expect(try await storage.state(recordID: note.id, asOf: Fixture.time(plus: 100)) == note)
+        #expect(try await storage.state(recordID: note.id, asOf: Fixture.time(plus: 150)) == note)
+        #expect(try await storage.state(recordID: note.id, asOf: Fixture.time(plus: 500)) == edited)
+    }
+
+    /// A pull remembers where the device got to, so the office can see who lags behind.
+    static func deviceCursors(_ make: StorageFactory) async throws {
+        let storage = try await make()
+        let anna = try await storage.issueToken(user: "anna", role: .visitor, scopes: ["loc-a"])
+        let office = try await storage.issueToken(user: "olga", role: .office, scopes: ["*"])
+        #expect(try await storage.headPosition() == 0)
+        let notes = (0..<3).map { _ in Records.visitNote(replica: "r-anna") }
+        try await storage.accept(Records.batch("r-anna", notes), token: anna)
+        let head = try await storage.headPosition()
+        #expect(head > 0)
+        let page = try await storage.pull(scopes: .all, after: 0, limit: 2, token: office.token, at: Fixture.time(plus: 60))
+        let tokens = Dictionary(uniqueKeysWithValues: try await storage.tokens().map { ($0.id, $0) })
+        #expect(tokens[office.id]?.lastCursor == page.lastPosition)
+        #expect(tokens[office.id]?.lastPullAt == Fixture.time(plus: 60))
+        #expect(tokens[anna.id]?.lastCursor == nil)
+        #expect(tokens[anna.id]?.lastPushAt == Fixture.time)
+        #expect(head - page.lastPosition > 0, "the office is behind by one record")
+    }
+}
