@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Runs Veld's whole test suite on a fresh Debian machine with the Swift toolchain:
-# installs what is missing, builds, runs every test, then the CLI tour as a smoke test.
+# installs what is missing, builds, starts a throwaway PostgreSQL cluster on loopback, runs
+# every test, then the CLI tour and the OpenAPI check.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 [ -x /opt/swift/usr/bin/swift ] && export PATH=/opt/swift/usr/bin:$PATH
 
 swift build --build-tests
+# A throwaway PostgreSQL cluster for the PostgreSQL tests (installed when missing).
+source scripts/postgres.sh
 swift test --skip-build
 VELD_TOUR_QUIET=1 bash scripts/tour.sh --skip-build
 bash scripts/check-openapi.sh

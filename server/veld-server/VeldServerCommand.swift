@@ -16,12 +16,21 @@ struct VeldServerCommand: AsyncParsableCommand {
 }
 
 struct DatabaseOptions: ParsableArguments {
-    @Option(name: .customLong("db"), help: ArgumentHelp("The server's SQLite database.", valueName: "path"))
+    @Option(name: .customLong("db"), help: ArgumentHelp("The embedded SQLite database (the default store).", valueName: "path"))
     var path: String = "veld-data/veld-server.sqlite"
 
-    func open() throws -> SQLiteSyncStorage {
-        try SQLiteSyncStorage(path: path)
+    @Option(name: .customLong("database"), help: ArgumentHelp(
+        "A PostgreSQL URL (postgres://USER:PASSWORD@HOST:PORT/DATABASE) instead of SQLite; also $VELD_DATABASE_URL.",
+        valueName: "url"))
+    var url: String?
+
+    var databaseURL: String? { url ?? ProcessInfo.processInfo.environment["VELD_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 } }
+
+    func open(_ purpose: StorageOpening.Purpose = .administer, logger: Logger = Logger(label: "veld-server")) async throws -> any SyncStorage {
+        try await StorageOpening.open(databaseURL: databaseURL, sqlitePath: path, purpose: purpose, logger: logger)
     }
+
+    var describe: String { databaseURL.map { _ in "PostgreSQL" } ?? "SQLite \(path)" }
 }
 
 struct Serve: AsyncParsableCommand {
@@ -39,14 +48,14 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let storage = try database.open()
-        try await storage.migrate()
         var logger = Logger(label: "veld-server")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        let storage = try await database.open(.serve, logger: logger)
         let host = host
+        let describe = database.describe
         let app = buildApplication(storage: storage, host: host, port: port, logger: logger, onServerRunning: { port in
             // Written straight to the file descriptor so a supervising process sees it at once.
-            FileHandle.standardOutput.write(Data("veld-server listening on http://\(host):\(port) (database \(storage.path))\n".utf8))
+            FileHandle.standardOutput.write(Data("veld-server listening on http://\(host):\(port) (database \(describe))\n".utf8))
         })
         try await app.runService()
     }
@@ -60,8 +69,7 @@ struct Devices: AsyncParsableCommand {
     @Flag(help: "Include revoked tokens.") var all = false
 
     func run() async throws {
-        let storage = try database.open()
-        try await storage.migrate()
+        let storage = try await database.open()
         let head = try await storage.headPosition()
         let now = Date()
         let devices = try await storage.tokens().filter { all || $0.revokedAt == nil }.sorted {
@@ -114,9 +122,8 @@ struct Migrate: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOptions
 
     func run() async throws {
-        let storage = try database.open()
-        try await storage.migrate()
-        print("Database \(storage.path) is up to date.")
+        _ = try await database.open(.migrate)
+        print("The database (\(database.describe)) is up to date.")
     }
 }
 
@@ -148,8 +155,7 @@ struct TokenCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let storage = try database.open()
-            try await storage.migrate()
+            let storage = try await database.open()
             let secret = TokenSecret.make()
             let token = DeviceToken(id: TokenSecret.makeID(), user: user, role: role, scopes: expandedScopes, createdAt: Date())
             try await storage.insertToken(token, hash: TokenSecret.hash(secret))
@@ -164,8 +170,7 @@ struct TokenCommand: AsyncParsableCommand {
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
-            let storage = try database.open()
-            try await storage.migrate()
+            let storage = try await database.open()
             let tokens = try await storage.tokens()
             if json {
                 print(String(decoding: try StableJSON.encode(tokens, pretty: true), as: UTF8.self))
@@ -194,8 +199,7 @@ struct TokenCommand: AsyncParsableCommand {
         @Argument(help: "The token id from `veld-server token list`.") var id: String
 
         func run() async throws {
-            let storage = try database.open()
-            try await storage.migrate()
+            let storage = try await database.open()
             guard try await storage.revokeToken(id: id, at: Date()) else {
                 throw ValidationError("no token \(id); `veld-server token list` shows the ids")
             }

@@ -15,6 +15,10 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let problem as Problem {
             if problem.status >= 500 { context.logger.error("\(problem.detail)") }
             return Self.response(problem)
+        } catch StorageError.unavailable(let detail) {
+            context.logger.warning("storage unavailable: \(detail)")
+            return Self.response(Problem(type: .unavailable, status: 503,
+                                         detail: "the server's database is not reachable right now; try again in a moment"))
         } catch let error as any HTTPResponseError {
             // Hummingbird's own errors: 404 for unknown paths, 413 from body collection, …
             let problem: Problem

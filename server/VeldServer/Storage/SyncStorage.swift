@@ -64,6 +64,21 @@ public enum StorageError: Error, Equatable, Sendable {
     case batchReused(String)
     /// The token is bound to another replica.
     case replicaMismatch(bound: String)
+    /// The database cannot be reached right now; worth retrying (503).
+    case unavailable(String)
+    /// The database refuses this configuration (password, database name, URL).
+    case configuration(String)
+}
+
+extension StorageError: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .batchReused(let batch): return "batch \(batch) was already received with other content"
+        case .replicaMismatch(let bound): return "the token is bound to replica \(bound)"
+        case .unavailable(let detail): return detail
+        case .configuration(let detail): return detail
+        }
+    }
 }
 
 /// The merge step every backend shares: fold the batch (a record may appear twice) into

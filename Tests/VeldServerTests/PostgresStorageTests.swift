@@ -1,0 +1,108 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Testing
+import VeldProtocol
+import VeldServer
+
+/// The throwaway PostgreSQL cluster the test scripts start (`scripts/postgres.sh`).
+enum PostgresTestDatabase {
+    static let url = ProcessInfo.processInfo.environment["VELD_TEST_POSTGRES_URL"].flatMap { $0.isEmpty ? nil : $0 }
+    static let skipReason: Comment = "VELD_TEST_POSTGRES_URL is not set: PostgreSQL tests skipped (bash scripts/test.sh starts a cluster)"
+
+    /// A new, empty database on the test cluster, migrated; its URL.
+    static func freshURL() async throws -> String {
+        let base = try #require(url)
+        let components = try #require(URLComponents(string: base))
+        let name = "veld_test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let connection = try await PostgresConnection.connect(
+            configuration: .init(host: components.host!, port: components.port ?? 5432, username: components.user ?? "veld",
+                                 password: components.password, database: "veld", tls: .disable),
+            id: 1, logger: logger)
+        try await connection.query("CREATE DATABASE \(unescaped: name)", logger: logger)
+        try await connection.close()
+        var fresh = components
+        fresh.path = "/" + name
+        return fresh.string!
+    }
+
+    static var factory: StorageFactory {
+        {
+            let storage = try PostgresSyncStorage(url: try await freshURL(), maximumConnections: 4)
+            try await storage.migrate()
+            return storage
+        }
+    }
+}
+
+/// The very same storage contract as SQLite, on PostgreSQL.
+@Suite(.enabled(if: PostgresTestDatabase.url != nil, PostgresTestDatabase.skipReason))
+struct PostgresStorageTests {
+    @Test(arguments: StorageContract.allCases)
+    func contract(_ check: StorageContract) async throws {
+        try await check.run(PostgresTestDatabase.factory)
+    }
+
+    /// Migrating twice, or from two processes at once, is safe; the schema is then current.
+    @Test func migrationIsRepeatableAndConcurrent() async throws {
+        let url = try await PostgresTestDatabase.freshURL()
+        let first = try PostgresSyncStorage(url: url)
+        let second = try PostgresSyncStorage(url: url)
+        #expect(try await first.pendingMigrations().count == 2)
+        async let a: Void = first.migrate()
+        async let b: Void = second.migrate()
+        _ = try await (a, b)
+        #expect(try await first.pendingMigrations().isEmpty)
+        try await first.migrate()
+        #expect(try await second.headPosition() == 0)
+    }
+
+    /// Two stores on one database (two server processes) pushing concurrently: positions
+    /// commit in order, so a reader that only moves forward never skips one.
+    @Test func concurrentPushesNeverLetAPullSkipAChange() async throws {
+        let url = try await PostgresTestDatabase.freshURL()
+        let writers = [try PostgresSyncStorage(url: url), try PostgresSyncStorage(url: url)]
+        try await writers[0].migrate()
+        let reader = try PostgresSyncStorage(url: url)
+        var tokens: [IssuedToken] = []
+        for index in 0..<6 {
+            tokens.append(try await writers[0].issueToken(user: "user\(index)", role: .visitor, scopes: ["loc-a"]))
+        }
+        let issued = tokens
+        let pushed = try await withThrowingTaskGroup(of: [String].self) { group in
+            for (index, token) in issued.enumerated() {
+                group.addTask {
+                    var ids: [String] = []
+                    for round in 0..<15 {
+                        let notes = (0..<3).map { _ in Records.visitNote(replica: "r-\(index)") }
+                        try await writers[(index + round) % 2].accept(Records.batch("r-\(index)", notes), token: token)
+                        ids += notes.map(\.id)
+                    }
+                    return ids
+                }
+            }
+            // Meanwhile a reader pulls in a tight loop, only ever moving forward.
+            group.addTask {
+                var seen: [String] = []
+                var cursor: Int64 = 0
+                let deadline = Date().addingTimeInterval(60)
+                // Bounded in count and time; ends as soon as everything has been seen.
+                for _ in 0..<100_000 where seen.count < 6 * 15 * 3 && Date() < deadline {
+                    let page = try await reader.pull(scopes: .all, after: cursor, limit: 7, token: nil, at: Fixture.time)
+                    seen += page.records.map(\.id)
+                    cursor = page.lastPosition
+                }
+                return seen.map { "seen:" + $0 }
+            }
+            var all: [String] = []
+            for try await ids in group { all += ids }
+            return all
+        }
+        let seen = Set(pushed.filter { $0.hasPrefix("seen:") }.map { String($0.dropFirst(5)) })
+        let written = Set(pushed.filter { !$0.hasPrefix("seen:") })
+        #expect(written.count == 6 * 15 * 3)
+        #expect(seen == written, "the forward-only reader missed \(written.subtracting(seen).count) record(s)")
+    }
+}

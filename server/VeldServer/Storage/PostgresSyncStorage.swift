@@ -1,0 +1,376 @@
+import Foundation
+import Logging
+import PostgresNIO
+import VeldProtocol
+
+/// The storage for an organisation that outgrows one machine: several stateless
+/// `veld-server` processes on one PostgreSQL.
+///
+/// Cursor safety: every push takes a transaction-scoped advisory lock before it assigns
+/// positions, and holds it until it commits. Pushes therefore commit in position order,
+/// and a pull (which reads only committed rows) can never see position n+1 while n is
+/// still in flight: no change is ever skipped. The price is that pushes are serialised,
+/// as they are on SQLite; pulls, history and token lookups run in parallel.
+public final class PostgresSyncStorage: SyncStorage {
+    let client: PostgresClient
+    let logger: Logger
+    private let runner: Task<Void, Never>
+    private let url: PostgresURL
+    public let location: String
+
+    static let pushLock: Int64 = 0x5645_4C44  // "VELD"
+    static let migrationLock: Int64 = 0x5645_4C45
+
+    /// Connects to `url` (`postgres://user:password@host:port/database`) with a bounded pool.
+    public init(url: String, maximumConnections: Int = 20, logger: Logger = Logger(label: "veld-server.postgres")) throws {
+        let parsed = try PostgresURL(url)
+        self.url = parsed
+        var configuration = PostgresClient.Configuration(host: parsed.host, port: parsed.port, username: parsed.user,
+                                                         password: parsed.password, database: parsed.database, tls: .disable)
+        configuration.options.maximumConnections = maximumConnections
+        configuration.options.connectTimeout = .seconds(5)
+        // The pool retries failed connections in the background; one line per retry at
+        // info would bury the one error that matters, so it logs warnings and up only.
+        var background = logger
+        background.logLevel = max(logger.logLevel, .warning)
+        client = PostgresClient(configuration: configuration, backgroundLogger: background)
+        self.logger = logger
+        location = parsed.redacted
+        let client = client
+        runner = Task { await client.run() }
+    }
+
+    deinit { runner.cancel() }
+
+    /// Stops the connection pool.
+    public func shutdown() { runner.cancel() }
+
+    // MARK: Schema
+
+    /// Forward-only, named migrations; never edit one that has shipped.
+    static let migrations: [(name: String, statements: [PostgresQuery])] = [
+        ("v1-records-tokens-batches", [
+            "CREATE TABLE record (id text PRIMARY KEY, type text NOT NULL, scope text NOT NULL, state text NOT NULL, position bigint NOT NULL UNIQUE)",
+            "CREATE INDEX record_by_scope_position ON record (scope, position)",
+            "CREATE TABLE counter (name text PRIMARY KEY, value bigint NOT NULL)",
+            "INSERT INTO counter (name, value) VALUES ('position', 0)",
+            "CREATE TABLE batch (id text PRIMARY KEY, replica text NOT NULL, fingerprint text NOT NULL, response text NOT NULL, received_at timestamptz NOT NULL)",
+            """
+            CREATE TABLE token (id text PRIMARY KEY, hash text NOT NULL UNIQUE, "user" text NOT NULL, role text NOT NULL,
+              scopes text NOT NULL, replica text, created_at timestamptz NOT NULL, revoked_at timestamptz,
+              last_push_at timestamptz, last_pull_at timestamptz)
+            """,
+        ]),
+        ("v2-history-device-cursors", [
+            """
+            CREATE TABLE history (seq bigserial PRIMARY KEY, record_id text NOT NULL, position bigint NOT NULL,
+              received_at timestamptz NOT NULL, replica text NOT NULL, device text NOT NULL, "user" text NOT NULL,
+              fields text NOT NULL, state text NOT NULL)
+            """,
+            "CREATE INDEX history_by_record ON history (record_id, seq)",
+            "ALTER TABLE token ADD COLUMN last_cursor bigint",
+        ]),
+    ]
+
+    public func migrate() async throws {
+        try await guarded {
+            try await client.withTransaction(logger: logger) { connection in
+                try await connection.query("SELECT pg_advisory_xact_lock(\(Self.migrationLock))", logger: logger)
+                try await connection.query("CREATE TABLE IF NOT EXISTS veld_migration (name text PRIMARY KEY, applied_at timestamptz NOT NULL)",
+                                           logger: logger)
+                var applied: Set<String> = []
+                let appliedRows: PostgresRowSequence = try await connection.query("SELECT name FROM veld_migration", logger: logger)
+                for try await name in appliedRows.decode(String.self) { applied.insert(name) }
+                for migration in Self.migrations where !applied.contains(migration.name) {
+                    for statement in migration.statements { try await connection.query(statement, logger: logger) }
+                    try await connection.query("INSERT INTO veld_migration (name, applied_at) VALUES (\(migration.name), now())", logger: logger)
+                }
+            }
+        }
+    }
+
+    /// Opens one connection outside the pool and closes it again: the pool would keep
+    /// retrying quietly, while this fails at once with the server's own reason (no such
+    /// database, wrong password, connection refused).
+    public func checkConnection() async throws {
+        let configuration = PostgresConnection.Configuration(host: url.host, port: url.port, username: url.user,
+                                                             password: url.password, database: url.database, tls: .disable)
+        var quiet = logger
+        quiet.logLevel = .critical
+        do {
+            let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: quiet)
+            try await connection.close()
+        } catch let error as PSQLError {
+            throw PostgresProblem.describe(error, location: location)
+        }
+    }
+
+    /// The migrations this database still lacks (empty when current).
+    public func pendingMigrations() async throws -> [String] {
+        try await guarded {
+            let exists = try await client.query("SELECT to_regclass('veld_migration') IS NOT NULL", logger: logger)
+                .decode(Bool.self).all().first ?? false
+            guard exists else { return Self.migrations.map(\.name) }
+            var applied: Set<String> = []
+            for try await name in try await client.query("SELECT name FROM veld_migration", logger: logger).decode(String.self) {
+                applied.insert(name)
+            }
+            return Self.migrations.map(\.name).filter { !applied.contains($0) }
+        }
+    }
+
+    // MARK: Tokens
+
+    public func insertToken(_ token: DeviceToken, hash: String) async throws {
+        let scopes = String(decoding: try StableJSON.encode(token.scopes), as: UTF8.self)
+        try await guarded {
+            try await client.query("""
+                INSERT INTO token (id, hash, "user", role, scopes, replica, created_at, revoked_at, last_push_at, last_pull_at, last_cursor)
+                VALUES (\(token.id), \(hash), \(token.user), \(token.role.rawValue), \(scopes), \(token.replica), \(token.createdAt),
+                        \(token.revokedAt), \(token.lastPushAt), \(token.lastPullAt), \(token.lastCursor))
+                """, logger: logger)
+        }
+    }
+
+    static let tokenColumns = #""id", "user", role, scopes, replica, created_at, revoked_at, last_push_at, last_pull_at, last_cursor"#
+
+    public func token(hash: String) async throws -> DeviceToken? {
+        try await guarded {
+            try await decodeTokens(client.query("SELECT \(unescaped: Self.tokenColumns) FROM token WHERE hash = \(hash)", logger: logger)).first
+        }
+    }
+
+    public func tokens() async throws -> [DeviceToken] {
+        try await guarded {
+            try await decodeTokens(client.query("SELECT \(unescaped: Self.tokenColumns) FROM token ORDER BY created_at, id", logger: logger))
+        }
+    }
+
+    private func decodeTokens(_ rows: PostgresRowSequence) async throws -> [DeviceToken] {
+        var tokens: [DeviceToken] = []
+        for try await (id, user, role, scopes, replica, createdAt, revokedAt, lastPushAt, lastPullAt, lastCursor)
+            in rows.decode((String, String, String, String, String?, Date, Date?, Date?, Date?, Int64?).self) {
+            tokens.append(DeviceToken(id: id, user: user, role: Role(rawValue: role) ?? .visitor,
+                                      scopes: try StableJSON.decode([String].self, from: Data(scopes.utf8)), replica: replica,
+                                      createdAt: createdAt, revokedAt: revokedAt, lastPushAt: lastPushAt, lastPullAt: lastPullAt,
+                                      lastCursor: lastCursor))
+        }
+        return tokens
+    }
+
+    public func revokeToken(id: String, at date: Date) async throws -> Bool {
+        try await guarded {
+            let rows = try await client.query("UPDATE token SET revoked_at = COALESCE(revoked_at, \(date)) WHERE id = \(id) RETURNING id",
+                                              logger: logger)
+            return try await rows.decode(String.self).all().count > 0
+        }
+    }
+
+    // MARK: Sync
+
+    public func push(_ request: PushRequest, token: DeviceToken, fingerprint: String, at date: Date,
+                     validate: @Sendable ([String: RecordState]) throws -> Void) async throws -> PushResponse {
+        let logger = logger
+        return try await guarded {
+            try await client.withTransaction(logger: logger) { connection in
+                // Serialise position assignment until commit: see the type's documentation.
+                try await connection.query("SELECT pg_advisory_xact_lock(\(Self.pushLock))", logger: logger)
+                let replayRows: PostgresRowSequence = try await connection.query(
+                    "SELECT fingerprint, response FROM batch WHERE id = \(request.batch)", logger: logger)
+                let replay = try await replayRows.decode((String, String).self).all().first
+                if let (known, response) = replay {
+                    guard known == fingerprint else { throw StorageError.batchReused(request.batch) }
+                    return try StableJSON.decode(PushResponse.self, from: Data(response.utf8))
+                }
+                let boundRows: PostgresRowSequence = try await connection.query(
+                    "SELECT replica FROM token WHERE id = \(token.id)", logger: logger)
+                let bound = try await boundRows.decode(String?.self).all().first ?? nil
+                if let bound, bound != request.replica { throw StorageError.replicaMismatch(bound: bound) }
+                try await connection.query("UPDATE token SET replica = \(request.replica), last_push_at = \(date) WHERE id = \(token.id)",
+                                           logger: logger)
+
+                var stored: [String: RecordState] = [:]
+                let ids = Array(Set(request.records.map(\.id)))
+                let storedRows: PostgresRowSequence = try await connection.query(
+                    "SELECT id, state FROM record WHERE id = ANY(\(ids))", logger: logger)
+                for try await (id, state) in storedRows.decode((String, String).self) {
+                    stored[id] = try StableJSON.decode(RecordState.self, from: Data(state.utf8))
+                }
+                try validate(stored)
+
+                let counterRows: PostgresRowSequence = try await connection.query(
+                    "SELECT value FROM counter WHERE name = 'position'", logger: logger)
+                var position = try await counterRows.decode(Int64.self).all().first ?? 0
+                var results: [PushResponse.Result] = []
+                for (state, changed) in try BatchMerge.apply(request.records, to: stored) {
+                    guard changed else {
+                        results.append(PushResponse.Result(id: state.id, changed: false, position: nil, conflicts: state.hasConflicts))
+                        continue
+                    }
+                    position += 1
+                    let json = String(decoding: try StableJSON.encode(state), as: UTF8.self)
+                    try await connection.query("""
+                        INSERT INTO record (id, type, scope, state, position) VALUES (\(state.id), \(state.type), \(state.scope), \(json), \(position))
+                        ON CONFLICT (id) DO UPDATE SET state = excluded.state, position = excluded.position
+                        """, logger: logger)
+                    let changes = String(decoding: try StableJSON.encode(FieldChange.between(stored[state.id], state)), as: UTF8.self)
+                    try await connection.query("""
+                        INSERT INTO history (record_id, position, received_at, replica, device, "user", fields, state)
+                        VALUES (\(state.id), \(position), \(date), \(request.replica), \(token.id), \(token.user), \(changes), \(json))
+                        """, logger: logger)
+                    results.append(PushResponse.Result(id: state.id, changed: true, position: position, conflicts: state.hasConflicts))
+                }
+                try await connection.query("UPDATE counter SET value = \(position) WHERE name = 'position'", logger: logger)
+                let response = PushResponse(batch: request.batch, results: results)
+                let encoded = String(decoding: try StableJSON.encode(response), as: UTF8.self)
+                try await connection.query("""
+                    INSERT INTO batch (id, replica, fingerprint, response, received_at)
+                    VALUES (\(request.batch), \(request.replica), \(fingerprint), \(encoded), \(date))
+                    """, logger: logger)
+                return response
+            }
+        }
+    }
+
+    public func pull(scopes: ScopeFilter, after position: Int64, limit: Int, token: DeviceToken?, at date: Date) async throws -> PullPage {
+        try await guarded {
+            let rows: PostgresRowSequence
+            switch scopes {
+            case .all:
+                rows = try await client.query("""
+                    SELECT state, position FROM record WHERE position > \(position) ORDER BY position LIMIT \(limit + 1)
+                    """, logger: logger)
+            case .only(let set):
+                rows = try await client.query("""
+                    SELECT state, position FROM record WHERE position > \(position) AND scope = ANY(\(set.sorted()))
+                    ORDER BY position LIMIT \(limit + 1)
+                    """, logger: logger)
+            }
+            var fetched: [(String, Int64)] = []
+            for try await row in rows.decode((String, Int64).self) { fetched.append(row) }
+            let page = fetched.prefix(limit)
+            if let token {
+                let cursor = page.last?.1 ?? position
+                try await client.query("UPDATE token SET last_pull_at = \(date), last_cursor = \(cursor) WHERE id = \(token.id)", logger: logger)
+            }
+            return PullPage(records: try page.map { try StableJSON.decode(RecordState.self, from: Data($0.0.utf8)) },
+                            lastPosition: page.last?.1 ?? position, more: fetched.count > limit)
+        }
+    }
+
+    public func record(id: String) async throws -> RecordState? {
+        try await guarded {
+            let json = try await client.query("SELECT state FROM record WHERE id = \(id)", logger: logger).decode(String.self).all().first
+            return try json.map { try StableJSON.decode(RecordState.self, from: Data($0.utf8)) }
+        }
+    }
+
+    public func history(recordID: String) async throws -> [RecordChange] {
+        try await guarded {
+            var changes: [RecordChange] = []
+            for try await (position, receivedAt, replica, device, user, fields) in try await client.query("""
+                SELECT position, received_at, replica, device, "user", fields FROM history WHERE record_id = \(recordID) ORDER BY seq
+                """, logger: logger).decode((Int64, Date, String, String, String, String).self) {
+                changes.append(RecordChange(position: position, receivedAt: receivedAt, replica: replica, device: device, user: user,
+                                            fields: try StableJSON.decode([FieldChange].self, from: Data(fields.utf8))))
+            }
+            return changes
+        }
+    }
+
+    public func state(recordID: String, asOf date: Date) async throws -> RecordState? {
+        try await guarded {
+            let json = try await client.query("""
+                SELECT state FROM history WHERE record_id = \(recordID) AND received_at <= \(date) ORDER BY seq DESC LIMIT 1
+                """, logger: logger).decode(String.self).all().first
+            return try json.map { try StableJSON.decode(RecordState.self, from: Data($0.utf8)) }
+        }
+    }
+
+    public func headPosition() async throws -> Int64 {
+        try await guarded {
+            try await client.query("SELECT value FROM counter WHERE name = 'position'", logger: logger).decode(Int64.self).all().first ?? 0
+        }
+    }
+
+    /// Runs `body`, turning a lost or refused connection into `StorageError.unavailable`
+    /// (503 with Retry-After) and the server's own refusals into a clear sentence.
+    private func guarded<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as PSQLError {
+            throw PostgresProblem.describe(error, location: location)
+        } catch let error as PostgresTransactionError {
+            // A refusal thrown inside the transaction (a validation problem, a reused
+            // batch id) is the error that matters; the rollback is a detail.
+            if let closureError = error.closureError {
+                if let psql = closureError as? PSQLError { throw PostgresProblem.describe(psql, location: location) }
+                throw closureError
+            }
+            for case let psql as PSQLError in [error.beginError, error.commitError, error.rollbackError].compactMap({ $0 }) {
+                throw PostgresProblem.describe(psql, location: location)
+            }
+            throw error
+        }
+    }
+}
+
+/// What a PostgreSQL error means for the person running Veld.
+enum PostgresProblem {
+    static func describe(_ error: PSQLError, location: String) -> any Error {
+        let state = error.serverInfo?[.sqlState]
+        let message = error.serverInfo?[.message] ?? "\(error.code)"
+        switch (error.code, state) {
+        case (.server, "28P01"), (.server, "28000"):
+            return StorageError.configuration("PostgreSQL at \(location) refused the user name or password (\(message)); check the password in the database URL")
+        case (.server, "3D000"):
+            return StorageError.configuration("\(message) at \(location); create it (createdb) or fix the database name in the URL")
+        case (.server, let code?) where code.hasPrefix("08") || code.hasPrefix("57P"):
+            return StorageError.unavailable("PostgreSQL at \(location) is not available (\(message))")
+        case (.connectionError, _), (.serverClosedConnection, _), (.clientClosedConnection, _), (.uncleanShutdown, _), (.poolClosed, _):
+            let detail = error.underlying.map { "\($0)" } ?? "\(error.code)"
+            return StorageError.unavailable("cannot reach PostgreSQL at \(location) (\(detail)); is it running?")
+        default:
+            return error
+        }
+    }
+}
+
+/// `postgres://user:password@host:port/database`, with what a log may show.
+struct PostgresURL {
+    let host: String
+    let port: Int
+    let user: String
+    let password: String?
+    let database: String
+
+    init(_ text: String) throws {
+        guard let components = URLComponents(string: text), ["postgres", "postgresql"].contains(components.scheme ?? ""),
+              let host = components.host, !host.isEmpty else {
+            throw StorageError.configuration("'\(Self.redact(text))' is not a PostgreSQL URL; use postgres://USER:PASSWORD@HOST:PORT/DATABASE")
+        }
+        self.host = host
+        port = components.port ?? 5432
+        user = components.user ?? "veld"
+        password = components.password
+        let path = components.path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+        database = path.isEmpty ? user : path
+    }
+
+    var redacted: String { "\(user)@\(host):\(port)/\(database)" }
+
+    static func redact(_ text: String) -> String {
+        guard var components = URLComponents(string: text), components.password != nil else { return text }
+        components.password = "***"
+        return components.string ?? text
+    }
+}
+
+extension AsyncSequence {
+    /// Every element, in order.
+    func all() async throws -> [Element] {
+        var elements: [Element] = []
+        for try await element in self { elements.append(element) }
+        return elements
+    }
+}

@@ -1,0 +1,54 @@
+import Foundation
+import Logging
+
+/// Opens the storage a command asked for, with start-up checks that fail in one clear
+/// sentence: the embedded SQLite file (migrated on the spot), or PostgreSQL (reachable,
+/// credentials right, schema current; migrating it is an explicit step).
+public enum StorageOpening {
+    public enum Purpose: Sendable { case serve, migrate, administer }
+
+    public static func open(databaseURL: String?, sqlitePath: String, purpose: Purpose,
+                            logger: Logger = Logger(label: "veld-server")) async throws -> any SyncStorage {
+        guard let databaseURL, !databaseURL.isEmpty else {
+            let storage = try SQLiteSyncStorage(path: sqlitePath)
+            try await storage.migrate()
+            return storage
+        }
+        let storage = try PostgresSyncStorage(url: databaseURL, logger: logger)
+        let pending: [String]
+        do {
+            pending = try await withTimeout(seconds: 15, what: "PostgreSQL at \(storage.location) did not answer within 15 s; is it running, and are host and port right?") {
+                try await storage.checkConnection()
+                return try await storage.pendingMigrations()
+            }
+        } catch {
+            storage.shutdown()
+            throw error
+        }
+        switch purpose {
+        case .migrate:
+            try await storage.migrate()
+        case .serve, .administer:
+            guard pending.isEmpty else {
+                storage.shutdown()
+                throw StorageError.configuration(
+                    "the database \(storage.location) lacks \(pending.count) schema step(s) (\(pending.joined(separator: ", "))); run `veld-server migrate --database URL` first")
+            }
+        }
+        return storage
+    }
+
+    /// Runs `operation`, failing with `StorageError.unavailable(what)` after `seconds`.
+    public static func withTimeout<T: Sendable>(seconds: Double, what: String,
+                                                _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: T.self) { group in
+            group.addTask { try await operation() }
+            group.addTask {
+                try await Task.sleep(nanoseconds: UInt64(seconds * 1e9))
+                throw StorageError.unavailable(what)
+            }
+            defer { group.cancelAll() }
+            return try await group.next()!
+        }
+    }
+}
