@@ -31,7 +31,8 @@ start() {
   local port
   port=$(cat "$dir/port")
   "${run[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-    -o "-p $port -c listen_addresses=127.0.0.1 -k $dir -c max_connections=300 -c fsync=off" start >/dev/null
+    -o "-p $port -c listen_addresses=127.0.0.1 -k $dir -c max_connections=300 -c fsync=off" start \
+    </dev/null >"$dir/pg_ctl.log" 2>&1  # the server must not hold the caller's pipes open
 }
 
 case "$command" in

@@ -191,4 +191,28 @@ import VeldProtocol
         #expect(VeldHome.resolve(explicit: nil, environment: ["XDG_DATA_HOME": "/c"]).path == "/c/veld")
         #expect(VeldHome.resolve(explicit: nil, environment: ["HOME": "/h"]).path == "/h/.local/share/veld")
     }
+
+    /// A visitor's delete re-asserts only the fields a visitor may write: re-asserting an
+    /// office decision it holds an old copy of would be refused on every later sync.
+    @Test func aVisitorsDeleteLeavesOfficeDecisionsAlone() throws {
+        let home = try TemporaryHome()
+        let store = try home.store()
+        var plan = RecordState(id: RecordIDs.make(), type: "carePlan", scope: "loc-zonnehof")
+        plan.edit(["clientCode": .string("ZH-0042"), "financing": .string("Wlz"), "careStart": .string("2026-10-01"),
+                   "status": .string("vastgesteld"), "approvedBy": .string("m.devries")],
+                  replica: "r-office", author: "office", time: Date())
+        try store.merge(remote: [plan])
+        let deleted = try store.delete(id: plan.id)
+        let replica = try store.profile().replicaID
+        #expect(deleted.isDeleted)
+        #expect(deleted.entries(of: "approvedBy").map(\.dot.replica) == ["r-office"])
+        #expect(deleted.entries(of: "status").map(\.dot.replica) == ["r-office"])
+        #expect(deleted.entries(of: "clientCode").map(\.dot.replica) == [replica])
+        // Every new entry the delete wrote is one a visitor may write.
+        for (field, entries) in deleted.fields {
+            for entry in entries where entry.dot.replica == replica {
+                #expect(Schemas.carePlan.field(field)?.permits(.visitor, toWrite: entry.value) == true, "\(field)")
+            }
+        }
+    }
 }

@@ -55,13 +55,19 @@ final class TemporaryFolder: @unchecked Sendable {
 final class ServerProcess: @unchecked Sendable {
     let folder: TemporaryFolder
     var database: String { folder.url.appendingPathComponent("server.sqlite").path }
+    /// Set for a server on PostgreSQL instead of its embedded SQLite.
+    let databaseURL: String?
     private(set) var process: Process?
     private(set) var url: URL?
 
-    init() throws {
+    init(databaseURL: String? = nil) throws {
         folder = try TemporaryFolder("veld-server")
+        self.databaseURL = databaseURL
         try start()
     }
+
+    /// The arguments that choose this server's database.
+    var databaseArguments: [String] { databaseURL.map { ["--database", $0] } ?? ["--db", database] }
 
     deinit { process?.terminate(); process?.waitUntilExit() }
 
@@ -69,7 +75,7 @@ final class ServerProcess: @unchecked Sendable {
     func start() throws {
         let process = Process()
         process.executableURL = Binaries.server
-        process.arguments = ["serve", "--db", database, "--port", "0", "--log-level", "warning"]
+        process.arguments = ["serve"] + databaseArguments + ["--port", "0", "--log-level", "warning"]
         let out = Pipe()
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice
@@ -113,7 +119,7 @@ final class ServerProcess: @unchecked Sendable {
 
     /// Issues a device token through `veld-server token create`.
     func token(user: String, role: Role, scopes: [String]) throws -> String {
-        var arguments = ["token", "create", "--db", database, "--user", user, "--role", role.rawValue]
+        var arguments = ["token", "create"] + databaseArguments + ["--user", user, "--role", role.rawValue]
         for scope in scopes { arguments += ["--scope", scope] }
         let result = try Binaries.run(Binaries.server, arguments)
         guard result.status == 0 else { throw ServerError(message: "token create failed: \(result.stderr)") }
