@@ -48,6 +48,13 @@ public struct FieldSchema: Hashable, Sendable {
         self.summary = summary
     }
 
+    /// Whether `role` may replace `old` (a value this field holds now): a value only some
+    /// roles may set (a care plan's `vastgesteld`) is only theirs to change again.
+    public func permits(_ role: Role, toReplace old: FieldValue) -> Bool {
+        if case .string(let text) = old, let allowed = restrictedValues[text] { return allowed.contains(role) }
+        return true
+    }
+
     /// Whether `role` may write `value` into this field.
     public func permits(_ role: Role, toWrite value: FieldValue) -> Bool {
         guard writers.contains(role) else { return false }

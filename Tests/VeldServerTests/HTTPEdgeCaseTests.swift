@@ -96,4 +96,24 @@ import VeldServer
             try expectProblem(refused, status: 403, .fieldForbidden, detail: [plan.id])
         }
     }
+
+    /// `vastgesteld` is the office's to set and so the office's to change again: a visitor
+    /// who moves a plan back to `besproken` is refused, the office is not.
+    @Test func onlyTheOfficeChangesAnOfficeDecision() async throws {
+        try await TestServer.run { client, server in
+            var plan = Records.carePlan(replica: "r-office")
+            plan.edit(["status": .string("vastgesteld")], replica: "r-office", author: "olga", time: Fixture.time)
+            try await client.accepted(Records.batch("r-office", [plan]), as: server.office)
+            let undone = Records.edited(plan, ["status": .string("besproken")], replica: "r-anna")
+            let refused = try await server.expectNothingStored {
+                try await client.push(Records.batch("r-anna", [undone]), as: server.anna)
+            }
+            try expectProblem(refused, status: 403, .fieldForbidden, detail: [plan.id])
+            // A visitor's edit of another field of the same plan still goes through.
+            let other = Records.edited(plan, ["agreements": .string("Dochter belt")], replica: "r-anna")
+            try await client.accepted(Records.batch("r-anna", [other]), as: server.anna)
+            let byOffice = Records.edited(plan, ["status": .string("besproken")], replica: "r-office", author: "olga")
+            try await client.accepted(Records.batch("r-office", [byOffice]), as: server.office)
+        }
+    }
 }

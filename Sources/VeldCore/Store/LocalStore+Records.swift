@@ -90,7 +90,14 @@ extension LocalStore {
             guard let schema = Schemas.named(state.type) else {
                 throw self.invalid(ValidationError(recordID: state.id, type: state.type, problem: .unknownType))
             }
-            let problems = schema.validateChanges(changes, role: profile.role, recordID: state.id)
+            var problems = schema.validateChanges(changes, role: profile.role, recordID: state.id)
+            for (name, value) in changes.sorted(by: { $0.key < $1.key }) {
+                guard let field = schema.field(name) else { continue }
+                for held in state.entries(of: name) where held.value != value && !field.permits(profile.role, toReplace: held.value) {
+                    problems.append(ValidationError(recordID: state.id, type: state.type, field: name,
+                                                    problem: .notPermitted(role: profile.role, value: held.value.description)))
+                }
+            }
             guard problems.isEmpty else { throw self.invalid(problems) }
             if let parent = schema.parentField, changes[parent] != nil {
                 throw self.invalid(ValidationError(recordID: state.id, type: state.type, field: parent,

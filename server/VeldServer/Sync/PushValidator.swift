@@ -77,8 +77,13 @@ struct PushValidator {
                     } else if entry.dot.replica != replica {
                         forged.append(Problem.Item(id: record.id, field: field, reason:
                             "edit \(entry.dot) belongs to replica \(entry.dot.replica), not to this device"))
-                    } else if let fieldSchema = schema?.field(field), !fieldSchema.permits(token.role, toWrite: entry.value),
-                              !Self.reasserts(entry.value, field: field, in: known) {
+                    } else if let fieldSchema = schema?.field(field),
+                              (!fieldSchema.permits(token.role, toWrite: entry.value) && !Self.reasserts(entry.value, field: field, in: known))
+                                || known.entries(of: field).contains(where: { held in
+                                    // An office value this edit replaces (it saw it and drops it).
+                                    record.context.contains(held.dot) && !entries.contains(held) && held.value != entry.value
+                                        && !fieldSchema.permits(token.role, toReplace: held.value)
+                                }) {
                         forbiddenFields.append(Problem.Item(id: record.id, field: field, reason:
                             "the \(token.role.rawValue) role may not write \(field)" + (entry.value.isNull ? "" : " = \(entry.value)")))
                     }
