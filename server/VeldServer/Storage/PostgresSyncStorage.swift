@@ -15,6 +15,11 @@ public final class PostgresSyncStorage: SyncStorage {
     let client: PostgresClient
     let logger: Logger
     private let runner: Task<Void, Never>
+    private let running: Task<Void, Never>
+    /// How long a request waits for a pooled connection before it is answered with 503:
+    /// while PostgreSQL is down the pool retries connecting in the background and would
+    /// otherwise hold every request until it is back.
+    let leaseTimeout: Duration
     private let url: PostgresURL
     public let location: String
 
@@ -22,7 +27,8 @@ public final class PostgresSyncStorage: SyncStorage {
     static let migrationLock: Int64 = 0x5645_4C45
 
     /// Connects to `url` (`postgres://user:password@host:port/database`) with a bounded pool.
-    public init(url: String, maximumConnections: Int = 20, logger: Logger = Logger(label: "veld-server.postgres")) throws {
+    public init(url: String, maximumConnections: Int = 20, leaseTimeout: Duration = .seconds(5),
+                logger: Logger = Logger(label: "veld-server.postgres")) throws {
         let parsed = try PostgresURL(url)
         self.url = parsed
         var configuration = PostgresClient.Configuration(host: parsed.host, port: parsed.port, username: parsed.user,
@@ -36,8 +42,14 @@ public final class PostgresSyncStorage: SyncStorage {
         client = PostgresClient(configuration: configuration, backgroundLogger: background)
         self.logger = logger
         location = parsed.redacted
+        self.leaseTimeout = leaseTimeout
         let client = client
-        runner = Task { await client.run() }
+        let (started, signal) = AsyncStream<Void>.makeStream()
+        runner = Task {
+            signal.finish()
+            await client.run()
+        }
+        running = Task { for await _ in started {} }
     }
 
     deinit { runner.cancel() }
@@ -73,8 +85,8 @@ public final class PostgresSyncStorage: SyncStorage {
     ]
 
     public func migrate() async throws {
-        try await guarded {
-            try await client.withTransaction(logger: logger) { connection in
+        try await guarded { [self] connection in
+            try await connection.withTransaction(logger: logger) { connection in
                 try await connection.query("SELECT pg_advisory_xact_lock(\(Self.migrationLock))", logger: logger)
                 try await connection.query("CREATE TABLE IF NOT EXISTS veld_migration (name text PRIMARY KEY, applied_at timestamptz NOT NULL)",
                                            logger: logger)
@@ -107,12 +119,12 @@ public final class PostgresSyncStorage: SyncStorage {
 
     /// The migrations this database still lacks (empty when current).
     public func pendingMigrations() async throws -> [String] {
-        try await guarded {
-            let exists = try await client.query("SELECT to_regclass('veld_migration') IS NOT NULL", logger: logger)
+        try await guarded { [self] connection in
+            let exists = try await connection.query("SELECT to_regclass('veld_migration') IS NOT NULL", logger: logger)
                 .decode(Bool.self).all().first ?? false
             guard exists else { return Self.migrations.map(\.name) }
             var applied: Set<String> = []
-            for try await name in try await client.query("SELECT name FROM veld_migration", logger: logger).decode(String.self) {
+            for try await name in try await connection.query("SELECT name FROM veld_migration", logger: logger).decode(String.self) {
                 applied.insert(name)
             }
             return Self.migrations.map(\.name).filter { !applied.contains($0) }
@@ -123,8 +135,8 @@ public final class PostgresSyncStorage: SyncStorage {
 
     public func insertToken(_ token: DeviceToken, hash: String) async throws {
         let scopes = String(decoding: try StableJSON.encode(token.scopes), as: UTF8.self)
-        try await guarded {
-            try await client.query("""
+        try await guarded { [self] connection in
+            try await connection.query("""
                 INSERT INTO token (id, hash, "user", role, scopes, replica, created_at, revoked_at, last_push_at, last_pull_at, last_cursor)
                 VALUES (\(token.id), \(hash), \(token.user), \(token.role.rawValue), \(scopes), \(token.replica), \(token.createdAt),
                         \(token.revokedAt), \(token.lastPushAt), \(token.lastPullAt), \(token.lastCursor))
@@ -135,14 +147,14 @@ public final class PostgresSyncStorage: SyncStorage {
     static let tokenColumns = #""id", "user", role, scopes, replica, created_at, revoked_at, last_push_at, last_pull_at, last_cursor"#
 
     public func token(hash: String) async throws -> DeviceToken? {
-        try await guarded {
-            try await decodeTokens(client.query("SELECT \(unescaped: Self.tokenColumns) FROM token WHERE hash = \(hash)", logger: logger)).first
+        try await guarded { [self] connection in
+            try await decodeTokens(connection.query("SELECT \(unescaped: Self.tokenColumns) FROM token WHERE hash = \(hash)", logger: logger)).first
         }
     }
 
     public func tokens() async throws -> [DeviceToken] {
-        try await guarded {
-            try await decodeTokens(client.query("SELECT \(unescaped: Self.tokenColumns) FROM token ORDER BY created_at, id", logger: logger))
+        try await guarded { [self] connection in
+            try await decodeTokens(connection.query("SELECT \(unescaped: Self.tokenColumns) FROM token ORDER BY created_at, id", logger: logger))
         }
     }
 
@@ -159,8 +171,8 @@ public final class PostgresSyncStorage: SyncStorage {
     }
 
     public func revokeToken(id: String, at date: Date) async throws -> Bool {
-        try await guarded {
-            let rows = try await client.query("UPDATE token SET revoked_at = COALESCE(revoked_at, \(date)) WHERE id = \(id) RETURNING id",
+        try await guarded { [self] connection in
+            let rows = try await connection.query("UPDATE token SET revoked_at = COALESCE(revoked_at, \(date)) WHERE id = \(id) RETURNING id",
                                               logger: logger)
             return try await rows.decode(String.self).all().count > 0
         }
@@ -169,10 +181,10 @@ public final class PostgresSyncStorage: SyncStorage {
     // MARK: Sync
 
     public func push(_ request: PushRequest, token: DeviceToken, fingerprint: String, at date: Date,
-                     validate: @Sendable ([String: RecordState]) throws -> Void) async throws -> PushResponse {
+                     validate: @escaping @Sendable ([String: RecordState]) throws -> Void) async throws -> PushResponse {
         let logger = logger
-        return try await guarded {
-            try await client.withTransaction(logger: logger) { connection in
+        return try await guarded { [self] connection in
+            try await connection.withTransaction(logger: logger) { connection in
                 // Serialise position assignment until commit: see the type's documentation.
                 try await connection.query("SELECT pg_advisory_xact_lock(\(Self.pushLock))", logger: logger)
                 let replayRows: PostgresRowSequence = try await connection.query(
@@ -233,15 +245,15 @@ public final class PostgresSyncStorage: SyncStorage {
     }
 
     public func pull(scopes: ScopeFilter, after position: Int64, limit: Int, token: DeviceToken?, at date: Date) async throws -> PullPage {
-        try await guarded {
+        try await guarded { [self] connection in
             let rows: PostgresRowSequence
             switch scopes {
             case .all:
-                rows = try await client.query("""
+                rows = try await connection.query("""
                     SELECT state, position FROM record WHERE position > \(position) ORDER BY position LIMIT \(limit + 1)
                     """, logger: logger)
             case .only(let set):
-                rows = try await client.query("""
+                rows = try await connection.query("""
                     SELECT state, position FROM record WHERE position > \(position) AND scope = ANY(\(set.sorted()))
                     ORDER BY position LIMIT \(limit + 1)
                     """, logger: logger)
@@ -251,7 +263,7 @@ public final class PostgresSyncStorage: SyncStorage {
             let page = fetched.prefix(limit)
             if let token {
                 let cursor = page.last?.1 ?? position
-                try await client.query("UPDATE token SET last_pull_at = \(date), last_cursor = \(cursor) WHERE id = \(token.id)", logger: logger)
+                try await connection.query("UPDATE token SET last_pull_at = \(date), last_cursor = \(cursor) WHERE id = \(token.id)", logger: logger)
             }
             return PullPage(records: try page.map { try StableJSON.decode(RecordState.self, from: Data($0.0.utf8)) },
                             lastPosition: page.last?.1 ?? position, more: fetched.count > limit)
@@ -259,16 +271,16 @@ public final class PostgresSyncStorage: SyncStorage {
     }
 
     public func record(id: String) async throws -> RecordState? {
-        try await guarded {
-            let json = try await client.query("SELECT state FROM record WHERE id = \(id)", logger: logger).decode(String.self).all().first
+        try await guarded { [self] connection in
+            let json = try await connection.query("SELECT state FROM record WHERE id = \(id)", logger: logger).decode(String.self).all().first
             return try json.map { try StableJSON.decode(RecordState.self, from: Data($0.utf8)) }
         }
     }
 
     public func history(recordID: String) async throws -> [RecordChange] {
-        try await guarded {
+        try await guarded { [self] connection in
             var changes: [RecordChange] = []
-            for try await (position, receivedAt, replica, device, user, fields) in try await client.query("""
+            for try await (position, receivedAt, replica, device, user, fields) in try await connection.query("""
                 SELECT position, received_at, replica, device, "user", fields FROM history WHERE record_id = \(recordID) ORDER BY seq
                 """, logger: logger).decode((Int64, Date, String, String, String, String).self) {
                 changes.append(RecordChange(position: position, receivedAt: receivedAt, replica: replica, device: device, user: user,
@@ -279,8 +291,8 @@ public final class PostgresSyncStorage: SyncStorage {
     }
 
     public func state(recordID: String, asOf date: Date) async throws -> RecordState? {
-        try await guarded {
-            let json = try await client.query("""
+        try await guarded { [self] connection in
+            let json = try await connection.query("""
                 SELECT state FROM history WHERE record_id = \(recordID) AND received_at <= \(date) ORDER BY seq DESC LIMIT 1
                 """, logger: logger).decode(String.self).all().first
             return try json.map { try StableJSON.decode(RecordState.self, from: Data($0.utf8)) }
@@ -288,16 +300,57 @@ public final class PostgresSyncStorage: SyncStorage {
     }
 
     public func headPosition() async throws -> Int64 {
-        try await guarded {
-            try await client.query("SELECT value FROM counter WHERE name = 'position'", logger: logger).decode(Int64.self).all().first ?? 0
+        try await guarded { [self] connection in
+            try await connection.query("SELECT value FROM counter WHERE name = 'position'", logger: logger).decode(Int64.self).all().first ?? 0
         }
     }
 
-    /// Runs `body`, turning a lost or refused connection into `StorageError.unavailable`
-    /// (503 with Retry-After) and the server's own refusals into a clear sentence.
-    private func guarded<T>(_ body: () async throws -> T) async throws -> T {
+    /// Runs `body` on a pooled connection, turning a lost or refused connection into
+    /// `StorageError.unavailable` (503 with Retry-After) and the server's own refusals
+    /// into a clear sentence.
+    ///
+    /// Only the wait for a connection is watched, not the work: a push queued behind
+    /// others on the advisory lock already holds its connection and may take as long as
+    /// the queue takes. A wait longer than `leaseTimeout` is answered with 503 only if
+    /// PostgreSQL itself cannot be reached.
+    private func guarded<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        await running.value
+        let client = client, leaseTimeout = leaseTimeout, location = location
+        let leased = LeaseFlag()
         do {
-            return try await body()
+            return try await withThrowingTaskGroup(of: T?.self) { group in
+                group.addTask {
+                    try await client.withConnection { connection in
+                        leased.set()
+                        return try await body(connection)
+                    }
+                }
+                group.addTask { [self] in
+                    // Waiting long is not the same as PostgreSQL being gone: a busy
+                    // machine may delay the pool too. So when the wait runs long, one
+                    // connection outside the pool asks the server itself, and only a
+                    // server that cannot be reached turns the request into a 503.
+                    while true {
+                        try? await Task.sleep(for: leaseTimeout)
+                        if leased.isSet || Task.isCancelled { return nil }
+                        do {
+                            try await checkConnection()
+                        } catch {
+                            if leased.isSet || Task.isCancelled { return nil }
+                            if case StorageError.unavailable = error { throw error }
+                            if case StorageError.configuration(let reason) = error { throw StorageError.unavailable(reason) }
+                            throw StorageError.unavailable("cannot reach PostgreSQL at \(location) (\(error)); is it running?")
+                        }
+                    }
+                }
+                while let result = try await group.next() {
+                    if let value = result {
+                        group.cancelAll()
+                        return value
+                    }
+                }
+                throw CancellationError()
+            }
         } catch let error as PSQLError {
             throw PostgresProblem.describe(error, location: location)
         } catch let error as PostgresTransactionError {
@@ -313,6 +366,14 @@ public final class PostgresSyncStorage: SyncStorage {
             throw error
         }
     }
+}
+
+/// Set once a request holds a connection, so the lease timer stands down.
+private final class LeaseFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    func set() { lock.withLock { value = true } }
+    var isSet: Bool { lock.withLock { value } }
 }
 
 /// What a PostgreSQL error means for the person running Veld.

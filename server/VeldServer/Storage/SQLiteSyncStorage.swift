@@ -122,7 +122,7 @@ public final class SQLiteSyncStorage: SyncStorage {
     // MARK: Sync
 
     public func push(_ request: PushRequest, token: DeviceToken, fingerprint: String, at date: Date,
-                     validate: @Sendable ([String: RecordState]) throws -> Void) async throws -> PushResponse {
+                     validate: @escaping @Sendable ([String: RecordState]) throws -> Void) async throws -> PushResponse {
         try await pool.write { db in
             if let batch = try Row.fetchOne(db, sql: "SELECT fingerprint, response FROM batch WHERE id = ?", arguments: [request.batch]) {
                 guard batch["fingerprint"] as String == fingerprint else { throw StorageError.batchReused(request.batch) }

@@ -25,7 +25,7 @@ public protocol SyncStorage: Sendable {
     /// `validate` refuse the batch, merges, gives every changed record a new change-log
     /// position and remembers the answer under the batch id.
     func push(_ request: PushRequest, token: DeviceToken, fingerprint: String, at date: Date,
-              validate: @Sendable (_ stored: [String: RecordState]) throws -> Void) async throws -> PushResponse
+              validate: @escaping @Sendable (_ stored: [String: RecordState]) throws -> Void) async throws -> PushResponse
 
     /// Records in `scopes` whose position is after `position`, in position order.
     func pull(scopes: ScopeFilter, after position: Int64, limit: Int, token: DeviceToken?, at date: Date) async throws -> PullPage
