@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "VeldServer", targets: ["VeldServer"]),
         .executable(name: "veld", targets: ["veld"]),
         .executable(name: "veld-server", targets: ["veld-server"]),
+        .executable(name: "veld-bench", targets: ["veld-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
@@ -31,7 +32,7 @@ let package = Package(
         .target(
             name: "VeldProtocol",
             path: "protocol",
-            exclude: ["vectors", "SPEC.md"],
+            exclude: ["vectors", "SPEC.md", "openapi.yaml"],
             swiftSettings: strict
         ),
         // The client core a phone app would embed.
@@ -78,6 +79,22 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "server/veld-server",
+            swiftSettings: strict
+        ),
+        // The benchmark harness (scripts/bench.sh, BENCHMARKS.md): drives real veld-server
+        // processes and client cores; never linked into what ships.
+        .executableTarget(
+            name: "veld-bench",
+            dependencies: [
+                "VeldCore",
+                "VeldProtocol",
+                "VeldServer",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "bench/veld-bench",
             swiftSettings: strict
         ),
         .testTarget(

@@ -1,0 +1,82 @@
+import Foundation
+import VeldCore
+import VeldProtocol
+
+/// Offline capture: edits per second into a LocalStore (state + outbox, one transaction
+/// per edit), against a raw SQLite insert of the same bytes (the JSON state each edit
+/// wrote) with the same pragmas, one transaction per row; and both batched.
+enum CaptureScenario {
+    static func run(_ sizes: Sizes, _ report: Report) throws {
+        let scratch = try Scratch("capture")
+        defer { scratch.remove() }
+        let generator = DataGenerator()
+        let perEditStore = try seededStore(scratch.path("store"), generator, sizes.captureRecords)
+        let batchedStore = try seededStore(scratch.path("store-batched"), generator, sizes.captureRecords)
+        let batched = try BatchedEdits(database: batchedStore.databaseURL, profile: try batchedStore.profile())
+        let raw = try RawTable(path: scratch.path("raw.sqlite").path)
+        let rawBatched = try RawTable(path: scratch.path("raw-batched.sqlite").path)
+
+        var storeRate: [Double] = [], rawRate: [Double] = [], ratio: [Double] = []
+        var batchedRate: [Double] = [], rawBatchedRate: [Double] = [], batchedRatio: [Double] = []
+        var bytes = 0
+        for rep in 0..<sizes.repetitions {
+            let edits = (0..<sizes.captureEdits).map { n -> (String, [String: FieldValue]) in
+                let i = n % sizes.captureRecords
+                var random = SeededRandom(seed: UInt64(rep * 1_000_003 + n))
+                return (generator.id(i), generator.fieldEdit(generator.type(i), &random))
+            }
+            // One transaction per edit, through the public API.
+            var states: [RecordState] = []
+            let storeSeconds = try measure {
+                for (id, changes) in edits { states.append(try perEditStore.edit(id: id, changes: changes)) }
+            }
+            let rows = try states.map { ($0.id, try StableJSON.encode($0)) }
+            bytes = rows.reduce(0) { $0 + $1.1.count } / max(1, rows.count)
+            let rawSeconds = try measure { for row in rows { try raw.insert(CollectionOfOne(row)) } }
+            storeRate.append(Double(edits.count) / storeSeconds)
+            rawRate.append(Double(edits.count) / rawSeconds)
+            ratio.append(storeSeconds / rawSeconds)
+
+            // Batched: the bench's stand-in for a batched LocalStore edit.
+            var batchedStates: [RecordState] = []
+            let batchedSeconds = try measure { batchedStates = try batched.apply(edits, batchSize: sizes.captureBatch) }
+            let batchedRows = try batchedStates.map { ($0.id, try StableJSON.encode($0)) }
+            let rawBatchedSeconds = try measure {
+                for start in stride(from: 0, to: batchedRows.count, by: sizes.captureBatch) {
+                    try rawBatched.insert(batchedRows[start..<min(start + sizes.captureBatch, batchedRows.count)])
+                }
+            }
+            batchedRate.append(Double(edits.count) / batchedSeconds)
+            rawBatchedRate.append(Double(edits.count) / rawBatchedSeconds)
+            batchedRatio.append(batchedSeconds / rawBatchedSeconds)
+        }
+        try batched.close()
+        try raw.close()
+        try rawBatched.close()
+
+        let s = "offline capture"
+        report.add(s, "LocalStore.edit, one transaction per edit", unit: "edits/s", values: storeRate)
+        report.add(s, "floor: raw SQLite insert of the same bytes, one transaction per row", unit: "rows/s", values: rawRate)
+        report.add(s, "time ratio LocalStore.edit / raw insert (same run, interleaved)", unit: "×", values: ratio,
+                   goal: "≤ 2×", check: { $0 <= 2 })
+        report.add(s, "batched edits, \(sizes.captureBatch) per transaction", unit: "edits/s", values: batchedRate,
+                   note: "bench-side stand-in: LocalStore has no batched edit")
+        report.add(s, "floor: raw insert, \(sizes.captureBatch) rows per transaction", unit: "rows/s", values: rawBatchedRate)
+        report.add(s, "time ratio batched edits / batched raw insert", unit: "×", values: batchedRatio,
+                   goal: "≤ 2×", check: { $0 <= 2 })
+        report.note("Offline capture: \(sizes.captureEdits) one-field edits per run over \(sizes.captureRecords) records; the states written average \(bytes) bytes of JSON. Both sides use WAL and synchronous=FULL, so one-transaction-per-edit is bounded by this disk's fsync.")
+    }
+
+    /// A visitor's store holding records 0..<count of the generator (parents before goals).
+    static func seededStore(_ home: URL, _ generator: DataGenerator, _ count: Int) throws -> LocalStore {
+        let store = try LocalStore.initialise(home: home, user: "bench-visitor", role: .visitor)
+        var random = SeededRandom(seed: 1)
+        for i in 0..<count {
+            let type = generator.type(i)
+            let fields = generator.fields(i, &random)
+            let scope: String? = type == "carePlanGoal" ? nil : generator.scope(i)
+            try store.create(type: type, scope: scope, fields: fields, id: generator.id(i))
+        }
+        return store
+    }
+}
