@@ -305,25 +305,56 @@ extension LocalStore {
         try writer.write { db in try self.mergeRemote(states, db: db) }
     }
 
-    func mergeRemote(_ states: [RecordState], db: Database) throws -> MergeSummary {
+    /// `encoded`, when given, holds each incoming state's JSON as received (same order):
+    /// a record new here is stored as those bytes, since there is nothing to merge.
+    func mergeRemote(_ states: [RecordState], encoded: [String]? = nil, db: Database) throws -> MergeSummary {
         var summary = MergeSummary()
-        let now = clock()
-        for incoming in states {
-            if let existing = try RecordRow.fetchOne(db, key: incoming.id) {
-                let local = try existing.decoded()
+        let now = clock().databaseValue
+        var present = try presentRows(ids: states.map(\.id), db: db)
+        let insert = try db.cachedStatement(sql: """
+            INSERT INTO record (id, type, scope, state, status, deleted, hasConflicts, createdAt, updatedAt)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        let update = try db.cachedStatement(sql: """
+            UPDATE record SET type = ?, scope = ?, state = ?, status = ?, deleted = ?, hasConflicts = ?, updatedAt = ? WHERE id = ?
+            """)
+        for (index, incoming) in states.enumerated() {
+            if let local = present[incoming.id] {
                 let merged: RecordState
                 do { merged = try local.merged(with: incoming) } catch {
                     throw LocalStoreError(.refusedState("\(error)"), home: home)
                 }
                 guard merged != local else { continue }
                 if merged.hasConflicts && !local.hasConflicts { summary.newConflicts += 1 }
-                try RecordRow(merged, createdAt: existing.createdAt, updatedAt: now).update(db)
+                let json = String(decoding: try StableJSON.encode(merged), as: UTF8.self)
+                try update.execute(arguments: [merged.type, merged.scope, json, merged.statusColumn, merged.isDeleted,
+                                               merged.hasConflicts, now, merged.id])
+                present[incoming.id] = merged
             } else {
                 if incoming.hasConflicts { summary.newConflicts += 1 }
-                try RecordRow(incoming, createdAt: now, updatedAt: now).insert(db)
+                let json = try encoded?[index] ?? String(decoding: StableJSON.encode(incoming), as: UTF8.self)
+                try insert.execute(arguments: [incoming.id, incoming.type, incoming.scope, json, incoming.statusColumn,
+                                               incoming.isDeleted, incoming.hasConflicts, now, now])
+                present[incoming.id] = incoming
             }
             summary.changed += 1
         }
         return summary
+    }
+
+    /// The stored states among `ids`, in as few queries as SQLite's variable limit allows.
+    private func presentRows(ids: [String], db: Database) throws -> [String: RecordState] {
+        var present: [String: RecordState] = [:]
+        for start in stride(from: 0, to: ids.count, by: 500) {
+            let chunk = Array(ids[start..<min(start + 500, ids.count)])
+            let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+            let rows = try Row.fetchCursor(db, sql: "SELECT id, state FROM record WHERE id IN (\(marks))",
+                                           arguments: StatementArguments(chunk))
+            while let row = try rows.next() {
+                let text: String = row[1]
+                present[row[0]] = try StableJSON.decode(RecordState.self, from: Data(text.utf8))
+            }
+        }
+        return present
     }
 }

@@ -65,9 +65,9 @@ extension LocalStore {
 
     /// Merges one pulled page and advances the cursor in the same transaction, so a crash
     /// leaves either both or neither.
-    func applyPulledPage(_ states: [RecordState], cursor: String) throws -> MergeSummary {
+    func applyPulledPage(_ states: [RecordState], encoded: [String]? = nil, cursor: String) throws -> MergeSummary {
         try writer.write { db in
-            let summary = try self.mergeRemote(states, db: db)
+            let summary = try self.mergeRemote(states, encoded: encoded, db: db)
             try Self.set(SyncKey.cursor, cursor, db)
             return summary
         }

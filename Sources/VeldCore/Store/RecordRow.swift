@@ -31,7 +31,7 @@ struct RecordRow: Codable, FetchableRecord, PersistableRecord {
         type = record.type
         scope = record.scope
         state = String(decoding: try StableJSON.encode(record), as: UTF8.self)
-        if case .string(let text)? = record.value(of: "status") { status = text } else { status = nil }
+        status = record.statusColumn
         deleted = record.isDeleted
         hasConflicts = record.hasConflicts
         self.createdAt = createdAt
@@ -48,4 +48,12 @@ struct OutboxRow: Codable, FetchableRecord, PersistableRecord {
     var recordID: String
     var counter: UInt64
     var queuedAt: Date
+}
+
+extension RecordState {
+    /// What the `status` column holds: the shown status, when it is text.
+    var statusColumn: String? {
+        if case .string(let text)? = value(of: "status") { return text }
+        return nil
+    }
 }

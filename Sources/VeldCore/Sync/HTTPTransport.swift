@@ -34,9 +34,16 @@ public struct HTTPTransport: SyncTransport {
     }
 
     public func pull(since cursor: String, limit: Int) async throws -> PullResponse {
+        try await pullEncoded(since: cursor, limit: limit).page
+    }
+
+    public func pullEncoded(since cursor: String, limit: Int) async throws -> (page: PullResponse, encoded: [String]?) {
         var components = URLComponents(url: server.appendingPathComponent("v1/pull"), resolvingAgainstBaseURL: false)!
         components.queryItems = [URLQueryItem(name: "since", value: cursor), URLQueryItem(name: "limit", value: String(limit))]
-        return try await send(URLRequest(url: components.url!), expecting: PullResponse.self)
+        let data = try await fetch(URLRequest(url: components.url!))
+        let page = try decode(PullResponse.self, from: data)
+        let encoded = PulledRecords.slices(of: data).flatMap { $0.count == page.records.count ? $0 : nil }
+        return (page, encoded)
     }
 
     /// Every change the server accepted for a record, oldest first.
@@ -49,6 +56,17 @@ public struct HTTPTransport: SyncTransport {
     }
 
     private func send<T: Decodable>(_ request: URLRequest, expecting: T.Type) async throws -> T {
+        try decode(T.self, from: try await fetch(request))
+    }
+
+    private func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
+        do { return try StableJSON.decode(T.self, from: data) } catch {
+            throw SyncTransportError.badResponse("\(T.self) did not decode: \(error)")
+        }
+    }
+
+    /// The body of a 2xx answer; anything else as a `SyncTransportError`.
+    private func fetch(_ request: URLRequest) async throws -> Data {
         var request = request
         request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
         request.setValue("application/json", forHTTPHeaderField: "Accept")
@@ -64,9 +82,7 @@ public struct HTTPTransport: SyncTransport {
         }
         switch http.statusCode {
         case 200..<300:
-            do { return try StableJSON.decode(T.self, from: data) } catch {
-                throw SyncTransportError.badResponse("\(T.self) did not decode: \(error)")
-            }
+            return data
         case 400..<500:
             let problem = (try? StableJSON.decode(Problem.self, from: data))
                 ?? Problem(type: .malformed, status: http.statusCode, detail: String(decoding: data.prefix(300), as: UTF8.self))
@@ -74,6 +90,61 @@ public struct HTTPTransport: SyncTransport {
         default:
             let detail = (try? StableJSON.decode(Problem.self, from: data))?.detail ?? HTTPURLResponse.localizedString(forStatusCode: http.statusCode)
             throw SyncTransportError.serverFailed(status: http.statusCode, detail: detail)
+        }
+    }
+}
+
+/// Finds each element of the top-level `"records"` array in a pull body, as text.
+enum PulledRecords {
+    static func slices(of data: Data) -> [String]? {
+        data.withUnsafeBytes { raw -> [String]? in
+            let bytes = raw.bindMemory(to: UInt8.self)
+            let quote = UInt8(ascii: "\""), backslash = UInt8(ascii: "\\"), colon = UInt8(ascii: ":")
+            let open = UInt8(ascii: "{"), close = UInt8(ascii: "}"), openArray = UInt8(ascii: "["), closeArray = UInt8(ascii: "]")
+            let recordsKey = Array("records".utf8)
+            var slices: [String] = []
+            var depth = 0, index = 0, stringStart = -1, elementStart = -1
+            var lastString: Range<Int>? = nil, key: Range<Int>? = nil
+            var inString = false, inRecords = false, seenRecords = false
+            while index < bytes.count {
+                let byte = bytes[index]
+                if inString {
+                    if byte == backslash { index += 2; continue }
+                    if byte == quote {
+                        inString = false
+                        if depth == 1 { lastString = (stringStart + 1)..<index }
+                    }
+                    index += 1
+                    continue
+                }
+                switch byte {
+                case quote:
+                    inString = true
+                    stringStart = index
+                case colon where depth == 1:
+                    key = lastString
+                case open, openArray:
+                    if depth == 1, byte == openArray, let key, bytes[key].elementsEqual(recordsKey) {
+                        inRecords = true
+                        seenRecords = true
+                    } else if inRecords, depth == 2, byte == open {
+                        elementStart = index
+                    }
+                    depth += 1
+                case close, closeArray:
+                    depth -= 1
+                    if inRecords, depth == 2, byte == close, elementStart >= 0 {
+                        slices.append(String(decoding: UnsafeBufferPointer(rebasing: bytes[elementStart...index]), as: UTF8.self))
+                        elementStart = -1
+                    } else if inRecords, depth == 1 {
+                        inRecords = false
+                    }
+                default:
+                    break
+                }
+                index += 1
+            }
+            return seenRecords ? slices : nil
         }
     }
 }

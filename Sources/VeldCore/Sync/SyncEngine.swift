@@ -112,8 +112,8 @@ public struct SyncEngine: Sendable {
         var received = 0
         while true {
             let since = cursor
-            let page = try await withRetry { try await transport.pull(since: since, limit: pageSize) }
-            let summary = try store.applyPulledPage(page.records, cursor: page.cursor)
+            let (page, encoded) = try await withRetry { try await transport.pullEncoded(since: since, limit: pageSize) }
+            let summary = try store.applyPulledPage(page.records, encoded: encoded, cursor: page.cursor)
             total.changed += summary.changed
             total.newConflicts += summary.newConflicts
             received += page.records.count

@@ -6,6 +6,16 @@ import VeldProtocol
 public protocol SyncTransport: Sendable {
     func push(_ request: PushRequest) async throws -> PushResponse
     func pull(since cursor: String, limit: Int) async throws -> PullResponse
+    /// A page together with each record's JSON exactly as received (same order), when the
+    /// transport has it: a record new to the store is then kept as those bytes instead of
+    /// being encoded again.
+    func pullEncoded(since cursor: String, limit: Int) async throws -> (page: PullResponse, encoded: [String]?)
+}
+
+extension SyncTransport {
+    public func pullEncoded(since cursor: String, limit: Int) async throws -> (page: PullResponse, encoded: [String]?) {
+        (try await pull(since: cursor, limit: limit), nil)
+    }
 }
 
 /// Why a sync request failed, sorted by what the engine does about it.
