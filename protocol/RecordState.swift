@@ -82,30 +82,44 @@ public struct RecordState: Hashable, Codable, Sendable {
         var result = self
         result.context = context.joined(with: other.context)
         var merged: [String: [FieldEntry]] = [:]
-        for field in Set(fields.keys).union(other.fields.keys) {
-            let mine = fields[field] ?? []
-            let theirs = other.fields[field] ?? []
-            var kept: [Dot: FieldEntry] = [:]
-            let theirDots = Dictionary(theirs.map { ($0.dot, $0) }, uniquingKeysWith: { a, _ in a })
-            let myDots = Dictionary(mine.map { ($0.dot, $0) }, uniquingKeysWith: { a, _ in a })
-            for entry in mine where theirDots[entry.dot] != nil || !other.context.contains(entry.dot) {
-                kept[entry.dot] = entry
-            }
-            for entry in theirs where myDots[entry.dot] != nil || !context.contains(entry.dot) {
-                if let existing = kept[entry.dot], existing != entry {
-                    // One dot, two values: never happens between honest replicas (a server
-                    // refuses it with 409). Choose the same one whichever side merges.
-                    kept[entry.dot] = Self.tieBreak(existing, entry)
-                } else {
-                    kept[entry.dot] = entry
-                }
-            }
-            if !kept.isEmpty {
-                merged[field] = kept.values.sorted { $0.dot < $1.dot }
-            }
+        merged.reserveCapacity(Swift.max(fields.count, other.fields.count))
+        for (field, mine) in fields {
+            let kept = Self.mergeEntries(mine, theirs: other.fields[field] ?? [], mine: context, theirs: other.context)
+            if !kept.isEmpty { merged[field] = kept }
+        }
+        for (field, theirs) in other.fields where fields[field] == nil {
+            let kept = Self.mergeEntries([], theirs: theirs, mine: context, theirs: other.context)
+            if !kept.isEmpty { merged[field] = kept }
         }
         result.fields = merged
         return result
+    }
+
+    /// One field's merge, walking both lists in dot order (each is sorted by dot, one
+    /// entry per dot): an entry both hold stays, an entry one side holds stays if the
+    /// other side has not seen its dot.
+    private static func mergeEntries(_ mine: [FieldEntry], theirs: [FieldEntry],
+                                     mine myContext: VersionVector, theirs theirContext: VersionVector) -> [FieldEntry] {
+        if mine == theirs { return mine }
+        var kept: [FieldEntry] = []
+        kept.reserveCapacity(mine.count + theirs.count)
+        var i = 0, j = 0
+        while i < mine.count || j < theirs.count {
+            if j == theirs.count || (i < mine.count && mine[i].dot < theirs[j].dot) {
+                if !theirContext.contains(mine[i].dot) { kept.append(mine[i]) }
+                i += 1
+            } else if i == mine.count || theirs[j].dot < mine[i].dot {
+                if !myContext.contains(theirs[j].dot) { kept.append(theirs[j]) }
+                j += 1
+            } else {
+                // One dot, two values: never happens between honest replicas (a server
+                // refuses it with 409). Choose the same one whichever side merges.
+                kept.append(mine[i] == theirs[j] ? mine[i] : tieBreak(mine[i], theirs[j]))
+                i += 1
+                j += 1
+            }
+        }
+        return kept
     }
 
     public mutating func merge(_ other: RecordState) throws(RecordIdentityMismatch) {
@@ -170,6 +184,7 @@ public struct RecordState: Hashable, Codable, Sendable {
     // MARK: Private
 
     private static func canonical(_ entries: [FieldEntry]) -> [FieldEntry] {
+        if zip(entries, entries.dropFirst()).allSatisfy({ $0.dot < $1.dot }) { return entries }
         var byDot: [Dot: FieldEntry] = [:]
         for entry in entries {
             if let existing = byDot[entry.dot] { byDot[entry.dot] = tieBreak(existing, entry) } else { byDot[entry.dot] = entry }
@@ -192,5 +207,20 @@ public struct RecordIdentityMismatch: Error, CustomStringConvertible, Sendable {
 
     public var description: String {
         "record \(mine.id) is a \(mine.type) in scope \(mine.scope) here but a \(theirs.type) in scope \(theirs.scope) in the other state; a record's type and scope are fixed at creation"
+    }
+}
+
+extension RecordState {
+    private enum CodingKeys: String, CodingKey { case id, type, scope, context, fields }
+
+    /// Decodes into the canonical form every state in memory has (each field's entries
+    /// sorted by dot, one per dot, no empty field), whatever order a sender used: the
+    /// merge relies on it.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(id: try container.decode(String.self, forKey: .id), type: try container.decode(String.self, forKey: .type),
+                  scope: try container.decode(String.self, forKey: .scope),
+                  context: try container.decode(VersionVector.self, forKey: .context),
+                  fields: try container.decode([String: [FieldEntry]].self, forKey: .fields))
     }
 }

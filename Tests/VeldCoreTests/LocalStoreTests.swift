@@ -26,6 +26,34 @@ import VeldProtocol
         #expect(!FileManager.default.fileExists(atPath: home.url.appendingPathComponent(LocalStore.databaseName).path))
     }
 
+    @Test func aBatchOfEditsIsKeptWholeOrNotAtAll() throws {
+        let home = try TemporaryHome()
+        let store = try home.store()
+        let notes = try (0..<3).map { _ in try store.create(type: "visitNote", scope: "loc-zonnehof", fields: TemporaryHome.visitFields) }
+        let queued = try store.outbox()
+        let before = try store.records()
+        // The last edit is refused (an unknown status): none of the batch is kept.
+        let error = #expect(throws: LocalStoreError.self) {
+            try store.edit([(notes[0].id, ["summary": .string("Eerste")]), (notes[1].id, ["summary": .string("Tweede")]),
+                            (notes[2].id, ["status": .string("onbekend")])])
+        }
+        #expect(error?.description.contains("status") == true)
+        #expect(try store.records() == before)
+        #expect(try store.outbox() == queued)
+
+        let edited = try store.edit(notes.map { ($0.id, ["summary": .string("Samen opgeslagen")]) })
+        #expect(try store.records().filter { $0.value(of: "summary") == .string("Samen opgeslagen") }.count == 3)
+        // Each outbox entry now names the counter of the batch's edit and keeps its queue time.
+        let entries = try store.outbox()
+        let replica = try store.profile().replicaID
+        #expect(entries.map(\.recordID).sorted() == notes.map(\.id).sorted())
+        for state in edited {
+            let entry = try #require(entries.first { $0.recordID == state.id })
+            #expect(entry.counter == state.context[replica])
+            #expect(entry.queuedAt == queued.first { $0.recordID == state.id }?.queuedAt)
+        }
+    }
+
     @Test func anEditAndItsOutboxEntryAreOneTransaction() throws {
         let home = try TemporaryHome()
         let store = try home.store()

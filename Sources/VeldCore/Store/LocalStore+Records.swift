@@ -84,37 +84,51 @@ extension LocalStore {
     /// field in conflict resolves it.
     @discardableResult
     public func edit(id: String, changes: [String: FieldValue]) throws -> RecordState {
-        let profile = try profile()
-        return try writer.write { db in
-            var state = try self.existing(id, db: db)
-            guard let schema = Schemas.named(state.type) else {
-                throw self.invalid(ValidationError(recordID: state.id, type: state.type, problem: .unknownType))
-            }
-            var problems = schema.validateChanges(changes, role: profile.role, recordID: state.id)
-            for (name, value) in changes.sorted(by: { $0.key < $1.key }) {
-                guard let field = schema.field(name) else { continue }
-                for held in state.entries(of: name) where held.value != value && !field.permits(profile.role, toReplace: held.value) {
-                    problems.append(ValidationError(recordID: state.id, type: state.type, field: name,
-                                                    problem: .notPermitted(role: profile.role, value: held.value.description)))
-                }
-            }
-            guard problems.isEmpty else { throw self.invalid(problems) }
-            if let parent = schema.parentField, changes[parent] != nil {
-                throw self.invalid(ValidationError(recordID: state.id, type: state.type, field: parent,
-                                                   problem: .wrongShape(expected: "the parent it was created under (a record's scope is fixed)", got: "a new parent")))
-            }
-            state.edit(changes, replica: profile.replicaID, author: profile.user, time: clock())
-            try self.saveLocalEdit(state, schema: schema, isNew: false, replica: profile.replicaID, db: db)
-            return state
+        try writer.write { db in
+            try self.edit(id: id, changes: changes, profile: self.profile(db), db: db)
         }
+    }
+
+    /// Several edits in one transaction: all are kept, or (if one is refused) none. For
+    /// capture that arrives in bursts (an import, a form saved field by field), this
+    /// saves one disk flush per edit.
+    @discardableResult
+    public func edit(_ batch: [(id: String, changes: [String: FieldValue])]) throws -> [RecordState] {
+        try writer.write { db in
+            let profile = try self.profile(db)
+            return try batch.map { try self.edit(id: $0.id, changes: $0.changes, profile: profile, db: db) }
+        }
+    }
+
+    private func edit(id: String, changes: [String: FieldValue], profile: Profile, db: Database) throws -> RecordState {
+        var state = try existing(id, db: db)
+        guard let schema = Schemas.named(state.type) else {
+            throw invalid(ValidationError(recordID: state.id, type: state.type, problem: .unknownType))
+        }
+        var problems = schema.validateChanges(changes, role: profile.role, recordID: state.id)
+        for (name, value) in changes.sorted(by: { $0.key < $1.key }) {
+            guard let field = schema.field(name) else { continue }
+            for held in state.entries(of: name) where held.value != value && !field.permits(profile.role, toReplace: held.value) {
+                problems.append(ValidationError(recordID: state.id, type: state.type, field: name,
+                                                problem: .notPermitted(role: profile.role, value: held.value.description)))
+            }
+        }
+        guard problems.isEmpty else { throw invalid(problems) }
+        if let parent = schema.parentField, changes[parent] != nil {
+            throw invalid(ValidationError(recordID: state.id, type: state.type, field: parent,
+                                          problem: .wrongShape(expected: "the parent it was created under (a record's scope is fixed)", got: "a new parent")))
+        }
+        state.edit(changes, replica: profile.replicaID, author: profile.user, time: clock())
+        try saveLocalEdit(state, schema: schema, isNew: false, replica: profile.replicaID, db: db)
+        return state
     }
 
     /// Deletes a record: an edit that sets `deleted` and re-asserts every other field,
     /// so an edit made elsewhere concurrently stays visible as a conflict.
     @discardableResult
     public func delete(id: String) throws -> RecordState {
-        let profile = try profile()
-        return try writer.write { db in
+        try writer.write { db in
+            let profile = try self.profile(db)
             var state = try self.existing(id, db: db)
             guard let schema = Schemas.named(state.type) else {
                 throw self.invalid(ValidationError(recordID: state.id, type: state.type, problem: .unknownType))
@@ -264,16 +278,30 @@ extension LocalStore {
     }
 
     /// Writes the state and its outbox entry; the caller's transaction makes them one.
+    /// An entry already queued keeps its `queuedAt` and takes the new counter.
     private func saveLocalEdit(_ state: RecordState, schema: RecordSchema, isNew: Bool, replica: String,
                                db: Database) throws {
         let problems = schema.validate(state)
         guard problems.isEmpty else { throw invalid(problems) }
-        let now = clock()
-        let createdAt = isNew ? now : (try Date.fetchOne(db, sql: "SELECT createdAt FROM record WHERE id = ?", arguments: [state.id]) ?? now)
-        try RecordRow(state, createdAt: createdAt, updatedAt: now).save(db)
+        let now = clock().databaseValue
+        let json = String(decoding: try StableJSON.encode(state), as: UTF8.self)
+        if isNew {
+            try db.cachedStatement(sql: """
+                INSERT INTO record (id, type, scope, state, status, deleted, hasConflicts, createdAt, updatedAt)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """).execute(arguments: [state.id, state.type, state.scope, json, state.statusColumn, state.isDeleted,
+                                         state.hasConflicts, now, now])
+        } else {
+            try db.cachedStatement(sql: """
+                UPDATE record SET type = ?, scope = ?, state = ?, status = ?, deleted = ?, hasConflicts = ?, updatedAt = ? WHERE id = ?
+                """).execute(arguments: [state.type, state.scope, json, state.statusColumn, state.isDeleted, state.hasConflicts,
+                                         now, state.id])
+        }
         try faults.afterRecordWrite?()
-        let queuedAt = try OutboxRow.fetchOne(db, key: state.id)?.queuedAt ?? now
-        try OutboxRow(recordID: state.id, counter: state.context[replica], queuedAt: queuedAt).save(db)
+        try db.cachedStatement(sql: """
+            INSERT INTO outbox (recordID, counter, queuedAt) VALUES (?, ?, ?)
+            ON CONFLICT (recordID) DO UPDATE SET counter = excluded.counter
+            """).execute(arguments: [state.id, state.context[replica], now])
     }
 
     func invalid(_ errors: ValidationError...) -> LocalStoreError { invalid(errors) }

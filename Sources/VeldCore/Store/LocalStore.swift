@@ -132,6 +132,12 @@ public final class LocalStore: Sendable {
     func profileIfPresent() throws -> Profile? {
         try writer.read { db in try ProfileRow.fetchOne(db)?.profile }
     }
+
+    /// The profile, inside a transaction that is already open.
+    func profile(_ db: Database) throws -> Profile {
+        guard let profile = try ProfileRow.fetchOne(db)?.profile else { throw LocalStoreError(.notInitialised, home: home) }
+        return profile
+    }
 }
 
 /// Seams for tests: a failure injected between the two writes of a local edit shows
