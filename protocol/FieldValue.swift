@@ -15,12 +15,13 @@ public enum FieldValue: Hashable, Codable, Sendable, CustomStringConvertible {
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
+        // Most values are text: try that first, since each failed attempt costs an error.
         if container.decodeNil() {
             self = .null
-        } else if let flag = try? container.decode(Bool.self) {
-            self = .bool(flag)
         } else if let text = try? container.decode(String.self) {
             self = .string(text)
+        } else if let flag = try? container.decode(Bool.self) {
+            self = .bool(flag)
         } else if let list = try? container.decode([String].self) {
             self = .strings(list)
         } else {

@@ -39,19 +39,18 @@ enum ClientCommands {
         try print(ClientResult(seconds: seconds, records: changed, peakRSS: peakRSS()))
     }
 
-    /// `client-push HOME COUNT ROUND`: edits records 0..<COUNT (untimed; written in batches
-    /// by ``BatchedEdits`` since LocalStore has no batched edit), then times `push()`.
+    /// `client-push HOME COUNT ROUND`: edits records 0..<COUNT (untimed; batched edits of
+    /// 500 per transaction), then times `push()`.
     static func push(home: URL, count: Int, round: Int) async throws {
         let generator = DataGenerator()
-        let profile = try LocalStore.open(home: home).profile()
         let edits = (0..<count).map { i -> (String, [String: FieldValue]) in
             var random = SeededRandom(seed: UInt64(i) &* 31 &+ UInt64(round) &* 7_919)
             return (generator.id(i), generator.fieldEdit(generator.type(i), &random))
         }
-        let writer = try BatchedEdits(database: home.appendingPathComponent(LocalStore.databaseName), profile: profile)
-        try writer.apply(edits, batchSize: 500)
-        try writer.close()
         let store = try LocalStore.open(home: home)
+        for start in stride(from: 0, to: edits.count, by: 500) {
+            try store.edit(edits[start..<min(start + 500, edits.count)].map { (id: $0.0, changes: $0.1) })
+        }
         let pending = try store.outbox().count
         guard pending >= count else { throw BenchError("expected \(count) records in the outbox, found \(pending)") }
         let settings = try store.syncSettings()
@@ -64,65 +63,5 @@ enum ClientCommands {
             throw BenchError("push acknowledged \(pushed) of \(pending); outbox still holds \(left)")
         }
         try print(ClientResult(seconds: seconds, records: pushed, peakRSS: peakRSS()))
-    }
-}
-
-/// Edits in one transaction per batch, written to a LocalStore's own tables the way
-/// `LocalStore.edit(id:changes:)` writes them (read and decode the state, validate the
-/// changes, edit, validate the state, save the record row and its outbox entry).
-///
-/// LocalStore has no public batched edit; this stands in for one so the harness can
-/// measure what batching would buy, and fill an outbox of 10k edits without 10k fsyncs.
-/// It mirrors `saveLocalEdit` in Sources/VeldCore/Store/LocalStore+Records.swift and must
-/// follow it if that changes (the push scenario fails loudly if the outbox is wrong).
-final class BatchedEdits {
-    let pool: DatabasePool
-    let profile: Profile
-
-    init(database: URL, profile: Profile) throws {
-        var configuration = Configuration()
-        configuration.busyMode = .timeout(10)
-        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
-        pool = try DatabasePool(path: database.path, configuration: configuration)
-        self.profile = profile
-    }
-
-    func close() throws { try pool.close() }
-
-    /// Returns the edited states.
-    @discardableResult
-    func apply(_ edits: [(String, [String: FieldValue])], batchSize: Int) throws -> [RecordState] {
-        var states: [RecordState] = []
-        states.reserveCapacity(edits.count)
-        for start in stride(from: 0, to: edits.count, by: batchSize) {
-            try pool.write { db in
-                for (id, changes) in edits[start..<min(start + batchSize, edits.count)] {
-                    states.append(try edit(id: id, changes: changes, db: db))
-                }
-            }
-        }
-        return states
-    }
-
-    func edit(id: String, changes: [String: FieldValue], db: Database) throws -> RecordState {
-        guard let row = try Row.fetchOne(db, sql: "SELECT state FROM record WHERE id = ?", arguments: [id]) else {
-            throw BenchError("no record \(id) in the store")
-        }
-        var state = try StableJSON.decode(RecordState.self, from: Data((row["state"] as String).utf8))
-        guard let schema = Schemas.named(state.type) else { throw BenchError("unknown type \(state.type)") }
-        let problems = schema.validateChanges(changes, role: profile.role, recordID: id)
-        guard problems.isEmpty else { throw BenchError("invalid edit: \(problems)") }
-        state.edit(changes, replica: profile.replicaID, author: profile.user, time: WallClock.now())
-        let invalid = schema.validate(state)
-        guard invalid.isEmpty else { throw BenchError("invalid state: \(invalid)") }
-        let now = WallClock.now()
-        let json = String(decoding: try StableJSON.encode(state), as: UTF8.self)
-        let status: String? = if case .string(let text)? = state.value(of: "status") { text } else { nil }
-        try db.execute(sql: "UPDATE record SET state = ?, status = ?, deleted = ?, hasConflicts = ?, updatedAt = ? WHERE id = ?",
-                       arguments: [json, status, state.isDeleted, state.hasConflicts, now, id])
-        let queuedAt = try Date.fetchOne(db, sql: "SELECT queuedAt FROM outbox WHERE recordID = ?", arguments: [id]) ?? now
-        try db.execute(sql: "INSERT OR REPLACE INTO outbox (recordID, counter, queuedAt) VALUES (?, ?, ?)",
-                       arguments: [id, state.context[profile.replicaID], queuedAt])
-        return state
     }
 }
