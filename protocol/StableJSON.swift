@@ -35,11 +35,13 @@ public enum StableJSON {
     }
 
     public static func encode<T: Encodable>(_ value: T, pretty: Bool = false) throws -> Data {
-        try encoder(pretty: pretty).encode(value)
+        if !pretty, let state = value as? RecordState { return Data(RecordStateJSON.encode(state)) }
+        return try encoder(pretty: pretty).encode(value)
     }
 
     public static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
-        try decoder().decode(type, from: data)
+        if type == RecordState.self, let state = try RecordStateJSON.decode(data) as? T { return state }
+        return try decoder().decode(type, from: data)
     }
 
     /// The encoding as a string; for values that always encode (no throwing members).

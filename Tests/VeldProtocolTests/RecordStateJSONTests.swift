@@ -1,0 +1,69 @@
+import Foundation
+import PropertyBased
+import Testing
+import VeldProtocol
+
+/// The hand-written state codec must agree with `Codable` to the byte: stored states,
+/// fingerprints and the vectors all depend on one encoding.
+@Suite struct RecordStateJSONTests {
+    static let alphabet = Array("aZ09 -_é\"\\/{}[]:,\n\t\r\u{1}\u{8}\u{c}\u{1f}\u{7f}\u{2028}😀ñ")
+
+    static func text(_ codes: [Int]) -> String { String(codes.map { alphabet[$0 % alphabet.count] }) }
+
+    /// A state from generated numbers: several replicas, fields with one or more entries,
+    /// every kind of value, text with quotes, escapes, control characters and emoji.
+    static func state(_ codes: [Int]) -> RecordState {
+        var state = RecordState(id: "id-\(text(Array(codes.prefix(3))))", type: "visitNote", scope: "loc-\(codes.count)")
+        for (step, code) in codes.enumerated() {
+            let replica = "r-\(code % 4)\(text([code / 7]))"
+            let value: FieldValue = switch code % 5 {
+            case 0: .null
+            case 1: .bool(code % 2 == 0)
+            case 2: .strings([text([code, code / 3]), text([code / 11])])
+            default: .string(text(Array(codes[step...].prefix(12))))
+            }
+            var other = state
+            other.edit(["f\(code % 6)": value], replica: replica, author: text([code / 5, code]),
+                       time: Date(timeIntervalSince1970: Double(1_700_000_000 + code * 977)))
+            // Every third edit is concurrent with what came before it: conflicts arise.
+            state = step % 3 == 2 ? ((try? state.merged(with: other)) ?? other) : other
+        }
+        return state
+    }
+
+    static let codes = Gen.int(in: 0...10_000).array(of: 0...25)
+
+    @Test func encodesExactlyAsCodable() async {
+        await propertyCheck(count: 300, input: Self.codes) { codes in
+            let state = Self.state(codes)
+            let reference = try! StableJSON.encoder().encode(state)
+            #expect(Data(RecordStateJSON.encode(state)) == reference)
+        }
+    }
+
+    @Test func decodesWhatCodableWrites() async {
+        await propertyCheck(count: 300, input: Self.codes) { codes in
+            let state = Self.state(codes)
+            let compact = try! StableJSON.encoder().encode(state)
+            let pretty = try! StableJSON.encoder(pretty: true).encode(state)
+            #expect((try? RecordStateJSON.decode(compact)) == state)
+            #expect((try? RecordStateJSON.decode(pretty)) == state)
+            #expect((try? RecordStateJSON.decode(compact)) == (try? StableJSON.decoder().decode(RecordState.self, from: compact)))
+        }
+    }
+
+    @Test func readsEscapesCodableWouldAccept() throws {
+        let json = #"{"id":"x\/y","type":"t","scope":"s","extra":[1,{"a":null}],"context":{"r":1},"fields":{"f":[{"value":"\u00e9\ud83d\ude00\n","dot":{"replica":"r","counter":1},"author":"a","time":"2026-11-23T12:00:00Z"}]}}"#
+        let state = try RecordStateJSON.decode(Data(json.utf8))
+        #expect(state.id == "x/y")
+        #expect(state.value(of: "f") == .string("é😀\n"))
+    }
+
+    @Test(arguments: ["", "{", #"{"id":"a"}"#, #"{"id":"a","type":"t","scope":"s","context":{"r":-1},"fields":{}}"#,
+                      #"{"id":"a","type":"t","scope":"s","context":{},"fields":{}} x"#, #"{"id":"\ud800","type":"t"}"#,
+                      #"{"id":"a","type":"t","scope":"s","context":{},"fields":{"f":[{"value":1,"dot":{"replica":"r","counter":1},"author":"a","time":"2026-11-23T12:00:00Z"}]}}"#,
+                      #"{"id":"a","type":"t","scope":"s","context":{"r":99999999999999999999},"fields":{}}"#])
+    func refusesWhatIsNotAState(_ json: String) {
+        #expect(throws: DecodingError.self) { try RecordStateJSON.decode(Data(json.utf8)) }
+    }
+}
