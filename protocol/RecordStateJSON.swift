@@ -87,12 +87,89 @@ public enum RecordStateJSON {
     }
 
     public static func decode(_ data: Data) throws -> RecordState {
+        try parse(data) { try $0.recordState() }
+    }
+
+    /// A push body: `{"batch":…,"records":[…],"replica":…}`.
+    public static func encode(_ push: PushRequest) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(push.records.count * 1500 + 100)
+        out.append(contentsOf: #"{"batch":"#.utf8)
+        writeString(push.batch, to: &out)
+        out.append(contentsOf: #","records":["#.utf8)
+        for (index, state) in push.records.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: encode(state))
+        }
+        out.append(contentsOf: #"],"replica":"#.utf8)
+        writeString(push.replica, to: &out)
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+
+    public static func decodePush(_ data: Data) throws -> PushRequest {
+        try parse(data) { parser in
+            var batch: String?, replica: String?, records: [RecordState]?
+            try parser.object { parser, key in
+                switch key {
+                case "batch": batch = try parser.string()
+                case "replica": replica = try parser.string()
+                case "records":
+                    var states: [RecordState] = []
+                    try parser.array { parser in states.append(try parser.recordState()) }
+                    records = states
+                default: try parser.skipValue()
+                }
+            }
+            guard let batch, let replica, let records else { throw parser.failure("a push needs batch, replica and records") }
+            return PushRequest(replica: replica, batch: batch, records: records)
+        }
+    }
+
+    /// A pull page: `{"cursor":…,"more":…,"records":[…]}`.
+    public static func encode(_ page: PullResponse) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(page.records.count * 1500 + 100)
+        out.append(contentsOf: #"{"cursor":"#.utf8)
+        writeString(page.cursor, to: &out)
+        out.append(contentsOf: (page.more ? #","more":true,"records":["# : #","more":false,"records":["#).utf8)
+        for (index, state) in page.records.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: encode(state))
+        }
+        out.append(contentsOf: "]}".utf8)
+        return out
+    }
+
+    public static func decodePull(_ data: Data) throws -> PullResponse {
+        try parse(data) { parser in
+            var cursor: String?, more: Bool?, records: [RecordState]?
+            try parser.object { parser, key in
+                switch key {
+                case "cursor": cursor = try parser.string()
+                case "more":
+                    if parser.literal("true") { more = true } else if parser.literal("false") { more = false } else {
+                        throw parser.failure("'more' is true or false")
+                    }
+                case "records":
+                    var states: [RecordState] = []
+                    try parser.array { parser in states.append(try parser.recordState()) }
+                    records = states
+                default: try parser.skipValue()
+                }
+            }
+            guard let cursor, let more, let records else { throw parser.failure("a pull page needs cursor, more and records") }
+            return PullResponse(records: records, cursor: cursor, more: more)
+        }
+    }
+
+    private static func parse<T>(_ data: Data, _ body: (inout Parser) throws -> T) throws -> T {
         try data.withUnsafeBytes { raw in
             var parser = Parser(bytes: raw.bindMemory(to: UInt8.self))
-            let state = try parser.recordState()
+            let value = try body(&parser)
             parser.skipSpace()
-            guard parser.index == parser.bytes.count else { throw parser.failure("unexpected text after the record state") }
-            return state
+            guard parser.index == parser.bytes.count else { throw parser.failure("unexpected text after the JSON value") }
+            return value
         }
     }
 }
@@ -151,6 +228,7 @@ private struct Parser {
     }
 
     mutating func literal(_ word: String) -> Bool {
+        skipSpace()
         let utf8 = Array(word.utf8)
         guard index + utf8.count <= bytes.count, bytes[index..<(index + utf8.count)].elementsEqual(utf8) else { return false }
         index += utf8.count
@@ -194,7 +272,10 @@ private struct Parser {
                 case UInt8(ascii: "u"):
                     var scalar = try hexQuad()
                     if (0xD800..<0xDC00).contains(scalar) {
-                        guard literal("\\u") else { throw failure("a lone surrogate in a string") }
+                        guard index + 2 <= bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else {
+                            throw failure("a lone surrogate in a string")
+                        }
+                        index += 2
                         let low = try hexQuad()
                         guard (0xDC00..<0xE000).contains(low) else { throw failure("a lone surrogate in a string") }
                         scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)

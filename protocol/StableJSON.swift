@@ -35,12 +35,20 @@ public enum StableJSON {
     }
 
     public static func encode<T: Encodable>(_ value: T, pretty: Bool = false) throws -> Data {
-        if !pretty, let state = value as? RecordState { return Data(RecordStateJSON.encode(state)) }
+        if !pretty {
+            if let state = value as? RecordState { return Data(RecordStateJSON.encode(state)) }
+            if let push = value as? PushRequest { return Data(RecordStateJSON.encode(push)) }
+            if let page = value as? PullResponse { return Data(RecordStateJSON.encode(page)) }
+        }
         return try encoder(pretty: pretty).encode(value)
     }
 
     public static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
-        if type == RecordState.self, let state = try RecordStateJSON.decode(data) as? T { return state }
+        // The fast readers for the hot types; what they refuse goes through Codable, whose
+        // errors name the place (records[0].fields.summary…) for the problem body.
+        if type == RecordState.self, let state = (try? RecordStateJSON.decode(data)) as? T { return state }
+        if type == PushRequest.self, let push = (try? RecordStateJSON.decodePush(data)) as? T { return push }
+        if type == PullResponse.self, let page = (try? RecordStateJSON.decodePull(data)) as? T { return page }
         return try decoder().decode(type, from: data)
     }
 

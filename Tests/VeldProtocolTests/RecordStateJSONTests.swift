@@ -52,6 +52,25 @@ import VeldProtocol
         }
     }
 
+    @Test func pushAndPullBodiesMatchCodable() async {
+        await propertyCheck(count: 100, input: Self.codes.array(of: 0...5), Gen.bool) { lists, more in
+            let states = lists.enumerated().map { index, codes in
+                var state = Self.state(codes)
+                state = RecordState(id: "\(index)-\(state.id)", type: state.type, scope: state.scope, context: state.context,
+                                    fields: state.fields)
+                return state
+            }
+            let push = PushRequest(replica: "r-\"x\"", batch: Self.text(lists.first ?? []), records: states)
+            let page = PullResponse(records: states, cursor: "\(lists.count)", more: more)
+            let pushJSON = try! StableJSON.encoder().encode(push), pageJSON = try! StableJSON.encoder().encode(page)
+            #expect(Data(RecordStateJSON.encode(push)) == pushJSON)
+            #expect(Data(RecordStateJSON.encode(page)) == pageJSON)
+            #expect((try? RecordStateJSON.decodePush(pushJSON)) == push)
+            #expect((try? RecordStateJSON.decodePull(pageJSON)) == page)
+            #expect((try? RecordStateJSON.decodePull(try! StableJSON.encoder(pretty: true).encode(page))) == page)
+        }
+    }
+
     @Test func readsEscapesCodableWouldAccept() throws {
         let json = #"{"id":"x\/y","type":"t","scope":"s","extra":[1,{"a":null}],"context":{"r":1},"fields":{"f":[{"value":"\u00e9\ud83d\ude00\n","dot":{"replica":"r","counter":1},"author":"a","time":"2026-11-23T12:00:00Z"}]}}"#
         let state = try RecordStateJSON.decode(Data(json.utf8))
@@ -65,5 +84,12 @@ import VeldProtocol
                       #"{"id":"a","type":"t","scope":"s","context":{"r":99999999999999999999},"fields":{}}"#])
     func refusesWhatIsNotAState(_ json: String) {
         #expect(throws: DecodingError.self) { try RecordStateJSON.decode(Data(json.utf8)) }
+    }
+
+    @Test(arguments: [#"{"batch":"b","replica":"r"}"#, #"{"batch":"b","replica":"r","records":[{}]}"#, #"{"batch":1,"replica":"r","records":[]}"#,
+                      #"{"cursor":"1","more":"yes","records":[]}"#, #"{"cursor":"1","more":false,"records":[]"#])
+    func refusesWhatIsNotAMessage(_ json: String) {
+        #expect(throws: DecodingError.self) { try RecordStateJSON.decodePush(Data(json.utf8)) }
+        #expect(throws: DecodingError.self) { try RecordStateJSON.decodePull(Data(json.utf8)) }
     }
 }
