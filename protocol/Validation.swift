@@ -149,7 +149,9 @@ extension FieldSchema {
         if value.isNull { return [] }
         switch (kind, value) {
         case (.text, .string(let text)):
-            if text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { return fail(.emptyText) }
+            // Only whitespace? (Most text fails this on its first character; Foundation's
+            // trimming would copy the whole of it first.)
+            if text.unicodeScalars.allSatisfy(\.properties.isWhitespace) { return fail(.emptyText) }
             if name == "clientCode", Self.looksLikeBSN(text) { return fail(.looksLikeBSN) }
             return []
         case (.date, .string(let text)):

@@ -232,7 +232,11 @@ extension LocalStore {
 
     func existing(_ idOrPrefix: String, db: Database) throws -> RecordState {
         let key = idOrPrefix.lowercased()
-        if let row = try RecordRow.fetchOne(db, key: key) { return try decode(row) }
+        if let text = try String.fetchOne(db.cachedStatement(sql: "SELECT state FROM record WHERE id = ?"), arguments: [key]) {
+            do { return try StableJSON.decode(RecordState.self, from: Data(text.utf8)) } catch {
+                throw LocalStoreError(.unreadable("record \(key) holds a state that does not decode (\(error))"), home: home)
+            }
+        }
         guard key.count >= 4, key.allSatisfy({ $0.isHexDigit || $0 == "-" }) else {
             throw LocalStoreError(.recordNotFound(idOrPrefix), home: home)
         }
