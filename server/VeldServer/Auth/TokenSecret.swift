@@ -28,7 +28,7 @@ public enum TokenSecret {
     }
 
     /// SHA-256 of arbitrary bytes, hex; used to fingerprint push batches.
-    public static func fingerprint(_ data: Data) -> String {
+    public static func fingerprint<Bytes: DataProtocol>(_ data: Bytes) -> String {
         SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import ServiceLifecycle
 import VeldProtocol
 
 /// Builds the Veld sync server on `storage`: the one builder that `veld-server serve` and
@@ -26,7 +27,21 @@ public func buildApplication(
     return Application(
         router: router,
         configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "veld-server"),
+        // First in the list, so it is shut down last: after the server has answered its
+        // last request.
+        services: [FlushOnShutdown(storage: storage)],
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
         logger: logger
     )
+}
+
+/// Writes what the storage keeps in memory for a moment (each device's last pull) when the
+/// server shuts down gracefully (SIGTERM, SIGINT).
+struct FlushOnShutdown: Service {
+    let storage: any SyncStorage
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await storage.flushPendingWrites()
+    }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
 import VeldProtocol
 
 /// `/v1/push`, `/v1/pull` and `/v1/health`.
@@ -33,7 +34,8 @@ struct SyncRoutes {
 
     func push(_ request: Request, _ context: VeldRequestContext) async throws -> Response {
         let token = try context.requireToken()
-        let push = try await JSONBody.decode(PushRequest.self, from: request)
+        let body = try await JSONBody.body(of: request)
+        let push = try JSONBody.decode(PushRequest.self, from: body)
         guard !push.replica.isEmpty, push.replica.count <= 100 else {
             throw Problem(type: .malformed, status: 400, detail: "replica must be the device's replica id")
         }
@@ -46,13 +48,14 @@ struct SyncRoutes {
         if let bound = token.replica, bound != push.replica {
             throw replicaMismatch(bound: bound, token: token, pushed: push.replica)
         }
+        // The fingerprint of the stable encoding, so a resend in other bytes (key order,
+        // spaces, gzip) is still recognised as the same batch (protocol/SPEC.md § Replay).
         let fingerprint = TokenSecret.fingerprint(try StableJSON.encode(push))
         let validator = PushValidator(token: token, replica: push.replica)
         let records = push.records
+        let check: @Sendable (MergedBatch) throws -> Void = { batch in try validator.validate(records, batch: batch) }
         do {
-            let response = try await storage.push(push, token: token, fingerprint: fingerprint, at: clock()) { stored in
-                try validator.validate(records, stored: stored)
-            }
+            let response = try await storage.applyPush(push, token: token, fingerprint: fingerprint, at: clock(), check: check)
             context.logger.info("push", metadata: [
                 "replica": .string(push.replica), "batch": .string(push.batch), "records": .stringConvertible(push.records.count),
                 "changed": .stringConvertible(response.results.filter(\.changed).count),
@@ -85,8 +88,23 @@ struct SyncRoutes {
             }
             limit = value
         }
-        let page = try await storage.pull(scopes: token.scopeFilter, after: since, limit: limit, token: token, at: clock())
-        return try JSONBody.response(PullResponse(records: page.records, cursor: String(page.lastPosition), more: page.more), for: request)
+        let page = try await storage.pullEncoded(scopes: token.scopeFilter, after: since, limit: limit, token: token, at: clock())
+        return try JSONBody.response(json: Self.pullBody(page), for: request)
+    }
+
+    /// The `PullResponse` of `page` in stable JSON, spliced from the stored states without
+    /// decoding them: keys sorted (`cursor`, `more`, `records`), no spaces, the cursor a
+    /// string of digits; byte for byte what `StableJSON.encode` makes of the decoded page.
+    static func pullBody(_ page: EncodedPullPage) -> ByteBuffer {
+        let head = #"{"cursor":""# + String(page.lastPosition) + #"","more":"# + (page.more ? "true" : "false") + #","records":["#
+        var buffer = ByteBufferAllocator().buffer(capacity: head.utf8.count + page.states.reduce(2) { $0 + $1.utf8.count + 1 })
+        buffer.writeString(head)
+        for (index, state) in page.states.enumerated() {
+            if index > 0 { buffer.writeInteger(UInt8(ascii: ",")) }
+            buffer.writeString(state)
+        }
+        buffer.writeString("]}")
+        return buffer
     }
 
     private func replicaMismatch(bound: String, token: DeviceToken, pushed: String) -> Problem {

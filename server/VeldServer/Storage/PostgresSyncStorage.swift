@@ -22,6 +22,8 @@ public final class PostgresSyncStorage: SyncStorage {
     let leaseTimeout: Duration
     private let url: PostgresURL
     public let location: String
+    /// Each device's last pull, written in the background (see `PullMarks`).
+    private let pullMarks: PullMarks
 
     static let pushLock: Int64 = 0x5645_4C44  // "VELD"
     static let migrationLock: Int64 = 0x5645_4C45
@@ -50,6 +52,8 @@ public final class PostgresSyncStorage: SyncStorage {
             await client.run()
         }
         running = Task { for await _ in started {} }
+        pullMarks = PullMarks(logger: logger) { _ in }
+        pullMarks.writer = { [weak self] marks in try await self?.writePullMarks(marks) }
     }
 
     deinit { runner.cancel() }
@@ -149,12 +153,30 @@ public final class PostgresSyncStorage: SyncStorage {
     public func token(hash: String) async throws -> DeviceToken? {
         try await guarded { [self] connection in
             try await decodeTokens(connection.query("SELECT \(unescaped: Self.tokenColumns) FROM token WHERE hash = \(hash)", logger: logger)).first
-        }
+        }.map(pullMarks.overlay)
     }
 
     public func tokens() async throws -> [DeviceToken] {
         try await guarded { [self] connection in
             try await decodeTokens(connection.query("SELECT \(unescaped: Self.tokenColumns) FROM token ORDER BY created_at, id", logger: logger))
+        }.map(pullMarks.overlay)
+    }
+
+    public func flushPendingWrites() async {
+        await pullMarks.flush()
+    }
+
+    /// One statement for every mark; a mark older than what another process wrote is skipped.
+    private func writePullMarks(_ marks: [String: PullMarks.Mark]) async throws {
+        let ids = Array(marks.keys)
+        let dates = ids.map { marks[$0]!.at }
+        let cursors = ids.map { marks[$0]!.cursor }
+        _ = try await guarded { [self] connection in
+            try await connection.query("""
+                UPDATE token SET last_pull_at = u.at, last_cursor = u.cursor
+                FROM UNNEST(\(ids)::text[], \(dates)::timestamptz[], \(cursors)::bigint[]) AS u(id, at, cursor)
+                WHERE token.id = u.id AND (token.last_pull_at IS NULL OR token.last_pull_at <= u.at)
+                """, logger: logger)
         }
     }
 
@@ -180,8 +202,8 @@ public final class PostgresSyncStorage: SyncStorage {
 
     // MARK: Sync
 
-    public func push(_ request: PushRequest, token: DeviceToken, fingerprint: String, at date: Date,
-                     validate: @escaping @Sendable ([String: RecordState]) throws -> Void) async throws -> PushResponse {
+    public func applyPush(_ request: PushRequest, token: DeviceToken, fingerprint: String, at date: Date,
+                          check: @escaping @Sendable (MergedBatch) throws -> Void) async throws -> PushResponse {
         let logger = logger
         return try await guarded { [self] connection in
             try await connection.withTransaction(logger: logger) { connection in
@@ -205,47 +227,47 @@ public final class PostgresSyncStorage: SyncStorage {
                 let ids = Array(Set(request.records.map(\.id)))
                 let storedRows: PostgresRowSequence = try await connection.query(
                     "SELECT id, state FROM record WHERE id = ANY(\(ids))", logger: logger)
+                let decoder = StableJSON.decoder()
                 for try await (id, state) in storedRows.decode((String, String).self) {
-                    stored[id] = try StableJSON.decode(RecordState.self, from: Data(state.utf8))
+                    stored[id] = try decoder.decode(RecordState.self, from: Data(state.utf8))
                 }
-                try validate(stored)
+                let batch = BatchMerge.merge(request.records, into: stored)
+                try check(batch)
 
                 let counterRows: PostgresRowSequence = try await connection.query(
                     "SELECT value FROM counter WHERE name = 'position'", logger: logger)
-                var position = try await counterRows.decode(Int64.self).all().first ?? 0
-                var results: [PushResponse.Result] = []
-                for (state, changed) in try BatchMerge.apply(request.records, to: stored) {
-                    guard changed else {
-                        results.append(PushResponse.Result(id: state.id, changed: false, position: nil, conflicts: state.hasConflicts))
-                        continue
-                    }
-                    position += 1
-                    let json = String(decoding: try StableJSON.encode(state), as: UTF8.self)
+                let position = try await counterRows.decode(Int64.self).all().first ?? 0
+                let plan = try BatchMerge.plan(batch, for: request, after: position)
+                if !plan.writes.isEmpty {
+                    // Every changed record in one statement, and its history in another.
+                    let writes = plan.writes
+                    let recordIDs = writes.map(\.state.id), types = writes.map(\.state.type), scopes = writes.map(\.state.scope)
+                    let states = writes.map(\.json), positions = writes.map(\.position), fields = writes.map(\.fields)
                     try await connection.query("""
-                        INSERT INTO record (id, type, scope, state, position) VALUES (\(state.id), \(state.type), \(state.scope), \(json), \(position))
+                        INSERT INTO record (id, type, scope, state, position)
+                        SELECT * FROM UNNEST(\(recordIDs)::text[], \(types)::text[], \(scopes)::text[], \(states)::text[], \(positions)::bigint[])
                         ON CONFLICT (id) DO UPDATE SET state = excluded.state, position = excluded.position
                         """, logger: logger)
-                    let changes = String(decoding: try StableJSON.encode(FieldChange.between(stored[state.id], state)), as: UTF8.self)
                     try await connection.query("""
                         INSERT INTO history (record_id, position, received_at, replica, device, "user", fields, state)
-                        VALUES (\(state.id), \(position), \(date), \(request.replica), \(token.id), \(token.user), \(changes), \(json))
+                        SELECT u.id, u.position, \(date), \(request.replica), \(token.id), \(token.user), u.fields, u.state
+                        FROM UNNEST(\(recordIDs)::text[], \(positions)::bigint[], \(fields)::text[], \(states)::text[])
+                          WITH ORDINALITY AS u(id, position, fields, state, n)
+                        ORDER BY u.n
                         """, logger: logger)
-                    results.append(PushResponse.Result(id: state.id, changed: true, position: position, conflicts: state.hasConflicts))
                 }
-                try await connection.query("UPDATE counter SET value = \(position) WHERE name = 'position'", logger: logger)
-                let response = PushResponse(batch: request.batch, results: results)
-                let encoded = String(decoding: try StableJSON.encode(response), as: UTF8.self)
+                try await connection.query("UPDATE counter SET value = \(plan.lastPosition) WHERE name = 'position'", logger: logger)
                 try await connection.query("""
                     INSERT INTO batch (id, replica, fingerprint, response, received_at)
-                    VALUES (\(request.batch), \(request.replica), \(fingerprint), \(encoded), \(date))
+                    VALUES (\(request.batch), \(request.replica), \(fingerprint), \(plan.responseJSON), \(date))
                     """, logger: logger)
-                return response
+                return plan.response
             }
         }
     }
 
-    public func pull(scopes: ScopeFilter, after position: Int64, limit: Int, token: DeviceToken?, at date: Date) async throws -> PullPage {
-        try await guarded { [self] connection in
+    public func pullEncoded(scopes: ScopeFilter, after position: Int64, limit: Int, token: DeviceToken?, at date: Date) async throws -> EncodedPullPage {
+        let page = try await guarded { [self] connection in
             let rows: PostgresRowSequence
             switch scopes {
             case .all:
@@ -258,16 +280,18 @@ public final class PostgresSyncStorage: SyncStorage {
                     ORDER BY position LIMIT \(limit + 1)
                     """, logger: logger)
             }
-            var fetched: [(String, Int64)] = []
-            for try await row in rows.decode((String, Int64).self) { fetched.append(row) }
-            let page = fetched.prefix(limit)
-            if let token {
-                let cursor = page.last?.1 ?? position
-                try await connection.query("UPDATE token SET last_pull_at = \(date), last_cursor = \(cursor) WHERE id = \(token.id)", logger: logger)
+            var states: [String] = []
+            var last = position
+            var more = false
+            for try await (state, at) in rows.decode((String, Int64).self) {
+                if states.count == limit { more = true; continue }
+                states.append(state)
+                last = at
             }
-            return PullPage(records: try page.map { try StableJSON.decode(RecordState.self, from: Data($0.0.utf8)) },
-                            lastPosition: page.last?.1 ?? position, more: fetched.count > limit)
+            return EncodedPullPage(states: states, lastPosition: last, more: more)
         }
+        if let token { pullMarks.note(token: token.id, at: date, cursor: page.lastPosition) }
+        return page
     }
 
     public func record(id: String) async throws -> RecordState? {

@@ -8,6 +8,8 @@ import VeldProtocol
 public final class SQLiteSyncStorage: SyncStorage {
     let pool: DatabasePool
     public let path: String
+    /// Each device's last pull, written in the background (see `PullMarks`).
+    let pullMarks: PullMarks
 
     /// Opens (creating when missing) the database at `path`; its folder is made 0700 and
     /// the file 0600.
@@ -27,10 +29,22 @@ public final class SQLiteSyncStorage: SyncStorage {
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
+        let pool: DatabasePool
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
         } catch let error as DatabaseError {
             throw StorageOpenError(path: path, reason: error.message ?? error.description)
+        }
+        self.pool = pool
+        pullMarks = PullMarks { marks in
+            try await pool.write { db in
+                let update = try db.cachedStatement(sql: """
+                    UPDATE token SET lastPullAt = ?, lastCursor = ? WHERE id = ? AND (lastPullAt IS NULL OR lastPullAt <= ?)
+                    """)
+                for (token, mark) in marks {
+                    try update.execute(arguments: [mark.at, mark.cursor, token, mark.at])
+                }
+            }
         }
     }
 
@@ -106,10 +120,16 @@ public final class SQLiteSyncStorage: SyncStorage {
 
     public func token(hash: String) async throws -> DeviceToken? {
         try await pool.read { db in try TokenRow.filter(Column("hash") == hash).fetchOne(db)?.token() }
+            .map(pullMarks.overlay)
     }
 
     public func tokens() async throws -> [DeviceToken] {
         try await pool.read { db in try TokenRow.order(Column("createdAt"), Column("id")).fetchAll(db).map { try $0.token() } }
+            .map(pullMarks.overlay)
+    }
+
+    public func flushPendingWrites() async {
+        await pullMarks.flush()
     }
 
     public func revokeToken(id: String, at date: Date) async throws -> Bool {
@@ -121,84 +141,85 @@ public final class SQLiteSyncStorage: SyncStorage {
 
     // MARK: Sync
 
-    public func push(_ request: PushRequest, token: DeviceToken, fingerprint: String, at date: Date,
-                     validate: @escaping @Sendable ([String: RecordState]) throws -> Void) async throws -> PushResponse {
+    public func applyPush(_ request: PushRequest, token: DeviceToken, fingerprint: String, at date: Date,
+                          check: @escaping @Sendable (MergedBatch) throws -> Void) async throws -> PushResponse {
         try await pool.write { db in
-            if let batch = try Row.fetchOne(db, sql: "SELECT fingerprint, response FROM batch WHERE id = ?", arguments: [request.batch]) {
+            if let batch = try Row.fetchOne(db.cachedStatement(sql: "SELECT fingerprint, response FROM batch WHERE id = ?"),
+                                            arguments: [request.batch]) {
                 guard batch["fingerprint"] as String == fingerprint else { throw StorageError.batchReused(request.batch) }
                 return try StableJSON.decode(PushResponse.self, from: Data((batch["response"] as String).utf8))
             }
-            let bound = try String.fetchOne(db, sql: "SELECT replica FROM token WHERE id = ?", arguments: [token.id]) ?? nil
+            let bound = try String.fetchOne(db.cachedStatement(sql: "SELECT replica FROM token WHERE id = ?"), arguments: [token.id]) ?? nil
             if let bound, bound != request.replica { throw StorageError.replicaMismatch(bound: bound) }
-            try db.execute(sql: "UPDATE token SET replica = ?, lastPushAt = ? WHERE id = ?",
-                           arguments: [request.replica, date, token.id])
+            try db.cachedStatement(sql: "UPDATE token SET replica = ?, lastPushAt = ? WHERE id = ?")
+                .execute(arguments: [request.replica, date, token.id])
 
             let ids = Array(Set(request.records.map(\.id)))
             var stored: [String: RecordState] = [:]
+            let decoder = StableJSON.decoder()
             for chunk in stride(from: 0, to: ids.count, by: 500) {
                 let slice = Array(ids[chunk..<min(chunk + 500, ids.count)])
-                let rows = try Row.fetchAll(db, sql: "SELECT id, state FROM record WHERE id IN (\(databaseQuestionMarks(count: slice.count)))",
-                                            arguments: StatementArguments(slice))
-                for row in rows {
-                    stored[row["id"]] = try StableJSON.decode(RecordState.self, from: Data((row["state"] as String).utf8))
+                let select = try db.cachedStatement(sql: "SELECT id, state FROM record WHERE id IN (\(databaseQuestionMarks(count: slice.count)))")
+                let rows = try Row.fetchCursor(select, arguments: StatementArguments(slice))
+                while let row = try rows.next() {
+                    stored[row[0]] = try row.withUnsafeData(atIndex: 1) { try decoder.decode(RecordState.self, from: $0 ?? Data()) }
                 }
             }
-            try validate(stored)
+            let batch = BatchMerge.merge(request.records, into: stored)
+            try check(batch)
 
-            var position = try Int64.fetchOne(db, sql: "SELECT value FROM counter WHERE name = 'position'") ?? 0
-            var results: [PushResponse.Result] = []
-            for (state, changed) in try BatchMerge.apply(request.records, to: stored) {
-                guard changed else {
-                    results.append(PushResponse.Result(id: state.id, changed: false, position: nil, conflicts: state.hasConflicts))
-                    continue
-                }
-                position += 1
-                let json = String(decoding: try StableJSON.encode(state), as: UTF8.self)
-                try db.execute(sql: """
-                    INSERT INTO record (id, type, scope, state, position) VALUES (?, ?, ?, ?, ?)
-                    ON CONFLICT(id) DO UPDATE SET state = excluded.state, position = excluded.position
-                    """, arguments: [state.id, state.type, state.scope, json, position])
-                results.append(PushResponse.Result(id: state.id, changed: true, position: position, conflicts: state.hasConflicts))
-                let changes = String(decoding: try StableJSON.encode(FieldChange.between(stored[state.id], state)), as: UTF8.self)
-                try db.execute(sql: """
-                    INSERT INTO history (recordID, position, receivedAt, replica, device, user, fields, state)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: [state.id, position, date, request.replica, token.id, token.user, changes, json])
+            let position = try Int64.fetchOne(db.cachedStatement(sql: "SELECT value FROM counter WHERE name = 'position'")) ?? 0
+            let plan = try BatchMerge.plan(batch, for: request, after: position)
+            let upsert = try db.cachedStatement(sql: """
+                INSERT INTO record (id, type, scope, state, position) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT(id) DO UPDATE SET state = excluded.state, position = excluded.position
+                """)
+            let history = try db.cachedStatement(sql: """
+                INSERT INTO history (recordID, position, receivedAt, replica, device, user, fields, state)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            for write in plan.writes {
+                let state = write.state
+                try upsert.execute(arguments: [state.id, state.type, state.scope, write.json, write.position])
+                try history.execute(arguments: [state.id, write.position, date, request.replica, token.id, token.user, write.fields, write.json])
             }
-            try db.execute(sql: "UPDATE counter SET value = ? WHERE name = 'position'", arguments: [position])
-            let response = PushResponse(batch: request.batch, results: results)
-            try db.execute(sql: "INSERT INTO batch (id, replica, fingerprint, response, receivedAt) VALUES (?, ?, ?, ?, ?)",
-                           arguments: [request.batch, request.replica, fingerprint,
-                                       String(decoding: try StableJSON.encode(response), as: UTF8.self), date])
-            return response
+            try db.cachedStatement(sql: "UPDATE counter SET value = ? WHERE name = 'position'").execute(arguments: [plan.lastPosition])
+            try db.cachedStatement(sql: "INSERT INTO batch (id, replica, fingerprint, response, receivedAt) VALUES (?, ?, ?, ?, ?)")
+                .execute(arguments: [request.batch, request.replica, fingerprint, plan.responseJSON, date])
+            return plan.response
         }
     }
 
-    public func pull(scopes: ScopeFilter, after position: Int64, limit: Int, token: DeviceToken?, at date: Date) async throws -> PullPage {
-        let rows: [(state: String, position: Int64)] = try await pool.read { db in
-            let statement: (sql: String, arguments: StatementArguments)
+    public func pullEncoded(scopes: ScopeFilter, after position: Int64, limit: Int, token: DeviceToken?, at date: Date) async throws -> EncodedPullPage {
+        let (states, last, more): ([String], Int64, Bool) = try await pool.read { db in
+            let statement: Statement
+            let arguments: StatementArguments
             switch scopes {
             case .all:
-                statement = ("SELECT state, position FROM record WHERE position > ? ORDER BY position LIMIT ?", [position, limit + 1])
+                statement = try db.cachedStatement(sql: "SELECT state, position FROM record WHERE position > ? ORDER BY position LIMIT ?")
+                arguments = [position, limit + 1]
             case .only(let set):
                 let list = set.sorted()
-                guard !list.isEmpty else { return [] }
-                statement = ("""
+                guard !list.isEmpty else { return ([], position, false) }
+                statement = try db.cachedStatement(sql: """
                     SELECT state, position FROM record WHERE position > ? AND scope IN (\(databaseQuestionMarks(count: list.count)))
                     ORDER BY position LIMIT ?
-                    """, StatementArguments([position]) + StatementArguments(list) + StatementArguments([limit + 1]))
+                    """)
+                arguments = StatementArguments([position]) + StatementArguments(list) + StatementArguments([limit + 1])
             }
-            return try Row.fetchAll(db, sql: statement.sql, arguments: statement.arguments).map { ($0["state"], $0["position"]) }
-        }
-        let page = rows.prefix(limit)
-        if let token {
-            let cursor = page.last?.position ?? position
-            try await pool.write { db in
-                try db.execute(sql: "UPDATE token SET lastPullAt = ?, lastCursor = ? WHERE id = ?", arguments: [date, cursor, token.id])
+            var states: [String] = []
+            states.reserveCapacity(min(limit, 1_000))
+            var last = position
+            let rows = try Row.fetchCursor(statement, arguments: arguments)
+            while let row = try rows.next() {
+                if states.count == limit { return (states, last, true) }
+                states.append(row[0])
+                last = row[1]
             }
+            return (states, last, false)
         }
-        let records = try page.map { try StableJSON.decode(RecordState.self, from: Data($0.state.utf8)) }
-        return PullPage(records: records, lastPosition: page.last?.position ?? position, more: rows.count > limit)
+        if let token { pullMarks.note(token: token.id, at: date, cursor: last) }
+        return EncodedPullPage(states: states, lastPosition: last, more: more)
     }
 
     public func history(recordID: String) async throws -> [RecordChange] {

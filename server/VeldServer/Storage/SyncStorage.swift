@@ -21,14 +21,18 @@ public protocol SyncStorage: Sendable {
     func revokeToken(id: String, at date: Date) async throws -> Bool
 
     /// Applies a push batch in one transaction: replays a known batch, otherwise binds the
-    /// replica to the token, loads the stored states of the batch's records, lets
-    /// `validate` refuse the batch, merges, gives every changed record a new change-log
-    /// position and remembers the answer under the batch id.
-    func push(_ request: PushRequest, token: DeviceToken, fingerprint: String, at date: Date,
-              validate: @escaping @Sendable (_ stored: [String: RecordState]) throws -> Void) async throws -> PushResponse
+    /// replica to the token, loads the stored states of the batch's records, merges the
+    /// batch into them (``BatchMerge``), lets `check` refuse the batch (it sees the stored
+    /// and the merged states, so a validator need not merge again), gives every changed
+    /// record a new change-log position and remembers the answer under the batch id.
+    func applyPush(_ request: PushRequest, token: DeviceToken, fingerprint: String, at date: Date,
+                   check: @escaping @Sendable (_ batch: MergedBatch) throws -> Void) async throws -> PushResponse
 
-    /// Records in `scopes` whose position is after `position`, in position order.
-    func pull(scopes: ScopeFilter, after position: Int64, limit: Int, token: DeviceToken?, at date: Date) async throws -> PullPage
+    /// Records in `scopes` whose position is after `position`, in position order, each as
+    /// the stable JSON it was stored as (no decoding): what `GET /v1/pull` splices into its
+    /// answer. A pull with a token also notes how far that device got (see
+    /// ``flushPendingWrites()``).
+    func pullEncoded(scopes: ScopeFilter, after position: Int64, limit: Int, token: DeviceToken?, at date: Date) async throws -> EncodedPullPage
 
     func record(id: String) async throws -> RecordState?
 
@@ -42,6 +46,29 @@ public protocol SyncStorage: Sendable {
 
     /// The highest change-log position so far.
     func headPosition() async throws -> Int64
+
+    /// Writes what the store keeps in memory for a moment (each device's last pull and
+    /// cursor); the server calls it when it shuts down. Safe to call at any time.
+    func flushPendingWrites() async
+}
+
+extension SyncStorage {
+    /// ``applyPush(_:token:fingerprint:at:check:)`` for a check that needs only the stored
+    /// states of the batch's records.
+    public func push(_ request: PushRequest, token: DeviceToken, fingerprint: String, at date: Date,
+                     validate: @escaping @Sendable (_ stored: [String: RecordState]) throws -> Void) async throws -> PushResponse {
+        try await applyPush(request, token: token, fingerprint: fingerprint, at: date) { batch in try validate(batch.stored) }
+    }
+
+    /// Records in `scopes` whose position is after `position`, in position order, decoded.
+    public func pull(scopes: ScopeFilter, after position: Int64, limit: Int, token: DeviceToken?, at date: Date) async throws -> PullPage {
+        let page = try await pullEncoded(scopes: scopes, after: position, limit: limit, token: token, at: date)
+        let decoder = StableJSON.decoder()
+        return PullPage(records: try page.states.map { try decoder.decode(RecordState.self, from: Data($0.utf8)) },
+                        lastPosition: page.lastPosition, more: page.more)
+    }
+
+    public func flushPendingWrites() async {}
 }
 
 /// One page of the change log.
@@ -53,6 +80,20 @@ public struct PullPage: Hashable, Sendable {
 
     public init(records: [RecordState], lastPosition: Int64, more: Bool) {
         self.records = records
+        self.lastPosition = lastPosition
+        self.more = more
+    }
+}
+
+/// One page of the change log as stored: each record's state in stable JSON.
+public struct EncodedPullPage: Hashable, Sendable {
+    public var states: [String]
+    /// The position of the last record in `states`, or the position asked after.
+    public var lastPosition: Int64
+    public var more: Bool
+
+    public init(states: [String], lastPosition: Int64, more: Bool) {
+        self.states = states
         self.lastPosition = lastPosition
         self.more = more
     }
@@ -77,27 +118,6 @@ extension StorageError: CustomStringConvertible {
         case .replicaMismatch(let bound): return "the token is bound to replica \(bound)"
         case .unavailable(let detail): return detail
         case .configuration(let detail): return detail
-        }
-    }
-}
-
-/// The merge step every backend shares: fold the batch (a record may appear twice) into
-/// the stored states and say which changed.
-enum BatchMerge {
-    static func apply(_ incoming: [RecordState], to stored: [String: RecordState]) throws -> [(state: RecordState, changed: Bool)] {
-        var merged: [String: RecordState] = [:]
-        var order: [String] = []
-        for state in incoming {
-            if let existing = merged[state.id] {
-                merged[state.id] = try existing.merged(with: state)
-            } else {
-                merged[state.id] = try stored[state.id].map { try $0.merged(with: state) } ?? state
-                order.append(state.id)
-            }
-        }
-        return order.map { id in
-            let state = merged[id]!
-            return (state, state != stored[id])
         }
     }
 }

@@ -20,6 +20,13 @@ struct PushValidator {
     let replica: String
 
     func validate(_ records: [RecordState], stored: [String: RecordState]) throws(Problem) {
+        try validate(records, batch: BatchMerge.merge(records, into: stored))
+    }
+
+    /// `batch` is `records` merged into the stored states: a record that appears once is
+    /// checked against that merge rather than merged a second time.
+    func validate(_ records: [RecordState], batch: MergedBatch) throws(Problem) {
+        let stored = batch.stored
         var invalid: [Problem.Item] = []
         var outOfScope: [Problem.Item] = []
         var forbiddenFields: [Problem.Item] = []
@@ -60,7 +67,7 @@ struct PushValidator {
                 reused.append(Problem.Item(id: record.id, reason:
                     "this device counts \(record.context[replica]) of its own edits; the server already has \(known.context[replica])"))
             }
-            if let merged = try? known.merged(with: record), stored[record.id] != nil {
+            if stored[record.id] != nil, let merged = batch.mergedWithStored(record.id) ?? (try? known.merged(with: record)) {
                 for error in Schemas.validate(merged) where error.problem == .missingRequired {
                     reused.append(Problem.Item(id: record.id, field: error.field, reason:
                         "merging this state with the server's would leave \(error.field ?? "a field") without a value, which only happens when edits are named twice"))

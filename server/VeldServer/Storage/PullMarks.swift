@@ -1,0 +1,126 @@
+import Foundation
+import Logging
+
+/// How far each device has pulled (`lastPullAt`, `lastCursor`), kept in memory and
+/// written in the background, many devices in one transaction.
+///
+/// Writing it in every pull made each pull a write transaction: an fsync, queued behind
+/// the pushes on the one writer. Now a pull only notes its mark here; the first mark
+/// after a quiet moment starts a write at once, and marks noted while a write is under way
+/// go together in the next one. So the database lags behind the last pulls by at most
+/// the time one write waits for the writer (under load, a few push transactions; when
+/// idle, milliseconds). The store that holds the marks overlays them on the tokens it
+/// reads, so its own readers see them at once; another process (`veld-server devices`)
+/// reads the database and sees them after that lag. `flush()` (at shutdown) writes what
+/// is left; a process that is killed loses at most the marks of that last moment, which
+/// the device's next pull puts right.
+final class PullMarks: @unchecked Sendable {
+    struct Mark: Equatable, Sendable {
+        var at: Date
+        var cursor: Int64
+    }
+
+    typealias Writer = @Sendable (_ marks: [String: Mark]) async throws -> Void
+
+    private let lock = NSLock()
+    /// Marks not yet known to be written, by token id.
+    private var pending: [String: Mark] = [:]
+    private var writing = false
+    private var idle: [CheckedContinuation<Void, Never>] = []
+    private var writeMarks: Writer
+    private let logger: Logger
+
+    init(logger: Logger = Logger(label: "veld-server.pull-marks"), write: @escaping Writer) {
+        self.logger = logger
+        writeMarks = write
+    }
+
+    /// What writes the marks (for a store that can only say so once it is initialised).
+    var writer: Writer {
+        get { lock.withLock { writeMarks } }
+        set { lock.withLock { writeMarks = newValue } }
+    }
+
+    /// Notes a pull; starts a background write unless one is under way.
+    func note(token: String, at date: Date, cursor: Int64) {
+        let start: Bool = lock.withLock {
+            if let held = pending[token], held.at > date { return false }
+            pending[token] = Mark(at: date, cursor: cursor)
+            if writing { return false }
+            writing = true
+            return true
+        }
+        if start { Task { await self.drain() } }
+    }
+
+    /// The mark not yet written for `token`, if any.
+    func mark(for token: String) -> Mark? {
+        lock.withLock { pending[token] }
+    }
+
+    /// `token` with its unwritten mark, if that is newer than what the database said.
+    func overlay(_ token: DeviceToken) -> DeviceToken {
+        guard let mark = mark(for: token.id), token.lastPullAt.map({ $0 <= mark.at }) ?? true else { return token }
+        var token = token
+        token.lastPullAt = mark.at
+        token.lastCursor = mark.cursor
+        return token
+    }
+
+    /// Writes every pending mark and returns when nothing is left (and no write is under way).
+    func flush() async {
+        let start: Bool = lock.withLock {
+            if writing || pending.isEmpty { return false }
+            writing = true
+            return true
+        }
+        if start {
+            await drain()
+        } else {
+            await withCheckedContinuation { continuation in
+                let done: Bool = lock.withLock {
+                    if !writing && pending.isEmpty { return true }
+                    idle.append(continuation)
+                    return false
+                }
+                if done { continuation.resume() }
+            }
+        }
+    }
+
+    /// Writes batches until no mark is pending. Only one drain runs at a time.
+    private func drain() async {
+        var failures = 0
+        while true {
+            // Taking the batch and standing down happen under one lock, so a mark noted
+            // meanwhile is either in this batch or starts its own drain.
+            let batch: [String: Mark]? = lock.withLock {
+                if pending.isEmpty || failures >= 3 {
+                    writing = false
+                    return nil
+                }
+                return pending
+            }
+            guard let batch else { break }
+            do {
+                try await writer(batch)
+                failures = 0
+                lock.withLock {
+                    // Keep a mark noted while this batch was written.
+                    for (token, mark) in batch where pending[token] == mark { pending[token] = nil }
+                }
+            } catch {
+                failures += 1
+                logger.warning("could not note the devices' last pulls (\(batch.count)); retrying: \(error)")
+                // After three failures the marks stay pending; the next pull tries again.
+                if failures < 3 { try? await Task.sleep(for: .seconds(1)) }
+            }
+        }
+        let waiting: [CheckedContinuation<Void, Never>] = lock.withLock {
+            let waiting = idle
+            idle = []
+            return waiting
+        }
+        waiting.forEach { $0.resume() }
+    }
+}
