@@ -30,28 +30,7 @@ public enum RecordStateJSON {
             out.append(contentsOf: ":[".utf8)
             for (index, entry) in entries.enumerated() {
                 if index > 0 { out.append(UInt8(ascii: ",")) }
-                out.append(contentsOf: #"{"author":"#.utf8)
-                writeString(entry.author, to: &out)
-                out.append(contentsOf: #","dot":{"counter":"#.utf8)
-                out.append(contentsOf: String(entry.dot.counter).utf8)
-                out.append(contentsOf: #","replica":"#.utf8)
-                writeString(entry.dot.replica, to: &out)
-                out.append(contentsOf: #"},"time":""#.utf8)
-                out.append(contentsOf: InternetTime.format(entry.time).utf8)
-                out.append(contentsOf: #"","value":"#.utf8)
-                switch entry.value {
-                case .null: out.append(contentsOf: "null".utf8)
-                case .bool(let flag): out.append(contentsOf: (flag ? "true" : "false").utf8)
-                case .string(let text): writeString(text, to: &out)
-                case .strings(let list):
-                    out.append(UInt8(ascii: "["))
-                    for (index, text) in list.enumerated() {
-                        if index > 0 { out.append(UInt8(ascii: ",")) }
-                        writeString(text, to: &out)
-                    }
-                    out.append(UInt8(ascii: "]"))
-                }
-                out.append(UInt8(ascii: "}"))
+                writeEntry(entry, to: &out)
             }
             out.append(UInt8(ascii: "]"))
         }
@@ -62,6 +41,65 @@ public enum RecordStateJSON {
         out.append(contentsOf: #","type":"#.utf8)
         writeString(state.type, to: &out)
         out.append(UInt8(ascii: "}"))
+        return out
+    }
+
+    static func writeEntry(_ entry: FieldEntry, to out: inout [UInt8]) {
+        out.append(contentsOf: #"{"author":"#.utf8)
+        writeString(entry.author, to: &out)
+        out.append(contentsOf: #","dot":{"counter":"#.utf8)
+        out.append(contentsOf: String(entry.dot.counter).utf8)
+        out.append(contentsOf: #","replica":"#.utf8)
+        writeString(entry.dot.replica, to: &out)
+        out.append(contentsOf: #"},"time":""#.utf8)
+        out.append(contentsOf: InternetTime.format(entry.time).utf8)
+        out.append(contentsOf: #"","value":"#.utf8)
+        writeValue(entry.value, to: &out)
+        out.append(UInt8(ascii: "}"))
+    }
+
+    static func writeValue(_ value: FieldValue, to out: inout [UInt8]) {
+        switch value {
+        case .null: out.append(contentsOf: "null".utf8)
+        case .bool(let flag): out.append(contentsOf: (flag ? "true" : "false").utf8)
+        case .string(let text): writeString(text, to: &out)
+        case .strings(let list):
+            out.append(UInt8(ascii: "["))
+            for (index, text) in list.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                writeString(text, to: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        }
+    }
+
+    /// A history entry's field changes: `[{"field":…,"kept":[…],"new":[…],"old":[…]}]`.
+    public static func encode(_ changes: [FieldChange]) -> [UInt8] {
+        var out: [UInt8] = [UInt8(ascii: "[")]
+        func values(_ list: [FieldValue]) {
+            out.append(UInt8(ascii: "["))
+            for (index, value) in list.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                writeValue(value, to: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        }
+        for (index, change) in changes.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: #"{"field":"#.utf8)
+            writeString(change.field, to: &out)
+            out.append(contentsOf: #","kept":"#.utf8)
+            values(change.kept)
+            out.append(contentsOf: #","new":["#.utf8)
+            for (position, entry) in change.new.enumerated() {
+                if position > 0 { out.append(UInt8(ascii: ",")) }
+                writeEntry(entry, to: &out)
+            }
+            out.append(contentsOf: #"],"old":"#.utf8)
+            values(change.old)
+            out.append(UInt8(ascii: "}"))
+        }
+        out.append(UInt8(ascii: "]"))
         return out
     }
 

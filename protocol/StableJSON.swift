@@ -39,6 +39,7 @@ public enum StableJSON {
             if let state = value as? RecordState { return Data(RecordStateJSON.encode(state)) }
             if let push = value as? PushRequest { return Data(RecordStateJSON.encode(push)) }
             if let page = value as? PullResponse { return Data(RecordStateJSON.encode(page)) }
+            if let changes = value as? [FieldChange] { return Data(RecordStateJSON.encode(changes)) }
         }
         return try encoder(pretty: pretty).encode(value)
     }

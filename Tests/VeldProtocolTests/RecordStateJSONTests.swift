@@ -71,6 +71,19 @@ import VeldProtocol
         }
     }
 
+    @Test func historyChangesMatchCodable() async {
+        await propertyCheck(count: 200, input: Self.codes, Self.codes) { first, second in
+            let before = Self.state(first)
+            let after = (try? before.merged(with: RecordState(id: before.id, type: before.type, scope: before.scope,
+                                                              context: Self.state(second).context, fields: Self.state(second).fields)))
+                ?? before
+            for changes in [FieldChange.between(nil, after), FieldChange.between(before, after),
+                            [FieldChange(field: "f", old: [.null, .strings(["a\"b"])], new: after.fields.values.first ?? [], kept: [.bool(true)])]] {
+                #expect(Data(RecordStateJSON.encode(changes)) == (try! StableJSON.encoder().encode(changes)))
+            }
+        }
+    }
+
     @Test func readsEscapesCodableWouldAccept() throws {
         let json = #"{"id":"x\/y","type":"t","scope":"s","extra":[1,{"a":null}],"context":{"r":1},"fields":{"f":[{"value":"\u00e9\ud83d\ude00\n","dot":{"replica":"r","counter":1},"author":"a","time":"2026-11-23T12:00:00Z"}]}}"#
         let state = try RecordStateJSON.decode(Data(json.utf8))

@@ -87,7 +87,6 @@ public enum BatchMerge {
         var writes: [Plan.Write] = []
         var results: [PushResponse.Result] = []
         results.reserveCapacity(batch.order.count)
-        let encoder = StableJSON.encoder()
         for id in batch.order {
             let state = batch.merged[id]!
             let before = batch.stored[id]
@@ -98,13 +97,13 @@ public enum BatchMerge {
             position += 1
             writes.append(Plan.Write(
                 state: state,
-                json: String(decoding: try encoder.encode(state), as: UTF8.self),
-                fields: String(decoding: try encoder.encode(FieldChange.between(before, state)), as: UTF8.self),
+                json: String(decoding: try StableJSON.encode(state), as: UTF8.self),
+                fields: String(decoding: try StableJSON.encode(FieldChange.between(before, state)), as: UTF8.self),
                 position: position))
             results.append(PushResponse.Result(id: id, changed: true, position: position, conflicts: state.hasConflicts))
         }
         let response = PushResponse(batch: request.batch, results: results)
         return Plan(writes: writes, response: response,
-                    responseJSON: String(decoding: try encoder.encode(response), as: UTF8.self), lastPosition: position)
+                    responseJSON: String(decoding: try StableJSON.encode(response), as: UTF8.self), lastPosition: position)
     }
 }
