@@ -227,9 +227,8 @@ public final class PostgresSyncStorage: SyncStorage {
                 let ids = Array(Set(request.records.map(\.id)))
                 let storedRows: PostgresRowSequence = try await connection.query(
                     "SELECT id, state FROM record WHERE id = ANY(\(ids))", logger: logger)
-                let decoder = StableJSON.decoder()
                 for try await (id, state) in storedRows.decode((String, String).self) {
-                    stored[id] = try decoder.decode(RecordState.self, from: Data(state.utf8))
+                    stored[id] = try StableJSON.decode(RecordState.self, from: Data(state.utf8))
                 }
                 let batch = BatchMerge.merge(request.records, into: stored)
                 try check(batch)

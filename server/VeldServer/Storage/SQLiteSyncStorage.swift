@@ -156,13 +156,12 @@ public final class SQLiteSyncStorage: SyncStorage {
 
             let ids = Array(Set(request.records.map(\.id)))
             var stored: [String: RecordState] = [:]
-            let decoder = StableJSON.decoder()
             for chunk in stride(from: 0, to: ids.count, by: 500) {
                 let slice = Array(ids[chunk..<min(chunk + 500, ids.count)])
                 let select = try db.cachedStatement(sql: "SELECT id, state FROM record WHERE id IN (\(databaseQuestionMarks(count: slice.count)))")
                 let rows = try Row.fetchCursor(select, arguments: StatementArguments(slice))
                 while let row = try rows.next() {
-                    stored[row[0]] = try row.withUnsafeData(atIndex: 1) { try decoder.decode(RecordState.self, from: $0 ?? Data()) }
+                    stored[row[0]] = try row.withUnsafeData(atIndex: 1) { try StableJSON.decode(RecordState.self, from: $0 ?? Data()) }
                 }
             }
             let batch = BatchMerge.merge(request.records, into: stored)

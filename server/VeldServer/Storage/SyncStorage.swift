@@ -63,8 +63,7 @@ extension SyncStorage {
     /// Records in `scopes` whose position is after `position`, in position order, decoded.
     public func pull(scopes: ScopeFilter, after position: Int64, limit: Int, token: DeviceToken?, at date: Date) async throws -> PullPage {
         let page = try await pullEncoded(scopes: scopes, after: position, limit: limit, token: token, at: date)
-        let decoder = StableJSON.decoder()
-        return PullPage(records: try page.states.map { try decoder.decode(RecordState.self, from: Data($0.utf8)) },
+        return PullPage(records: try page.states.map { try StableJSON.decode(RecordState.self, from: Data($0.utf8)) },
                         lastPosition: page.lastPosition, more: page.more)
     }
 
