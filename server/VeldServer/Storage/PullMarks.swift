@@ -25,6 +25,10 @@ final class PullMarks: @unchecked Sendable {
     private let lock = NSLock()
     /// Marks not yet known to be written, by token id.
     private var pending: [String: Mark] = [:]
+    /// The newest mark this process noted per token, written or not: what the overlay
+    /// shows. (Overlaying only pending marks raced with a write that finished between a
+    /// reader's query and its overlay, showing the older value.) One entry per device.
+    private var latest: [String: Mark] = [:]
     private var writing = false
     private var idle: [CheckedContinuation<Void, Never>] = []
     private var writeMarks: Writer
@@ -44,8 +48,9 @@ final class PullMarks: @unchecked Sendable {
     /// Notes a pull; starts a background write unless one is under way.
     func note(token: String, at date: Date, cursor: Int64) {
         let start: Bool = lock.withLock {
-            if let held = pending[token], held.at > date { return false }
+            if let held = latest[token], held.at > date { return false }
             pending[token] = Mark(at: date, cursor: cursor)
+            latest[token] = Mark(at: date, cursor: cursor)
             if writing { return false }
             writing = true
             return true
@@ -53,9 +58,9 @@ final class PullMarks: @unchecked Sendable {
         if start { Task { await self.drain() } }
     }
 
-    /// The mark not yet written for `token`, if any.
+    /// The newest mark this process noted for `token`, if any.
     func mark(for token: String) -> Mark? {
-        lock.withLock { pending[token] }
+        lock.withLock { latest[token] }
     }
 
     /// `token` with its unwritten mark, if that is newer than what the database said.
