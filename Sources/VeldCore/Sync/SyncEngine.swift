@@ -106,25 +106,38 @@ public struct SyncEngine: Sendable {
     }
 
     /// Pulls pages until the server says there is no more.
+    ///
+    /// While one page is merged into the store, the next is already being fetched (its
+    /// cursor is known from the page in hand); each page still commits together with its
+    /// own cursor, in order, so an interruption anywhere leaves a consistent store.
     public func pull() async throws -> MergeSummary {
         var cursor = try store.syncSettings().cursor
         var total = MergeSummary()
         var received = 0
-        while true {
-            let since = cursor
-            let (page, encoded) = try await withRetry { try await transport.pullEncoded(since: since, limit: pageSize) }
+        var next: Task<(page: PullResponse, encoded: [String]?), any Error>? = fetch(since: cursor)
+        defer { next?.cancel() }
+        while let fetching = next {
+            let (page, encoded) = try await fetching.value
+            next = nil
+            if page.more {
+                guard page.cursor != cursor else {
+                    throw SyncTransportError.badResponse("the server said there is more but did not move the cursor past \(cursor)")
+                }
+                next = fetch(since: page.cursor)
+            }
             let summary = try store.applyPulledPage(page.records, encoded: encoded, cursor: page.cursor)
             total.changed += summary.changed
             total.newConflicts += summary.newConflicts
             received += page.records.count
             progress(.pulling(received: received))
-            guard page.more else { break }
-            guard page.cursor != cursor else {
-                throw SyncTransportError.badResponse("the server said there is more but did not move the cursor past \(cursor)")
-            }
             cursor = page.cursor
         }
         return total
+    }
+
+    private func fetch(since cursor: String) -> Task<(page: PullResponse, encoded: [String]?), any Error> {
+        let transport = transport, pageSize = pageSize
+        return Task { try await withRetry { try await transport.pullEncoded(since: cursor, limit: pageSize) } }
     }
 
     private func withRetry<T: Sendable>(_ operation: () async throws -> T) async throws -> T {
