@@ -28,6 +28,7 @@ enum StorageContract: String, CaseIterable, Sendable, CustomTestStringConvertibl
     case historyKeepsEveryAcceptedChange
     case stateAsOfADate
     case deviceCursors
+    case concurrentPushesAnswerAlone
 
     var testDescription: String { rawValue }
 
@@ -45,6 +46,7 @@ enum StorageContract: String, CaseIterable, Sendable, CustomTestStringConvertibl
         case .historyKeepsEveryAcceptedChange: try await Self.historyKeepsEveryAcceptedChange(make)
         case .stateAsOfADate: try await Self.stateAsOfADate(make)
         case .deviceCursors: try await Self.deviceCursors(make)
+        case .concurrentPushesAnswerAlone: try await Self.concurrentPushesAnswerAlone(make)
         }
     }
 
@@ -64,6 +66,50 @@ enum StorageContract: String, CaseIterable, Sendable, CustomTestStringConvertibl
 
     /// A batch that `validate` refuses leaves no trace: no record, no position, no
     /// remembered batch id, no token binding.
+    /// Many devices pushing at once (the SQLite store commits them in groups): every push
+    /// gets its own answer, a refused one stores nothing and does not disturb the others,
+    /// and every acknowledged record is stored at its own position, none skipped.
+    static func concurrentPushesAnswerAlone(_ make: StorageFactory) async throws {
+        let storage = try await make()
+        var devices: [IssuedToken] = []
+        for index in 0..<12 { devices.append(try await storage.issueToken(user: "user\(index)", role: .visitor, scopes: ["loc-a"])) }
+        let outcomes = try await withThrowingTaskGroup(of: (Int, [String], PushResponse?).self) { group in
+            for (index, device) in devices.enumerated() {
+                group.addTask {
+                    let replica = "r-\(index)"
+                    let records = (0..<3).map { _ in Records.visitNote(replica: replica, author: "user\(index)") }
+                    let request = Records.batch(replica, records)
+                    do {
+                        let response = try await storage.push(request, token: device.token, fingerprint: try Records.fingerprint(request),
+                                                              at: Fixture.time(plus: index)) { _ in
+                            if index % 4 == 3 { throw Refusal() }
+                        }
+                        return (index, records.map(\.id), response)
+                    } catch is Refusal {
+                        return (index, records.map(\.id), nil)
+                    }
+                }
+            }
+            var all: [(Int, [String], PushResponse?)] = []
+            for try await outcome in group { all.append(outcome) }
+            return all
+        }
+        #expect(outcomes.count == 12)
+        let refused = outcomes.filter { $0.2 == nil }
+        #expect(refused.map(\.0).sorted() == [3, 7, 11])
+        let snapshot = try await storage.snapshot()
+        let stored = Set(snapshot.rows.map(\.state.id))
+        for (_, ids, response) in outcomes {
+            if let response {
+                #expect(response.results.map(\.id) == ids && response.results.allSatisfy(\.changed))
+                #expect(Set(ids).isSubset(of: stored))
+            } else {
+                #expect(Set(ids).isDisjoint(with: stored))
+            }
+        }
+        #expect(snapshot.rows.map(\.position) == Array(1...Int64(27)), "27 acknowledged records at positions 1…27")
+    }
+
     static func refusedBatchStoresNothing(_ make: StorageFactory) async throws {
         let storage = try await make()
         let anna = try await storage.issueToken(user: "anna", role: .visitor, scopes: ["loc-a"])
