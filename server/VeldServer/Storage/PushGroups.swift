@@ -22,8 +22,9 @@ final class PushGroups: @unchecked Sendable {
     private let lock = NSLock()
     private var queue: [Waiting] = []
     private var writing = false
-    /// At most this many pushes share a transaction, so one group's latency stays bounded.
-    private let groupLimit = 64
+    /// At most this many pushes share a transaction, so one group's latency stays bounded
+    /// (`VELD_PUSH_GROUP` overrides it; 1 turns grouping off, for comparisons).
+    private let groupLimit = ProcessInfo.processInfo.environment["VELD_PUSH_GROUP"].flatMap { Int($0) }.map { max(1, $0) } ?? 64
 
     init(pool: DatabasePool) { self.pool = pool }
 
