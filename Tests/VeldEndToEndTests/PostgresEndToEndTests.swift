@@ -134,8 +134,7 @@ struct PostgresEndToEndTests {
             try await group.waitForAll()
         }
         done.set()
-        let pulls = try await pulling.value
-        #expect(pulls >= 1)
+        _ = try await pulling.value
         // One last pull collects what committed after the reader's last page; it cannot
         // bring back a change the cursor already passed.
         _ = try await reader.engine(servers[1], pageSize: 3).pull()

@@ -342,7 +342,7 @@ extension LocalStore {
     func mergeRemote(_ states: [RecordState], encoded: [String]? = nil, db: Database) throws -> MergeSummary {
         var summary = MergeSummary()
         let now = clock().databaseValue
-        var present = try presentRows(ids: states.map(\.id), db: db)
+        var present = try storedStates(ids: states.map(\.id), db: db)
         let insert = try db.cachedStatement(sql: """
             INSERT INTO record (id, type, scope, state, status, deleted, hasConflicts, createdAt, updatedAt)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -374,14 +374,16 @@ extension LocalStore {
         return summary
     }
 
-    /// The stored states among `ids`, in as few queries as SQLite's variable limit allows.
-    private func presentRows(ids: [String], db: Database) throws -> [String: RecordState] {
+    /// The stored states among `ids`, in as few queries as SQLite's variable limit allows;
+    /// `onlyQueued` keeps those with an outbox entry.
+    func storedStates(ids: [String], onlyQueued: Bool = false, db: Database) throws -> [String: RecordState] {
         var present: [String: RecordState] = [:]
+        let join = onlyQueued ? " JOIN outbox ON outbox.recordID = record.id" : ""
         for start in stride(from: 0, to: ids.count, by: 500) {
             let chunk = Array(ids[start..<min(start + 500, ids.count)])
-            let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
-            let rows = try Row.fetchCursor(db, sql: "SELECT id, state FROM record WHERE id IN (\(marks))",
-                                           arguments: StatementArguments(chunk))
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT record.id, record.state FROM record\(join) WHERE record.id IN (\(databaseQuestionMarks(count: chunk.count)))
+                """, arguments: StatementArguments(chunk))
             while let row = try rows.next() {
                 let text: String = row[1]
                 present[row[0]] = try StableJSON.decode(RecordState.self, from: Data(text.utf8))

@@ -45,19 +45,7 @@ extension LocalStore {
     /// counter each state carries for this replica (what an acknowledgement will clear).
     func pendingStates(_ ids: [String]) throws -> [RecordState] {
         try writer.read { db in
-            var states: [String: RecordState] = [:]
-            for start in stride(from: 0, to: ids.count, by: 500) {
-                let chunk = Array(ids[start..<min(start + 500, ids.count)])
-                let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
-                let rows = try Row.fetchCursor(db, sql: """
-                    SELECT record.id, record.state FROM record JOIN outbox ON outbox.recordID = record.id
-                    WHERE record.id IN (\(marks))
-                    """, arguments: StatementArguments(chunk))
-                while let row = try rows.next() {
-                    let text: String = row[1]
-                    states[row[0]] = try StableJSON.decode(RecordState.self, from: Data(text.utf8))
-                }
-            }
+            let states = try self.storedStates(ids: ids, onlyQueued: true, db: db)
             return ids.compactMap { states[$0] }
         }
     }

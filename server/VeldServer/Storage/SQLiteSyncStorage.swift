@@ -158,50 +158,48 @@ public final class SQLiteSyncStorage: SyncStorage {
 
     private func applyPush(_ request: PushRequest, token: DeviceToken, fingerprint: String, at date: Date,
                            check: (MergedBatch) throws -> Void, db: Database) throws -> PushResponse {
-        do {
-            if let batch = try Row.fetchOne(db.cachedStatement(sql: "SELECT fingerprint, response FROM batch WHERE id = ?"),
-                                            arguments: [request.batch]) {
-                guard batch["fingerprint"] as String == fingerprint else { throw StorageError.batchReused(request.batch) }
-                return try StableJSON.decode(PushResponse.self, from: Data((batch["response"] as String).utf8))
-            }
-            let bound = try String.fetchOne(db.cachedStatement(sql: "SELECT replica FROM token WHERE id = ?"), arguments: [token.id]) ?? nil
-            if let bound, bound != request.replica { throw StorageError.replicaMismatch(bound: bound) }
-            try db.cachedStatement(sql: "UPDATE token SET replica = ?, lastPushAt = ? WHERE id = ?")
-                .execute(arguments: [request.replica, date, token.id])
-
-            let ids = Array(Set(request.records.map(\.id)))
-            var stored: [String: RecordState] = [:]
-            for chunk in stride(from: 0, to: ids.count, by: 500) {
-                let slice = Array(ids[chunk..<min(chunk + 500, ids.count)])
-                let select = try db.cachedStatement(sql: "SELECT id, state FROM record WHERE id IN (\(databaseQuestionMarks(count: slice.count)))")
-                let rows = try Row.fetchCursor(select, arguments: StatementArguments(slice))
-                while let row = try rows.next() {
-                    stored[row[0]] = try row.withUnsafeData(atIndex: 1) { try StableJSON.decode(RecordState.self, from: $0 ?? Data()) }
-                }
-            }
-            let batch = BatchMerge.merge(request.records, into: stored)
-            try check(batch)
-
-            let position = try Int64.fetchOne(db.cachedStatement(sql: "SELECT value FROM counter WHERE name = 'position'")) ?? 0
-            let plan = try BatchMerge.plan(batch, for: request, after: position)
-            let upsert = try db.cachedStatement(sql: """
-                INSERT INTO record (id, type, scope, state, position) VALUES (?, ?, ?, ?, ?)
-                ON CONFLICT(id) DO UPDATE SET state = excluded.state, position = excluded.position
-                """)
-            let history = try db.cachedStatement(sql: """
-                INSERT INTO history (recordID, position, receivedAt, replica, device, user, fields, state)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """)
-            for write in plan.writes {
-                let state = write.state
-                try upsert.execute(arguments: [state.id, state.type, state.scope, write.json, write.position])
-                try history.execute(arguments: [state.id, write.position, date, request.replica, token.id, token.user, write.fields, write.json])
-            }
-            try db.cachedStatement(sql: "UPDATE counter SET value = ? WHERE name = 'position'").execute(arguments: [plan.lastPosition])
-            try db.cachedStatement(sql: "INSERT INTO batch (id, replica, fingerprint, response, receivedAt) VALUES (?, ?, ?, ?, ?)")
-                .execute(arguments: [request.batch, request.replica, fingerprint, plan.responseJSON, date])
-            return plan.response
+        if let batch = try Row.fetchOne(db.cachedStatement(sql: "SELECT fingerprint, response FROM batch WHERE id = ?"),
+                                        arguments: [request.batch]) {
+            guard batch["fingerprint"] as String == fingerprint else { throw StorageError.batchReused(request.batch) }
+            return try StableJSON.decode(PushResponse.self, from: Data((batch["response"] as String).utf8))
         }
+        let bound = try String.fetchOne(db.cachedStatement(sql: "SELECT replica FROM token WHERE id = ?"), arguments: [token.id]) ?? nil
+        if let bound, bound != request.replica { throw StorageError.replicaMismatch(bound: bound) }
+        try db.cachedStatement(sql: "UPDATE token SET replica = ?, lastPushAt = ? WHERE id = ?")
+            .execute(arguments: [request.replica, date, token.id])
+
+        let ids = Array(Set(request.records.map(\.id)))
+        var stored: [String: RecordState] = [:]
+        for chunk in stride(from: 0, to: ids.count, by: 500) {
+            let slice = Array(ids[chunk..<min(chunk + 500, ids.count)])
+            let select = try db.cachedStatement(sql: "SELECT id, state FROM record WHERE id IN (\(databaseQuestionMarks(count: slice.count)))")
+            let rows = try Row.fetchCursor(select, arguments: StatementArguments(slice))
+            while let row = try rows.next() {
+                stored[row[0]] = try row.withUnsafeData(atIndex: 1) { try StableJSON.decode(RecordState.self, from: $0 ?? Data()) }
+            }
+        }
+        let batch = BatchMerge.merge(request.records, into: stored)
+        try check(batch)
+
+        let position = try Int64.fetchOne(db.cachedStatement(sql: "SELECT value FROM counter WHERE name = 'position'")) ?? 0
+        let plan = try BatchMerge.plan(batch, for: request, after: position)
+        let upsert = try db.cachedStatement(sql: """
+            INSERT INTO record (id, type, scope, state, position) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT(id) DO UPDATE SET state = excluded.state, position = excluded.position
+            """)
+        let history = try db.cachedStatement(sql: """
+            INSERT INTO history (recordID, position, receivedAt, replica, device, user, fields, state)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        for write in plan.writes {
+            let state = write.state
+            try upsert.execute(arguments: [state.id, state.type, state.scope, write.json, write.position])
+            try history.execute(arguments: [state.id, write.position, date, request.replica, token.id, token.user, write.fields, write.json])
+        }
+        try db.cachedStatement(sql: "UPDATE counter SET value = ? WHERE name = 'position'").execute(arguments: [plan.lastPosition])
+        try db.cachedStatement(sql: "INSERT INTO batch (id, replica, fingerprint, response, receivedAt) VALUES (?, ?, ?, ?, ?)")
+            .execute(arguments: [request.batch, request.replica, fingerprint, plan.responseJSON, date])
+        return plan.response
     }
 
     public func pullEncoded(scopes: ScopeFilter, after position: Int64, limit: Int, token: DeviceToken?, at date: Date) async throws -> EncodedPullPage {
