@@ -97,11 +97,19 @@ let package = Package(
             path: "bench/veld-bench",
             swiftSettings: strict
         ),
+        // Test helpers every test target shares (not shipped).
+        .target(
+            name: "VeldTestSupport",
+            dependencies: [.product(name: "PropertyBased", package: "swift-property-based")],
+            path: "Tests/VeldTestSupport",
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "VeldProtocolTests",
             dependencies: [
                 "VeldProtocol",
                 .product(name: "PropertyBased", package: "swift-property-based"),
+                "VeldTestSupport",
             ],
             swiftSettings: strict
         ),
@@ -112,6 +120,7 @@ let package = Package(
                 "VeldProtocol",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
+                "VeldTestSupport",
             ],
             swiftSettings: strict
         ),
@@ -126,13 +135,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
+                "VeldTestSupport",
             ],
             swiftSettings: strict
         ),
         // Real veld-server processes on loopback and client cores with their own SQLite files.
         .testTarget(
             name: "VeldEndToEndTests",
-            dependencies: ["veld-server", "veld", "VeldCore", "VeldProtocol",
+            dependencies: ["veld-server", "veld", "VeldCore", "VeldProtocol", "VeldTestSupport",
                            .product(name: "PropertyBased", package: "swift-property-based")],
             swiftSettings: strict
         ),

@@ -108,4 +108,16 @@ public struct RecordSchema: Hashable, Sendable {
     public var fieldNames: [String] { fields.map(\.name) }
 
     public var requiredFields: [FieldSchema] { fields.filter(\.required) }
+
+    /// The fields a delete by `role` re-asserts (see ``RecordState/delete(allFields:replica:author:time:)``):
+    /// every field whose shown value the role may write and whose every entry it may
+    /// replace. An office-only field, or a field holding an office decision (a care plan
+    /// that is `vastgesteld`, also in a conflict), keeps its entries through a visitor's
+    /// delete: only the office replaces an office decision, and a delete is no exception.
+    public func reassertedByDelete(of state: RecordState, role: Role) -> [String] {
+        fields.filter { field in
+            field.permits(role, toWrite: state.value(of: field.name) ?? .null)
+                && state.entries(of: field.name).allSatisfy { field.permits(role, toReplace: $0.value) }
+        }.map(\.name)
+    }
 }

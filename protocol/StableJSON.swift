@@ -106,6 +106,11 @@ public enum InternetTime {
         return fallbackFormatter().date(from: text)
     }
 
+    /// `YYYY-MM-DDTHH:MM:SSZ` exactly, naming a real moment; nil for anything else.
+    public static func parseCanonical(_ bytes: UnsafeBufferPointer<UInt8>) -> Date? {
+        parseFast(bytes)
+    }
+
     private static func parseFast(_ bytes: UnsafeBufferPointer<UInt8>) -> Date? {
         guard bytes.count == 20, bytes[4] == 45, bytes[7] == 45, bytes[10] == 84, bytes[13] == 58, bytes[16] == 58,
               bytes[19] == 90 else { return nil }

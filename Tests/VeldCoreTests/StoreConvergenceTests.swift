@@ -1,6 +1,7 @@
 import Foundation
 import PropertyBased
 import Testing
+import VeldTestSupport
 @testable import VeldCore
 import VeldProtocol
 
@@ -19,7 +20,7 @@ import VeldProtocol
     static let fields = ["summary", "observations", "followUp", "kind"]
 
     @Test func storesConvergeAndLoseNothingAcknowledged() async throws {
-        await propertyCheck(count: 25, input: Gen.int(in: 2...4), Gen.int(in: 0...999_999).array(of: 1...40)) { deviceCount, codes in
+        await checkProperty(count: 25, input: Gen.int(in: 2...4), Gen.int(in: 0...999_999).array(of: 1...40)) { deviceCount, codes in
             let homes = try (0..<deviceCount).map { _ in try TemporaryHome() }
             let stores = try homes.enumerated().map { index, home in try home.store(user: "user\(index)") }
             // Two shared records, created on device 0 and handed to everyone.

@@ -1,6 +1,7 @@
 import Foundation
 import PropertyBased
 import Testing
+import VeldTestSupport
 import VeldCore
 import VeldProtocol
 
@@ -23,7 +24,7 @@ import VeldProtocol
     // Each case drives a real server, so shrinking a failure would take very long: off.
     @Test(.shrinking(false)) func generatedRunsWithOfficeResolutionsConvergeAndLoseNothing() async throws {
         let server = try ServerProcess()
-        await propertyCheck(count: 12, input: Gen.int(in: 0...999_999).array(of: 5...45)) { codes in
+        await checkProperty(count: 12, input: Gen.int(in: 0...999_999).array(of: 5...45)) { codes in
             let visitors = try ["anna", "bram", "carla"].map { try Device($0, server: server) }
             let office = try Device("office", role: .office, scopes: ["*"], server: server)
             let devices = visitors + [office]

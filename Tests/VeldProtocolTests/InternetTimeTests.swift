@@ -1,6 +1,7 @@
 import Foundation
 import PropertyBased
 import Testing
+import VeldTestSupport
 import VeldProtocol
 
 /// Veld's own date arithmetic must agree with Foundation's ISO 8601 formatter to the byte,
@@ -14,7 +15,7 @@ import VeldProtocol
 
     @Test func formatsAndParsesLikeFoundation() async {
         // 1600-03-01 to 2400-12-31 in whole seconds: leap centuries and both sides of 1970.
-        await propertyCheck(count: 2000, input: Gen.int(in: -11_670_912_000...13_601_000_000)) { seconds in
+        await checkProperty(count: 2000, input: Gen.int(in: -11_670_912_000...13_601_000_000)) { seconds in
             let date = Date(timeIntervalSince1970: Double(seconds))
             let text = InternetTime.format(date)
             #expect(text == Self.foundation().string(from: date))

@@ -1,6 +1,7 @@
 import Foundation
 import PropertyBased
 import Testing
+import VeldTestSupport
 import VeldProtocol
 
 /// The merge laws and "nothing is lost that is not superseded", over generated histories
@@ -22,7 +23,7 @@ import VeldProtocol
     }
 
     @Test func mergeIsCommutative() async {
-        await propertyCheck(count: 200, input: Self.replicaCounts, Self.operations, Gen.int(in: 0...10_000).array(of: 2)) { n, codes, seeds in
+        await checkProperty(count: 200, input: Self.replicaCounts, Self.operations, Gen.int(in: 0...10_000).array(of: 2)) { n, codes, seeds in
             let states = Self.pick(Self.run(n, codes), seeds)
             let ab = try states[0].merged(with: states[1])
             let ba = try states[1].merged(with: states[0])
@@ -31,7 +32,7 @@ import VeldProtocol
     }
 
     @Test func mergeIsAssociative() async {
-        await propertyCheck(count: 200, input: Self.replicaCounts, Self.operations, Gen.int(in: 0...10_000).array(of: 3)) { n, codes, seeds in
+        await checkProperty(count: 200, input: Self.replicaCounts, Self.operations, Gen.int(in: 0...10_000).array(of: 3)) { n, codes, seeds in
             let s = Self.pick(Self.run(n, codes), seeds)
             let left = try s[0].merged(with: s[1]).merged(with: s[2])
             let right = try s[0].merged(with: s[1].merged(with: s[2]))
@@ -40,7 +41,7 @@ import VeldProtocol
     }
 
     @Test func mergeIsIdempotent() async {
-        await propertyCheck(count: 200, input: Self.replicaCounts, Self.operations, Gen.int(in: 0...10_000).array(of: 2)) { n, codes, seeds in
+        await checkProperty(count: 200, input: Self.replicaCounts, Self.operations, Gen.int(in: 0...10_000).array(of: 2)) { n, codes, seeds in
             let s = Self.pick(Self.run(n, codes), seeds)
             let self0 = try s[0].merged(with: s[0])
             #expect(self0 == s[0])
@@ -56,7 +57,7 @@ import VeldProtocol
     /// holds exactly the entries that no other edit of the same field saw: nothing is
     /// lost that was not superseded, and nothing superseded survives.
     @Test func replicasThatSawTheSameEditsAreEqualAndLoseNothing() async {
-        await propertyCheck(count: 300, input: Self.replicaCounts, Self.operations) { n, codes in
+        await checkProperty(count: 300, input: Self.replicaCounts, Self.operations) { n, codes in
             var history = Self.run(n, codes)
             history.syncAll()
             for replica in history.replicas.dropFirst() {
@@ -73,7 +74,7 @@ import VeldProtocol
 
     /// Merging the same set of states in two different orders gives the same result.
     @Test func deliveryOrderDoesNotMatter() async {
-        await propertyCheck(count: 200, input: Self.replicaCounts, Self.operations, Gen.int(in: 0...10_000).array(of: 2...8)) { n, codes, seeds in
+        await checkProperty(count: 200, input: Self.replicaCounts, Self.operations, Gen.int(in: 0...10_000).array(of: 2...8)) { n, codes, seeds in
             let states = Self.pick(Self.run(n, codes), seeds)
             let forward = try states.dropFirst().reduce(states[0]) { try $0.merged(with: $1) }
             let reversed = try states.reversed().dropFirst().reduce(states.last!) { try $0.merged(with: $1) }
@@ -85,7 +86,7 @@ import VeldProtocol
     /// edited fields: merged with any other state T, the edited field keeps the new entry
     /// plus T's entries that S had not seen, and nothing else.
     @Test func anEditSupersedesExactlyWhatItSaw() async {
-        await propertyCheck(count: 300, input: Self.replicaCounts, Self.operations, Gen.int(in: 0...10_000).array(of: 2)) { n, codes, seeds in
+        await checkProperty(count: 300, input: Self.replicaCounts, Self.operations, Gen.int(in: 0...10_000).array(of: 2)) { n, codes, seeds in
             let history = Self.run(n, codes)
             let seen = Self.pick(history, [seeds[0]])[0]
             let other = Self.pick(history, [seeds[1]])[0]
@@ -107,7 +108,7 @@ import VeldProtocol
     /// keep both values; editing different fields merges with no conflict at all.
     @Test func concurrentEditsOfOneFieldAreAllKeptOfDifferentFieldsMergeCleanly() async {
         let fields = Gen.int(in: 0...3).map { History.fieldNames[$0] }
-        await propertyCheck(count: 200, input: Self.operations, fields, fields, Gen.int(in: 2...6)) { codes, f1, f2, writers in
+        await checkProperty(count: 200, input: Self.operations, fields, fields, Gen.int(in: 2...6)) { codes, f1, f2, writers in
             var base = Self.run(2, codes)
             base.syncAll()
             let common = base.replicas[0]
@@ -137,7 +138,7 @@ import VeldProtocol
     /// A delete concurrent with an edit never hides the edit: the edited field shows both
     /// the value the deleter saw and the new one.
     @Test func deleteConcurrentWithEditIsAVisibleConflict() async {
-        await propertyCheck(count: 200, input: Self.operations, Gen.int(in: 0...3).map { History.fieldNames[$0] }) { codes, field in
+        await checkProperty(count: 200, input: Self.operations, Gen.int(in: 0...3).map { History.fieldNames[$0] }) { codes, field in
             var base = Self.run(2, codes)
             base.syncAll()
             var deleter = base.replicas[0]
@@ -153,7 +154,7 @@ import VeldProtocol
 
     /// What reads show for a field in conflict is the same on every replica.
     @Test func shownValueIsDeterministic() async {
-        await propertyCheck(count: 200, input: Self.replicaCounts, Self.operations) { n, codes in
+        await checkProperty(count: 200, input: Self.replicaCounts, Self.operations) { n, codes in
             var history = Self.run(n, codes)
             history.syncAll()
             for field in History.allFields {
@@ -165,7 +166,7 @@ import VeldProtocol
 
     /// A state survives the stable JSON encoding unchanged, and encodes byte-identically.
     @Test func stableJSONRoundTrips() async throws {
-        await propertyCheck(count: 100, input: Self.replicaCounts, Self.operations) { n, codes in
+        await checkProperty(count: 100, input: Self.replicaCounts, Self.operations) { n, codes in
             let history = Self.run(n, codes)
             let state = history.snapshots.last!
             let data = try StableJSON.encode(state)

@@ -1,6 +1,7 @@
 import Foundation
 import PropertyBased
 import Testing
+import VeldTestSupport
 import VeldProtocol
 
 /// The hand-written state codec must agree with `Codable` to the byte: stored states,
@@ -34,7 +35,7 @@ import VeldProtocol
     static let codes = Gen.int(in: 0...10_000).array(of: 0...25)
 
     @Test func encodesExactlyAsCodable() async {
-        await propertyCheck(count: 300, input: Self.codes) { codes in
+        await checkProperty(count: 300, input: Self.codes) { codes in
             let state = Self.state(codes)
             let reference = try! StableJSON.encoder().encode(state)
             #expect(Data(RecordStateJSON.encode(state)) == reference)
@@ -42,7 +43,7 @@ import VeldProtocol
     }
 
     @Test func decodesWhatCodableWrites() async {
-        await propertyCheck(count: 300, input: Self.codes) { codes in
+        await checkProperty(count: 300, input: Self.codes) { codes in
             let state = Self.state(codes)
             let compact = try! StableJSON.encoder().encode(state)
             let pretty = try! StableJSON.encoder(pretty: true).encode(state)
@@ -53,7 +54,7 @@ import VeldProtocol
     }
 
     @Test func pushAndPullBodiesMatchCodable() async {
-        await propertyCheck(count: 100, input: Self.codes.array(of: 0...5), Gen.bool) { lists, more in
+        await checkProperty(count: 100, input: Self.codes.array(of: 0...5), Gen.bool) { lists, more in
             let states = lists.enumerated().map { index, codes in
                 var state = Self.state(codes)
                 state = RecordState(id: "\(index)-\(state.id)", type: state.type, scope: state.scope, context: state.context,
@@ -72,7 +73,7 @@ import VeldProtocol
     }
 
     @Test func historyChangesMatchCodable() async {
-        await propertyCheck(count: 200, input: Self.codes, Self.codes) { first, second in
+        await checkProperty(count: 200, input: Self.codes, Self.codes) { first, second in
             let before = Self.state(first)
             let after = (try? before.merged(with: RecordState(id: before.id, type: before.type, scope: before.scope,
                                                               context: Self.state(second).context, fields: Self.state(second).fields)))

@@ -1,6 +1,7 @@
 import Foundation
 import PropertyBased
 import Testing
+import VeldTestSupport
 import VeldProtocol
 
 @Suite struct SchemaTests {
@@ -93,7 +94,7 @@ import VeldProtocol
         let vectors = Gen.int(in: 0...3).array(of: 4).map { counts in
             VersionVector(Dictionary(uniqueKeysWithValues: counts.enumerated().map { ("r\($0.offset)", UInt64($0.element)) }))
         }
-        await propertyCheck(count: 300, input: vectors, vectors) { a, b in
+        await checkProperty(count: 300, input: vectors, vectors) { a, b in
             let joined = a.joined(with: b)
             #expect([.equal, .after].contains(joined.compare(a)))
             #expect([.equal, .after].contains(joined.compare(b)))

@@ -47,16 +47,18 @@ import VeldServer
         }
     }
 
-    /// One dot with two values inside one batch is the same clash as a known dot with
-    /// another value (409), not something for merge's tie-break to settle quietly.
-    @Test func oneDotWithTwoValuesInOneBatchIs409() async throws {
+    /// A record travels once per batch, in its latest state: two copies of one id (the same
+    /// dot with two values, or simply twice) are refused before anything is merged.
+    @Test func oneRecordTwiceInOneBatchIs422() async throws {
         try await TestServer.run { client, server in
             let note = Records.visitNote(replica: "r-anna")
             let twin = Records.visitNote(id: note.id, replica: "r-anna", changes: ["summary": .string("Andere waarde")])
-            let response = try await server.expectNothingStored {
-                try await client.push(Records.batch("r-anna", [note, twin]), as: server.anna)
+            for batch in [[note, twin], [note, note]] {
+                let response = try await server.expectNothingStored {
+                    try await client.push(Records.batch("r-anna", batch), as: server.anna)
+                }
+                try expectProblem(response, status: 422, .invalidRecord, detail: [note.id, "twice"])
             }
-            try expectProblem(response, status: 409, .dotReused, detail: [note.id])
         }
     }
 
@@ -75,25 +77,36 @@ import VeldServer
     }
 
     /// A visitor deletes a care plan the way `LocalStore.delete` does: the delete
-    /// re-asserts every field under the visitor's new dot, office-only ones included
-    /// (`approvedBy` as null, `status` as it was). Re-asserting what the server holds is
-    /// not making the office's decision, so it is accepted; changing it is not.
+    /// re-asserts every field the visitor may write (`RecordSchema.reassertedByDelete`),
+    /// never an office-only one. Writing an office-only field, even to re-assert what the
+    /// server holds or to null, is refused: only the office replaces an office decision.
     @Test func visitorDeletesOwnCarePlan() async throws {
         try await TestServer.run { client, server in
-            let plan = Records.carePlan(replica: "r-anna")
+            var plan = Records.carePlan(replica: "r-anna")
             try await client.accepted(Records.batch("r-anna", [plan]), as: server.anna)
+            plan.edit(["approvedBy": .string("olga")], replica: "r-office", author: "olga", time: Fixture.time)
+            try await client.accepted(Records.batch("r-office", [plan]), as: server.office)
             var deleted = plan
-            deleted.delete(allFields: Schemas.carePlan.fieldNames, replica: "r-anna", author: "anna", time: Fixture.time)
-            #expect(deleted.value(of: "approvedBy") == .null && deleted.value(of: "status") == plan.value(of: "status"))
+            deleted.delete(allFields: Schemas.carePlan.reassertedByDelete(of: plan, role: .visitor), replica: "r-anna",
+                           author: "anna", time: Fixture.time)
+            #expect(deleted.entries(of: "approvedBy") == plan.entries(of: "approvedBy"))
+            #expect(deleted.value(of: "status") == plan.value(of: "status"))
+            // Re-asserting the office's value under the visitor's dot would replace it.
+            var reasserting = plan
+            reasserting.delete(allFields: Schemas.carePlan.fieldNames, replica: "r-anna", author: "anna", time: Fixture.time)
+            let refused = try await server.expectNothingStored {
+                try await client.push(Records.batch("r-anna", [reasserting]), as: server.anna)
+            }
+            try expectProblem(refused, status: 403, .fieldForbidden, detail: [plan.id, "approvedBy"])
             let response = try await client.push(Records.batch("r-anna", [deleted]), as: server.anna)
             #expect(response.status == .ok, "body: \(String(buffer: response.body))")
-            // Re-asserting is allowed; writing a different office-only value is still not.
+            // Writing a different office-only value is refused as well.
             var approving = deleted
             approving.edit(["approvedBy": .string("anna")], replica: "r-anna", author: "anna", time: Fixture.time)
-            let refused = try await server.expectNothingStored {
+            let alsoRefused = try await server.expectNothingStored {
                 try await client.push(Records.batch("r-anna", [approving]), as: server.anna)
             }
-            try expectProblem(refused, status: 403, .fieldForbidden, detail: [plan.id])
+            try expectProblem(alsoRefused, status: 403, .fieldForbidden, detail: [plan.id])
         }
     }
 
@@ -101,7 +114,7 @@ import VeldServer
     /// who moves a plan back to `besproken` is refused, the office is not.
     @Test func onlyTheOfficeChangesAnOfficeDecision() async throws {
         try await TestServer.run { client, server in
-            var plan = Records.carePlan(replica: "r-office")
+            var plan = Records.carePlan(replica: "r-office", author: "olga")
             plan.edit(["status": .string("vastgesteld")], replica: "r-office", author: "olga", time: Fixture.time)
             try await client.accepted(Records.batch("r-office", [plan]), as: server.office)
             let undone = Records.edited(plan, ["status": .string("besproken")], replica: "r-anna")

@@ -50,7 +50,7 @@ struct PostgresStorageTests {
         let url = try await PostgresTestDatabase.freshURL()
         let first = try PostgresSyncStorage(url: url)
         let second = try PostgresSyncStorage(url: url)
-        #expect(try await first.pendingMigrations().count == 2)
+        #expect(try await first.pendingMigrations().count == 3)
         async let a: Void = first.migrate()
         async let b: Void = second.migrate()
         _ = try await (a, b)
@@ -76,7 +76,7 @@ struct PostgresStorageTests {
                 group.addTask {
                     var ids: [String] = []
                     for round in 0..<15 {
-                        let notes = (0..<3).map { _ in Records.visitNote(replica: "r-\(index)") }
+                        let notes = (0..<3).map { _ in Records.visitNote(replica: "r-\(index)", author: "user\(index)") }
                         try await writers[(index + round) % 2].accept(Records.batch("r-\(index)", notes), token: token)
                         ids += notes.map(\.id)
                     }

@@ -1,6 +1,7 @@
 import Foundation
 import PropertyBased
 import Testing
+import VeldTestSupport
 import VeldProtocol
 import VeldServer
 
@@ -29,6 +30,8 @@ enum StorageContract: String, CaseIterable, Sendable, CustomTestStringConvertibl
     case stateAsOfADate
     case deviceCursors
     case concurrentPushesAnswerAlone
+    case honestHistoriesAreAccepted
+    case generatedAttacksStoreNothing
 
     var testDescription: String { rawValue }
 
@@ -47,6 +50,8 @@ enum StorageContract: String, CaseIterable, Sendable, CustomTestStringConvertibl
         case .stateAsOfADate: try await Self.stateAsOfADate(make)
         case .deviceCursors: try await Self.deviceCursors(make)
         case .concurrentPushesAnswerAlone: try await Self.concurrentPushesAnswerAlone(make)
+        case .honestHistoriesAreAccepted: await Self.honestHistoriesAreAccepted(make)
+        case .generatedAttacksStoreNothing: await Self.generatedAttacksStoreNothing(make)
         }
     }
 
@@ -175,11 +180,27 @@ enum StorageContract: String, CaseIterable, Sendable, CustomTestStringConvertibl
 
         // Same id, other content: refused, and nothing of the other content is stored.
         let other = Records.batch("r-anna", [Records.visitNote(replica: "r-anna")], id: request.batch)
-        await #expect(throws: StorageError.batchReused(request.batch)) {
+        let reused = await #expect(throws: Problem.self) {
             try await storage.push(other, token: anna.token, fingerprint: try Records.fingerprint(other), at: Fixture.time(plus: 2)) { _ in }
         }
+        #expect(reused?.type == "urn:veld:problem:batch-reused")
         #expect(try await storage.record(id: other.records[0].id) == nil)
         #expect(try await storage.snapshot().rows == before.rows)
+
+        // A batch id belongs to the device (the replica, bound to one active token) that
+        // pushed it: another token can neither replay anna's answer nor reuse her batch id.
+        let bram = try await storage.issueToken(user: "bram", role: .visitor, scopes: ["loc-a"])
+        let beforeBram = try await storage.snapshot()
+        let borrowed = await #expect(throws: Problem.self) {
+            try await storage.push(request, token: bram.token, fingerprint: fingerprint, at: Fixture.time(plus: 3)) { _ in }
+        }
+        #expect(borrowed?.type == "urn:veld:problem:replica-mismatch")
+        let own = Records.batch("r-bram", [Records.visitNote(replica: "r-bram", author: "bram")], id: request.batch)
+        let reusedByBram = await #expect(throws: Problem.self) {
+            try await storage.push(own, token: bram.token, fingerprint: try Records.fingerprint(own), at: Fixture.time(plus: 3)) { _ in }
+        }
+        #expect(reusedByBram?.type == "urn:veld:problem:batch-reused")
+        #expect(try await storage.snapshot() == beforeBram)
     }
 
     // MARK: Change log
@@ -206,15 +227,15 @@ enum StorageContract: String, CaseIterable, Sendable, CustomTestStringConvertibl
         #expect(three.results[0].changed && pa2 > pc)
 
         // Nothing new about B and A: no change, no position.
-        let four = try await storage.accept(Records.batch("r-anna", [b, a]), token: anna)
+        let four = try await storage.accept(Records.batch("r-anna", [b, a2]), token: anna)
         #expect(four.results.map(\.changed) == [false, false])
         #expect(four.results.allSatisfy { $0.position == nil })
 
-        // A record that appears twice in one batch gets one result and one position.
+        // Two edits of a record since the last push travel as one state and one position.
         let c2 = Records.edited(c, ["summary": .string("Derde versie")], replica: "r-anna")
         let c3 = Records.edited(c2, ["observations": .string("Rustig")], replica: "r-anna")
-        let five = try await storage.accept(Records.batch("r-anna", [c2, c3]), token: anna)
-        #expect(Set(five.results.map(\.id)) == [c.id])
+        let five = try await storage.accept(Records.batch("r-anna", [c3]), token: anna)
+        #expect(five.results.map(\.id) == [c.id])
         let pc3 = try #require(five.results.compactMap(\.position).max())
         #expect(pc3 > pa2)
 
@@ -310,9 +331,10 @@ enum StorageContract: String, CaseIterable, Sendable, CustomTestStringConvertibl
 
         // The caller's copy of the token still says "unbound": the store checks its own.
         let other = Records.batch("r-other", [Records.visitNote(replica: "r-other")])
-        await #expect(throws: StorageError.replicaMismatch(bound: "r-anna")) {
+        let mismatch = await #expect(throws: Problem.self) {
             try await storage.accept(other, token: anna)
         }
+        #expect(mismatch?.type == "urn:veld:problem:replica-mismatch")
         #expect(try await storage.snapshot() == before)
         #expect(try await storage.record(id: other.records[0].id) == nil)
 
@@ -321,6 +343,21 @@ enum StorageContract: String, CaseIterable, Sendable, CustomTestStringConvertibl
         let second = try await storage.issueToken(user: "anna", role: .visitor, scopes: ["loc-a"])
         try await storage.accept(other, token: second)
         #expect(try await storage.record(id: other.records[0].id) == other.records[0])
+
+        // A fresh token cannot take over a replica that an active token holds (it would
+        // spend that device's dots)…
+        let thief = try await storage.issueToken(user: "anna", role: .visitor, scopes: ["loc-a"])
+        let beforeTheft = try await storage.snapshot()
+        let taken = await #expect(throws: Problem.self) {
+            try await storage.accept(Records.batch("r-anna", [Records.visitNote(replica: "r-anna")]), token: thief)
+        }
+        #expect(taken?.type == "urn:veld:problem:replica-mismatch")
+        #expect(try await storage.snapshot() == beforeTheft)
+        // …but a device whose old token was revoked keeps its replica under the new one.
+        #expect(try await storage.revokeToken(id: anna.id, at: Fixture.time(plus: 40)))
+        let renewed = try await storage.issueToken(user: "anna", role: .visitor, scopes: ["loc-a"])
+        try await storage.accept(Records.batch("r-anna", [Records.visitNote(replica: "r-anna")]), token: renewed)
+        #expect(try await storage.tokens().first { $0.id == renewed.id }?.replica == "r-anna")
     }
 
     // MARK: Tokens
@@ -363,7 +400,7 @@ enum StorageContract: String, CaseIterable, Sendable, CustomTestStringConvertibl
     /// ids. Afterwards the change log, read from 0 in small pages, holds every pushed
     /// record exactly once, each equal to the merge of everything pushed for it.
     static func generatedBatchesConverge(_ make: StorageFactory, count: Int = 40) async {
-        await propertyCheck(count: count, input: Gen.int(in: 2...4), Gen.int(in: 1...5),
+        await checkProperty(count: count, input: Gen.int(in: 2...4), Gen.int(in: 1...5),
                             Gen.int(in: 0...999_999).array(of: 1...40), Gen.int(in: 1...3)) { replicas, recordCount, codes, pageSize in
             let storage = try await make()
             var run = try await GeneratedRun(storage: storage, replicas: replicas, records: recordCount)
@@ -380,6 +417,68 @@ enum StorageContract: String, CaseIterable, Sendable, CustomTestStringConvertibl
                 let expected = try states.dropFirst().reduce(states[0]) { try $0.merged(with: $1) }
                 #expect(record == expected, "record \(record.id)")
                 #expect(try await storage.record(id: record.id) == expected)
+            }
+        }
+    }
+}
+
+extension StorageContract {
+    // MARK: The push policy, generated
+
+    /// Generated honest histories (an office and 1–5 visitors creating, editing, deleting,
+    /// pushing, pulling, replaying and resending, stale and duplicate deliveries included):
+    /// the policy refuses nothing, and once everyone has synced every device holds what
+    /// the server holds.
+    static func honestHistoriesAreAccepted(_ make: StorageFactory, count: Int = 30) async {
+        await checkProperty(count: count, input: Gen.int(in: 2...6), Gen.int(in: 0...999_999).array(of: 10...60)) { devices, codes in
+            let storage = try await make()
+            var history = try await PolicyHistory(storage: storage, devices: devices)
+            for code in codes { try await history.apply(code) }
+            try await history.settle()
+            #expect(history.refusals.isEmpty, "honest pushes refused: \(history.refusals.prefix(3))")
+            for device in history.devices {
+                for (id, state) in device.local {
+                    #expect(try await storage.record(id: id) == state, "\(device.name) and the server disagree on \(id)")
+                }
+            }
+        }
+    }
+
+    /// Attacks made from a settled honest history (omission of any field, forged and
+    /// inflated dots, counter-0 dots, spoofed authors, floods, replica takeover, a goal
+    /// escaping its scope, office decisions, reused dots): each is refused with the
+    /// problem it deserves and leaves the store as it was. A goal pointing at a plan in
+    /// another scope gets the same answer as one pointing at no plan at all.
+    static func generatedAttacksStoreNothing(_ make: StorageFactory, count: Int = 30) async {
+        await checkProperty(count: count, input: Gen.int(in: 2...5), Gen.int(in: 0...999_999).array(of: 10...50),
+                            Gen.int(in: 0...999_999).array(of: 1...8)) { devices, codes, attacks in
+            let storage = try await make()
+            var history = try await PolicyHistory(storage: storage, devices: devices)
+            for code in codes { try await history.apply(code) }
+            try await history.settle()
+            #expect(history.refusals.isEmpty, "honest pushes refused: \(history.refusals.prefix(3))")
+            for code in attacks {
+                let attack = PolicyAttack.allCases[code % PolicyAttack.allCases.count]
+                guard let attempt = try await attack.attempt(in: history, code: code / PolicyAttack.allCases.count) else { continue }
+                let before = try await storage.snapshot()
+                do {
+                    _ = try await storage.push(attempt.request, token: attempt.token.token,
+                                               fingerprint: try Records.fingerprint(attempt.request), at: Fixture.time)
+                    Issue.record("attack \(attack) was accepted")
+                } catch let problem as Problem {
+                    #expect(attempt.expected.contains(problem.type), "attack \(attack) got \(problem.type): \(problem.detail)")
+                    if attack == .goalEscape, problem.status == 422 {
+                        let ids = attempt.request.records.flatMap { record in
+                            [record.id] + record.entries(of: "carePlan").compactMap { if case .string(let id) = $0.value { id } else { nil } }
+                        }
+                        let generic = ids.reduce(problem.detail) { $0.replacingOccurrences(of: $1, with: "ID") }
+                        #expect(generic == "1 problem(s) in the batch, nothing was stored: carePlanGoal ID, field carePlan: ID is not a carePlan this device can read; push the carePlan first, or pick one in this device's scopes")
+                    }
+                }
+                let after = try await storage.snapshot()
+                #expect(after.rows == before.rows, "attack \(attack) changed the records")
+                #expect(after.tokens.filter { $0.user != "dief" } == before.tokens.filter { $0.user != "dief" },
+                        "attack \(attack) changed a token")
             }
         }
     }
@@ -419,12 +518,14 @@ private struct GeneratedRun {
         self.tokens = tokens
         let ids = (0..<records).map { _ in RecordIDs.make() }
         recordIDs = ids
-        let empty = Dictionary(uniqueKeysWithValues: ids.enumerated().map { index, id in
-            (id, RecordState(id: id, type: "visitNote", scope: index % 2 == 0 ? "loc-a" : "loc-b"))
+        // Replica 0 creates every record (a valid visit note) and the others pulled it.
+        let created = Dictionary(uniqueKeysWithValues: ids.enumerated().map { index, id in
+            (id, Records.visitNote(id: id, scope: index % 2 == 0 ? "loc-a" : "loc-b", replica: "r-0", author: "user0"))
         })
-        local = Array(repeating: empty, count: replicas)
+        local = Array(repeating: created, count: replicas)
         dirty = Array(repeating: [], count: replicas)
         sent = Array(repeating: [], count: replicas)
+        try await send(0, ids.map { created[$0]! })
     }
 
     mutating func apply(_ code: Int) async throws {
@@ -449,10 +550,15 @@ private struct GeneratedRun {
                                                 at: Fixture.time(plus: 1)) { _ in }
             #expect(replay == old.response, "a replayed batch got another answer")
         case 7:
-            // Resend old states under a new batch id (duplicate, reordered delivery).
+            // Resend old states under a new batch id (duplicate, reordered delivery): those
+            // this replica has not edited since (a device never sends a state older than
+            // its own latest edit; one sync at a time per profile sees to that).
             guard !sent[actor].isEmpty else { return }
             let old = sent[actor][(code / 100) % sent[actor].count]
-            try await send(actor, Array(old.request.records.reversed()))
+            let name = names[actor]
+            let current = old.request.records.reversed().filter { $0.context[name] == local[actor][$0.id]!.context[name] }
+            guard !current.isEmpty else { return }
+            try await send(actor, Array(current))
         default:
             try await pull(actor)
         }

@@ -89,4 +89,30 @@ public enum SyncLimits {
     public static let pushBatchSize = 500
     /// Largest request body the server accepts, after decompression.
     public static let maxBodyBytes = 16 * 1024 * 1024
+    /// Records in one push batch, at most.
+    public static let maxBatchRecords = 10_000
+    /// The largest counter a dot or a context may carry: 2^53 - 1, so a JSON library
+    /// that reads numbers as doubles still reads every counter exactly.
+    public static let maxCounter: UInt64 = (1 << 53) - 1
+    /// Entries one field may hold (concurrent values), at most.
+    public static let maxEntriesPerField = 64
+    /// UTF-8 bytes of one field value (a text, or all strings of a list together).
+    public static let maxValueBytes = 1 * 1024 * 1024
+    /// UTF-8 bytes of all values of one record state together.
+    public static let maxRecordValueBytes = 4 * 1024 * 1024
+    /// Bytes of record states in one pull page: a page stops before the record that would
+    /// pass it (a record larger than this still travels, alone on its page).
+    public static let maxPullPageBytes = 8 * 1024 * 1024
+    /// Characters of a replica id.
+    public static let maxReplicaLength = 100
+}
+
+/// Replica ids: 1 to 100 printable ASCII characters (`!` to `~`, no space, no quote, no
+/// backslash), such as `r-52a62fbf5cfa516f08e415f1`.
+public enum ReplicaIDs {
+    public static func isValid(_ replica: String) -> Bool {
+        let utf8 = replica.utf8
+        guard (1...SyncLimits.maxReplicaLength).contains(utf8.count) else { return false }
+        return utf8.allSatisfy { $0 >= 0x21 && $0 <= 0x7E && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }
+    }
 }

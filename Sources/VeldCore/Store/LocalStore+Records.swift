@@ -134,10 +134,10 @@ extension LocalStore {
                 throw self.invalid(ValidationError(recordID: state.id, type: state.type, problem: .unknownType))
             }
             if state.isDeleted && !state.hasConflicts { throw LocalStoreError(.recordDeleted(state.id), home: self.home) }
-            // Re-assert only what this role may write: re-asserting an office decision the
-            // device holds an old copy of would be refused by the server on every sync.
-            let reasserted = schema.fields.filter { $0.permits(profile.role, toWrite: state.value(of: $0.name) ?? .null) }
-            state.delete(allFields: reasserted.map(\.name), replica: profile.replicaID, author: profile.user, time: clock())
+            // Re-assert only what this role may write and replace (the push policy's rule):
+            // an office decision stays the office's, through a delete too.
+            state.delete(allFields: schema.reassertedByDelete(of: state, role: profile.role), replica: profile.replicaID,
+                         author: profile.user, time: clock())
             try self.saveLocalEdit(state, schema: schema, isNew: false, replica: profile.replicaID, db: db)
             return state
         }

@@ -41,9 +41,10 @@ public struct HTTPTransport: SyncTransport {
         var components = URLComponents(url: server.appendingPathComponent("v1/pull"), resolvingAgainstBaseURL: false)!
         components.queryItems = [URLQueryItem(name: "since", value: cursor), URLQueryItem(name: "limit", value: String(limit))]
         let data = try await fetch(URLRequest(url: components.url!))
-        let page = try decode(PullResponse.self, from: data)
-        let encoded = PulledRecords.slices(of: data).flatMap { $0.count == page.records.count ? $0 : nil }
-        return (page, encoded)
+        // The strict reader hands back each record's bytes too; anything it does not read
+        // (a server in another encoding) goes through Codable, without the bytes.
+        if let read = try? RecordStateJSON.readPull(data) { return (read.page, read.encoded) }
+        return (try decode(PullResponse.self, from: data), nil)
     }
 
     /// Every change the server accepted for a record, oldest first.
@@ -90,61 +91,6 @@ public struct HTTPTransport: SyncTransport {
         default:
             let detail = (try? StableJSON.decode(Problem.self, from: data))?.detail ?? HTTPURLResponse.localizedString(forStatusCode: http.statusCode)
             throw SyncTransportError.serverFailed(status: http.statusCode, detail: detail)
-        }
-    }
-}
-
-/// Finds each element of the top-level `"records"` array in a pull body, as text.
-enum PulledRecords {
-    static func slices(of data: Data) -> [String]? {
-        data.withUnsafeBytes { raw -> [String]? in
-            let bytes = raw.bindMemory(to: UInt8.self)
-            let quote = UInt8(ascii: "\""), backslash = UInt8(ascii: "\\"), colon = UInt8(ascii: ":")
-            let open = UInt8(ascii: "{"), close = UInt8(ascii: "}"), openArray = UInt8(ascii: "["), closeArray = UInt8(ascii: "]")
-            let recordsKey = Array("records".utf8)
-            var slices: [String] = []
-            var depth = 0, index = 0, stringStart = -1, elementStart = -1
-            var lastString: Range<Int>? = nil, key: Range<Int>? = nil
-            var inString = false, inRecords = false, seenRecords = false
-            while index < bytes.count {
-                let byte = bytes[index]
-                if inString {
-                    if byte == backslash { index += 2; continue }
-                    if byte == quote {
-                        inString = false
-                        if depth == 1 { lastString = (stringStart + 1)..<index }
-                    }
-                    index += 1
-                    continue
-                }
-                switch byte {
-                case quote:
-                    inString = true
-                    stringStart = index
-                case colon where depth == 1:
-                    key = lastString
-                case open, openArray:
-                    if depth == 1, byte == openArray, let key, bytes[key].elementsEqual(recordsKey) {
-                        inRecords = true
-                        seenRecords = true
-                    } else if inRecords, depth == 2, byte == open {
-                        elementStart = index
-                    }
-                    depth += 1
-                case close, closeArray:
-                    depth -= 1
-                    if inRecords, depth == 2, byte == close, elementStart >= 0 {
-                        slices.append(String(decoding: UnsafeBufferPointer(rebasing: bytes[elementStart...index]), as: UTF8.self))
-                        elementStart = -1
-                    } else if inRecords, depth == 1 {
-                        inRecords = false
-                    }
-                default:
-                    break
-                }
-                index += 1
-            }
-            return seenRecords ? slices : nil
         }
     }
 }

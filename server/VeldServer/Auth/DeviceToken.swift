@@ -35,24 +35,12 @@ public struct DeviceToken: Codable, Hashable, Sendable {
         self.lastCursor = lastCursor
     }
 
-    public var scopeFilter: ScopeFilter {
-        scopes.contains("*") ? .all : .only(Set(scopes))
-    }
+    public var scopeFilter: ScopeFilter { ScopeFilter(scopes) }
+
+    /// Who pushes with this token, as the push policy sees it.
+    public var pusher: Pusher { Pusher(tokenID: id, user: user, role: role, scopes: scopeFilter) }
 
     public func mayAccess(scope: String) -> Bool {
         scopeFilter.contains(scope)
-    }
-}
-
-/// Which scopes a pull returns.
-public enum ScopeFilter: Hashable, Sendable {
-    case all
-    case only(Set<String>)
-
-    public func contains(_ scope: String) -> Bool {
-        switch self {
-        case .all: return true
-        case .only(let scopes): return scopes.contains(scope)
-        }
     }
 }

@@ -33,6 +33,24 @@ enum JSONBody {
         return buffer
     }
 
+    /// A push body through the strict reader only (protocol/RecordStateJSON+Reader.swift):
+    /// what it refuses is a 400 with its reason, and an entry time in another form than
+    /// `YYYY-MM-DDTHH:MM:SSZ` is a 422 naming the record. Nothing else gets a say, so no
+    /// second reader can accept what this one refused.
+    static func decodePush(from buffer: ByteBuffer) throws -> PushRequest {
+        let read: (request: PushRequest, badTimes: [Problem.Item])
+        do {
+            read = try RecordStateJSON.readPush(Data(buffer.readableBytesView))
+        } catch let error as DecodingError {
+            throw Problem(type: .malformed, status: 400, detail: "the body is not a valid PushRequest: \(describe(error))")
+        }
+        if let first = read.badTimes.first {
+            throw Problem(type: .invalidRecord, status: 422,
+                          detail: "\(read.badTimes.count) problem(s) in the batch, nothing was stored: \(first.reason)", records: read.badTimes)
+        }
+        return read.request
+    }
+
     static func decode<T: Decodable>(_ type: T.Type, from buffer: ByteBuffer) throws -> T {
         do {
             return try StableJSON.decode(type, from: Data(buffer.readableBytesView))

@@ -19,54 +19,40 @@ struct SyncRoutes {
         authenticated.get("records/:id/history") { request, context in try await history(request, context) }
     }
 
-    /// Office and admin see every record's history; others only records in their scopes.
-    /// A record the caller may not read is answered like one that does not exist.
+    /// Every role sees only the history of records in its token's scopes. A record the
+    /// caller may not read is answered like one that does not exist.
     func history(_ request: Request, _ context: VeldRequestContext) async throws -> Response {
         let token = try context.requireToken()
         let id = (context.parameters.get("id") ?? "").lowercased()
         let notFound = Problem(type: .notFound, status: 404,
                                detail: "no record \(id) that this device may read; check the id (veld show ID)")
         guard RecordIDs.isValid(id), let record = try await storage.record(id: id) else { throw notFound }
-        guard [.office, .admin].contains(token.role) || token.mayAccess(scope: record.scope) else { throw notFound }
+        guard token.mayAccess(scope: record.scope) else { throw notFound }
         let changes = try await storage.history(recordID: id)
         return try JSONBody.response(RecordHistory(id: id, type: record.type, scope: record.scope, changes: changes), for: request)
     }
 
+    /// Reads the body strictly, runs the checks that need nothing stored, then lets the
+    /// storage run the rest of the policy in its write transaction.
     func push(_ request: Request, _ context: VeldRequestContext) async throws -> Response {
         let token = try context.requireToken()
         let body = try await JSONBody.body(of: request)
-        let push = try JSONBody.decode(PushRequest.self, from: body)
-        guard !push.replica.isEmpty, push.replica.count <= 100 else {
-            throw Problem(type: .malformed, status: 400, detail: "replica must be the device's replica id")
+        let push = try JSONBody.decodePush(from: body)
+        // The binding as the token was read: refused before any record is looked at (the
+        // storage checks it again in the transaction).
+        if let bound = token.replica, ReplicaIDs.isValid(push.replica), bound != push.replica {
+            throw PushPolicy.replicaMismatch(tokenID: token.id, bound: bound, pushed: push.replica)
         }
-        guard UUID(uuidString: push.batch) != nil else {
-            throw Problem(type: .malformed, status: 400, detail: "batch must be a UUID made by the client for this batch")
-        }
-        guard push.records.count <= 10_000 else {
-            throw Problem(type: .tooLarge, status: 413, detail: "a batch holds at most 10000 records; send \(push.records.count) in several batches")
-        }
-        if let bound = token.replica, bound != push.replica {
-            throw replicaMismatch(bound: bound, token: token, pushed: push.replica)
-        }
+        let checked = try PushPolicy.check(push, by: token.pusher)
         // The fingerprint of the stable encoding, so a resend in other bytes (key order,
         // spaces, gzip) is still recognised as the same batch (protocol/SPEC.md § Replay).
         let fingerprint = TokenSecret.fingerprint(try StableJSON.encode(push))
-        let validator = PushValidator(token: token, replica: push.replica)
-        let records = push.records
-        let check: @Sendable (MergedBatch) throws -> Void = { batch in try validator.validate(records, batch: batch) }
-        do {
-            let response = try await storage.applyPush(push, token: token, fingerprint: fingerprint, at: clock(), check: check)
-            context.logger.info("push", metadata: [
-                "replica": .string(push.replica), "batch": .string(push.batch), "records": .stringConvertible(push.records.count),
-                "changed": .stringConvertible(response.results.filter(\.changed).count),
-            ])
-            return try JSONBody.response(response, for: request)
-        } catch StorageError.batchReused(let batch) {
-            throw Problem(type: .batchReused, status: 409,
-                          detail: "batch \(batch) was already received with other content; use a new batch id for new content")
-        } catch StorageError.replicaMismatch(let bound) {
-            throw replicaMismatch(bound: bound, token: token, pushed: push.replica)
-        }
+        let response = try await storage.applyPush(checked, token: token, fingerprint: fingerprint, at: clock()) { _ in }
+        context.logger.info("push", metadata: [
+            "replica": .string(push.replica), "batch": .string(push.batch), "records": .stringConvertible(push.records.count),
+            "changed": .stringConvertible(response.results.filter(\.changed).count),
+        ])
+        return try JSONBody.response(response, for: request)
     }
 
     func pull(_ request: Request, _ context: VeldRequestContext) async throws -> Response {
@@ -74,7 +60,7 @@ struct SyncRoutes {
         let query = request.uri.queryParameters
         let since: Int64
         if let text = query["since"].map(String.init), !text.isEmpty {
-            guard let value = Int64(text), value >= 0 else {
+            guard let value = Int64(text), value >= 0, text.utf8.allSatisfy({ (48...57).contains($0) }) else {
                 throw Problem(type: .malformed, status: 400, detail: "since must be a cursor this server returned (or 0 for the beginning), not '\(text)'")
             }
             since = value
@@ -83,33 +69,18 @@ struct SyncRoutes {
         }
         var limit = SyncLimits.defaultPullLimit
         if let text = query["limit"].map(String.init) {
-            guard let value = Int(text), (1...SyncLimits.maxPullLimit).contains(value) else {
+            guard let value = Int(text), (1...SyncLimits.maxPullLimit).contains(value), text.utf8.allSatisfy({ (48...57).contains($0) }) else {
                 throw Problem(type: .malformed, status: 400, detail: "limit must be a whole number from 1 to \(SyncLimits.maxPullLimit), not '\(text)'")
             }
             limit = value
         }
-        let page = try await storage.pullEncoded(scopes: token.scopeFilter, after: since, limit: limit, token: token, at: clock())
-        return try JSONBody.response(json: Self.pullBody(page), for: request)
-    }
-
-    /// The `PullResponse` of `page` in stable JSON, spliced from the stored states without
-    /// decoding them: keys sorted (`cursor`, `more`, `records`), no spaces, the cursor a
-    /// string of digits; byte for byte what `StableJSON.encode` makes of the decoded page.
-    static func pullBody(_ page: EncodedPullPage) -> ByteBuffer {
-        let head = #"{"cursor":""# + String(page.lastPosition) + #"","more":"# + (page.more ? "true" : "false") + #","records":["#
-        var buffer = ByteBufferAllocator().buffer(capacity: head.utf8.count + page.states.reduce(2) { $0 + $1.utf8.count + 1 })
-        buffer.writeString(head)
-        for (index, state) in page.states.enumerated() {
-            if index > 0 { buffer.writeInteger(UInt8(ascii: ",")) }
-            buffer.writeString(state)
+        if since > 0, since > (try await storage.headPosition()) {
+            throw Problem(type: .malformed, status: 400,
+                          detail: "since \(since) is not a cursor this server returned (its change log is shorter); this device's cursor belongs to another server or database: pull again from 0 (veld connect resets it)")
         }
-        buffer.writeString("]}")
-        return buffer
-    }
-
-    private func replicaMismatch(bound: String, token: DeviceToken, pushed: String) -> Problem {
-        Problem(type: .replicaMismatch, status: 403,
-                detail: "token \(token.id) belongs to replica \(bound), not \(pushed); each device needs its own token (ask the office)")
+        let page = try await storage.pullEncoded(scopes: token.scopeFilter, after: since, limit: limit, token: token, at: clock())
+        return try JSONBody.response(json: ByteBuffer(bytes: PullPages.body(states: page.states, cursor: String(page.lastPosition), more: page.more)),
+                                     for: request)
     }
 }
 

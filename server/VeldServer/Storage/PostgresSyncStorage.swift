@@ -86,6 +86,11 @@ public final class PostgresSyncStorage: SyncStorage {
             "CREATE INDEX history_by_record ON history (record_id, seq)",
             "ALTER TABLE token ADD COLUMN last_cursor bigint",
         ]),
+        ("v3-batch-token", [
+            // A batch id is remembered per token: a replay under another token is refused.
+            "ALTER TABLE batch ADD COLUMN token text",
+            "CREATE INDEX token_by_replica ON token (replica)",
+        ]),
     ]
 
     public func migrate() async throws {
@@ -202,41 +207,49 @@ public final class PostgresSyncStorage: SyncStorage {
 
     // MARK: Sync
 
-    public func applyPush(_ request: PushRequest, token: DeviceToken, fingerprint: String, at date: Date,
-                          check: @escaping @Sendable (MergedBatch) throws -> Void) async throws -> PushResponse {
+    /// Reads the policy's inputs, lets it decide, persists the plan: nothing else.
+    public func applyPush(_ push: CheckedPush, token: DeviceToken, fingerprint: String, at date: Date,
+                          check: @escaping @Sendable ([String: RecordState]) throws -> Void) async throws -> PushResponse {
         let logger = logger
-        return try await guarded { [self] connection in
+        let request = push.request
+        return try await guarded { connection in
             try await connection.withTransaction(logger: logger) { connection in
                 // Serialise position assignment until commit: see the type's documentation.
                 try await connection.query("SELECT pg_advisory_xact_lock(\(Self.pushLock))", logger: logger)
-                let replayRows: PostgresRowSequence = try await connection.query(
-                    "SELECT fingerprint, response FROM batch WHERE id = \(request.batch)", logger: logger)
-                let replay = try await replayRows.decode((String, String).self).all().first
-                if let (known, response) = replay {
-                    guard known == fingerprint else { throw StorageError.batchReused(request.batch) }
-                    return try StableJSON.decode(PushResponse.self, from: Data(response.utf8))
+                let priorRows: PostgresRowSequence = try await connection.query(
+                    "SELECT token, replica, fingerprint, response FROM batch WHERE id = \(request.batch)", logger: logger)
+                let prior = try await priorRows.decode((String?, String, String, String).self).all().first.map {
+                    PushPolicy.PriorBatch(tokenID: $0.0, replica: $0.1, fingerprint: $0.2, response: $0.3)
                 }
                 let boundRows: PostgresRowSequence = try await connection.query(
                     "SELECT replica FROM token WHERE id = \(token.id)", logger: logger)
                 let bound = try await boundRows.decode(String?.self).all().first ?? nil
-                if let bound, bound != request.replica { throw StorageError.replicaMismatch(bound: bound) }
-                try await connection.query("UPDATE token SET replica = \(request.replica), last_push_at = \(date) WHERE id = \(token.id)",
-                                           logger: logger)
-
+                let heldRows: PostgresRowSequence = try await connection.query("""
+                    SELECT EXISTS (SELECT 1 FROM token WHERE replica = \(request.replica) AND id <> \(token.id) AND revoked_at IS NULL)
+                    """, logger: logger)
+                let held = try await heldRows.decode(Bool.self).all().first ?? false
                 var stored: [String: RecordState] = [:]
-                let ids = Array(Set(request.records.map(\.id)))
-                let storedRows: PostgresRowSequence = try await connection.query(
-                    "SELECT id, state FROM record WHERE id = ANY(\(ids))", logger: logger)
-                for try await (id, state) in storedRows.decode((String, String).self) {
-                    stored[id] = try StableJSON.decode(RecordState.self, from: Data(state.utf8))
+                if prior == nil {
+                    let storedRows: PostgresRowSequence = try await connection.query(
+                        "SELECT id, state FROM record WHERE id = ANY(\(push.storedIDs))", logger: logger)
+                    for try await (id, state) in storedRows.decode((String, String).self) {
+                        stored[id] = try StableJSON.decode(RecordState.self, from: Data(state.utf8))
+                    }
                 }
-                let batch = BatchMerge.merge(request.records, into: stored)
-                try check(batch)
-
                 let counterRows: PostgresRowSequence = try await connection.query(
                     "SELECT value FROM counter WHERE name = 'position'", logger: logger)
                 let position = try await counterRows.decode(Int64.self).all().first ?? 0
-                let plan = try BatchMerge.plan(batch, for: request, after: position)
+                let inputs = PushPolicy.Inputs(priorBatch: prior, boundReplica: bound, replicaHeldByAnotherToken: held,
+                                               stored: stored, position: position)
+                let plan: PushPlan
+                switch try PushPolicy.decide(push, fingerprint: fingerprint, inputs: inputs) {
+                case .replay(let json): return try StableJSON.decode(PushResponse.self, from: Data(json.utf8))
+                case .write(let accepted): plan = accepted
+                }
+                try check(stored)
+
+                try await connection.query("UPDATE token SET replica = \(request.replica), last_push_at = \(date) WHERE id = \(token.id)",
+                                           logger: logger)
                 if !plan.writes.isEmpty {
                     // Every changed record in one statement, and its history in another.
                     let writes = plan.writes
@@ -257,8 +270,8 @@ public final class PostgresSyncStorage: SyncStorage {
                 }
                 try await connection.query("UPDATE counter SET value = \(plan.lastPosition) WHERE name = 'position'", logger: logger)
                 try await connection.query("""
-                    INSERT INTO batch (id, replica, fingerprint, response, received_at)
-                    VALUES (\(request.batch), \(request.replica), \(fingerprint), \(plan.responseJSON), \(date))
+                    INSERT INTO batch (id, replica, fingerprint, response, received_at, token)
+                    VALUES (\(request.batch), \(request.replica), \(fingerprint), \(plan.responseJSON), \(date), \(token.id))
                     """, logger: logger)
                 return plan.response
             }
@@ -282,8 +295,15 @@ public final class PostgresSyncStorage: SyncStorage {
             var states: [String] = []
             var last = position
             var more = false
+            var bytes = 0
             for try await (state, at) in rows.decode((String, Int64).self) {
-                if states.count == limit { more = true; continue }
+                // Bounded by count and by bytes; a record larger than the budget goes alone.
+                let size = state.utf8.count
+                if states.count == limit || (!states.isEmpty && bytes + size > SyncLimits.maxPullPageBytes) {
+                    more = true
+                    break
+                }
+                bytes += size
                 states.append(state)
                 last = at
             }

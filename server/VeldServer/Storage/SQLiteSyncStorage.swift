@@ -103,6 +103,11 @@ public final class SQLiteSyncStorage: SyncStorage {
             try db.create(index: "history_by_record", on: "history", columns: ["recordID", "seq"])
             try db.alter(table: "token") { t in t.add(column: "lastCursor", .integer) }
         }
+        migrator.registerMigration("v3-batch-token") { db in
+            // A batch id is remembered per token: a replay under another token is refused.
+            try db.alter(table: "batch") { t in t.add(column: "token", .text) }
+            try db.create(index: "token_by_replica", on: "token", columns: ["replica"])
+        }
         return migrator
     }
 
@@ -149,40 +154,49 @@ public final class SQLiteSyncStorage: SyncStorage {
     /// savepoint so a refused push rolls back alone. Every push is answered only after the
     /// transaction holding it committed, so an acknowledged push is on disk. Under load
     /// this divides the fsyncs by the number of devices pushing at once.
-    public func applyPush(_ request: PushRequest, token: DeviceToken, fingerprint: String, at date: Date,
-                          check: @escaping @Sendable (MergedBatch) throws -> Void) async throws -> PushResponse {
+    public func applyPush(_ push: CheckedPush, token: DeviceToken, fingerprint: String, at date: Date,
+                          check: @escaping @Sendable ([String: RecordState]) throws -> Void) async throws -> PushResponse {
         try await pushGroups.submit { db in
-            try self.applyPush(request, token: token, fingerprint: fingerprint, at: date, check: check, db: db)
+            try self.applyPush(push, token: token, fingerprint: fingerprint, at: date, check: check, db: db)
         }
     }
 
-    private func applyPush(_ request: PushRequest, token: DeviceToken, fingerprint: String, at date: Date,
-                           check: (MergedBatch) throws -> Void, db: Database) throws -> PushResponse {
-        if let batch = try Row.fetchOne(db.cachedStatement(sql: "SELECT fingerprint, response FROM batch WHERE id = ?"),
-                                        arguments: [request.batch]) {
-            guard batch["fingerprint"] as String == fingerprint else { throw StorageError.batchReused(request.batch) }
-            return try StableJSON.decode(PushResponse.self, from: Data((batch["response"] as String).utf8))
+    /// Reads the policy's inputs, lets it decide, persists the plan: nothing else.
+    private func applyPush(_ push: CheckedPush, token: DeviceToken, fingerprint: String, at date: Date,
+                           check: ([String: RecordState]) throws -> Void, db: Database) throws -> PushResponse {
+        let request = push.request
+        let prior = try Row.fetchOne(db.cachedStatement(sql: "SELECT token, replica, fingerprint, response FROM batch WHERE id = ?"),
+                                     arguments: [request.batch]).map { row in
+            PushPolicy.PriorBatch(tokenID: row["token"], replica: row["replica"], fingerprint: row["fingerprint"], response: row["response"])
         }
         let bound = try String.fetchOne(db.cachedStatement(sql: "SELECT replica FROM token WHERE id = ?"), arguments: [token.id]) ?? nil
-        if let bound, bound != request.replica { throw StorageError.replicaMismatch(bound: bound) }
-        try db.cachedStatement(sql: "UPDATE token SET replica = ?, lastPushAt = ? WHERE id = ?")
-            .execute(arguments: [request.replica, date, token.id])
-
-        let ids = Array(Set(request.records.map(\.id)))
+        let held = try Bool.fetchOne(db.cachedStatement(sql: """
+            SELECT EXISTS (SELECT 1 FROM token WHERE replica = ? AND id <> ? AND revokedAt IS NULL)
+            """), arguments: [request.replica, token.id]) ?? false
         var stored: [String: RecordState] = [:]
-        for chunk in stride(from: 0, to: ids.count, by: 500) {
-            let slice = Array(ids[chunk..<min(chunk + 500, ids.count)])
-            let select = try db.cachedStatement(sql: "SELECT id, state FROM record WHERE id IN (\(databaseQuestionMarks(count: slice.count)))")
-            let rows = try Row.fetchCursor(select, arguments: StatementArguments(slice))
-            while let row = try rows.next() {
-                stored[row[0]] = try row.withUnsafeData(atIndex: 1) { try StableJSON.decode(RecordState.self, from: $0 ?? Data()) }
+        if prior == nil {
+            let ids = push.storedIDs
+            for chunk in stride(from: 0, to: ids.count, by: 500) {
+                let slice = Array(ids[chunk..<min(chunk + 500, ids.count)])
+                let select = try db.cachedStatement(sql: "SELECT id, state FROM record WHERE id IN (\(databaseQuestionMarks(count: slice.count)))")
+                let rows = try Row.fetchCursor(select, arguments: StatementArguments(slice))
+                while let row = try rows.next() {
+                    stored[row[0]] = try row.withUnsafeData(atIndex: 1) { try StableJSON.decode(RecordState.self, from: $0 ?? Data()) }
+                }
             }
         }
-        let batch = BatchMerge.merge(request.records, into: stored)
-        try check(batch)
-
         let position = try Int64.fetchOne(db.cachedStatement(sql: "SELECT value FROM counter WHERE name = 'position'")) ?? 0
-        let plan = try BatchMerge.plan(batch, for: request, after: position)
+        let inputs = PushPolicy.Inputs(priorBatch: prior, boundReplica: bound, replicaHeldByAnotherToken: held,
+                                       stored: stored, position: position)
+        let plan: PushPlan
+        switch try PushPolicy.decide(push, fingerprint: fingerprint, inputs: inputs) {
+        case .replay(let json): return try StableJSON.decode(PushResponse.self, from: Data(json.utf8))
+        case .write(let accepted): plan = accepted
+        }
+        try check(stored)
+
+        try db.cachedStatement(sql: "UPDATE token SET replica = ?, lastPushAt = ? WHERE id = ?")
+            .execute(arguments: [request.replica, date, token.id])
         let upsert = try db.cachedStatement(sql: """
             INSERT INTO record (id, type, scope, state, position) VALUES (?, ?, ?, ?, ?)
             ON CONFLICT(id) DO UPDATE SET state = excluded.state, position = excluded.position
@@ -197,8 +211,8 @@ public final class SQLiteSyncStorage: SyncStorage {
             try history.execute(arguments: [state.id, write.position, date, request.replica, token.id, token.user, write.fields, write.json])
         }
         try db.cachedStatement(sql: "UPDATE counter SET value = ? WHERE name = 'position'").execute(arguments: [plan.lastPosition])
-        try db.cachedStatement(sql: "INSERT INTO batch (id, replica, fingerprint, response, receivedAt) VALUES (?, ?, ?, ?, ?)")
-            .execute(arguments: [request.batch, request.replica, fingerprint, plan.responseJSON, date])
+        try db.cachedStatement(sql: "INSERT INTO batch (id, replica, fingerprint, response, receivedAt, token) VALUES (?, ?, ?, ?, ?, ?)")
+            .execute(arguments: [request.batch, request.replica, fingerprint, plan.responseJSON, date, token.id])
         return plan.response
     }
 
@@ -222,10 +236,17 @@ public final class SQLiteSyncStorage: SyncStorage {
             var states: [String] = []
             states.reserveCapacity(min(limit, 1_000))
             var last = position
+            var bytes = 0
             let rows = try Row.fetchCursor(statement, arguments: arguments)
             while let row = try rows.next() {
-                if states.count == limit { return (states, last, true) }
-                states.append(row[0])
+                let state: String = row[0]
+                // Bounded by count and by bytes; a record larger than the budget goes alone.
+                let size = state.utf8.count
+                if states.count == limit || (!states.isEmpty && bytes + size > SyncLimits.maxPullPageBytes) {
+                    return (states, last, true)
+                }
+                bytes += size
+                states.append(state)
                 last = row[1]
             }
             return (states, last, false)

@@ -20,13 +20,16 @@ public protocol SyncStorage: Sendable {
     /// Marks the token revoked; false if there is no such token.
     func revokeToken(id: String, at date: Date) async throws -> Bool
 
-    /// Applies a push batch in one transaction: replays a known batch, otherwise binds the
-    /// replica to the token, loads the stored states of the batch's records, merges the
-    /// batch into them (``BatchMerge``), lets `check` refuse the batch (it sees the stored
-    /// and the merged states, so a validator need not merge again), gives every changed
-    /// record a new change-log position and remembers the answer under the batch id.
-    func applyPush(_ request: PushRequest, token: DeviceToken, fingerprint: String, at date: Date,
-                   check: @escaping @Sendable (_ batch: MergedBatch) throws -> Void) async throws -> PushResponse
+    /// Applies a push that passed ``PushPolicy/check(_:by:)`` in one transaction: reads
+    /// what ``PushPolicy/decide(_:fingerprint:inputs:)`` needs (an earlier batch with this
+    /// id, the token's binding, whether another active token holds the replica, the stored
+    /// states of `push.storedIDs`, the last position), lets the policy decide, and persists
+    /// its plan: the binding, every changed record at its new position with its history,
+    /// and the answer under the batch id. `check` sees the stored states after the policy
+    /// accepted and may still refuse (the storage tests use it to refuse on cue); a refusal
+    /// leaves no trace.
+    func applyPush(_ push: CheckedPush, token: DeviceToken, fingerprint: String, at date: Date,
+                   check: @escaping @Sendable (_ stored: [String: RecordState]) throws -> Void) async throws -> PushResponse
 
     /// Records in `scopes` whose position is after `position`, in position order, each as
     /// the stable JSON it was stored as (no decoding): what `GET /v1/pull` splices into its
@@ -53,11 +56,12 @@ public protocol SyncStorage: Sendable {
 }
 
 extension SyncStorage {
-    /// ``applyPush(_:token:fingerprint:at:check:)`` for a check that needs only the stored
-    /// states of the batch's records.
+    /// A push through the whole policy: ``PushPolicy/check(_:by:)`` first (it throws the
+    /// `Problem`), then ``applyPush(_:token:fingerprint:at:check:)``.
     public func push(_ request: PushRequest, token: DeviceToken, fingerprint: String, at date: Date,
-                     validate: @escaping @Sendable (_ stored: [String: RecordState]) throws -> Void) async throws -> PushResponse {
-        try await applyPush(request, token: token, fingerprint: fingerprint, at: date) { batch in try validate(batch.stored) }
+                     validate: @escaping @Sendable (_ stored: [String: RecordState]) throws -> Void = { _ in }) async throws -> PushResponse {
+        let checked = try PushPolicy.check(request, by: token.pusher)
+        return try await applyPush(checked, token: token, fingerprint: fingerprint, at: date, check: validate)
     }
 
     /// Records in `scopes` whose position is after `position`, in position order, decoded.
@@ -100,10 +104,6 @@ public struct EncodedPullPage: Hashable, Sendable {
 
 /// Storage errors a client can act on.
 public enum StorageError: Error, Equatable, Sendable {
-    /// The batch id was used before with a different body.
-    case batchReused(String)
-    /// The token is bound to another replica.
-    case replicaMismatch(bound: String)
     /// The database cannot be reached right now; worth retrying (503).
     case unavailable(String)
     /// The database refuses this configuration (password, database name, URL).
@@ -113,8 +113,6 @@ public enum StorageError: Error, Equatable, Sendable {
 extension StorageError: CustomStringConvertible {
     public var description: String {
         switch self {
-        case .batchReused(let batch): return "batch \(batch) was already received with other content"
-        case .replicaMismatch(let bound): return "the token is bound to replica \(bound)"
         case .unavailable(let detail): return detail
         case .configuration(let detail): return detail
         }

@@ -1,0 +1,25 @@
+/// The one place a pull page is put together from stored JSON (the server) and taken apart
+/// into each record's JSON (the client, through ``RecordStateJSON/readPull(_:)``).
+///
+/// ```swift
+/// let body = PullPages.body(states: [#"{"context":{},…}"#], cursor: "42", more: false)
+/// // {"cursor":"42","more":false,"records":[{"context":{},…}]}
+/// ```
+public enum PullPages {
+    /// A `PullResponse` in stable JSON, spliced from states that are stable JSON already:
+    /// keys sorted (`cursor`, `more`, `records`), no spaces; byte for byte what
+    /// `StableJSON.encode` makes of the decoded page.
+    public static func body(states: [String], cursor: String, more: Bool) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(states.reduce(64) { $0 + $1.utf8.count + 1 })
+        out.append(contentsOf: #"{"cursor":"#.utf8)
+        RecordStateJSON.writeString(cursor, to: &out)
+        out.append(contentsOf: (more ? #","more":true,"records":["# : #","more":false,"records":["#).utf8)
+        for (index, state) in states.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: state.utf8)
+        }
+        out.append(contentsOf: "]}".utf8)
+        return out
+    }
+}

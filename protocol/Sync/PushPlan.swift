@@ -1,0 +1,51 @@
+import Foundation
+
+/// What one accepted push writes, decided by ``PushPolicy``: a row per changed record (its
+/// merged state and its history entry, each encoded once), the token's binding, and the
+/// answer. A storage persists it in the transaction that read the policy's inputs.
+public struct PushPlan: Sendable {
+    public struct Write: Sendable {
+        public let state: RecordState
+        /// The merged state in stable JSON: the record row and the history row.
+        public let json: String
+        /// The history row's `[FieldChange]` in stable JSON.
+        public let fields: String
+        public let position: Int64
+    }
+
+    /// Whether the token is not yet bound and this push binds it to its replica.
+    public let bindReplica: Bool
+    public let writes: [Write]
+    public let response: PushResponse
+    /// `response` in stable JSON, remembered under the batch id for replays.
+    public let responseJSON: String
+    /// The highest position handed out (the counter's new value).
+    public let lastPosition: Int64
+
+    /// Positions start after `position`, in batch order, for the records whose state changed.
+    init(request: PushRequest, before: [String: RecordState], merged: [RecordState], bindReplica: Bool, after position: Int64) {
+        var position = position
+        var writes: [Write] = []
+        var results: [PushResponse.Result] = []
+        results.reserveCapacity(merged.count)
+        for state in merged {
+            let previous = before[state.id]
+            guard state != previous else {
+                results.append(PushResponse.Result(id: state.id, changed: false, position: nil, conflicts: state.hasConflicts))
+                continue
+            }
+            position += 1
+            writes.append(Write(state: state,
+                                json: String(decoding: RecordStateJSON.encode(state), as: UTF8.self),
+                                fields: String(decoding: RecordStateJSON.encode(FieldChange.between(previous, state)), as: UTF8.self),
+                                position: position))
+            results.append(PushResponse.Result(id: state.id, changed: true, position: position, conflicts: state.hasConflicts))
+        }
+        let response = PushResponse(batch: request.batch, results: results)
+        self.bindReplica = bindReplica
+        self.writes = writes
+        self.response = response
+        responseJSON = StableJSON.string(response)
+        lastPosition = position
+    }
+}

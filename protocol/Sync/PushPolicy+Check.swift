@@ -1,0 +1,106 @@
+import Foundation
+
+extension PushPolicy {
+    /// The checks that need nothing stored, in SPEC's order: the replica and batch ids
+    /// (400), the batch size (413), then every record (422 `invalid-record`, else 403
+    /// `scope-forbidden`). Linear in the size of the batch.
+    public static func check(_ request: PushRequest, by pusher: Pusher) throws(Problem) -> CheckedPush {
+        guard ReplicaIDs.isValid(request.replica) else {
+            throw Problem(type: .malformed, status: 400,
+                          detail: "replica must be the device's replica id: 1 to \(SyncLimits.maxReplicaLength) printable ASCII characters without spaces, quotes or backslashes")
+        }
+        guard UUID(uuidString: request.batch) != nil else {
+            throw Problem(type: .malformed, status: 400, detail: "batch must be a UUID made by the client for this batch")
+        }
+        guard request.records.count <= SyncLimits.maxBatchRecords else {
+            throw Problem(type: .tooLarge, status: 413,
+                          detail: "a batch holds at most \(SyncLimits.maxBatchRecords) records; send \(request.records.count) in several batches")
+        }
+        var refusals = Refusals()
+        var seen: Set<String> = []
+        var storedIDs: [String] = []
+        storedIDs.reserveCapacity(request.records.count)
+        for record in request.records {
+            guard seen.insert(record.id).inserted else {
+                refusals.add(.invalidRecord, record.id,
+                             "record \(record.id) appears twice in the batch; send each record once, in its latest state")
+                continue
+            }
+            storedIDs.append(record.id)
+            for error in Schemas.validate(record) {
+                refusals.add(.invalidRecord, record.id, field: error.field, error.description)
+            }
+            checkShape(of: record, into: &refusals)
+            if !pusher.scopes.contains(record.scope) {
+                refusals.add(.scopeForbidden, record.id, "scope \(record.scope)")
+            }
+            if let schema = Schemas.named(record.type), case .inheritedFrom(let field) = schema.scopeRule {
+                for entry in record.entries(of: field) {
+                    if case .string(let parent) = entry.value, RecordIDs.isValid(parent), !seen.contains(parent) {
+                        storedIDs.append(parent)
+                    }
+                }
+            }
+        }
+        if let problem = refusals.problem(role: pusher.role, replica: request.replica) { throw problem }
+        var unique: Set<String> = []
+        return CheckedPush(request: request, pusher: pusher, storedIDs: storedIDs.filter { unique.insert($0).inserted })
+    }
+
+    /// What the schema does not say about a state but the protocol does: counters from 1 to
+    /// 2^53 - 1, replica ids that are ids, one entry per replica in a field (a replica's
+    /// later edit has seen its earlier one), and the size limits.
+    static func checkShape(of record: RecordState, into refusals: inout Refusals) {
+        let id = record.id
+        for (replica, counter) in record.context.counters {
+            if !ReplicaIDs.isValid(replica) {
+                refusals.add(.invalidRecord, id, "record \(id): the context names a replica whose id is not 1 to \(SyncLimits.maxReplicaLength) printable ASCII characters")
+            } else if counter > SyncLimits.maxCounter {
+                refusals.add(.invalidRecord, id, "record \(id): the context counts \(counter) edits of \(replica); counters stay below 2^53")
+            }
+        }
+        var totalBytes = 0
+        for (field, entries) in record.fields {
+            if entries.count > SyncLimits.maxEntriesPerField {
+                refusals.add(.invalidRecord, id, field: field,
+                             "\(record.type) \(id), field \(field): \(entries.count) concurrent values; a field holds at most \(SyncLimits.maxEntriesPerField)")
+                continue
+            }
+            var replicas: Set<String> = []
+            for entry in entries {
+                let dot = entry.dot
+                if dot.counter == 0 || dot.counter > SyncLimits.maxCounter {
+                    refusals.add(.invalidRecord, id, field: field,
+                                 "\(record.type) \(id), field \(field): an edit has counter \(dot.counter); counters run from 1 to 2^53 - 1")
+                } else if !ReplicaIDs.isValid(dot.replica) {
+                    refusals.add(.invalidRecord, id, field: field,
+                                 "\(record.type) \(id), field \(field): an edit names a replica whose id is not 1 to \(SyncLimits.maxReplicaLength) printable ASCII characters")
+                } else if !replicas.insert(dot.replica).inserted {
+                    refusals.add(.invalidRecord, id, field: field,
+                                 "\(record.type) \(id), field \(field): two entries of replica \(dot.replica); a replica's later edit supersedes its earlier one, so a field holds at most one entry per replica")
+                }
+                let bytes = entry.value.utf8Count
+                if bytes > SyncLimits.maxValueBytes {
+                    refusals.add(.invalidRecord, id, field: field,
+                                 "\(record.type) \(id), field \(field): a value of \(bytes) bytes; one value holds at most \(SyncLimits.maxValueBytes / 1_048_576) MiB")
+                }
+                totalBytes += bytes
+            }
+        }
+        if totalBytes > SyncLimits.maxRecordValueBytes {
+            refusals.add(.invalidRecord, id,
+                         "\(record.type) \(id): its values hold \(totalBytes) bytes together; a record holds at most \(SyncLimits.maxRecordValueBytes / 1_048_576) MiB")
+        }
+    }
+}
+
+extension FieldValue {
+    /// The UTF-8 bytes of the value's text (of every string of a list together).
+    public var utf8Count: Int {
+        switch self {
+        case .null, .bool: return 0
+        case .string(let text): return text.utf8.count
+        case .strings(let list): return list.reduce(0) { $0 + $1.utf8.count }
+        }
+    }
+}

@@ -1,0 +1,184 @@
+import Foundation
+
+extension PushPolicy {
+    /// The checks against what the server stores, then the write plan. In SPEC's order: the
+    /// token's binding (403 `replica-mismatch`), the batch id (a replay, or 409
+    /// `batch-reused`), then every record: 422 `invalid-record` (identity, a goal's care
+    /// plan), 403 `field-forbidden`, 403 `forged-dot`, 403 `forged-author`, 403
+    /// `entry-omitted`, 409 `dot-reused`. Near-linear in the size of the batch and of the
+    /// stored states it touches.
+    public static func decide(_ push: CheckedPush, fingerprint: String, inputs: Inputs) throws(Problem) -> Outcome {
+        let request = push.request, pusher = push.pusher
+        if let bound = inputs.boundReplica, bound != request.replica {
+            throw replicaMismatch(tokenID: pusher.tokenID, bound: bound, pushed: request.replica)
+        }
+        if inputs.boundReplica == nil, inputs.replicaHeldByAnotherToken {
+            throw Problem(type: .replicaMismatch, status: 403,
+                          detail: "replica \(request.replica) belongs to another device's active token; a new device makes its own replica id (veld init), and a device keeps its replica only when its old token is revoked")
+        }
+        if let prior = inputs.priorBatch {
+            // The replica is bound to at most one active token (checked above), so a batch
+            // id is the device's own: a device given a new token can still replay its batch.
+            guard prior.replica == request.replica, prior.fingerprint == fingerprint else {
+                throw Problem(type: .batchReused, status: 409,
+                              detail: "batch \(request.batch) was already received with other content; use a new batch id for new content")
+            }
+            return .replay(responseJSON: prior.response)
+        }
+
+        var refusals = Refusals()
+        var merged: [RecordState?] = []
+        merged.reserveCapacity(request.records.count)
+        var inBatch: [String: RecordState] = [:]
+        for record in request.records { inBatch[record.id] = record }
+        for record in request.records {
+            merged.append(judge(record, pusher: pusher, replica: request.replica, inputs: inputs, inBatch: inBatch,
+                                refusals: &refusals))
+        }
+        if let problem = refusals.problem(role: pusher.role, replica: request.replica) { throw problem }
+        let states = merged.compactMap { $0 }
+        guard states.count == request.records.count else {
+            throw Problem(type: .internal, status: 500, detail: "the server could not judge this batch; nothing was stored")
+        }
+        return .write(PushPlan(request: request, before: inputs.stored, merged: states,
+                               bindReplica: inputs.boundReplica == nil, after: inputs.position))
+    }
+
+    /// Every problem of one record against its stored state; the merged state when the
+    /// record has none.
+    static func judge(_ record: RecordState, pusher: Pusher, replica: String, inputs: Inputs,
+                      inBatch: [String: RecordState], refusals: inout Refusals) -> RecordState? {
+        let id = record.id
+        let stored = inputs.stored[id]
+        if let stored {
+            // A record outside the pusher's scopes is not named, typed or placed: the
+            // answer is the same whatever the id holds there.
+            guard pusher.scopes.contains(stored.scope) else {
+                refusals.add(.invalidRecord, id,
+                             "record \(id) cannot be written by this device: its id is taken by a record outside this device's scopes; a new record needs a new id")
+                return nil
+            }
+            guard stored.type == record.type, stored.scope == record.scope else {
+                refusals.add(.invalidRecord, id,
+                             "record \(id) is a \(stored.type) in scope \(stored.scope) on the server; its type and scope are fixed at creation")
+                return nil
+            }
+        }
+        guard let schema = Schemas.named(record.type) else { return nil }
+        let known = stored ?? RecordState(id: id, type: record.type, scope: record.scope)
+        let before = refusals.items.values.reduce(0) { $0 + $1.count }
+
+        // A goal belongs to a care plan this device can read, in the plan's own scope.
+        if case .inheritedFrom(let field) = schema.scopeRule, case .reference(let parentType)? = schema.field(field)?.kind {
+            for entry in record.entries(of: field) where !known.context.contains(entry.dot) {
+                guard case .string(let parentID) = entry.value else { continue }
+                guard let parent = inputs.stored[parentID] ?? inBatch[parentID], parent.type == parentType,
+                      pusher.scopes.contains(parent.scope) else {
+                    refusals.add(.invalidRecord, id, field: field,
+                                 "\(record.type) \(id), field \(field): \(parentID) is not a \(parentType) this device can read; push the \(parentType) first, or pick one in this device's scopes")
+                    continue
+                }
+                if parent.scope != record.scope {
+                    refusals.add(.invalidRecord, id, field: field,
+                                 "\(record.type) \(id): its scope \(record.scope) differs from its \(parentType)'s scope \(parent.scope); a \(record.type) takes its \(parentType)'s scope")
+                }
+            }
+        }
+
+        // The context: only the pusher's own counter may run ahead of the server's.
+        for (other, counter) in record.context.counters where other != replica && counter > known.context[other] {
+            refusals.add(.forgedDot, id, "context counts \(counter) edits by replica \(other); the server knows \(known.context[other])")
+        }
+        if record.context[replica] < known.context[replica] {
+            refusals.add(.dotReused, id,
+                         "this device counts \(record.context[replica]) of its own edits; the server already has \(known.context[replica])")
+        }
+
+        // Every entry: a new one (its dot unseen by the server) is the pusher's own, names
+        // the token's user, and writes what the role may write; a known one is unchanged.
+        for (field, entries) in record.fields {
+            let fieldSchema = schema.field(field)
+            let held = known.entries(of: field)
+            for entry in entries {
+                if known.context.contains(entry.dot) {
+                    if let match = Self.entry(with: entry.dot, in: held), match != entry {
+                        refusals.add(.dotReused, id, field: field, "edit \(entry.dot) is already on the server with another value")
+                    }
+                } else if entry.dot.replica != replica {
+                    refusals.add(.forgedDot, id, field: field, "edit \(entry.dot) belongs to replica \(entry.dot.replica), not to this device")
+                } else if entry.author != pusher.user {
+                    refusals.add(.forgedAuthor, id, field: field,
+                                 "edit \(entry.dot) names another author; new edits carry this token's user, \(pusher.user)")
+                } else if let fieldSchema, !fieldSchema.permits(pusher.role, toWrite: entry.value) {
+                    refusals.add(.fieldForbidden, id, field: field, Self.forbidden(fieldSchema, role: pusher.role, value: entry.value))
+                }
+            }
+        }
+        guard let merged = try? known.merged(with: record) else { return nil }
+
+        // What the merge removes from a stored field, the push replaced by a new edit of its
+        // own in that field, which may replace it.
+        for (field, held) in known.fields {
+            let kept = merged.entries(of: field)
+            if kept == held { continue }
+            let keptDots = Set(kept.map(\.dot))
+            let removed = held.filter { !keptDots.contains($0.dot) }
+            guard let first = removed.first else { continue }
+            let pushed = record.entries(of: field)
+            let fresh = pushed.filter { !known.context.contains($0.dot) }
+            if fresh.isEmpty {
+                let heldDots = Set(held.map(\.dot))
+                if let stale = pushed.first(where: { $0.dot.replica == replica && !heldDots.contains($0.dot) }) {
+                    refusals.add(.dotReused, id, field: field,
+                                 "edit \(stale.dot) would replace \(field), but the server has seen \(stale.dot) already")
+                } else {
+                    refusals.add(.entryOmitted, id, field: field,
+                                 "the push leaves out \(removed.count) value(s) of \(field) the server holds (edit \(first.dot)) without a new edit of \(field)")
+                }
+            } else if let fieldSchema = schema.field(field),
+                      let decision = removed.first(where: { !fieldSchema.permits(pusher.role, toReplace: $0.value) }) {
+                refusals.add(.fieldForbidden, id, field: field,
+                             "the \(pusher.role.rawValue) role may not replace \(field) = \(decision.value); that decision belongs to the office")
+            }
+        }
+
+        // The merged state keeps every required field and stays within the limits.
+        for required in schema.requiredFields where (merged.value(of: required.name) ?? .null).isNull {
+            refusals.add(.dotReused, id, field: required.name,
+                         "merging this state with the server's would leave \(required.name) without a value, which only happens when edits are named twice")
+        }
+        for (field, entries) in merged.fields
+        where entries.count > SyncLimits.maxEntriesPerField && entries.count > known.entries(of: field).count {
+            refusals.add(.invalidRecord, id, field: field,
+                         "\(record.type) \(id), field \(field): would hold \(entries.count) concurrent values, at most \(SyncLimits.maxEntriesPerField); resolve the conflict first")
+        }
+        let after = refusals.items.values.reduce(0) { $0 + $1.count }
+        return after == before ? merged : nil
+    }
+
+    /// The answer to a push whose token is bound to another replica.
+    public static func replicaMismatch(tokenID: String, bound: String, pushed: String) -> Problem {
+        Problem(type: .replicaMismatch, status: 403,
+                detail: "token \(tokenID) belongs to replica \(bound), not \(pushed); each device needs its own token (ask the office)")
+    }
+
+    /// The entry with `dot` in a field's entries (sorted by dot, one per dot).
+    static func entry(with dot: Dot, in entries: [FieldEntry]) -> FieldEntry? {
+        var low = 0, high = entries.count
+        while low < high {
+            let middle = (low + high) / 2
+            if entries[middle].dot < dot { low = middle + 1 } else { high = middle }
+        }
+        return low < entries.count && entries[low].dot == dot ? entries[low] : nil
+    }
+
+    static func forbidden(_ field: FieldSchema, role: Role, value: FieldValue) -> String {
+        if !field.writers.contains(role) {
+            return "the \(role.rawValue) role may not write \(field.name); it belongs to the office"
+        }
+        if case .string(let text) = value, field.restrictedValues[text] != nil {
+            return "the \(role.rawValue) role may not set \(field.name) to '\(text)'; that decision belongs to the office"
+        }
+        return "the \(role.rawValue) role may not write \(field.name)"
+    }
+}

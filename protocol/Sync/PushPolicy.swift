@@ -1,0 +1,155 @@
+import Foundation
+
+/// Who is pushing, as the server knows it from the token: never what a device claims.
+public struct Pusher: Hashable, Sendable {
+    /// The token's public id (`tok_3fa9c2d1`): batch ids are remembered per token.
+    public var tokenID: String
+    /// The token's user: every new entry must name it as its author.
+    public var user: String
+    public var role: Role
+    public var scopes: ScopeFilter
+
+    public init(tokenID: String, user: String, role: Role, scopes: ScopeFilter) {
+        self.tokenID = tokenID
+        self.user = user
+        self.role = role
+        self.scopes = scopes
+    }
+}
+
+/// Everything the server decides about a push (`POST /v1/push`), as one pure function
+/// that client and server share: no I/O, the stored states come in, a write plan or a
+/// problem goes out.
+///
+/// It runs in two steps. ``check(_:by:)`` needs nothing stored (the shape of the batch,
+/// every schema, the pusher's scopes), so the server runs it before it takes the write
+/// lock. ``decide(_:fingerprint:inputs:)`` needs what the storage holds (the token's
+/// binding, an earlier batch with this id, the stored states of the batch's records and of
+/// the care plans its goals point at) and returns either a replay or a ``PushPlan`` for the
+/// storage to persist. A storage only reads those inputs and writes the plan.
+///
+/// ```swift
+/// let checked = try PushPolicy.check(request, by: pusher)          // 400, 413, 422, 403
+/// // … in the write transaction: read checked.storedIDs, the binding, the batch …
+/// switch try PushPolicy.decide(checked, fingerprint: fingerprint, inputs: inputs) {
+/// case .replay(let json): return json                               // seen before
+/// case .write(let plan): persist(plan)                              // positions, rows, answer
+/// }
+/// ```
+///
+/// The rules (protocol/SPEC.md, POST /v1/push, has them with examples): a batch is refused
+/// as a whole when any record breaks one; the answer names every record of the first kind
+/// of problem. What closes erasure by omission: a push may remove a stored entry of a field
+/// only by superseding it with a new entry of its own in that field, and that entry passes
+/// the field's role checks; new entries carry the token's user as their author.
+public enum PushPolicy {
+    /// What a storage reads for ``decide(_:fingerprint:inputs:)``, in the write transaction.
+    public struct Inputs: Sendable {
+        /// An earlier accepted batch with the same id, if any.
+        public var priorBatch: PriorBatch?
+        /// The replica the token is bound to now (read in the transaction, not from a cache).
+        public var boundReplica: String?
+        /// Whether another unrevoked token is bound to the push's replica.
+        public var replicaHeldByAnotherToken: Bool
+        /// The stored states of ``CheckedPush/storedIDs`` that exist.
+        public var stored: [String: RecordState]
+        /// The change log's last position: new positions follow it.
+        public var position: Int64
+
+        public init(priorBatch: PriorBatch? = nil, boundReplica: String? = nil, replicaHeldByAnotherToken: Bool = false,
+                    stored: [String: RecordState] = [:], position: Int64 = 0) {
+            self.priorBatch = priorBatch
+            self.boundReplica = boundReplica
+            self.replicaHeldByAnotherToken = replicaHeldByAnotherToken
+            self.stored = stored
+            self.position = position
+        }
+    }
+
+    /// A batch the server accepted before, as it remembers it.
+    public struct PriorBatch: Sendable {
+        /// The token that pushed it (nil for batches remembered before tokens were noted).
+        public var tokenID: String?
+        public var replica: String
+        public var fingerprint: String
+        /// The answer given then, in stable JSON.
+        public var response: String
+
+        public init(tokenID: String?, replica: String, fingerprint: String, response: String) {
+            self.tokenID = tokenID
+            self.replica = replica
+            self.fingerprint = fingerprint
+            self.response = response
+        }
+    }
+
+    public enum Outcome: Sendable {
+        /// The same batch again: answer what was answered then, write nothing.
+        case replay(responseJSON: String)
+        /// Accepted: persist the plan in the same transaction, then answer.
+        case write(PushPlan)
+    }
+}
+
+/// A push that passed ``PushPolicy/check(_:by:)``: what needs nothing stored is fine.
+public struct CheckedPush: Sendable {
+    public let request: PushRequest
+    public let pusher: Pusher
+    /// The ids whose stored states ``PushPolicy/decide(_:fingerprint:inputs:)`` needs: every
+    /// record of the batch and every care plan a goal of the batch points at.
+    public let storedIDs: [String]
+}
+
+/// Problems of a batch sorted by kind; the first kind with any answers the push.
+struct Refusals {
+    private(set) var items: [Problem.Kind: [Problem.Item]] = [:]
+
+    mutating func add(_ kind: Problem.Kind, _ id: String, field: String? = nil, _ reason: String) {
+        items[kind, default: []].append(Problem.Item(id: id, field: field, reason: reason))
+    }
+
+    var isEmpty: Bool { items.isEmpty }
+
+    /// The answer, in the order protocol/SPEC.md gives.
+    func problem(role: Role, replica: String) -> Problem? {
+        let order: [Problem.Kind] = [.invalidRecord, .scopeForbidden, .fieldForbidden, .forgedDot, .forgedAuthor,
+                                     .entryOmitted, .dotReused]
+        guard let kind = order.first(where: { items[$0] != nil }), let list = items[kind] else { return nil }
+        let names = Self.names(list)
+        switch kind {
+        case .invalidRecord:
+            return Problem(type: kind, status: 422,
+                           detail: "\(list.count) problem(s) in the batch, nothing was stored: \(list[0].reason)", records: list)
+        case .scopeForbidden:
+            let scopes = Set(list.map(\.reason)).sorted().joined(separator: ", ")
+            return Problem(type: kind, status: 403,
+                           detail: "\(scopes) not in this device's token (records \(names)); ask the office for access. Nothing was stored.",
+                           records: list)
+        case .fieldForbidden:
+            return Problem(type: kind, status: 403,
+                           detail: "the \(role.rawValue) role may not write \(names); those decisions belong to the office. Nothing was stored.",
+                           records: list)
+        case .forgedDot:
+            return Problem(type: kind, status: 403,
+                           detail: "the batch carries edits or counters of other replicas that the server has not seen (\(names)); a device may only send its own new edits. Nothing was stored.",
+                           records: list)
+        case .forgedAuthor:
+            return Problem(type: kind, status: 403,
+                           detail: "new edits in the batch name another author than this token's user (\(names)); a device writes its own user into its edits. Nothing was stored.",
+                           records: list)
+        case .entryOmitted:
+            return Problem(type: kind, status: 403,
+                           detail: "the batch drops values the server holds without a new edit of those fields (\(names)); send the whole state of each record, and replace a value only by editing it. Nothing was stored.",
+                           records: list)
+        default:
+            return Problem(type: .dotReused, status: 409,
+                           detail: "replica \(replica) sends edits that clash with what the server already has from it (\(names)); this profile was probably restored from a backup or copied. Make a new profile with `veld init` (a new replica id) and re-enter the unsynced changes. Nothing was stored.",
+                           records: list)
+        }
+    }
+
+    static func names(_ items: [Problem.Item]) -> String {
+        let listed = items.prefix(3).map { item in item.field.map { "\(item.id) (\($0))" } ?? item.id }
+        return listed.joined(separator: ", ") + (items.count > 3 ? " and \(items.count - 3) more" : "")
+    }
+}
