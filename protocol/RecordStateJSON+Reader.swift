@@ -20,16 +20,17 @@ extension RecordStateJSON {
     /// A push body: `{"batch":…,"records":[…],"replica":…}`. A time in another form than
     /// `YYYY-MM-DDTHH:MM:SSZ` is refused here; ``readPush(_:)`` names the record instead.
     public static func decodePush(_ data: Data) throws -> PushRequest {
-        let (push, badTimes) = try readPush(data)
-        if let first = badTimes.first {
+        let (push, invalid) = try readPush(data)
+        if let first = invalid.first {
             throw DecodingError.dataCorrupted(DecodingError.Context(codingPath: [], debugDescription: first.reason))
         }
         return push
     }
 
-    /// A push body, and every entry whose time is not `YYYY-MM-DDTHH:MM:SSZ` (for a 422
-    /// that names the record and field; such an entry is read with a placeholder time).
-    public static func readPush(_ data: Data) throws -> (request: PushRequest, badTimes: [Problem.Item]) {
+    /// A push body, and what makes its records invalid although they read (for a 422 that
+    /// names the record and field): an entry whose time is not `YYYY-MM-DDTHH:MM:SSZ`
+    /// (read with a placeholder time), two entries with one dot in a field.
+    public static func readPush(_ data: Data) throws -> (request: PushRequest, invalid: [Problem.Item]) {
         try parse(data) { parser in
             parser.canonicalTimes = true
             var batch: String?, replica: String?, records: [RecordState]?
@@ -51,7 +52,7 @@ extension RecordStateJSON {
                 }
             }
             guard let batch, let replica, let records else { throw parser.failure("a push needs batch, replica and records") }
-            return (PushRequest(replica: replica, batch: batch, records: records), parser.badTimes)
+            return (PushRequest(replica: replica, batch: batch, records: records), parser.invalid)
         }
     }
 
@@ -113,7 +114,10 @@ struct StrictReader {
     var depth = 0
     /// Whether a time must be `YYYY-MM-DDTHH:MM:SSZ` (a push) or is refused otherwise.
     var canonicalTimes = false
-    var badTimes: [Problem.Item] = []
+    /// What makes a record of a push invalid although it reads (a 422, not a 400): the
+    /// field and a sentence to finish once the record's type and id are known.
+    var pending: [(field: String, reason: @Sendable (_ type: String, _ id: String) -> String)] = []
+    var invalid: [Problem.Item] = []
     /// Where the reader is, for error messages: `records[3].fields.summary`.
     var recordIndex: Int?
     var fieldName: String?
@@ -307,7 +311,7 @@ struct StrictReader {
         var id: String?, type: String?, scope: String?
         var context: [String: UInt64]?
         var fields: [String: [FieldEntry]]?
-        let timesBefore = badTimes.count
+        pending.removeAll()
         try object { parser, key in
             switch key {
             case "id": id = try parser.string()
@@ -323,6 +327,12 @@ struct StrictReader {
                     parser.fieldName = name
                     var entries: [FieldEntry] = []
                     try parser.array { parser in entries.append(try parser.entry()) }
+                    if entries.count > 1, Set(entries.map(\.dot)).count < entries.count {
+                        // The state's canonical form would keep one of them silently.
+                        parser.pending.append((name, { type, id in
+                            "\(type) \(id), field \(name): two entries with one dot; a dot names one edit, so a field holds at most one entry per dot"
+                        }))
+                    }
                     all[name] = entries
                 }
                 parser.fieldName = nil
@@ -333,14 +343,10 @@ struct StrictReader {
         guard let id, let type, let scope, let context, let fields else {
             throw failure("a record state needs id, type, scope, context and fields")
         }
-        if badTimes.count > timesBefore {
-            // The entries' places are known only now that the record's id is.
-            for index in timesBefore..<badTimes.count {
-                let field = badTimes[index].field ?? "?", text = badTimes[index].reason
-                badTimes[index] = Problem.Item(id: id, field: field, reason:
-                    "\(type) \(id), field \(field): the time '\(text.prefix(40))' is not YYYY-MM-DDTHH:MM:SSZ; Veld times are UTC in whole seconds, like 2026-11-20T09:00:00Z")
-            }
+        for problem in pending {
+            invalid.append(Problem.Item(id: id, field: problem.field, reason: problem.reason(type, id)))
         }
+        pending.removeAll()
         return RecordState(id: id, type: type, scope: scope, context: VersionVector(context), fields: fields)
     }
 
@@ -355,7 +361,10 @@ struct StrictReader {
                 if let date = text.withUTF8({ InternetTime.parseCanonical($0) }) {
                     time = date
                 } else if parser.canonicalTimes {
-                    parser.badTimes.append(Problem.Item(id: "", field: parser.fieldName, reason: text))
+                    let field = parser.fieldName ?? "?", shown = String(text.prefix(40))
+                    parser.pending.append((field, { type, id in
+                        "\(type) \(id), field \(field): the time '\(shown)' is not YYYY-MM-DDTHH:MM:SSZ; Veld times are UTC in whole seconds, like 2026-11-20T09:00:00Z"
+                    }))
                     time = Date(timeIntervalSince1970: 0)
                 } else {
                     throw parser.failure("'\(text.prefix(40))' is not a time of the form 2026-11-20T09:00:00Z")

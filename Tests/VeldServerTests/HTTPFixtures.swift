@@ -18,14 +18,16 @@ struct TestServer: Sendable {
     /// Another visitor in `loc-a`, replica `r-bram`.
     let bram: IssuedToken
 
-    /// Runs `test` against a fresh server (routed in process, no sockets).
-    static func run(_ test: @Sendable (any TestClientProtocol, TestServer) async throws -> Void) async throws {
+    /// Runs `test` against a fresh server (routed in process, no sockets; `.live` for a real
+    /// server on a loopback port).
+    static func run(_ mode: TestingSetup = .router, idleTimeout: Duration = .seconds(30),
+                    _ test: @Sendable (any TestClientProtocol, TestServer) async throws -> Void) async throws {
         let folder = try TemporaryFolder()
         // In its own function, so the store is closed before the folder goes.
-        try await run(in: folder, test)
+        try await run(in: folder, mode: mode, idleTimeout: idleTimeout, test)
     }
 
-    private static func run(in folder: TemporaryFolder,
+    private static func run(in folder: TemporaryFolder, mode: TestingSetup, idleTimeout: Duration,
                             _ test: @Sendable (any TestClientProtocol, TestServer) async throws -> Void) async throws {
         let storage = try SQLiteSyncStorage(path: folder.url.appendingPathComponent("veld-server.sqlite").path)
         try await storage.migrate()
@@ -37,8 +39,8 @@ struct TestServer: Sendable {
         )
         var logger = Logger(label: "veld-server-test")
         logger.logLevel = .critical
-        let app = buildApplication(storage: storage, logger: logger, clock: { Fixture.time })
-        try await app.test(.router) { client in try await test(client, server) }
+        let app = buildApplication(storage: storage, logger: logger, clock: { Fixture.time }, idleTimeout: idleTimeout)
+        try await app.test(mode) { client in try await test(client, server) }
     }
 
     /// Asserts that `refusal` leaves the store exactly as it was.

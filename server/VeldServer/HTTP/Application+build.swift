@@ -18,6 +18,7 @@ public func buildApplication(
     port: Int = 8080,
     logger: Logger = Logger(label: "veld-server"),
     clock: @escaping @Sendable () -> Date = WallClock.now,
+    idleTimeout: Duration = .seconds(30),
     onServerRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
     let router = Router(context: VeldRequestContext.self)
@@ -26,6 +27,10 @@ public func buildApplication(
     SyncRoutes(storage: storage, clock: clock).add(to: router)
     return Application(
         router: router,
+        // A connection that sends nothing for `idleTimeout` (also while its headers or body
+        // are due) is closed, so half-open connections cannot pile up.
+        server: .http1(configuration: .init(idleTimeout: .nanoseconds(Int64(idleTimeout.components.seconds) * 1_000_000_000
+                                                                       + idleTimeout.components.attoseconds / 1_000_000_000))),
         configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "veld-server"),
         // First in the list, so it is shut down last: after the server has answered its
         // last request.

@@ -38,15 +38,15 @@ enum JSONBody {
     /// `YYYY-MM-DDTHH:MM:SSZ` is a 422 naming the record. Nothing else gets a say, so no
     /// second reader can accept what this one refused.
     static func decodePush(from buffer: ByteBuffer) throws -> PushRequest {
-        let read: (request: PushRequest, badTimes: [Problem.Item])
+        let read: (request: PushRequest, invalid: [Problem.Item])
         do {
             read = try RecordStateJSON.readPush(Data(buffer.readableBytesView))
         } catch let error as DecodingError {
             throw Problem(type: .malformed, status: 400, detail: "the body is not a valid PushRequest: \(describe(error))")
         }
-        if let first = read.badTimes.first {
+        if let first = read.invalid.first {
             throw Problem(type: .invalidRecord, status: 422,
-                          detail: "\(read.badTimes.count) problem(s) in the batch, nothing was stored: \(first.reason)", records: read.badTimes)
+                          detail: "\(read.invalid.count) problem(s) in the batch, nothing was stored: \(first.reason)", records: read.invalid)
         }
         return read.request
     }

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import NIOHTTP1
 import VeldProtocol
 
 /// Turns every error into an `application/problem+json` answer: Veld's own problems as
@@ -19,6 +20,14 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             context.logger.warning("storage unavailable: \(detail)")
             return Self.response(Problem(type: .unavailable, status: 503,
                                          detail: "the server's database is not reachable right now; try again in a moment"))
+        } catch let error as HTTPParserError {
+            // Broken framing (`Transfer-Encoding: xchunked`, an overflowing chunk size) met
+            // while the body is read: the client's fault, and the connection cannot go on.
+            context.logger.debug("malformed HTTP framing: \(error)")
+            var response = Self.response(Problem(type: .malformed, status: 400,
+                                                 detail: "the request's HTTP framing is invalid (\(error)); send a Content-Length or a valid chunked body"))
+            response.headers[.connection] = "close"
+            return response
         } catch let error as any HTTPResponseError {
             // Hummingbird's own errors: 404 for unknown paths, 413 from body collection, …
             let problem: Problem

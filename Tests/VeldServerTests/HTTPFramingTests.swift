@@ -1,0 +1,69 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import HummingbirdTesting
+import Testing
+import VeldProtocol
+import VeldServer
+
+/// Bytes on a real loopback socket, for what no HTTP client will send: broken framing and
+/// connections that say nothing.
+@Suite struct HTTPFramingTests {
+    /// Sends `request` on a new connection to 127.0.0.1:`port` and reads until the server
+    /// closes it or `patience` passes; nil when nothing came back in time.
+    static func exchange(_ request: String, port: Int, patience: Int = 10) throws -> String? {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: patience, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        try #require(connected == 0)
+        let bytes = Array(request.utf8)
+        if !bytes.isEmpty { _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } }
+        var answer: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        // Bounded: at most 256 reads, each waiting at most `patience` seconds.
+        for _ in 0..<256 {
+            let count = recv(fd, &buffer, buffer.count, 0)
+            if count == 0 { return String(decoding: answer, as: UTF8.self) }  // closed by the server
+            if count < 0 { return answer.isEmpty ? nil : String(decoding: answer, as: UTF8.self) }
+            answer += buffer[0..<count]
+        }
+        return String(decoding: answer, as: UTF8.self)
+    }
+
+    @Test(arguments: [
+        "Transfer-Encoding: xchunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        "Transfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFFFFFFFF\r\nx\r\n0\r\n\r\n",
+    ])
+    func brokenFramingIs400(_ tail: String) async throws {
+        try await TestServer.run(.live) { client, server in
+            let port = try #require(client.port)
+            let request = "POST /v1/push HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: \(server.anna.bearer)\r\nContent-Type: application/json\r\n" + tail
+            let answer = try #require(try Self.exchange(request, port: port), "no answer")
+            #expect(answer.hasPrefix("HTTP/1.1 400"), "answer: \(answer.prefix(200))")
+            #expect(!answer.contains(" 500 "))
+            #expect(try await server.storage.headPosition() == 0)
+        }
+    }
+
+    /// A connection that sends nothing is closed after the idle timeout, so a few thousand
+    /// of them cannot hold the server's connections forever.
+    @Test func aSilentConnectionIsClosed() async throws {
+        try await TestServer.run(.live, idleTimeout: .seconds(1)) { client, _ in
+            let port = try #require(client.port)
+            let answer = try Self.exchange("", port: port, patience: 20)
+            #expect(answer == "", "the server kept a silent connection open")
+            let halfHeaders = try Self.exchange("GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n", port: port, patience: 20)
+            #expect(halfHeaders == "", "the server kept a connection with half its headers open")
+        }
+    }
+}
