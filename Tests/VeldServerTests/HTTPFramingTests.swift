@@ -11,8 +11,18 @@ import VeldServer
 /// connections that say nothing.
 @Suite struct HTTPFramingTests {
     /// Sends `request` on a new connection to 127.0.0.1:`port` and reads until the server
-    /// closes it or `patience` passes; nil when nothing came back in time.
-    static func exchange(_ request: String, port: Int, patience: Int = 10) throws -> String? {
+    /// closes it or `patience` passes; nil when nothing came back in time. The blocking
+    /// socket runs on a thread of its own: on the cooperative pool it would starve the
+    /// in-process server it talks to.
+    static func exchange(_ request: String, port: Int, patience: Int = 10) async throws -> String? {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(with: Result { try blockingExchange(request, port: port, patience: patience) })
+            }
+        }
+    }
+
+    static func blockingExchange(_ request: String, port: Int, patience: Int) throws -> String? {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         try #require(fd >= 0)
         defer { close(fd) }
@@ -48,7 +58,7 @@ import VeldServer
         try await TestServer.run(.live) { client, server in
             let port = try #require(client.port)
             let request = "POST /v1/push HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: \(server.anna.bearer)\r\nContent-Type: application/json\r\n" + tail
-            let answer = try #require(try Self.exchange(request, port: port), "no answer")
+            let answer = try #require(try await Self.exchange(request, port: port), "no answer")
             #expect(answer.hasPrefix("HTTP/1.1 400"), "answer: \(answer.prefix(200))")
             #expect(!answer.contains(" 500 "))
             #expect(try await server.storage.headPosition() == 0)
@@ -60,9 +70,9 @@ import VeldServer
     @Test func aSilentConnectionIsClosed() async throws {
         try await TestServer.run(.live, idleTimeout: .seconds(1)) { client, _ in
             let port = try #require(client.port)
-            let answer = try Self.exchange("", port: port, patience: 20)
+            let answer = try await Self.exchange("", port: port, patience: 20)
             #expect(answer == "", "the server kept a silent connection open")
-            let halfHeaders = try Self.exchange("GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n", port: port, patience: 20)
+            let halfHeaders = try await Self.exchange("GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n", port: port, patience: 20)
             #expect(halfHeaders == "", "the server kept a connection with half its headers open")
         }
     }
