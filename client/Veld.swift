@@ -15,7 +15,8 @@ struct Veld: AsyncParsableCommand {
         subcommands: [
             Init.self, RecordGroup<VisitNoun>.self, RecordGroup<CarePlanNoun>.self,
             RecordGroup<GoalNoun>.self, RecordGroup<CouncilNoun>.self,
-            Show.self, List.self, Edit.self, Delete.self, Status.self, Connect.self, Sync.self, Conflicts.self, Resolve.self,
+            Show.self, List.self, Edit.self, Delete.self, Status.self, Connect.self, Sync.self, Rejected.self, Discard.self, Retry.self,
+            Conflicts.self, Resolve.self,
             History.self, SchemaCommand.self,
             Debug.self,
         ]
@@ -34,17 +35,21 @@ struct HomeOptions: ParsableArguments {
     func openStore() throws -> LocalStore { try LocalStore.open(home: url) }
 }
 
-struct Init: ParsableCommand {
+struct Init: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Create this device's profile: a local database and a new replica id.")
+        abstract: "Create this device's profile: a local database and a new replica id.",
+        discussion: """
+            With --server and --token the user, role and scopes come from the server's
+            view of the token; --role is for a profile that stays offline for now.
+            """)
 
     @OptionGroup var home: HomeOptions
 
     @Option(help: "Your user name, recorded as the author of your edits.")
     var user: String
 
-    @Option(help: "Your role: visitor, council, office or admin. Decides which fields you may write.")
-    var role: Role = .visitor
+    @Option(help: "Your role when offline: visitor, council, office or admin (the token decides once a server is set).")
+    var role: Role?
 
     @Option(help: "The sync server, e.g. http://127.0.0.1:8080 (or later: veld connect).") var server: String?
     @Option(help: "This device's token from the office (with --server).") var token: String?
@@ -57,12 +62,24 @@ struct Init: ParsableCommand {
         if let server { _ = try ServerAddress.parse(server) }
     }
 
-    func run() throws {
-        let store = try LocalStore.initialise(home: home.url, user: user, role: role)
+    func run() async throws {
+        var identity: DeviceIdentity?
+        if let server, let token {
+            identity = try await TokenCheck.identity(server: try ServerAddress.parse(server), token: token, profile: nil, pending: 0)
+            if let identity, let role, role != identity.role {
+                throw ValidationError("this token is for the \(identity.role.rawValue) role, not \(role.rawValue); leave out --role (the token decides)")
+            }
+            if let identity, identity.user != user {
+                throw ValidationError("this token belongs to \(identity.user), not \(user); use --user \(identity.user) or ask the office for your own token")
+            }
+        }
+        let store = try LocalStore.initialise(home: home.url, user: user, role: identity?.role ?? role ?? .visitor)
         if let server, let token { try store.connect(server: try ServerAddress.parse(server), token: token) }
+        if let identity { try store.adopt(identity) }
         let profile = try store.profile()
         print("Initialised Veld for \(profile.user) (\(profile.role.rawValue)) in \(home.url.path)")
         print("Replica id: \(profile.replicaID)")
+        if let identity { print("Scopes: \(identity.scopes.joined(separator: ", ")) (from the server)") }
         if let server { print("Syncs with \(server); run `veld sync` when online.") }
     }
 }

@@ -133,7 +133,7 @@ struct JSONTests {
         try await cli.initialise(user: "Office Zonnehof", role: "office")
         let empty = try await cli.json("status", "--json")
         #expect(Set(empty.object.map { Array($0.keys) } ?? [])
-            == ["user", "role", "replica", "home", "records", "deleted", "pending", "conflicts"])
+            == ["user", "role", "replica", "home", "records", "deleted", "pending", "conflicts", "rejected"])
         #expect(empty["user"] == .string("Office Zonnehof"))
         #expect(empty["role"] == .string("office"))
         #expect(empty["records"] == .object([:]))

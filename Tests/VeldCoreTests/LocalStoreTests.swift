@@ -104,7 +104,18 @@ import VeldProtocol
         try old.writer.write { db in
             try ProfileRow(Profile(replicaID: "r-old", user: "anna", role: .visitor, createdAt: Date())).insert(db)
         }
-        let note = try old.create(type: "visitNote", scope: "loc-zonnehof", fields: TemporaryHome.visitFields)
+        // The rows as that release wrote them (today's code writes today's schema).
+        var note = RecordState(id: RecordIDs.make(), type: "visitNote", scope: "loc-zonnehof")
+        note.edit(TemporaryHome.visitFields, replica: "r-old", author: "anna", time: WallClock.now())
+        try old.writer.write { db in
+            let now = Date()
+            try db.execute(sql: """
+                INSERT INTO record (id, type, scope, state, status, deleted, hasConflicts, createdAt, updatedAt)
+                VALUES (?, ?, ?, ?, ?, 0, 0, ?, ?)
+                """, arguments: [note.id, note.type, note.scope, String(decoding: try StableJSON.encode(note), as: UTF8.self),
+                                 "concept", now, now])
+            try db.execute(sql: "INSERT INTO outbox (recordID, counter, queuedAt) VALUES (?, 1, ?)", arguments: [note.id, now])
+        }
         #expect(try old.writer.read { try $0.tableExists("syncState") } == false)
 
         let upgraded = try LocalStore.open(home: home.url)

@@ -92,11 +92,15 @@ import VeldProtocol
         let server = MemoryServer()
         server.failNext(SyncTransportError.rejected(Problem(type: .scopeForbidden, status: 403, detail: "scope loc-zonnehof is not in this device's token")))
         let slept = SleepLog()
-        await #expect(throws: SyncTransportError.self) { try await Self.engine(store, server, slept: slept).sync() }
+        // A refusal that names no record is about the batch as a whole: reported, not
+        // retried, the outbox kept, and the pull still runs.
+        let report = try await Self.engine(store, server, slept: slept).sync()
+        #expect(report.pushRefused?.status == 403)
+        #expect(report.pushed == 0 && report.parked == 0)
         #expect(server.pushBatches.count == 1)
         #expect(slept.all.isEmpty)
         #expect(try store.outbox().count == 1)
-        #expect(server.pullCursors.isEmpty, "no pull after a refused push")
+        #expect(server.pullCursors == ["0"], "the pull runs after a refused push")
     }
 
     @Test func givesUpAfterTheLastAttemptAndLosesNothing() async throws {

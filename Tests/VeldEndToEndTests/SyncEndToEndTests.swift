@@ -173,18 +173,37 @@ import VeldProtocol
         #expect(try team.office.records().count == 300)
     }
 
-    @Test func refusalsReachTheClientAsClearErrors() async throws {
+    /// A record the server refuses is set aside with the server's reason; the device's
+    /// other records still go, and the pull still runs.
+    @Test func aRefusedRecordIsSetAsideAndTheRestSyncs() async throws {
         let team = try Team()
-        // Bram's token only covers loc-zonnehof; a record elsewhere is refused as a whole.
-        try team.bram.store.create(type: "visitNote", scope: "loc-de-linde", fields: Device.visit)
-        try team.bram.store.create(type: "visitNote", scope: "loc-zonnehof", fields: Device.visit)
-        let error = await #expect(throws: SyncTransportError.self) { try await team.bram.sync(team.server) }
-        guard case .rejected(let problem)? = error else { Issue.record("expected a refusal, got \(String(describing: error))"); return }
-        #expect(problem.status == 403)
-        #expect(problem.detail.contains("loc-de-linde") && problem.detail.contains("ask the office"))
+        // Bram's token only covers loc-zonnehof; a record elsewhere is refused, alone.
+        let elsewhere = try team.bram.store.create(type: "visitNote", scope: "loc-de-linde", fields: Device.visit)
+        let here = try team.bram.store.create(type: "visitNote", scope: "loc-zonnehof", fields: Device.visit)
+        try team.anna.store.create(type: "visitNote", scope: "loc-zonnehof", fields: Device.visit)
+        _ = try await team.anna.sync(team.server)
+        let report = try await team.bram.sync(team.server)
+        #expect(report.pushed == 1 && report.parked == 1 && report.pushRefused == nil)
+        #expect(report.pulled >= 1, "the pull ran after the refusal")
+        let parked = try team.bram.store.parked()
+        #expect(parked.map(\.recordID) == [elsewhere.id])
+        #expect(parked.first?.problem.status == 403)
+        #expect(parked.first?.problem.detail.contains("loc-de-linde") == true && parked.first?.problem.detail.contains("ask the office") == true)
+        #expect(parked.first?.advice.contains("veld discard") == true)
         let officeReport = try await team.office.sync(team.server)
-        #expect(officeReport.pulled == 0)
-        #expect(try team.bram.store.outbox().count == 2)
+        #expect(officeReport.pulled == 2)
+        #expect(try team.office.records()[here.id] != nil)
+        #expect(try team.bram.store.outbox().map(\.recordID) == [elsewhere.id])
+        // The next sync leaves the set-aside record alone, and says nothing new.
+        let again = try await team.bram.sync(team.server)
+        #expect(again.pushed == 0 && again.parked == 0)
+        // Discarding it goes back to the server's state: none, so the record goes.
+        let discarded = try team.bram.store.discard(id: elsewhere.id,
+                                                     serverState: try await HTTPTransport(server: team.server.url!, token: team.bram.token).record(id: elsewhere.id))
+        #expect(discarded.state == elsewhere)
+        #expect(try team.bram.store.outbox().isEmpty && team.bram.store.parked().isEmpty)
+        #expect(throws: LocalStoreError.self) { try team.bram.store.record(elsewhere.id) }
+        #expect(try team.bram.store.discardedChanges().map(\.recordID) == [elsewhere.id])
     }
 }
 

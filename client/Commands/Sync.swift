@@ -3,9 +3,10 @@ import Foundation
 import VeldCore
 import VeldProtocol
 
-struct Connect: ParsableCommand {
+struct Connect: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Point this profile at a sync server with the device token the office gave you.")
+        abstract: "Point this profile at a sync server with the device token the office gave you.",
+        discussion: "Asks the server which user, role and scopes the token has; the profile takes them from there.")
 
     @OptionGroup var home: HomeOptions
     @Option(help: "The server's address, e.g. http://127.0.0.1:8080.") var server: String
@@ -13,25 +14,58 @@ struct Connect: ParsableCommand {
 
     func validate() throws { _ = try ServerAddress.parse(server) }
 
-    func run() throws {
+    func run() async throws {
         let store = try home.openStore()
-        try store.connect(server: try ServerAddress.parse(server), token: token)
-        print("This profile now syncs with \(server). Run `veld sync`.")
+        let url = try ServerAddress.parse(server)
+        let identity = try await TokenCheck.identity(server: url, token: token, profile: try store.profile(),
+                                                     pending: try store.outbox().count)
+        try store.connect(server: url, token: token)
+        if let identity { try store.adopt(identity) }
+        print("This profile now syncs with \(server)" + (identity.map { " as \($0.user) (\($0.role.rawValue), scopes \($0.scopes.joined(separator: ", ")))" } ?? "") + ". Run `veld sync`.")
+    }
+}
+
+/// What `init` and `connect` ask the server about a token before they keep it.
+enum TokenCheck {
+    /// The token's identity; nil (with a note) when the server cannot be reached, so a
+    /// device can be set up offline and learn its role at the first sync.
+    static func identity(server: URL, token: String, profile: Profile?, pending: Int) async throws -> DeviceIdentity? {
+        do {
+            guard let identity = try await HTTPTransport(server: server, token: token, timeout: 15).me() else { return nil }
+            if let profile, pending > 0, identity.user != profile.user {
+                throw ValidationError("this token belongs to \(identity.user), but this profile holds \(pending) unsynced change(s) by \(profile.user); sync them with \(profile.user)'s token first, or use another profile (--home)")
+            }
+            return identity
+        } catch SyncTransportError.rejected(let problem) {
+            throw ValidationError("the server refused this token: \(problem.detail)")
+        } catch let error as SyncTransportError {
+            FileHandle.standardError.write(Data("note: \(error.description); the role and scopes will be taken from the server at the first sync\n".utf8))
+            return nil
+        }
     }
 }
 
 struct Sync: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Push the changes made here, then pull everyone else's. Safe to interrupt and run again.")
+        abstract: "Push the changes made here, then pull everyone else's. Safe to interrupt and run again.",
+        discussion: """
+            Changes the server refuses are set aside (see `veld rejected`) and the rest still
+            syncs; the pull always runs. One sync runs at a time per profile: a second one
+            waits (--wait). Exit status: 0 synced, 3 synced with changes set aside, 1 the
+            server refused the sync as a whole or could not be reached.
+            """)
 
     @OptionGroup var home: HomeOptions
     @Flag(help: "Print the summary as JSON.") var json = false
     @Flag(name: .shortAndLong, help: "No progress line.") var quiet = false
     @Option(help: "Records per push batch (smaller batches suit a poor connection).")
     var batchSize = SyncLimits.pushBatchSize
+    @Option(help: "Seconds to wait when another sync of this profile is running.")
+    var wait: Double = 300
 
     func validate() throws {
         guard (1...10_000).contains(batchSize) else { throw ValidationError("--batch-size must be 1…10000") }
+        guard wait >= 0, wait <= 86_400 else { throw ValidationError("--wait must be 0…86400 seconds") }
     }
 
     func run() async throws {
@@ -45,17 +79,21 @@ struct Sync: AsyncParsableCommand {
                                 batchSize: batchSize, progress: { event in progress.show(event) })
         let report: SyncReport
         do {
-            report = try await engine.sync()
+            report = try await engine.sync(lockWait: wait)
         } catch {
             progress.finish()
             throw error
         }
         progress.finish()
         if json {
-            struct Output: Encodable { let pushed, pulled, newConflicts, editedDuringSync: Int }
+            struct Output: Encodable {
+                let pushed, pulled, newConflicts, editedDuringSync, rejected: Int
+                let refusal: Problem?
+            }
             let output = Output(pushed: report.pushed, pulled: report.pulled, newConflicts: report.newConflicts,
-                                editedDuringSync: report.editedDuringSync)
+                                editedDuringSync: report.editedDuringSync, rejected: report.parked, refusal: report.pushRefused)
             print(String(decoding: try StableJSON.encode(output, pretty: true), as: UTF8.self))
+            if let code = Self.exitCode(report) { throw code }
             return
         }
         var line = "Synced with \(server.absoluteString): pushed \(report.pushed), pulled \(report.pulled), new conflicts \(report.newConflicts)."
@@ -64,6 +102,20 @@ struct Sync: AsyncParsableCommand {
         if report.editedDuringSync > 0 {
             print("\(report.editedDuringSync) record(s) were edited during the sync; they go with the next `veld sync`.")
         }
+        if report.parked > 0 {
+            FileHandle.standardError.write(Data("The server refused \(report.parked) change(s); they are set aside and the rest synced. `veld rejected` says why and what to do.\n".utf8))
+        }
+        if let refusal = report.pushRefused {
+            FileHandle.standardError.write(Data("Nothing more was pushed: the server refused the sync (\(refusal.status)): \(refusal.detail)\n".utf8))
+        }
+        if let code = Self.exitCode(report) { throw code }
+    }
+
+    /// 1 when the server refused the push as a whole, 3 when it set records aside.
+    static func exitCode(_ report: SyncReport) -> ExitCode? {
+        if report.pushRefused != nil { return ExitCode(1) }
+        if report.parked > 0 { return ExitCode(3) }
+        return nil
     }
 }
 
@@ -83,6 +135,8 @@ final class ProgressLine: @unchecked Sendable {
         case .pulling(let received): text = "pulling: \(received) records received"
         case .retrying(let attempt, let after, let reason):
             text = "retry \(attempt) in \(String(format: "%.1f", after))s: \(reason)"
+        case .waitingForOtherSync:
+            text = "another veld sync of this profile is running; waiting for it"
         }
         lock.withLock {
             FileHandle.standardError.write(Data("\r\u{1B}[K\(text)".utf8))

@@ -74,18 +74,24 @@ enum RecordPrinter {
         if json {
             struct Output: Encodable {
                 let user: String, role: String, replica: String, home: String
-                let records: [String: Int], deleted: Int, pending: Int, conflicts: Int
-                let server: String?, lastSync: Date?
+                let records: [String: Int], deleted: Int, pending: Int, conflicts: Int, rejected: Int
+                let server: String?, lastSync: Date?, scopes: [String]?, token: String?
             }
             let output = Output(user: status.profile.user, role: status.profile.role.rawValue,
                                 replica: status.profile.replicaID, home: home.path, records: status.recordsByType,
-                                deleted: status.deleted, pending: status.pending, conflicts: status.conflicts,
-                                server: sync.server?.absoluteString, lastSync: sync.lastSyncAt)
+                                deleted: status.deleted, pending: status.pending, conflicts: status.conflicts, rejected: status.parked,
+                                server: sync.server?.absoluteString, lastSync: sync.lastSyncAt,
+                                scopes: status.identity?.scopes, token: status.identity?.token)
             print(String(decoding: try StableJSON.encode(output, pretty: true), as: UTF8.self))
             return
         }
         let counts = Schemas.all.map { "\(status.recordsByType[$0.type] ?? 0) \($0.type)" }.joined(separator: ", ")
         print("Profile    \(status.profile.user) (\(status.profile.role.rawValue)), replica \(status.profile.replicaID)")
+        if let identity = status.identity {
+            print("Token      \(identity.token): \(identity.user), \(identity.role.rawValue), scopes \(identity.scopes.joined(separator: ", "))")
+        } else if sync.server != nil {
+            print("Token      not checked with the server yet; `veld sync` takes role and scopes from it")
+        }
         print("Home       \(home.path)")
         if let server = sync.server {
             print("Server     \(server.absoluteString); last sync " + (sync.lastSyncAt.map(format) ?? "never"))
@@ -95,6 +101,9 @@ enum RecordPrinter {
         print("Records    \(counts)" + (status.deleted > 0 ? "; \(status.deleted) deleted" : ""))
         print("Pending    \(status.pending) record(s) changed here and not yet synced")
         print("Conflicts  \(status.conflicts)" + (status.conflicts > 0 ? " (veld list --conflicts)" : ""))
+        if status.parked > 0 {
+            print("Rejected   \(status.parked) change(s) the server refused, set aside: `veld rejected` says why and what to do")
+        }
     }
 
     static func format(_ date: Date) -> String {

@@ -26,6 +26,8 @@ public struct OutboxEntry: Hashable, Sendable {
     /// The record's counter for this replica after its latest local edit.
     public var counter: UInt64
     public var queuedAt: Date
+    /// Whether the server refused this change and it waits for a fix (`veld rejected`).
+    public var isParked: Bool = false
 }
 
 /// The numbers `veld status` shows.
@@ -35,6 +37,10 @@ public struct StoreStatus: Sendable {
     public var deleted: Int
     public var pending: Int
     public var conflicts: Int
+    /// Changes the server refused, set aside (`veld rejected`); counted in `pending` too.
+    public var parked: Int = 0
+    /// The token as the server last described it; nil before the first contact.
+    public var identity: DeviceIdentity?
 }
 
 extension LocalStore {
@@ -74,7 +80,7 @@ extension LocalStore {
             let problems = schema.validateChanges(changes, role: profile.role, recordID: id)
             guard problems.isEmpty else { throw self.invalid(problems) }
             state.edit(changes, replica: profile.replicaID, author: profile.user, time: clock())
-            try self.saveLocalEdit(state, schema: schema, isNew: true, replica: profile.replicaID, db: db)
+            try self.saveLocalEdit(state, before: nil, schema: schema, profile: profile, db: db)
             return state
         }
     }
@@ -102,6 +108,7 @@ extension LocalStore {
 
     private func edit(id: String, changes: [String: FieldValue], profile: Profile, db: Database) throws -> RecordState {
         var state = try existing(id, db: db)
+        try ensureCounterRoom(state, replica: profile.replicaID)
         guard let schema = Schemas.named(state.type) else {
             throw invalid(ValidationError(recordID: state.id, type: state.type, problem: .unknownType))
         }
@@ -118,8 +125,9 @@ extension LocalStore {
             throw invalid(ValidationError(recordID: state.id, type: state.type, field: parent,
                                           problem: .wrongShape(expected: "the parent it was created under (a record's scope is fixed)", got: "a new parent")))
         }
+        let before = state
         state.edit(changes, replica: profile.replicaID, author: profile.user, time: clock())
-        try saveLocalEdit(state, schema: schema, isNew: false, replica: profile.replicaID, db: db)
+        try saveLocalEdit(state, before: before, schema: schema, profile: profile, db: db)
         return state
     }
 
@@ -130,15 +138,17 @@ extension LocalStore {
         try writer.write { db in
             let profile = try self.profile(db)
             var state = try self.existing(id, db: db)
+            try self.ensureCounterRoom(state, replica: profile.replicaID)
             guard let schema = Schemas.named(state.type) else {
                 throw self.invalid(ValidationError(recordID: state.id, type: state.type, problem: .unknownType))
             }
             if state.isDeleted && !state.hasConflicts { throw LocalStoreError(.recordDeleted(state.id), home: self.home) }
             // Re-assert only what this role may write and replace (the push policy's rule):
             // an office decision stays the office's, through a delete too.
+            let before = state
             state.delete(allFields: schema.reassertedByDelete(of: state, role: profile.role), replica: profile.replicaID,
                          author: profile.user, time: clock())
-            try self.saveLocalEdit(state, schema: schema, isNew: false, replica: profile.replicaID, db: db)
+            try self.saveLocalEdit(state, before: before, schema: schema, profile: profile, db: db)
             return state
         }
     }
@@ -207,7 +217,7 @@ extension LocalStore {
     public func outbox() throws -> [OutboxEntry] {
         try writer.read { db in
             try OutboxRow.order(Column("queuedAt"), Column("recordID")).fetchAll(db).map {
-                OutboxEntry(recordID: $0.recordID, counter: $0.counter, queuedAt: $0.queuedAt)
+                OutboxEntry(recordID: $0.recordID, counter: $0.counter, queuedAt: $0.queuedAt, isParked: $0.parkedProblem != nil)
             }
         }
     }
@@ -223,7 +233,9 @@ extension LocalStore {
                 recordsByType: byType,
                 deleted: try RecordRow.filter(RecordRow.Columns.deleted == true).fetchCount(db),
                 pending: try OutboxRow.fetchCount(db),
-                conflicts: try RecordRow.filter(RecordRow.Columns.hasConflicts == true).fetchCount(db)
+                conflicts: try RecordRow.filter(RecordRow.Columns.hasConflicts == true).fetchCount(db),
+                parked: try OutboxRow.filter(Column("parkedProblem") != nil).fetchCount(db),
+                identity: try self.identity(db)
             )
         }
     }
@@ -283,10 +295,17 @@ extension LocalStore {
 
     /// Writes the state and its outbox entry; the caller's transaction makes them one.
     /// An entry already queued keeps its `queuedAt` and takes the new counter.
-    private func saveLocalEdit(_ state: RecordState, schema: RecordSchema, isNew: Bool, replica: String,
+    /// Writes a local edit and its outbox entry, after the push policy (the one the server
+    /// runs) has accepted it against the state the device held before: with the role,
+    /// user and scopes of the token (`GET /v1/me`), so a device cannot build an outbox its
+    /// own server must refuse, short of the office changing the token afterwards.
+    private func saveLocalEdit(_ state: RecordState, before: RecordState?, schema: RecordSchema, profile: Profile,
                                db: Database) throws {
         let problems = schema.validate(state)
         guard problems.isEmpty else { throw invalid(problems) }
+        try checkPolicy(state, before: before, profile: profile, db: db)
+        let isNew = before == nil
+        let replica = profile.replicaID
         let now = clock().databaseValue
         let json = String(decoding: try StableJSON.encode(state), as: UTF8.self)
         if isNew {
@@ -302,10 +321,19 @@ extension LocalStore {
                                          now, state.id])
         }
         try faults.afterRecordWrite?()
+        // An edit of a record the server refused is the fix: it goes with the next sync.
         try db.cachedStatement(sql: """
             INSERT INTO outbox (recordID, counter, queuedAt) VALUES (?, ?, ?)
-            ON CONFLICT (recordID) DO UPDATE SET counter = excluded.counter
+            ON CONFLICT (recordID) DO UPDATE SET counter = excluded.counter, parkedProblem = NULL, parkedAt = NULL
             """).execute(arguments: [state.id, state.context[replica], now])
+    }
+
+    /// A record whose counter for this device is at the protocol's limit takes no more
+    /// edits here (checked before the counter is taken, so it never overflows).
+    func ensureCounterRoom(_ state: RecordState, replica: String) throws {
+        if state.context[replica] >= SyncLimits.maxCounter {
+            throw LocalStoreError(.refusedByPolicy("record \(state.id) has used up this device's edit counter (2^53 - 1); make a new record"), home: home)
+        }
     }
 
     func invalid(_ errors: ValidationError...) -> LocalStoreError { invalid(errors) }

@@ -17,6 +17,7 @@ extension LocalStore {
         static let token = "token"
         static let cursor = "cursor"
         static let lastSyncAt = "lastSyncAt"
+        static let identity = "identity"
     }
 
     public func syncSettings() throws -> SyncSettings {

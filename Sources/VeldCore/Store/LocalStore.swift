@@ -121,6 +121,22 @@ public final class LocalStore: Sendable {
                 t.column("value", .text).notNull()
             }
         }
+        migrator.registerMigration("v3-parked-and-discarded") { db in
+            // A change the server refused waits here with the refusal, out of the pushes.
+            try db.alter(table: "outbox") { t in
+                t.add(column: "parkedProblem", .text)
+                t.add(column: "parkedAt", .datetime)
+            }
+            // Local changes a person discarded: kept, so nothing is lost silently.
+            try db.create(table: "discarded") { t in
+                t.autoIncrementedPrimaryKey("seq")
+                t.column("recordID", .text).notNull()
+                t.column("type", .text).notNull()
+                t.column("state", .text).notNull()
+                t.column("problem", .text)
+                t.column("discardedAt", .datetime).notNull()
+            }
+        }
         return migrator
     }
 

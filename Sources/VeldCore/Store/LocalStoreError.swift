@@ -16,6 +16,12 @@ public struct LocalStoreError: Error, CustomStringConvertible, Sendable {
         case notInConflict(id: String, field: String)
         case conflictChanged(id: String, field: String)
         case noSuchValue(id: String, field: String, count: Int)
+        /// The push policy (what the server will check) refuses this edit.
+        case refusedByPolicy(String)
+        /// The record has no change waiting that the server refused.
+        case notParked(String)
+        /// Another `veld sync` of this profile is running.
+        case syncRunning(String)
     }
 
     public let kind: Kind
@@ -50,6 +56,12 @@ public struct LocalStoreError: Error, CustomStringConvertible, Sendable {
             return "field \(field) of \(id) has \(count) values; choose --take 1 to \(count)"
         case .refusedState(let detail):
             return "a received state was refused and nothing was stored: \(detail)"
+        case .refusedByPolicy(let detail):
+            return "the server would refuse this change, so nothing was saved: \(detail)"
+        case .notParked(let id):
+            return "record \(id) has no change the server refused; `veld rejected` lists those that have"
+        case .syncRunning(let detail):
+            return detail
         case .wrongType(let id, let expected, let actual):
             return "record \(id) is a \(actual), not a \(expected); use `veld show \(id)`"
         }

@@ -48,6 +48,9 @@ struct OutboxRow: Codable, FetchableRecord, PersistableRecord {
     var recordID: String
     var counter: UInt64
     var queuedAt: Date
+    /// The server's refusal (a `Problem` in stable JSON) while the change is set aside.
+    var parkedProblem: String?
+    var parkedAt: Date?
 }
 
 extension RecordState {

@@ -47,6 +47,18 @@ public struct HTTPTransport: SyncTransport {
         return (try decode(PullResponse.self, from: data), nil)
     }
 
+    public func me() async throws -> DeviceIdentity? {
+        try await send(URLRequest(url: server.appendingPathComponent("v1/me")), expecting: DeviceIdentity.self)
+    }
+
+    public func record(id: String) async throws -> RecordState? {
+        do {
+            return try await send(URLRequest(url: server.appendingPathComponent("v1/records/\(id)")), expecting: RecordState.self)
+        } catch SyncTransportError.rejected(let problem) where problem.status == 404 {
+            return nil
+        }
+    }
+
     /// Every change the server accepted for a record, oldest first.
     public func history(of id: String) async throws -> RecordHistory {
         try await send(URLRequest(url: server.appendingPathComponent("v1/records/\(id)/history")), expecting: RecordHistory.self)
@@ -84,6 +96,10 @@ public struct HTTPTransport: SyncTransport {
         switch http.statusCode {
         case 200..<300:
             return data
+        case 408, 429, 503:
+            let detail = (try? StableJSON.decode(Problem.self, from: data))?.detail ?? HTTPURLResponse.localizedString(forStatusCode: http.statusCode)
+            let retryAfter = (http.value(forHTTPHeaderField: "Retry-After")).flatMap { TimeInterval($0.trimmingCharacters(in: .whitespaces)) }
+            throw SyncTransportError.busy(status: http.statusCode, retryAfter: retryAfter.map { max(0, $0) }, detail: detail)
         case 400..<500:
             let problem = (try? StableJSON.decode(Problem.self, from: data))
                 ?? Problem(type: .malformed, status: http.statusCode, detail: String(decoding: data.prefix(300), as: UTF8.self))

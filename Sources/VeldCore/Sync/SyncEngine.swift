@@ -11,6 +11,11 @@ public struct SyncReport: Hashable, Sendable {
     public var newConflicts = 0
     /// Records whose outbox entry stays because they were edited during the sync.
     public var editedDuringSync = 0
+    /// Records the server refused in this sync, now set aside (`veld rejected`).
+    public var parked = 0
+    /// Why pushing stopped early, when the server refused a batch as a whole (its token,
+    /// its replica): the pull still ran, the outbox waits.
+    public var pushRefused: Problem?
 }
 
 /// Where a running sync is, for a progress line.
@@ -18,6 +23,8 @@ public enum SyncProgress: Sendable {
     case pushing(done: Int, total: Int)
     case pulling(received: Int)
     case retrying(attempt: Int, after: TimeInterval, reason: String)
+    /// Another sync of this profile holds the lock; this one waits for it.
+    case waitingForOtherSync
 }
 
 /// How often and how patiently to retry a request that failed for a reason that may pass
@@ -73,36 +80,77 @@ public struct SyncEngine: Sendable {
         self.progress = progress
     }
 
-    public func sync() async throws -> SyncReport {
-        var report = try await push()
-        let pulled = try await pull()
-        report.pulled = pulled.changed
-        report.newConflicts = pulled.newConflicts
-        try store.recordSync(at: store.clock())
-        return report
+    /// One sync at a time per profile (a second one waits up to `lockWait` seconds): the
+    /// identity from the server, the push (refused records set aside), then the pull,
+    /// which runs whatever the push met short of losing the network.
+    public func sync(lockWait: TimeInterval = 300) async throws -> SyncReport {
+        try await store.withSyncLock(waiting: lockWait, sleep: sleep, onWait: { progress(.waitingForOtherSync) }) {
+            try await refreshIdentity()
+            var report = try await push()
+            let pulled = try await pull()
+            report.pulled = pulled.changed
+            report.newConflicts = pulled.newConflicts
+            if report.pushRefused == nil { try store.recordSync(at: store.clock()) }
+            return report
+        }
     }
 
-    /// Pushes what the outbox held when the push began, in batches.
+    /// Takes user, role and scopes from the server (`GET /v1/me`).
+    func refreshIdentity() async throws {
+        do {
+            if let identity = try await withRetry({ try await transport.me() }) { try store.adopt(identity) }
+        } catch SyncTransportError.rejected(let problem) where problem.status == 404 {
+            // A server without /v1/me: keep what the profile has.
+        }
+    }
+
+    /// Pushes what the outbox held when the push began, in batches, except changes set
+    /// aside. When the server refuses records, exactly those are set aside with its
+    /// problem and the rest of the batch goes again under a new batch id; a refusal of the
+    /// batch as a whole (the token, the replica) stops the push and is reported.
     public func push() async throws -> SyncReport {
         let replica = try store.profile().replicaID
-        let queued = try store.outbox().map(\.recordID)
+        let queued = try store.outbox().filter { !$0.isParked }.map(\.recordID)
         var report = SyncReport()
         var done = 0
         progress(.pushing(done: 0, total: queued.count))
         for start in stride(from: 0, to: queued.count, by: batchSize) {
             let ids = Array(queued[start..<min(start + batchSize, queued.count)])
-            let states = try store.pendingStates(ids)
-            guard !states.isEmpty else { continue }
-            let request = PushRequest(replica: replica, batch: UUID().uuidString.lowercased(), records: states)
-            // The same batch id on every retry: if an answer was lost, the server replays it.
-            _ = try await withRetry { try await transport.push(request) }
-            try store.acknowledge(states, replica: replica)
-            report.pushed += states.count
+            var states = try store.pendingStates(ids)
+            // Each round sets aside at least one record, so this ends.
+            while !states.isEmpty {
+                let request = PushRequest(replica: replica, batch: UUID().uuidString.lowercased(), records: states)
+                do {
+                    // The same batch id on every retry: if an answer was lost, the server replays it.
+                    _ = try await withRetry { try await transport.push(request) }
+                } catch SyncTransportError.rejected(let problem) {
+                    let named = Set((problem.records ?? []).map(\.id)).intersection(states.map(\.id))
+                    guard Self.isAboutRecords(problem), !named.isEmpty else {
+                        report.pushRefused = problem
+                        report.editedDuringSync = try Set(store.outbox().map(\.recordID)).intersection(queued).count
+                        return report
+                    }
+                    try store.park(named, problem: problem)
+                    report.parked += named.count
+                    states.removeAll { named.contains($0.id) }
+                    continue
+                }
+                try store.acknowledge(states, replica: replica)
+                report.pushed += states.count
+                break
+            }
             done += ids.count
             progress(.pushing(done: done, total: queued.count))
         }
-        report.editedDuringSync = try Set(store.outbox().map(\.recordID)).intersection(queued).count
+        report.editedDuringSync = try Set(store.outbox().filter { !$0.isParked }.map(\.recordID)).intersection(queued).count
         return report
+    }
+
+    /// Whether a refusal is about the records it names (set those aside) rather than the
+    /// batch as a whole.
+    static func isAboutRecords(_ problem: Problem) -> Bool {
+        let perRecord = ["invalid-record", "scope-forbidden", "field-forbidden", "forged-dot", "forged-author", "entry-omitted", "dot-reused"]
+        return perRecord.contains { problem.type == "urn:veld:problem:" + $0 }
     }
 
     /// Pulls pages until the server says there is no more.
@@ -146,7 +194,8 @@ public struct SyncEngine: Sendable {
             do {
                 return try await operation()
             } catch let error as SyncTransportError where error.isRetryable && attempt < retry.attempts {
-                let delay = retry.delay(afterAttempt: attempt)
+                // As long as the server asks (Retry-After), within a minute; else backoff.
+                let delay = error.retryAfter.map { min($0, 60) } ?? retry.delay(afterAttempt: attempt)
                 progress(.retrying(attempt: attempt, after: delay, reason: error.description))
                 try await sleep(delay)
                 attempt += 1

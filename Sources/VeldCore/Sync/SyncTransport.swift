@@ -10,9 +10,21 @@ public protocol SyncTransport: Sendable {
     /// transport has it: a record new to the store is then kept as those bytes instead of
     /// being encoded again.
     func pullEncoded(since cursor: String, limit: Int) async throws -> (page: PullResponse, encoded: [String]?)
+    /// What the server knows of this device's token (`GET /v1/me`); nil from a transport
+    /// that cannot say.
+    func me() async throws -> DeviceIdentity?
+    /// The server's current state of one record (`GET /v1/records/{id}`); nil when the
+    /// server holds none this device may read.
+    func record(id: String) async throws -> RecordState?
 }
 
 extension SyncTransport {
+    public func me() async throws -> DeviceIdentity? { nil }
+
+    public func record(id: String) async throws -> RecordState? {
+        throw SyncTransportError.badResponse("this transport cannot fetch a single record")
+    }
+
     public func pullEncoded(since cursor: String, limit: Int) async throws -> (page: PullResponse, encoded: [String]?) {
         (try await pull(since: cursor, limit: limit), nil)
     }
@@ -24,6 +36,9 @@ public enum SyncTransportError: Error, CustomStringConvertible, Sendable {
     case rejected(Problem)
     /// The server failed (5xx). Worth retrying.
     case serverFailed(status: Int, detail: String)
+    /// The server asks to come back later (408, 429, 503), after `retryAfter` seconds when
+    /// it said (`Retry-After`). Retried as it asks.
+    case busy(status: Int, retryAfter: TimeInterval?, detail: String)
     /// No answer: connection refused, dropped, timed out. Worth retrying.
     case unreachable(String)
     /// An answer that is not what the protocol says. Not retried.
@@ -31,15 +46,22 @@ public enum SyncTransportError: Error, CustomStringConvertible, Sendable {
 
     public var isRetryable: Bool {
         switch self {
-        case .serverFailed, .unreachable: return true
+        case .serverFailed, .unreachable, .busy: return true
         case .rejected, .badResponse: return false
         }
+    }
+
+    /// How long the server asked to wait before the next attempt, when it said.
+    public var retryAfter: TimeInterval? {
+        if case .busy(_, let seconds, _) = self { return seconds }
+        return nil
     }
 
     public var description: String {
         switch self {
         case .rejected(let problem): return "the server refused the sync (\(problem.status)): \(problem.detail)"
         case .serverFailed(let status, let detail): return "the server failed (\(status)): \(detail); try again later"
+        case .busy(let status, _, let detail): return "the server is busy (\(status)): \(detail); try again later"
         case .unreachable(let detail): return "cannot reach the server: \(detail); check the network and try `veld sync` again"
         case .badResponse(let detail): return "the server's answer does not follow the Veld protocol: \(detail)"
         }

@@ -17,6 +17,24 @@ struct SyncRoutes {
         authenticated.post("push") { request, context in try await push(request, context) }
         authenticated.get("pull") { request, context in try await pull(request, context) }
         authenticated.get("records/:id/history") { request, context in try await history(request, context) }
+        authenticated.get("records/:id") { request, context in try await record(request, context) }
+        authenticated.get("me") { request, context in
+            // The token as read for this request, binding included.
+            let token = try context.requireToken()
+            return try JSONBody.response(DeviceIdentity(token: token.id, user: token.user, role: token.role, scopes: token.scopes,
+                                                        replica: token.replica), for: request)
+        }
+    }
+
+    /// The server's current state of one record, for a device that sets its own change
+    /// aside (`veld discard`). Scopes as for every read; unknown and unreadable look alike.
+    func record(_ request: Request, _ context: VeldRequestContext) async throws -> Response {
+        let token = try context.requireToken()
+        let id = (context.parameters.get("id") ?? "").lowercased()
+        guard RecordIDs.isValid(id), let record = try await storage.record(id: id), token.mayAccess(scope: record.scope) else {
+            throw Problem(type: .notFound, status: 404, detail: "no record \(id) that this device may read; check the id (veld show ID)")
+        }
+        return try JSONBody.response(record, for: request)
     }
 
     /// Every role sees only the history of records in its token's scopes. A record the

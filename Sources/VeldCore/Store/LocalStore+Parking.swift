@@ -1,0 +1,132 @@
+import Foundation
+import GRDB
+import VeldProtocol
+
+/// A change the server refused, set aside so the rest of the outbox syncs: the record,
+/// the server's problem (its kind, detail and what it said of this record), and when.
+public struct ParkedRecord: Hashable, Sendable {
+    public var recordID: String
+    public var type: String
+    /// The server's refusal, with `records` narrowed to this record.
+    public var problem: Problem
+    public var parkedAt: Date
+
+    /// What the server said of this record, one reason per line.
+    public var reasons: [String] { (problem.records ?? []).map(\.reason) }
+
+    /// What the person can do about it.
+    public var advice: String {
+        switch problem.type {
+        case "urn:veld:problem:scope-forbidden":
+            return "the token does not cover this record's scope: ask the office for access, then `veld sync`; or `veld discard \(recordID)`"
+        case "urn:veld:problem:dot-reused":
+            return "this profile looks restored from a backup: make a new profile with `veld init` and enter the change there"
+        default:
+            return "fix it with `veld edit \(recordID) field=value` and `veld sync`, or `veld discard \(recordID)`"
+        }
+    }
+}
+
+/// A local change a person discarded (`veld discard`), kept in the profile.
+public struct DiscardedChange: Hashable, Sendable {
+    public var recordID: String
+    public var type: String
+    /// The local state that was set aside, whole.
+    public var state: RecordState
+    public var problem: Problem?
+    public var discardedAt: Date
+}
+
+extension LocalStore {
+    /// Sets aside the changes the server refused (by record id), with the refusal.
+    func park(_ ids: Set<String>, problem: Problem) throws {
+        let now = clock()
+        try writer.write { db in
+            for id in ids.sorted() {
+                var narrowed = problem
+                narrowed.records = problem.records?.filter { $0.id == id }
+                let json = String(decoding: try StableJSON.encode(narrowed), as: UTF8.self)
+                try db.execute(sql: "UPDATE outbox SET parkedProblem = ?, parkedAt = ? WHERE recordID = ?", arguments: [json, now, id])
+            }
+        }
+    }
+
+    /// Every change waiting for a fix, oldest first.
+    public func parked() throws -> [ParkedRecord] {
+        try writer.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT outbox.recordID, record.type, outbox.parkedProblem, outbox.parkedAt FROM outbox
+                JOIN record ON record.id = outbox.recordID WHERE outbox.parkedProblem IS NOT NULL
+                ORDER BY outbox.parkedAt, outbox.recordID
+                """).map { row in
+                let text: String = row[2]
+                return ParkedRecord(recordID: row[0], type: row[1],
+                                    problem: try StableJSON.decode(Problem.self, from: Data(text.utf8)), parkedAt: row[3])
+            }
+        }
+    }
+
+    /// Puts a set-aside change back in the next push unchanged (the office fixed the
+    /// token, say). False if the record had no refused change.
+    @discardableResult
+    public func retryParked(id: String) throws -> Bool {
+        let full = try writer.read { db in try self.existing(id, db: db).id }
+        return try writer.write { db in
+            try db.execute(sql: "UPDATE outbox SET parkedProblem = NULL, parkedAt = NULL WHERE recordID = ? AND parkedProblem IS NOT NULL",
+                           arguments: [full])
+            return db.changesCount > 0
+        }
+    }
+
+    /// Gives up this device's change to a record: the record becomes `serverState` (what
+    /// the server holds now; nil when the server never had it, and the record goes), its
+    /// outbox entry goes, and the local state is kept in the discarded log.
+    public func discard(id: String, serverState: RecordState?) throws -> DiscardedChange {
+        let now = clock()
+        return try writer.write { db in
+            guard let row = try Row.fetchOne(db, sql: """
+                SELECT record.type, record.state, outbox.parkedProblem FROM record LEFT JOIN outbox ON outbox.recordID = record.id
+                WHERE record.id = ?
+                """, arguments: [id]) else {
+                throw LocalStoreError(.recordNotFound(id), home: self.home)
+            }
+            let type: String = row[0], json: String = row[1]
+            let problemJSON: String? = row[2]
+            let local = try StableJSON.decode(RecordState.self, from: Data(json.utf8))
+            try db.execute(sql: "INSERT INTO discarded (recordID, type, state, problem, discardedAt) VALUES (?, ?, ?, ?, ?)",
+                           arguments: [id, type, json, problemJSON, now])
+            try db.execute(sql: "DELETE FROM outbox WHERE recordID = ?", arguments: [id])
+            if let serverState {
+                guard serverState.id == id else { throw LocalStoreError(.refusedState("the server sent another record"), home: self.home) }
+                try self.replaceWithServerState(serverState, db: db)
+            } else {
+                try db.execute(sql: "DELETE FROM record WHERE id = ?", arguments: [id])
+            }
+            return DiscardedChange(recordID: id, type: type, state: local,
+                                   problem: try problemJSON.map { try StableJSON.decode(Problem.self, from: Data($0.utf8)) },
+                                   discardedAt: now)
+        }
+    }
+
+    /// Every discarded change, oldest first.
+    public func discardedChanges() throws -> [DiscardedChange] {
+        try writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT recordID, type, state, problem, discardedAt FROM discarded ORDER BY seq").map { row in
+                let state: String = row[2]
+                let problem: String? = row[3]
+                return DiscardedChange(recordID: row[0], type: row[1], state: try StableJSON.decode(RecordState.self, from: Data(state.utf8)),
+                                       problem: try problem.map { try StableJSON.decode(Problem.self, from: Data($0.utf8)) },
+                                       discardedAt: row[4])
+            }
+        }
+    }
+
+    /// The record row becomes exactly `state` (no merge): what a discard goes back to.
+    private func replaceWithServerState(_ state: RecordState, db: Database) throws {
+        let json = String(decoding: try StableJSON.encode(state), as: UTF8.self)
+        try db.execute(sql: """
+            UPDATE record SET type = ?, scope = ?, state = ?, status = ?, deleted = ?, hasConflicts = ?, updatedAt = ? WHERE id = ?
+            """, arguments: [state.type, state.scope, json, state.statusColumn, state.isDeleted, state.hasConflicts,
+                             clock().databaseValue, state.id])
+    }
+}

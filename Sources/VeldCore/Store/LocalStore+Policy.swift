@@ -1,0 +1,52 @@
+import Foundation
+import GRDB
+import VeldProtocol
+
+extension LocalStore {
+    /// What the server said of this device's token at the last contact (`GET /v1/me`);
+    /// nil for a profile that never reached a server.
+    public func identity() throws -> DeviceIdentity? {
+        try writer.read { db in try self.identity(db) }
+    }
+
+    func identity(_ db: Database) throws -> DeviceIdentity? {
+        // A profile from before sync existed has no sync state at all.
+        guard try db.tableExists("syncState"), let text = try String.fetchOne(db, sql: "SELECT value FROM syncState WHERE key = ?", arguments: [SyncKey.identity]) else {
+            return nil
+        }
+        return try? StableJSON.decode(DeviceIdentity.self, from: Data(text.utf8))
+    }
+
+    /// Takes user, role and scopes from the server's view of the token: a profile's role
+    /// is never what a person typed once a server has spoken.
+    public func adopt(_ identity: DeviceIdentity) throws {
+        try writer.write { db in
+            try Self.set(SyncKey.identity, String(decoding: try StableJSON.encode(identity), as: UTF8.self), db)
+            try db.execute(sql: "UPDATE profile SET user = ?, role = ?", arguments: [identity.user, identity.role.rawValue])
+        }
+    }
+
+    /// Runs the server's push policy on a local edit, against the state the device held
+    /// before it (and, for a goal, the care plan it points at).
+    func checkPolicy(_ state: RecordState, before: RecordState?, profile: Profile, db: Database) throws {
+        let scopes = try identity(db)?.scopeFilter ?? .all
+        let pusher = Pusher(tokenID: "local", user: profile.user, role: profile.role, scopes: scopes)
+        var stored: [String: RecordState] = [:]
+        if let before { stored[state.id] = before }
+        if let parentField = Schemas.named(state.type)?.parentField {
+            let parents = state.entries(of: parentField).compactMap { entry -> String? in
+                if case .string(let id) = entry.value { return id }
+                return nil
+            }
+            for (id, parent) in try storedStates(ids: parents, db: db) { stored[id] = parent }
+        }
+        let request = PushRequest(replica: profile.replicaID, batch: "00000000-0000-0000-0000-000000000000", records: [state])
+        do {
+            let checked = try PushPolicy.check(request, by: pusher)
+            _ = try PushPolicy.decide(checked, fingerprint: "", inputs: PushPolicy.Inputs(stored: stored))
+        } catch {
+            let reasons = error.records?.map(\.reason) ?? []
+            throw LocalStoreError(.refusedByPolicy(reasons.isEmpty ? error.detail : reasons.joined(separator: "; ")), home: home)
+        }
+    }
+}

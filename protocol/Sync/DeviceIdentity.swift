@@ -1,0 +1,27 @@
+/// The answer to `GET /v1/me`: what the server knows of the token a device holds. A
+/// client takes its user, role and scopes from here, never from what a person typed.
+///
+/// ```json
+/// {"replica": "r-52a62fbf5cfa516f08e415f1", "role": "visitor", "scopes": ["loc-zonnehof"],
+///  "token": "tok_1ba082d2", "user": "anna"}
+/// ```
+public struct DeviceIdentity: Codable, Hashable, Sendable {
+    /// The token's public id.
+    public var token: String
+    public var user: String
+    public var role: Role
+    /// The scopes the token may read and write; `*` means every scope.
+    public var scopes: [String]
+    /// The replica the token is bound to (by its first accepted push); absent before.
+    public var replica: String?
+
+    public init(token: String, user: String, role: Role, scopes: [String], replica: String?) {
+        self.token = token
+        self.user = user
+        self.role = role
+        self.scopes = scopes
+        self.replica = replica
+    }
+
+    public var scopeFilter: ScopeFilter { ScopeFilter(scopes) }
+}
