@@ -247,6 +247,25 @@ import VeldServer
         }
     }
 
+    /// A restored device spends a dot the server has seen on a field the server never held
+    /// (its edit would vanish in the merge): refused as a reused replica.
+    @Test func aSeenDotOnAFieldTheServerNeverHeldIs409() async throws {
+        try await TestServer.run { client, server in
+            let note = Records.visitNote(replica: "r-anna")
+            let second = Records.edited(note, ["summary": .string("Tweede")], replica: "r-anna")
+            try await client.accepted(Records.batch("r-anna", [second]), as: server.anna)
+            // Bram replaces that summary, so nothing of r-anna:2 is left on the server.
+            let byBram = Records.edited(second, ["summary": .string("Derde")], replica: "r-bram", author: "bram")
+            try await client.accepted(Records.batch("r-bram", [byBram]), as: server.bram)
+            // The backup had only the first edit; the restored device spends r-anna:2 again.
+            let restored = Records.edited(note, ["followUp": .string("Bellen")], replica: "r-anna")
+            #expect(restored.entries(of: "followUp").first?.dot == Dot(replica: "r-anna", counter: 2))
+            let response = try await server.expectNothingStored { try await client.push(Records.batch("r-anna", [restored]), as: server.anna) }
+            let problem = try expectProblem(response, status: 409, .dotReused, detail: [note.id, "veld init"])
+            #expect(problem.records?.map(\.field) == ["followUp"])
+        }
+    }
+
     @Test func aCursorTheServerNeverIssuedIs400() async throws {
         try await TestServer.run { client, server in
             try await client.accepted(Records.batch("r-anna", [Records.visitNote(replica: "r-anna")]), as: server.anna)

@@ -101,8 +101,15 @@ extension PushPolicy {
             let held = known.entries(of: field)
             for entry in entries {
                 if known.context.contains(entry.dot) {
-                    if let match = Self.entry(with: entry.dot, in: held), match != entry {
-                        refusals.add(.dotReused, id, field: field, "edit \(entry.dot) is already on the server with another value")
+                    if let match = Self.entry(with: entry.dot, in: held) {
+                        if match != entry {
+                            refusals.add(.dotReused, id, field: field, "edit \(entry.dot) is already on the server with another value")
+                        }
+                    } else if entry.dot.replica == replica && held.isEmpty {
+                        // An edit of this field under that dot would be held, or replaced by
+                        // a later entry of the field: the server never had this one.
+                        refusals.add(.dotReused, id, field: field,
+                                     "edit \(entry.dot) writes \(field), which the server has never held, under a dot it has already seen")
                     }
                 } else if entry.dot.replica != replica {
                     refusals.add(.forgedDot, id, field: field, "edit \(entry.dot) belongs to replica \(entry.dot.replica), not to this device")
