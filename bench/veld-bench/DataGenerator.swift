@@ -72,19 +72,29 @@ struct DataGenerator: Sendable {
         return Self.locations[block % Self.locations.count]
     }
 
+    /// The person who uses device `n` (each device has one user, as the server checks).
+    static func author(ofReplica n: Int) -> String { people[n % people.count] }
+
     /// Record `i` as its creator made it, sometimes edited once more by another device.
-    func record(_ i: Int) -> RecordState {
+    func record(_ i: Int) -> RecordState { stages(i).last!.state }
+
+    /// Record `i` after each device's edit, with that device's replica number: the
+    /// creator's, then (for 3 in 10 records) another device's.
+    func stages(_ i: Int) -> [(replica: Int, state: RecordState)] {
         var random = SeededRandom(seed: seed ^ (UInt64(i) &* 0x2545_F491_4F6C_DD1D))
         let block = i / Self.blockSize
-        let creator = Self.replica(block % 10)
+        let creator = block % 10
         var state = RecordState(id: id(i), type: type(i), scope: scope(i))
         let time = baseTime.addingTimeInterval(Double(i * 7))
-        state.edit(fields(i, &random), replica: creator, author: random.pick(Self.people), time: time)
+        state.edit(fields(i, &random), replica: Self.replica(creator), author: Self.author(ofReplica: creator), time: time)
+        var stages = [(creator, state)]
         if random.chance(0.3) {
-            state.edit(laterEdit(type(i), &random), replica: Self.replica(10 + block % 7), author: random.pick(Self.people),
+            let editor = 10 + block % 7
+            state.edit(laterEdit(type(i), &random), replica: Self.replica(editor), author: Self.author(ofReplica: editor),
                        time: time.addingTimeInterval(86_400))
+            stages.append((editor, state))
         }
-        return state
+        return stages
     }
 
     /// A small edit of one or two fields, as a person makes in the field.

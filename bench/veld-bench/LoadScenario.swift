@@ -22,6 +22,7 @@ enum LoadScenario {
 
     struct Device: Sendable {
         var index: Int
+        var user: String
         var token: String
         var replica: String
         var home: String
@@ -41,9 +42,9 @@ enum LoadScenario {
         for i in 0..<count {
             let home = scopes[i % scopes.count]
             let neighbour = scopes[(i + 1) % scopes.count]
-            let token = try await ServerFixture.token(storage, user: DataGenerator.people[i % DataGenerator.people.count],
-                                                      role: .visitor, scopes: [home, neighbour])
-            list.append(Device(index: i, token: token, replica: DataGenerator.replica(10_000 + run * 10_000 + i), home: home,
+            let user = DataGenerator.people[i % DataGenerator.people.count]
+            let token = try await ServerFixture.token(storage, user: user, role: .visitor, scopes: [home, neighbour])
+            list.append(Device(index: i, user: user, token: token, replica: DataGenerator.replica(10_000 + run * 10_000 + i), home: home,
                                neighbour: neighbour))
         }
         return list
@@ -184,7 +185,7 @@ enum LoadScenario {
         var records: [RecordState] = (0..<editsPerCycle).map { j in
             let sample = (j * 3 + device.index) * DataGenerator.blockSize + slots[j % slots.count]
             var state = RecordState(id: RecordIDs.make(), type: generator.type(sample), scope: device.home)
-            state.edit(generator.fields(sample, &random), replica: device.replica, author: "bench", time: WallClock.now())
+            state.edit(generator.fields(sample, &random), replica: device.replica, author: device.user, time: WallClock.now())
             return state
         }
         var cursor = start
@@ -192,7 +193,7 @@ enum LoadScenario {
         while now() < deadline && cycle < maxCycles {
             if cycle > 0 {
                 for j in records.indices {
-                    records[j].edit(generator.fieldEdit(records[j].type, &random), replica: device.replica, author: "bench",
+                    records[j].edit(generator.fieldEdit(records[j].type, &random), replica: device.replica, author: device.user,
                                     time: WallClock.now())
                 }
             }

@@ -157,6 +157,8 @@ final class Report: @unchecked Sendable {
         struct Output: Codable { var size: String; var machine: Machine; var rows: [ResultRow]; var notes: [String]; var errors: [String] }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        // A scenario whose every attempt failed has no figure: written as "nan", not a crash.
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         try encoder.encode(Output(size: sizeName, machine: machine, rows: rows, notes: notes, errors: errors)).write(to: file)
     }
 }

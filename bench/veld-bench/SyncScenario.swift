@@ -14,16 +14,30 @@ enum ServerFixture {
         return secret
     }
 
-    /// Stores generator records `range` through the storage's own push (validation
-    /// skipped: the generator plays many devices). Returns the mean state size in bytes.
+    /// Stores generator records `range` through the storage's own push, as the devices
+    /// that made them would: each device (the generator's 17 replicas) with a token of its
+    /// own user, first the creations, then the later edits. Returns the mean state size in
+    /// bytes.
     static func preload(_ storage: any SyncStorage, _ generator: DataGenerator, _ range: Range<Int>) async throws -> Int {
-        let token = DeviceToken(id: "tok_preload", user: "preload", role: .admin, scopes: ["*"], createdAt: Date())
+        var tokens: [Int: DeviceToken] = [:]
+        for replica in 0..<17 {
+            let token = DeviceToken(id: "tok_preload\(replica)", user: DataGenerator.author(ofReplica: replica), role: .admin,
+                                    scopes: ["*"], createdAt: Date())
+            try await storage.insertToken(token, hash: TokenSecret.hash(TokenSecret.make()))
+            tokens[replica] = token
+        }
         var bytes = 0
         for start in stride(from: range.lowerBound, to: range.upperBound, by: 1_000) {
-            let records = (start..<min(start + 1_000, range.upperBound)).map(generator.record)
-            for record in records { bytes += try StableJSON.encode(record).count }
-            let request = PushRequest(replica: "r-preload", batch: UUID().uuidString.lowercased(), records: records)
-            _ = try await storage.push(request, token: token, fingerprint: UUID().uuidString, at: Date()) { _ in }
+            let stages = (start..<min(start + 1_000, range.upperBound)).map(generator.stages)
+            for stage in stages { bytes += try StableJSON.encode(stage.last!.state).count }
+            for round in 0..<2 {
+                var byReplica: [Int: [RecordState]] = [:]
+                for stage in stages where stage.count > round { byReplica[stage[round].replica, default: []].append(stage[round].state) }
+                for (replica, records) in byReplica.sorted(by: { $0.key < $1.key }) {
+                    let request = PushRequest(replica: DataGenerator.replica(replica), batch: UUID().uuidString.lowercased(), records: records)
+                    _ = try await storage.push(request, token: tokens[replica]!, fingerprint: UUID().uuidString, at: Date())
+                }
+            }
         }
         return bytes / max(1, range.count)
     }
@@ -50,7 +64,7 @@ enum SyncScenario {
             let storage = try SQLiteSyncStorage(path: database)
             try await storage.migrate()
             let office = try await ServerFixture.token(storage, user: "bench-office", role: .office, scopes: ["*"])
-            let catchUp = try await ServerFixture.token(storage, user: "bench-catch-up", role: .office, scopes: ["*"])
+            let catchUp = try await ServerFixture.token(storage, user: "Lotte Peters", role: .office, scopes: ["*"])
             var mean = 0
             let seconds = try await measureAsync { mean = try await ServerFixture.preload(storage, generator, 0..<n) }
             return (office, catchUp, mean, seconds)
