@@ -130,6 +130,7 @@ let package = Package(
             name: "VeldServerTests",
             dependencies: [
                 "VeldServer",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 "VeldProtocol",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -50,7 +50,7 @@ struct PostgresStorageTests {
         let url = try await PostgresTestDatabase.freshURL()
         let first = try PostgresSyncStorage(url: url)
         let second = try PostgresSyncStorage(url: url)
-        #expect(try await first.pendingMigrations().count == 3)
+        #expect(try await first.pendingMigrations().count == 4)
         async let a: Void = first.migrate()
         async let b: Void = second.migrate()
         _ = try await (a, b)

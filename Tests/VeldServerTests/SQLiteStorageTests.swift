@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 import VeldProtocol
 import VeldServer
@@ -36,6 +37,31 @@ import VeldServer
             #expect(try await reopened.record(id: note.id) == note)
             #expect(try await reopened.token(hash: TokenSecret.hash(token.secret))?.replica == "r-anna")
         }
+        withExtendedLifetime(folder) {}
+    }
+
+    /// Ten one-line edits of a record holding 1 MiB of text add about ten lines to its
+    /// history, not ten megabytes: the history stores what changed.
+    @Test func historyStoresWhatChanged() async throws {
+        let folder = try TemporaryFolder()
+        let path = folder.url.appendingPathComponent("veld-server.sqlite").path
+        let storage = try SQLiteSyncStorage(path: path)
+        try await storage.migrate()
+        let anna = try await storage.issueToken(user: "anna", role: .visitor, scopes: ["loc-a"])
+        var note = Records.visitNote(replica: "r-anna", changes: ["observations": .string(String(repeating: "Rustig. ", count: 131_000))])
+        try await storage.accept(Records.batch("r-anna", [note]), token: anna)
+        for step in 0..<10 {
+            note = Records.edited(note, ["summary": .string("Rondgang \(step)")], replica: "r-anna", at: step)
+            try await storage.accept(Records.batch("r-anna", [note]), token: anna, at: Fixture.time(plus: step + 1))
+        }
+        let stateBytes = try StableJSON.encode(note).count
+        let id = note.id
+        let historyBytes = try await DatabaseQueue(path: path).read { db in
+            try Int.fetchOne(db, sql: "SELECT SUM(LENGTH(state) + COALESCE(LENGTH(delta), 0)) FROM history WHERE recordID = ?",
+                             arguments: [id]) ?? 0
+        }
+        #expect(historyBytes < stateBytes + 20_000, "history holds \(historyBytes) bytes for a \(stateBytes)-byte state")
+        #expect(try await storage.state(recordID: note.id, asOf: Fixture.time(plus: 100)) == note)
         withExtendedLifetime(folder) {}
     }
 }

@@ -56,6 +56,22 @@ extension StorageContract {
         #expect(try await storage.state(recordID: note.id, asOf: Fixture.time(plus: 100)) == note)
         #expect(try await storage.state(recordID: note.id, asOf: Fixture.time(plus: 150)) == note)
         #expect(try await storage.state(recordID: note.id, asOf: Fixture.time(plus: 500)) == edited)
+
+        // Many changes: the history keeps deltas between snapshots, and every moment
+        // still has its state, across several snapshots.
+        var state = edited
+        var expected: [(Int, RecordState)] = []
+        for step in 0..<(HistoryDelta.snapshotEvery * 2 + 5) {
+            let field = ["observations", "followUp", "summary"][step % 3]
+            state = Records.edited(state, [field: .string("\(field) \(step)")], replica: "r-anna", at: 300 + step)
+            try await storage.accept(Records.batch("r-anna", [state]), token: anna, at: Fixture.time(plus: 1_000 + step * 10))
+            expected.append((1_000 + step * 10, state))
+        }
+        for (moment, state) in expected {
+            #expect(try await storage.state(recordID: note.id, asOf: Fixture.time(plus: moment)) == state)
+            #expect(try await storage.state(recordID: note.id, asOf: Fixture.time(plus: moment + 5)) == state)
+        }
+        #expect(try await storage.state(recordID: note.id, asOf: Fixture.time(plus: 999)) == edited)
     }
 
     /// A pull remembers where the device got to, so the office can see who lags behind.

@@ -71,3 +71,47 @@ public struct FieldChange: Codable, Hashable, Sendable {
         }
     }
 }
+
+/// How the server's history keeps a record's state after each change without storing
+/// the whole state every time: a change stores only the fields it changed (their entry
+/// lists after it) and the new context, and every ``snapshotEvery``-th change of a record
+/// (and its first) stores the whole state. The state as of any change is the last
+/// snapshot at or before it with the deltas after it applied in order.
+///
+/// ```swift
+/// let delta = HistoryDelta.between(before, after)       // nil: store a snapshot instead
+/// let again = delta!.applied(to: before!)                // == after
+/// ```
+public enum HistoryDelta {
+    /// A snapshot at least every this many changes of one record, so rebuilding a state
+    /// reads at most this many rows.
+    public static let snapshotEvery = 16
+
+    /// The delta from `before` to `after` as a partial record state (the whole new
+    /// context, the changed fields whole); nil when a snapshot is needed instead (no
+    /// `before`, or a field that disappeared).
+    public static func between(_ before: RecordState?, _ after: RecordState) -> RecordState? {
+        guard let before, before.id == after.id else { return nil }
+        var changed: [String: [FieldEntry]] = [:]
+        for (field, entries) in after.fields where before.fields[field] != entries { changed[field] = entries }
+        guard before.fields.keys.allSatisfy({ after.fields[$0] != nil }) else { return nil }
+        return RecordState(id: after.id, type: after.type, scope: after.scope, context: after.context, fields: changed)
+    }
+
+    /// `base` with `delta` applied: its context and its fields replaced.
+    public static func apply(_ delta: RecordState, to base: RecordState) -> RecordState {
+        RecordState(id: base.id, type: base.type, scope: base.scope, context: delta.context,
+                    fields: base.fields.merging(delta.fields) { $1 })
+    }
+
+    /// The state after the last of `rows` (oldest first; the first must be a snapshot).
+    public static func rebuild(_ rows: [(snapshot: RecordState?, delta: RecordState?)]) -> RecordState? {
+        var state: RecordState?
+        for row in rows {
+            if let snapshot = row.snapshot { state = snapshot } else if let delta = row.delta, let base = state {
+                state = apply(delta, to: base)
+            }
+        }
+        return state
+    }
+}

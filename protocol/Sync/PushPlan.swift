@@ -11,6 +11,13 @@ public struct PushPlan: Sendable {
         /// The history row's `[FieldChange]` in stable JSON.
         public let fields: String
         public let position: Int64
+        /// What the history row keeps of the state (see ``HistoryDelta``): the whole state
+        /// (`json`) every few changes, else only the changed fields.
+        public let historySnapshot: String?
+        public let historyDelta: String?
+        /// Changes of this record since its last snapshot, this one included (0 for a
+        /// snapshot): what the record row remembers for the next push.
+        public let historyRun: Int
     }
 
     /// Whether the token is not yet bound and this push binds it to its replica.
@@ -23,7 +30,8 @@ public struct PushPlan: Sendable {
     public let lastPosition: Int64
 
     /// Positions start after `position`, in batch order, for the records whose state changed.
-    init(request: PushRequest, before: [String: RecordState], merged: [RecordState], bindReplica: Bool, after position: Int64) {
+    init(request: PushRequest, before: [String: RecordState], merged: [RecordState], bindReplica: Bool, after position: Int64,
+         historyRuns: [String: Int]) {
         var position = position
         var writes: [Write] = []
         var results: [PushResponse.Result] = []
@@ -35,10 +43,15 @@ public struct PushPlan: Sendable {
                 continue
             }
             position += 1
-            writes.append(Write(state: state,
-                                json: String(decoding: RecordStateJSON.encode(state), as: UTF8.self),
+            let json = String(decoding: RecordStateJSON.encode(state), as: UTF8.self)
+            let run = (historyRuns[state.id] ?? 0) + 1
+            let delta = run < HistoryDelta.snapshotEvery ? HistoryDelta.between(previous, state) : nil
+            writes.append(Write(state: state, json: json,
                                 fields: String(decoding: RecordStateJSON.encode(FieldChange.between(previous, state)), as: UTF8.self),
-                                position: position))
+                                position: position,
+                                historySnapshot: delta == nil ? json : nil,
+                                historyDelta: delta.map { String(decoding: RecordStateJSON.encode($0), as: UTF8.self) },
+                                historyRun: delta == nil ? 0 : run))
             results.append(PushResponse.Result(id: state.id, changed: true, position: position, conflicts: state.hasConflicts))
         }
         let response = PushResponse(batch: request.batch, results: results)

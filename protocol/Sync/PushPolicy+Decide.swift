@@ -41,7 +41,7 @@ extension PushPolicy {
             throw Problem(type: .internal, status: 500, detail: "the server could not judge this batch; nothing was stored")
         }
         return .write(PushPlan(request: request, before: inputs.stored, merged: states,
-                               bindReplica: inputs.boundReplica == nil, after: inputs.position))
+                               bindReplica: inputs.boundReplica == nil, after: inputs.position, historyRuns: inputs.historyRuns))
     }
 
     /// Every problem of one record against its stored state; the merged state when the

@@ -55,14 +55,17 @@ public enum PushPolicy {
         public var stored: [String: RecordState]
         /// The change log's last position: new positions follow it.
         public var position: Int64
+        /// For each stored record, its changes since its last history snapshot.
+        public var historyRuns: [String: Int]
 
         public init(priorBatch: PriorBatch? = nil, boundReplica: String? = nil, replicaHeldByAnotherToken: Bool = false,
-                    stored: [String: RecordState] = [:], position: Int64 = 0) {
+                    stored: [String: RecordState] = [:], position: Int64 = 0, historyRuns: [String: Int] = [:]) {
             self.priorBatch = priorBatch
             self.boundReplica = boundReplica
             self.replicaHeldByAnotherToken = replicaHeldByAnotherToken
             self.stored = stored
             self.position = position
+            self.historyRuns = historyRuns
         }
     }
 

@@ -91,6 +91,12 @@ public final class PostgresSyncStorage: SyncStorage {
             "ALTER TABLE batch ADD COLUMN token text",
             "CREATE INDEX token_by_replica ON token (replica)",
         ]),
+        ("v4-history-deltas", [
+            // History rows keep the changed fields (delta) and a whole state (state) every
+            // few changes; the record row counts the changes since its last snapshot.
+            "ALTER TABLE history ADD COLUMN delta text",
+            "ALTER TABLE record ADD COLUMN history_run integer NOT NULL DEFAULT 0",
+        ]),
     ]
 
     public func migrate() async throws {
@@ -229,18 +235,20 @@ public final class PostgresSyncStorage: SyncStorage {
                     """, logger: logger)
                 let held = try await heldRows.decode(Bool.self).all().first ?? false
                 var stored: [String: RecordState] = [:]
+                var runs: [String: Int] = [:]
                 if prior == nil {
                     let storedRows: PostgresRowSequence = try await connection.query(
-                        "SELECT id, state FROM record WHERE id = ANY(\(push.storedIDs))", logger: logger)
-                    for try await (id, state) in storedRows.decode((String, String).self) {
+                        "SELECT id, state, history_run FROM record WHERE id = ANY(\(push.storedIDs))", logger: logger)
+                    for try await (id, state, run) in storedRows.decode((String, String, Int32).self) {
                         stored[id] = try StableJSON.decode(RecordState.self, from: Data(state.utf8))
+                        runs[id] = Int(run)
                     }
                 }
                 let counterRows: PostgresRowSequence = try await connection.query(
                     "SELECT value FROM counter WHERE name = 'position'", logger: logger)
                 let position = try await counterRows.decode(Int64.self).all().first ?? 0
                 let inputs = PushPolicy.Inputs(priorBatch: prior, boundReplica: bound, replicaHeldByAnotherToken: held,
-                                               stored: stored, position: position)
+                                               stored: stored, position: position, historyRuns: runs)
                 let plan: PushPlan
                 switch try PushPolicy.decide(push, fingerprint: fingerprint, inputs: inputs) {
                 case .replay(let json): return try StableJSON.decode(PushResponse.self, from: Data(json.utf8))
@@ -255,16 +263,19 @@ public final class PostgresSyncStorage: SyncStorage {
                     let writes = plan.writes
                     let recordIDs = writes.map(\.state.id), types = writes.map(\.state.type), scopes = writes.map(\.state.scope)
                     let states = writes.map(\.json), positions = writes.map(\.position), fields = writes.map(\.fields)
+                    let runs = writes.map { Int32($0.historyRun) }
+                    let snapshots = writes.map { $0.historySnapshot ?? "" }, deltas = writes.map { $0.historyDelta ?? "" }
                     try await connection.query("""
-                        INSERT INTO record (id, type, scope, state, position)
-                        SELECT * FROM UNNEST(\(recordIDs)::text[], \(types)::text[], \(scopes)::text[], \(states)::text[], \(positions)::bigint[])
-                        ON CONFLICT (id) DO UPDATE SET state = excluded.state, position = excluded.position
+                        INSERT INTO record (id, type, scope, state, position, history_run)
+                        SELECT * FROM UNNEST(\(recordIDs)::text[], \(types)::text[], \(scopes)::text[], \(states)::text[], \(positions)::bigint[],
+                                             \(runs)::integer[])
+                        ON CONFLICT (id) DO UPDATE SET state = excluded.state, position = excluded.position, history_run = excluded.history_run
                         """, logger: logger)
                     try await connection.query("""
-                        INSERT INTO history (record_id, position, received_at, replica, device, "user", fields, state)
-                        SELECT u.id, u.position, \(date), \(request.replica), \(token.id), \(token.user), u.fields, u.state
-                        FROM UNNEST(\(recordIDs)::text[], \(positions)::bigint[], \(fields)::text[], \(states)::text[])
-                          WITH ORDINALITY AS u(id, position, fields, state, n)
+                        INSERT INTO history (record_id, position, received_at, replica, device, "user", fields, state, delta)
+                        SELECT u.id, u.position, \(date), \(request.replica), \(token.id), \(token.user), u.fields, u.state, NULLIF(u.delta, '')
+                        FROM UNNEST(\(recordIDs)::text[], \(positions)::bigint[], \(fields)::text[], \(snapshots)::text[], \(deltas)::text[])
+                          WITH ORDINALITY AS u(id, position, fields, state, delta, n)
                         ORDER BY u.n
                         """, logger: logger)
                 }
@@ -333,13 +344,28 @@ public final class PostgresSyncStorage: SyncStorage {
         }
     }
 
+    /// The last snapshot at or before the last change accepted by `date`, and the deltas
+    /// after it up to that change (see `HistoryDelta`).
     public func state(recordID: String, asOf date: Date) async throws -> RecordState? {
-        try await guarded { [self] connection in
-            let json = try await connection.query("""
-                SELECT state FROM history WHERE record_id = \(recordID) AND received_at <= \(date) ORDER BY seq DESC LIMIT 1
-                """, logger: logger).decode(String.self).all().first
-            return try json.map { try StableJSON.decode(RecordState.self, from: Data($0.utf8)) }
+        let rows: [(String, String?)] = try await guarded { [self] connection in
+            let targetRows = try await connection.query("""
+                SELECT seq FROM history WHERE record_id = \(recordID) AND received_at <= \(date) ORDER BY seq DESC LIMIT 1
+                """, logger: logger)
+            guard let target = try await targetRows.decode(Int64.self).all().first else { return [] }
+            let startRows = try await connection.query("""
+                SELECT seq FROM history WHERE record_id = \(recordID) AND seq <= \(target) AND state <> '' ORDER BY seq DESC LIMIT 1
+                """, logger: logger)
+            let start = try await startRows.decode(Int64.self).all().first ?? target
+            var rows: [(String, String?)] = []
+            for try await row in try await connection.query("""
+                SELECT state, delta FROM history WHERE record_id = \(recordID) AND seq >= \(start) AND seq <= \(target) ORDER BY seq
+                """, logger: logger).decode((String, String?).self) { rows.append(row) }
+            return rows
         }
+        return try HistoryDelta.rebuild(rows.map { snapshot, delta in
+            (snapshot: snapshot.isEmpty ? nil : try StableJSON.decode(RecordState.self, from: Data(snapshot.utf8)),
+             delta: try delta.map { try StableJSON.decode(RecordState.self, from: Data($0.utf8)) })
+        })
     }
 
     public func headPosition() async throws -> Int64 {

@@ -108,6 +108,13 @@ public final class SQLiteSyncStorage: SyncStorage {
             try db.alter(table: "batch") { t in t.add(column: "token", .text) }
             try db.create(index: "token_by_replica", on: "token", columns: ["replica"])
         }
+        migrator.registerMigration("v4-history-deltas") { db in
+            // History rows keep the changed fields (delta) and a whole state (state) every
+            // few changes; the record row counts the changes since its last snapshot.
+            // Rows written before keep their whole state, so each is a snapshot.
+            try db.alter(table: "history") { t in t.add(column: "delta", .text) }
+            try db.alter(table: "record") { t in t.add(column: "historyRun", .integer).notNull().defaults(to: 0) }
+        }
         return migrator
     }
 
@@ -174,20 +181,24 @@ public final class SQLiteSyncStorage: SyncStorage {
             SELECT EXISTS (SELECT 1 FROM token WHERE replica = ? AND id <> ? AND revokedAt IS NULL)
             """), arguments: [request.replica, token.id]) ?? false
         var stored: [String: RecordState] = [:]
+        var runs: [String: Int] = [:]
         if prior == nil {
             let ids = push.storedIDs
             for chunk in stride(from: 0, to: ids.count, by: 500) {
                 let slice = Array(ids[chunk..<min(chunk + 500, ids.count)])
-                let select = try db.cachedStatement(sql: "SELECT id, state FROM record WHERE id IN (\(databaseQuestionMarks(count: slice.count)))")
+                let select = try db.cachedStatement(sql: """
+                    SELECT id, state, historyRun FROM record WHERE id IN (\(databaseQuestionMarks(count: slice.count)))
+                    """)
                 let rows = try Row.fetchCursor(select, arguments: StatementArguments(slice))
                 while let row = try rows.next() {
                     stored[row[0]] = try row.withUnsafeData(atIndex: 1) { try StableJSON.decode(RecordState.self, from: $0 ?? Data()) }
+                    runs[row[0]] = row[2]
                 }
             }
         }
         let position = try Int64.fetchOne(db.cachedStatement(sql: "SELECT value FROM counter WHERE name = 'position'")) ?? 0
         let inputs = PushPolicy.Inputs(priorBatch: prior, boundReplica: bound, replicaHeldByAnotherToken: held,
-                                       stored: stored, position: position)
+                                       stored: stored, position: position, historyRuns: runs)
         let plan: PushPlan
         switch try PushPolicy.decide(push, fingerprint: fingerprint, inputs: inputs) {
         case .replay(let json): return try StableJSON.decode(PushResponse.self, from: Data(json.utf8))
@@ -198,17 +209,18 @@ public final class SQLiteSyncStorage: SyncStorage {
         try db.cachedStatement(sql: "UPDATE token SET replica = ?, lastPushAt = ? WHERE id = ?")
             .execute(arguments: [request.replica, date, token.id])
         let upsert = try db.cachedStatement(sql: """
-            INSERT INTO record (id, type, scope, state, position) VALUES (?, ?, ?, ?, ?)
-            ON CONFLICT(id) DO UPDATE SET state = excluded.state, position = excluded.position
+            INSERT INTO record (id, type, scope, state, position, historyRun) VALUES (?, ?, ?, ?, ?, ?)
+            ON CONFLICT(id) DO UPDATE SET state = excluded.state, position = excluded.position, historyRun = excluded.historyRun
             """)
         let history = try db.cachedStatement(sql: """
-            INSERT INTO history (recordID, position, receivedAt, replica, device, user, fields, state)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO history (recordID, position, receivedAt, replica, device, user, fields, state, delta)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         for write in plan.writes {
             let state = write.state
-            try upsert.execute(arguments: [state.id, state.type, state.scope, write.json, write.position])
-            try history.execute(arguments: [state.id, write.position, date, request.replica, token.id, token.user, write.fields, write.json])
+            try upsert.execute(arguments: [state.id, state.type, state.scope, write.json, write.position, write.historyRun])
+            try history.execute(arguments: [state.id, write.position, date, request.replica, token.id, token.user, write.fields,
+                                            write.historySnapshot ?? "", write.historyDelta])
         }
         try db.cachedStatement(sql: "UPDATE counter SET value = ? WHERE name = 'position'").execute(arguments: [plan.lastPosition])
         try db.cachedStatement(sql: "INSERT INTO batch (id, replica, fingerprint, response, receivedAt, token) VALUES (?, ?, ?, ?, ?, ?)")
@@ -267,12 +279,24 @@ public final class SQLiteSyncStorage: SyncStorage {
         }
     }
 
+    /// The last snapshot at or before the last change accepted by `date`, and the deltas
+    /// after it up to that change (see `HistoryDelta`).
     public func state(recordID: String, asOf date: Date) async throws -> RecordState? {
-        let json: String? = try await pool.read { db in
-            try String.fetchOne(db, sql: "SELECT state FROM history WHERE recordID = ? AND receivedAt <= ? ORDER BY seq DESC LIMIT 1",
-                                arguments: [recordID, date])
+        let rows: [(String, String?)] = try await pool.read { db in
+            guard let target = try Int64.fetchOne(db, sql: """
+                SELECT seq FROM history WHERE recordID = ? AND receivedAt <= ? ORDER BY seq DESC LIMIT 1
+                """, arguments: [recordID, date]) else { return [] }
+            let start = try Int64.fetchOne(db, sql: """
+                SELECT seq FROM history WHERE recordID = ? AND seq <= ? AND state <> '' ORDER BY seq DESC LIMIT 1
+                """, arguments: [recordID, target]) ?? target
+            return try Row.fetchAll(db, sql: """
+                SELECT state, delta FROM history WHERE recordID = ? AND seq >= ? AND seq <= ? ORDER BY seq
+                """, arguments: [recordID, start, target]).map { ($0[0], $0[1]) }
         }
-        return try json.map { try StableJSON.decode(RecordState.self, from: Data($0.utf8)) }
+        return try HistoryDelta.rebuild(rows.map { snapshot, delta in
+            (snapshot: snapshot.isEmpty ? nil : try StableJSON.decode(RecordState.self, from: Data(snapshot.utf8)),
+             delta: try delta.map { try StableJSON.decode(RecordState.self, from: Data($0.utf8)) })
+        })
     }
 
     public func headPosition() async throws -> Int64 {
