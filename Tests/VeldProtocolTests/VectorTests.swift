@@ -11,6 +11,8 @@ import VeldProtocol
         let b: RecordState
         let merged: RecordState
         let conflicts: [String]
+        /// Where given: the value reads show for each field of `merged`.
+        let shown: [String: FieldValue]?
     }
 
     static let folder = URL(fileURLWithPath: #filePath)
@@ -23,7 +25,7 @@ import VeldProtocol
     }
 
     @Test func thereAreVectors() {
-        #expect(Self.files.count >= 8)
+        #expect(Self.files.count >= 11)
     }
 
     @Test(arguments: files)
@@ -34,6 +36,9 @@ import VeldProtocol
         #expect(ab == vector.merged, "\(file.lastPathComponent): \(vector.description)")
         #expect(ba == vector.merged, "\(file.lastPathComponent) (b ⊔ a)")
         #expect(vector.merged.conflicts.keys.sorted() == vector.conflicts.sorted())
+        for (field, value) in vector.shown ?? [:] {
+            #expect(vector.merged.value(of: field) ?? .null == value, "\(file.lastPathComponent): shown \(field)")
+        }
         // Every state in a vector is valid for its schema.
         for state in [vector.a, vector.b, vector.merged] {
             #expect(Schemas.validate(state).filter { $0.problem != .missingRequired } == [])
