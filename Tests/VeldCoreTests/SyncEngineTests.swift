@@ -103,6 +103,51 @@ import VeldProtocol
         #expect(server.pullCursors == ["0"], "the pull runs after a refused push")
     }
 
+    /// 408, 429 and 503 mean "later": the engine waits as long as `Retry-After` says (at
+    /// most a minute), then sends the same batch again.
+    @Test func waitsAsTheServerAsks() async throws {
+        let home = try TemporaryHome()
+        let store = try home.store()
+        try store.create(type: "visitNote", scope: "loc-zonnehof", fields: TemporaryHome.visitFields)
+        let server = MemoryServer()
+        server.failNext(SyncTransportError.busy(status: 503, retryAfter: 7, detail: "busy"),
+                        SyncTransportError.busy(status: 429, retryAfter: 600, detail: "slow down"),
+                        SyncTransportError.busy(status: 408, retryAfter: nil, detail: "timeout"))
+        let slept = SleepLog()
+        let report = try await Self.engine(store, server, slept: slept).sync()
+        #expect(report.pushed == 1)
+        #expect(slept.all.prefix(2) == [7, 60])
+        #expect(slept.all.count == 3 && slept.all[2] <= 2, "without Retry-After: the backoff (at most its 2 s here)")
+        #expect(Set(server.pushBatches).count == 1, "the same batch id on every attempt")
+        #expect(try store.outbox().isEmpty)
+    }
+
+    /// A refusal that names records sets exactly those aside; the rest goes again under a
+    /// new batch id and is acknowledged, and an edit puts the refused one back.
+    @Test func aRefusalOfSomeRecordsSetsExactlyThoseAside() async throws {
+        let home = try TemporaryHome()
+        let store = try home.store()
+        let refused = try store.create(type: "visitNote", scope: "loc-zonnehof", fields: TemporaryHome.visitFields)
+        let fine = try store.create(type: "visitNote", scope: "loc-zonnehof", fields: TemporaryHome.visitFields)
+        let server = MemoryServer()
+        server.failNext(SyncTransportError.rejected(Problem(type: .fieldForbidden, status: 403, detail: "no",
+                                                            records: [.init(id: refused.id, field: "status", reason: "office only")])))
+        let report = try await Self.engine(store, server).sync()
+        #expect(report.parked == 1 && report.pushed == 1 && report.pushRefused == nil)
+        #expect(server.stored.keys.sorted() == [fine.id])
+        #expect(Set(server.pushBatches).count == 2, "the rest went under a new batch id")
+        let parked = try store.parked()
+        #expect(parked.map(\.recordID) == [refused.id] && parked.first?.reasons == ["office only"])
+        #expect(try store.outbox().map(\.isParked) == [true])
+        // The next sync leaves it alone; an edit puts it back in the push.
+        _ = try await Self.engine(store, server).sync()
+        #expect(server.stored[refused.id] == nil)
+        try store.edit(id: refused.id, changes: ["summary": .string("Verbeterd")])
+        #expect(try store.parked().isEmpty)
+        _ = try await Self.engine(store, server).sync()
+        #expect(try server.stored[refused.id] != nil && store.outbox().isEmpty)
+    }
+
     @Test func givesUpAfterTheLastAttemptAndLosesNothing() async throws {
         let home = try TemporaryHome()
         let store = try home.store()

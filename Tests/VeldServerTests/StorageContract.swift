@@ -32,6 +32,7 @@ enum StorageContract: String, CaseIterable, Sendable, CustomTestStringConvertibl
     case concurrentPushesAnswerAlone
     case honestHistoriesAreAccepted
     case generatedAttacksStoreNothing
+    case pullPagesAreBoundedByBytes
 
     var testDescription: String { rawValue }
 
@@ -52,6 +53,7 @@ enum StorageContract: String, CaseIterable, Sendable, CustomTestStringConvertibl
         case .concurrentPushesAnswerAlone: try await Self.concurrentPushesAnswerAlone(make)
         case .honestHistoriesAreAccepted: await Self.honestHistoriesAreAccepted(make)
         case .generatedAttacksStoreNothing: await Self.generatedAttacksStoreNothing(make)
+        case .pullPagesAreBoundedByBytes: try await Self.pullPagesAreBoundedByBytes(make)
         }
     }
 
@@ -423,6 +425,25 @@ enum StorageContract: String, CaseIterable, Sendable, CustomTestStringConvertibl
 }
 
 extension StorageContract {
+    /// A page stops before the record that would take it past 8 MiB of states: three
+    /// records of 3 MiB each come as two pages, whatever the limit.
+    static func pullPagesAreBoundedByBytes(_ make: StorageFactory) async throws {
+        let storage = try await make()
+        let anna = try await storage.issueToken(user: "anna", role: .visitor, scopes: ["loc-a"])
+        let text = String(repeating: "Lange waarneming. ", count: (SyncLimits.maxValueBytes - 64) / 18)
+        let notes = (0..<3).map { index in
+            Records.visitNote(replica: "r-anna", changes: ["summary": .string("\(index) " + text), "observations": .string(text),
+                                                           "followUp": .string(text)])
+        }
+        try await storage.accept(Records.batch("r-anna", notes), token: anna)
+        let first = try await storage.pullEncoded(scopes: .all, after: 0, limit: 500, token: nil, at: Fixture.time)
+        #expect(first.states.count == 2 && first.more)
+        #expect(first.states.reduce(0) { $0 + $1.utf8.count } <= SyncLimits.maxPullPageBytes)
+        let second = try await storage.pullEncoded(scopes: .all, after: first.lastPosition, limit: 500, token: nil, at: Fixture.time)
+        #expect(second.states.count == 1 && !second.more)
+        #expect(try await storage.everything().records.map(\.id) == notes.map(\.id))
+    }
+
     // MARK: The push policy, generated
 
     /// Generated honest histories (an office and 1–5 visitors creating, editing, deleting,
