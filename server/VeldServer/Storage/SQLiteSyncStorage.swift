@@ -200,11 +200,10 @@ public final class SQLiteSyncStorage: SyncStorage {
         let inputs = PushPolicy.Inputs(priorBatch: prior, boundReplica: bound, replicaHeldByAnotherToken: held,
                                        stored: stored, position: position, historyRuns: runs)
         let plan: PushPlan
-        switch try PushPolicy.decide(push, fingerprint: fingerprint, inputs: inputs) {
-        case .replay(let json): return try StableJSON.decode(PushResponse.self, from: Data(json.utf8))
-        case .write(let accepted): plan = accepted
+        switch try PushPipeline.decide(push, fingerprint: fingerprint, inputs: inputs, check: check) {
+        case .answer(let response): return response
+        case .persist(let accepted): plan = accepted
         }
-        try check(stored)
 
         try db.cachedStatement(sql: "UPDATE token SET replica = ?, lastPushAt = ? WHERE id = ?")
             .execute(arguments: [request.replica, date, token.id])
