@@ -3,8 +3,9 @@ import Foundation
 extension PushPolicy {
     /// The checks that need nothing stored, in SPEC's order: the replica and batch ids
     /// (400), the batch size (413), then every record (422 `invalid-record`, else 403
-    /// `scope-forbidden`). Linear in the size of the batch.
-    public static func check(_ request: PushRequest, by pusher: Pusher) throws(Problem) -> CheckedPush {
+    /// `scope-forbidden`). Linear in the size of the batch. `schemaValidated` skips the
+    /// schema check for records the caller has just validated (a client's own edit).
+    public static func check(_ request: PushRequest, by pusher: Pusher, schemaValidated: Bool = false) throws(Problem) -> CheckedPush {
         guard ReplicaIDs.isValid(request.replica) else {
             throw Problem(type: .malformed, status: 400,
                           detail: "replica must be the device's replica id: 1 to \(SyncLimits.maxReplicaLength) printable ASCII characters without spaces, quotes or backslashes")
@@ -27,8 +28,10 @@ extension PushPolicy {
                 continue
             }
             storedIDs.append(record.id)
-            for error in Schemas.validate(record) {
-                refusals.add(.invalidRecord, record.id, field: error.field, error.description)
+            if !schemaValidated {
+                for error in Schemas.validate(record) {
+                    refusals.add(.invalidRecord, record.id, field: error.field, error.description)
+                }
             }
             checkShape(of: record, into: &refusals)
             if !pusher.scopes.contains(record.scope) {

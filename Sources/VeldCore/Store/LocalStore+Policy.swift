@@ -10,11 +10,18 @@ extension LocalStore {
     }
 
     func identity(_ db: Database) throws -> DeviceIdentity? {
-        // A profile from before sync existed has no sync state at all.
-        guard try db.tableExists("syncState"), let text = try String.fetchOne(db, sql: "SELECT value FROM syncState WHERE key = ?", arguments: [SyncKey.identity]) else {
-            return nil
+        let text: String?
+        do {
+            text = try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM syncState WHERE key = ?"), arguments: [SyncKey.identity])
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_ERROR {
+            return nil  // a profile from before sync existed has no sync state at all
         }
-        return try? StableJSON.decode(DeviceIdentity.self, from: Data(text.utf8))
+        guard let text else { return nil }
+        // Every edit asks; decode the same text once.
+        if let cached = identityCache.withLock({ $0 }), cached.text == text { return cached.identity }
+        let identity = try? StableJSON.decode(DeviceIdentity.self, from: Data(text.utf8))
+        identityCache.withLock { $0 = (text, identity) }
+        return identity
     }
 
     /// Takes user, role and scopes from the server's view of the token: a profile's role
@@ -42,7 +49,8 @@ extension LocalStore {
         }
         let request = PushRequest(replica: profile.replicaID, batch: "00000000-0000-0000-0000-000000000000", records: [state])
         do {
-            let checked = try PushPolicy.check(request, by: pusher)
+            // The schema was checked just before (with errors that name the input).
+            let checked = try PushPolicy.check(request, by: pusher, schemaValidated: true)
             _ = try PushPolicy.decide(checked, fingerprint: "", inputs: PushPolicy.Inputs(stored: stored))
         } catch {
             let reasons = error.records?.map(\.reason) ?? []

@@ -23,6 +23,8 @@ public final class LocalStore: Sendable {
     let writer: DatabasePool
     let clock: @Sendable () -> Date
     let faults: FaultInjection
+    /// The last identity read from the profile, with the text it was decoded from.
+    let identityCache = Locked<(text: String, identity: DeviceIdentity?)?>(nil)
 
     /// Opens the profile in `home`; fails with `notInitialised` if there is none (it never
     /// creates a database behind a user's back).
@@ -191,5 +193,18 @@ extension LocalStore {
             problems += try String.fetchAll(db, sql: "PRAGMA foreign_key_check").map { "foreign key: \($0)" }
             return problems
         }
+    }
+}
+
+/// A value behind a lock (the store is shared between threads; `Mutex` needs newer OSes
+/// than the core supports).
+final class Locked<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Value
+
+    init(_ value: Value) { self.value = value }
+
+    func withLock<T>(_ body: (inout Value) -> T) -> T {
+        lock.withLock { body(&value) }
     }
 }
