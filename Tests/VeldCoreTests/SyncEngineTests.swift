@@ -148,6 +148,45 @@ import VeldProtocol
         #expect(try server.stored[refused.id] != nil && store.outbox().isEmpty)
     }
 
+    /// A batch the server finds too large (413) goes again in halves, in order, until it
+    /// passes: one oversized batch never stops a device's sync for good.
+    @Test func aBatchTooLargeGoesInHalves() async throws {
+        let home = try TemporaryHome()
+        let store = try home.store()
+        var ids: [String] = []
+        for _ in 0..<8 { ids.append(try store.create(type: "visitNote", scope: "loc-zonnehof", fields: TemporaryHome.visitFields).id) }
+        let server = MemoryServer()
+        let tooLarge = SyncTransportError.rejected(Problem(type: .tooLarge, status: 413, detail: "too large"))
+        server.failNext(tooLarge, tooLarge)
+        let report = try await Self.engine(store, server).sync()
+        #expect(report.pushed == 8 && report.parked == 0 && report.pushRefused == nil)
+        #expect(server.pushBatches.count == 5, "8 refused, 4 refused, then 2, 2 and 4")
+        #expect(Set(server.stored.keys) == Set(ids))
+        #expect(try store.outbox().isEmpty)
+    }
+
+    /// Discarding goes back to the server's state but keeps this device's counter, so the
+    /// next edit takes a dot no discarded edit spent.
+    @Test func aDiscardKeepsTheDevicesCounter() async throws {
+        let home = try TemporaryHome()
+        let store = try home.store()
+        let note = try store.create(type: "visitNote", scope: "loc-zonnehof", fields: TemporaryHome.visitFields)
+        let server = MemoryServer()
+        _ = try await Self.engine(store, server).sync()
+        let serverState = try #require(server.stored[note.id])
+        try store.edit(id: note.id, changes: ["summary": .string("Weg te gooien")])
+        try store.edit(id: note.id, changes: ["summary": .string("Ook weg")])
+        let replica = try store.profile().replicaID
+        let discarded = try store.discard(id: note.id, serverState: serverState)
+        #expect(discarded.state.context[replica] == 3)
+        let now = try store.record(note.id)
+        #expect(now.fields == serverState.fields)
+        #expect(now.context[replica] == 3, "the counter stays where the discarded edits left it")
+        let next = try store.edit(id: note.id, changes: ["summary": .string("Opnieuw")])
+        #expect(next.entries(of: "summary").first?.dot.counter == 4)
+        #expect(try store.discardedChanges().map(\.state) == [discarded.state])
+    }
+
     @Test func givesUpAfterTheLastAttemptAndLosesNothing() async throws {
         let home = try TemporaryHome()
         let store = try home.store()

@@ -357,6 +357,14 @@ enum StorageContract: String, CaseIterable, Sendable, CustomTestStringConvertibl
         #expect(try await storage.snapshot() == beforeTheft)
         // …but a device whose old token was revoked keeps its replica under the new one.
         #expect(try await storage.revokeToken(id: anna.id, at: Fixture.time(plus: 40)))
+        // Only to a token of the same user: a replica id is public (every dot names one).
+        let stranger = try await storage.issueToken(user: "bram", role: .visitor, scopes: ["loc-a"])
+        let beforeStranger = try await storage.snapshot()
+        let strangers = await #expect(throws: Problem.self) {
+            try await storage.accept(Records.batch("r-anna", [Records.visitNote(replica: "r-anna", author: "bram")]), token: stranger)
+        }
+        #expect(strangers?.type == "urn:veld:problem:replica-mismatch" && strangers?.detail.contains("another user's device") == true)
+        #expect(try await storage.snapshot() == beforeStranger)
         let renewed = try await storage.issueToken(user: "anna", role: .visitor, scopes: ["loc-a"])
         try await storage.accept(Records.batch("r-anna", [Records.visitNote(replica: "r-anna")]), token: renewed)
         #expect(try await storage.tokens().first { $0.id == renewed.id }?.replica == "r-anna")

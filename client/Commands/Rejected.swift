@@ -83,13 +83,17 @@ struct Discard: AsyncParsableCommand {
                 return
             }
         }
-        let serverState: RecordState?
-        do {
-            serverState = try await HTTPTransport(server: server, token: token).record(id: record.id)
-        } catch let error as SyncTransportError {
-            throw ValidationError("\(error.description); nothing was discarded")
+        // Under the sync lock: no sync may change the record between the server's answer
+        // and the discard.
+        let (change, serverState) = try await store.withSyncLock(waiting: 60) { () async throws -> (DiscardedChange, RecordState?) in
+            let serverState: RecordState?
+            do {
+                serverState = try await HTTPTransport(server: server, token: token).record(id: record.id)
+            } catch let error as SyncTransportError {
+                throw ValidationError("\(error.description); nothing was discarded")
+            }
+            return (try store.discard(id: record.id, serverState: serverState), serverState)
         }
-        let change = try store.discard(id: record.id, serverState: serverState)
         print(serverState == nil
               ? "Discarded \(change.type) \(change.recordID): the server never had it, so it is gone from this device."
               : "Discarded this device's change to \(change.type) \(change.recordID); it now holds the server's state.")

@@ -55,6 +55,11 @@ extension PushPolicy {
     /// later edit has seen its earlier one), and the size limits.
     static func checkShape(of record: RecordState, into refusals: inout Refusals) {
         let id = record.id
+        if record.context.counters.count > PushPolicy.maxContextReplicas {
+            refusals.add(.invalidRecord, id,
+                         "record \(id): the context names \(record.context.counters.count) replicas; a record's context names at most \(PushPolicy.maxContextReplicas)")
+            return
+        }
         for (replica, counter) in record.context.counters {
             if !ReplicaIDs.isValid(replica) {
                 refusals.add(.invalidRecord, id, "record \(id): the context names a replica whose id is not 1 to \(SyncLimits.maxReplicaLength) printable ASCII characters")
@@ -62,7 +67,6 @@ extension PushPolicy {
                 refusals.add(.invalidRecord, id, "record \(id): the context counts \(counter) edits of \(replica); counters stay below 2^53")
             }
         }
-        var totalBytes = 0
         for (field, entries) in record.fields {
             if entries.count > SyncLimits.maxEntriesPerField {
                 refusals.add(.invalidRecord, id, field: field,
@@ -87,12 +91,7 @@ extension PushPolicy {
                     refusals.add(.invalidRecord, id, field: field,
                                  "\(record.type) \(id), field \(field): a value of \(bytes) bytes; one value holds at most \(SyncLimits.maxValueBytes / 1_048_576) MiB")
                 }
-                totalBytes += bytes
             }
-        }
-        if totalBytes > SyncLimits.maxRecordValueBytes {
-            refusals.add(.invalidRecord, id,
-                         "\(record.type) \(id): its values hold \(totalBytes) bytes together; a record holds at most \(SyncLimits.maxRecordValueBytes / 1_048_576) MiB")
         }
     }
 }

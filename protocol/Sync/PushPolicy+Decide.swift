@@ -16,6 +16,10 @@ extension PushPolicy {
             throw Problem(type: .replicaMismatch, status: 403,
                           detail: "replica \(request.replica) belongs to another device's active token; a new device makes its own replica id (veld init), and a device keeps its replica only when its old token is revoked")
         }
+        if inputs.boundReplica == nil, inputs.replicaUsedByAnotherUser {
+            throw Problem(type: .replicaMismatch, status: 403,
+                          detail: "replica \(request.replica) belongs to another user's device; a new device makes its own replica id (veld init)")
+        }
         if let prior = inputs.priorBatch {
             // The replica is bound to at most one active token (checked above), so a batch
             // id is the device's own: a device given a new token can still replay its batch.
@@ -66,7 +70,7 @@ extension PushPolicy {
         }
         guard let schema = Schemas.named(record.type) else { return nil }
         let known = stored ?? RecordState(id: id, type: record.type, scope: record.scope)
-        let before = refusals.items.values.reduce(0) { $0 + $1.count }
+        let before = refusals.total
 
         // A goal belongs to a care plan this device can read, in the plan's own scope.
         if case .inheritedFrom(let field) = schema.scopeRule, case .reference(let parentType)? = schema.field(field)?.kind {
@@ -102,7 +106,7 @@ extension PushPolicy {
             for entry in entries {
                 if known.context.contains(entry.dot) {
                     if let match = Self.entry(with: entry.dot, in: held) {
-                        if match != entry {
+                        if !match.isIdentical(to: entry) {
                             refusals.add(.dotReused, id, field: field, "edit \(entry.dot) is already on the server with another value")
                         }
                     } else if entry.dot.replica == replica && held.isEmpty {
@@ -113,9 +117,12 @@ extension PushPolicy {
                     }
                 } else if entry.dot.replica != replica {
                     refusals.add(.forgedDot, id, field: field, "edit \(entry.dot) belongs to replica \(entry.dot.replica), not to this device")
-                } else if entry.author != pusher.user {
+                } else if !entry.author.utf8.elementsEqual(pusher.user.utf8) {
                     refusals.add(.forgedAuthor, id, field: field,
                                  "edit \(entry.dot) names another author; new edits carry this token's user, \(pusher.user)")
+                } else if let now = inputs.now, entry.time > now.addingTimeInterval(PushPolicy.maxClockSkew) {
+                    refusals.add(.invalidRecord, id, field: field,
+                                 "edit \(entry.dot) is dated \(InternetTime.format(entry.time)), more than a day after the server's clock; set this device's clock right and edit again")
                 } else if let fieldSchema, !fieldSchema.permits(pusher.role, toWrite: entry.value) {
                     refusals.add(.fieldForbidden, id, field: field, Self.forbidden(fieldSchema, role: pusher.role, value: entry.value))
                 }
@@ -159,8 +166,14 @@ extension PushPolicy {
             refusals.add(.invalidRecord, id, field: field,
                          "\(record.type) \(id), field \(field): would hold \(entries.count) concurrent values, at most \(SyncLimits.maxEntriesPerField); resolve the conflict first")
         }
-        let after = refusals.items.values.reduce(0) { $0 + $1.count }
-        return after == before ? merged : nil
+        // The whole record within its size, unless it was already beyond and does not grow
+        // (a device pushing back what others made it is not refused for it).
+        let mergedBytes = merged.valueBytes
+        if mergedBytes > SyncLimits.maxRecordValueBytes && mergedBytes > known.valueBytes {
+            refusals.add(.invalidRecord, id,
+                         "\(record.type) \(id): its values would hold \(mergedBytes) bytes together; a record holds at most \(SyncLimits.maxRecordValueBytes / 1_048_576) MiB")
+        }
+        return refusals.total == before ? merged : nil
     }
 
     /// The answer to a push whose token is bound to another replica.
@@ -188,4 +201,22 @@ extension PushPolicy {
         }
         return "the \(role.rawValue) role may not write \(field.name)"
     }
+}
+
+extension FieldEntry {
+    /// The same entry to the byte: Swift's `==` on strings takes canonically equivalent
+    /// text as equal, but a dot names exactly one byte sequence.
+    func isIdentical(to other: FieldEntry) -> Bool {
+        guard dot == other.dot, time == other.time, author.utf8.elementsEqual(other.author.utf8) else { return false }
+        switch (value, other.value) {
+        case (.string(let a), .string(let b)): return a.utf8.elementsEqual(b.utf8)
+        case (.strings(let a), .strings(let b)): return a.count == b.count && zip(a, b).allSatisfy { $0.utf8.elementsEqual($1.utf8) }
+        default: return value == other.value
+        }
+    }
+}
+
+extension RecordState {
+    /// UTF-8 bytes of all values of every entry together.
+    var valueBytes: Int { fields.values.reduce(0) { $0 + $1.reduce(0) { $0 + $1.value.utf8Count } } }
 }

@@ -43,6 +43,14 @@ public struct Pusher: Hashable, Sendable {
 /// only by superseding it with a new entry of its own in that field, and that entry passes
 /// the field's role checks; new entries carry the token's user as their author.
 public enum PushPolicy {
+    /// How far after the server's clock a new entry's time may be: a device clock that
+    /// runs a day ahead is wrong, and a time in the far future would make reads show that
+    /// entry over every concurrent one.
+    public static let maxClockSkew: TimeInterval = 24 * 3600
+
+    /// Replicas one record's context may name: far more than ever edit one record.
+    public static let maxContextReplicas = 1_000
+
     /// What a storage reads for ``decide(_:fingerprint:inputs:)``, in the write transaction.
     public struct Inputs: Sendable {
         /// An earlier accepted batch with the same id, if any.
@@ -51,6 +59,12 @@ public enum PushPolicy {
         public var boundReplica: String?
         /// Whether another unrevoked token is bound to the push's replica.
         public var replicaHeldByAnotherToken: Bool
+        /// Whether a token of another user (revoked or not) was ever bound to the push's
+        /// replica: a replica passes to a new token only of the same user.
+        public var replicaUsedByAnotherUser: Bool
+        /// The server's clock: a new entry may not claim a time more than
+        /// ``PushPolicy/maxClockSkew`` after it (nil: not checked, as on a device).
+        public var now: Date?
         /// The stored states of ``CheckedPush/storedIDs`` that exist.
         public var stored: [String: RecordState]
         /// The change log's last position: new positions follow it.
@@ -59,10 +73,13 @@ public enum PushPolicy {
         public var historyRuns: [String: Int]
 
         public init(priorBatch: PriorBatch? = nil, boundReplica: String? = nil, replicaHeldByAnotherToken: Bool = false,
+                    replicaUsedByAnotherUser: Bool = false, now: Date? = nil,
                     stored: [String: RecordState] = [:], position: Int64 = 0, historyRuns: [String: Int] = [:]) {
             self.priorBatch = priorBatch
             self.boundReplica = boundReplica
             self.replicaHeldByAnotherToken = replicaHeldByAnotherToken
+            self.replicaUsedByAnotherUser = replicaUsedByAnotherUser
+            self.now = now
             self.stored = stored
             self.position = position
             self.historyRuns = historyRuns
@@ -105,10 +122,20 @@ public struct CheckedPush: Sendable {
 
 /// Problems of a batch sorted by kind; the first kind with any answers the push.
 struct Refusals {
-    private(set) var items: [Problem.Kind: [Problem.Item]] = [:]
+    /// Items listed per kind, at most: an answer names the first hundred problems and
+    /// counts the rest, so no body can make the server write a huge one.
+    static let listed = 100
 
-    mutating func add(_ kind: Problem.Kind, _ id: String, field: String? = nil, _ reason: String) {
-        items[kind, default: []].append(Problem.Item(id: id, field: field, reason: reason))
+    private(set) var items: [Problem.Kind: [Problem.Item]] = [:]
+    private(set) var counts: [Problem.Kind: Int] = [:]
+    private(set) var total = 0
+
+    mutating func add(_ kind: Problem.Kind, _ id: String, field: String? = nil, _ reason: @autoclosure () -> String) {
+        counts[kind, default: 0] += 1
+        total += 1
+        if items[kind, default: []].count < Self.listed {
+            items[kind, default: []].append(Problem.Item(id: id, field: field, reason: reason()))
+        }
     }
 
     var isEmpty: Bool { items.isEmpty }
@@ -118,11 +145,11 @@ struct Refusals {
         let order: [Problem.Kind] = [.invalidRecord, .scopeForbidden, .fieldForbidden, .forgedDot, .forgedAuthor,
                                      .entryOmitted, .dotReused]
         guard let kind = order.first(where: { items[$0] != nil }), let list = items[kind] else { return nil }
-        let names = Self.names(list)
+        let names = Self.names(list, total: counts[kind] ?? list.count)
         switch kind {
         case .invalidRecord:
             return Problem(type: kind, status: 422,
-                           detail: "\(list.count) problem(s) in the batch, nothing was stored: \(list[0].reason)", records: list)
+                           detail: "\(counts[kind] ?? list.count) problem(s) in the batch, nothing was stored: \(list[0].reason)", records: list)
         case .scopeForbidden:
             let scopes = Set(list.map(\.reason)).sorted().joined(separator: ", ")
             return Problem(type: kind, status: 403,
@@ -151,8 +178,8 @@ struct Refusals {
         }
     }
 
-    static func names(_ items: [Problem.Item]) -> String {
+    static func names(_ items: [Problem.Item], total: Int) -> String {
         let listed = items.prefix(3).map { item in item.field.map { "\(item.id) (\($0))" } ?? item.id }
-        return listed.joined(separator: ", ") + (items.count > 3 ? " and \(items.count - 3) more" : "")
+        return listed.joined(separator: ", ") + (total > 3 ? " and \(total - 3) more" : "")
     }
 }

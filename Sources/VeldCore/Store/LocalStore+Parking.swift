@@ -38,15 +38,17 @@ public struct DiscardedChange: Hashable, Sendable {
 }
 
 extension LocalStore {
-    /// Sets aside the changes the server refused (by record id), with the refusal.
-    func park(_ ids: Set<String>, problem: Problem) throws {
+    /// Sets aside the pushed states the server refused, with the refusal; a record edited
+    /// since it was pushed (perhaps the fix) stays in the next push instead.
+    func park(_ pushed: [RecordState], problem: Problem, replica: String) throws {
         let now = clock()
         try writer.write { db in
-            for id in ids.sorted() {
+            for state in pushed {
                 var narrowed = problem
-                narrowed.records = problem.records?.filter { $0.id == id }
+                narrowed.records = problem.records?.filter { $0.id == state.id }
                 let json = String(decoding: try StableJSON.encode(narrowed), as: UTF8.self)
-                try db.execute(sql: "UPDATE outbox SET parkedProblem = ?, parkedAt = ? WHERE recordID = ?", arguments: [json, now, id])
+                try db.execute(sql: "UPDATE outbox SET parkedProblem = ?, parkedAt = ? WHERE recordID = ? AND counter = ?",
+                               arguments: [json, now, state.id, state.context[replica]])
             }
         }
     }
@@ -79,8 +81,10 @@ extension LocalStore {
     }
 
     /// Gives up this device's change to a record: the record becomes `serverState` (what
-    /// the server holds now; nil when the server never had it, and the record goes), its
-    /// outbox entry goes, and the local state is kept in the discarded log.
+    /// the server holds now; nil when the server never had it, and the record goes), with
+    /// this device's own counter kept, its outbox entry goes, and the local state is kept
+    /// in the discarded log. Run it under the sync lock (`withSyncLock`), so no sync
+    /// changes the record between the server's answer and this.
     public func discard(id: String, serverState: RecordState?) throws -> DiscardedChange {
         let now = clock()
         return try writer.write { db in
@@ -93,12 +97,20 @@ extension LocalStore {
             let type: String = row[0], json: String = row[1]
             let problemJSON: String? = row[2]
             let local = try StableJSON.decode(RecordState.self, from: Data(json.utf8))
+            let replica = try self.profile(db).replicaID
             try db.execute(sql: "INSERT INTO discarded (recordID, type, state, problem, discardedAt) VALUES (?, ?, ?, ?, ?)",
                            arguments: [id, type, json, problemJSON, now])
             try db.execute(sql: "DELETE FROM outbox WHERE recordID = ?", arguments: [id])
             if let serverState {
-                guard serverState.id == id else { throw LocalStoreError(.refusedState("the server sent another record"), home: self.home) }
-                try self.replaceWithServerState(serverState, db: db)
+                guard serverState.id == id, serverState.type == local.type, serverState.scope == local.scope else {
+                    throw LocalStoreError(.refusedState("the server sent another record"), home: self.home)
+                }
+                // This device's counter stays where it was: its discarded edits spent those
+                // dots, and the next edit must not name one again.
+                var context = serverState.context
+                context.include(Dot(replica: replica, counter: local.context[replica]))
+                try self.replaceWithServerState(RecordState(id: id, type: local.type, scope: local.scope, context: context,
+                                                            fields: serverState.fields), db: db)
             } else {
                 try db.execute(sql: "DELETE FROM record WHERE id = ?", arguments: [id])
             }

@@ -116,28 +116,36 @@ public struct SyncEngine: Sendable {
         progress(.pushing(done: 0, total: queued.count))
         for start in stride(from: 0, to: queued.count, by: batchSize) {
             let ids = Array(queued[start..<min(start + batchSize, queued.count)])
-            var states = try store.pendingStates(ids)
-            // Each round sets aside at least one record, so this ends.
-            while !states.isEmpty {
-                let request = PushRequest(replica: replica, batch: UUID().uuidString.lowercased(), records: states)
-                do {
-                    // The same batch id on every retry: if an answer was lost, the server replays it.
-                    _ = try await withRetry { try await transport.push(request) }
-                } catch SyncTransportError.rejected(let problem) {
-                    let named = Set((problem.records ?? []).map(\.id)).intersection(states.map(\.id))
-                    guard Self.isAboutRecords(problem), !named.isEmpty else {
-                        report.pushRefused = problem
-                        report.editedDuringSync = try Set(store.outbox().map(\.recordID)).intersection(queued).count
-                        return report
+            // A batch the server finds too large (413) goes again in halves, in order.
+            var chunks = [try store.pendingStates(ids)]
+            while !chunks.isEmpty {
+                var states = chunks.removeFirst()
+                // Each round sets aside at least one record, or halves the batch: this ends.
+                while !states.isEmpty {
+                    let request = PushRequest(replica: replica, batch: UUID().uuidString.lowercased(), records: states)
+                    do {
+                        // The same batch id on every retry: if an answer was lost, the server replays it.
+                        _ = try await withRetry { try await transport.push(request) }
+                    } catch SyncTransportError.rejected(let problem) where problem.status == 413 && states.count > 1 {
+                        chunks.insert(contentsOf: [Array(states.prefix(states.count / 2)), Array(states.dropFirst(states.count / 2))], at: 0)
+                        states = []
+                        continue
+                    } catch SyncTransportError.rejected(let problem) {
+                        let named = Set((problem.records ?? []).map(\.id)).intersection(states.map(\.id))
+                        guard Self.isAboutRecords(problem), !named.isEmpty else {
+                            report.pushRefused = problem
+                            report.editedDuringSync = try Set(store.outbox().map(\.recordID)).intersection(queued).count
+                            return report
+                        }
+                        try store.park(states.filter { named.contains($0.id) }, problem: problem, replica: replica)
+                        report.parked += named.count
+                        states.removeAll { named.contains($0.id) }
+                        continue
                     }
-                    try store.park(named, problem: problem)
-                    report.parked += named.count
-                    states.removeAll { named.contains($0.id) }
-                    continue
+                    try store.acknowledge(states, replica: replica)
+                    report.pushed += states.count
+                    break
                 }
-                try store.acknowledge(states, replica: replica)
-                report.pushed += states.count
-                break
             }
             done += ids.count
             progress(.pushing(done: done, total: queued.count))

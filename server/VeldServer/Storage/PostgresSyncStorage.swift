@@ -234,6 +234,10 @@ public final class PostgresSyncStorage: SyncStorage {
                     SELECT EXISTS (SELECT 1 FROM token WHERE replica = \(request.replica) AND id <> \(token.id) AND revoked_at IS NULL)
                     """, logger: logger)
                 let held = try await heldRows.decode(Bool.self).all().first ?? false
+                let otherUserRows: PostgresRowSequence = try await connection.query("""
+                    SELECT EXISTS (SELECT 1 FROM token WHERE replica = \(request.replica) AND id <> \(token.id) AND "user" <> \(token.user))
+                    """, logger: logger)
+                let otherUser = try await otherUserRows.decode(Bool.self).all().first ?? false
                 var stored: [String: RecordState] = [:]
                 var runs: [String: Int] = [:]
                 if prior == nil {
@@ -248,6 +252,7 @@ public final class PostgresSyncStorage: SyncStorage {
                     "SELECT value FROM counter WHERE name = 'position'", logger: logger)
                 let position = try await counterRows.decode(Int64.self).all().first ?? 0
                 let inputs = PushPolicy.Inputs(priorBatch: prior, boundReplica: bound, replicaHeldByAnotherToken: held,
+                                               replicaUsedByAnotherUser: otherUser, now: date,
                                                stored: stored, position: position, historyRuns: runs)
                 let plan: PushPlan
                 switch try PushPipeline.decide(push, fingerprint: fingerprint, inputs: inputs, check: check) {

@@ -180,6 +180,9 @@ public final class SQLiteSyncStorage: SyncStorage {
         let held = try Bool.fetchOne(db.cachedStatement(sql: """
             SELECT EXISTS (SELECT 1 FROM token WHERE replica = ? AND id <> ? AND revokedAt IS NULL)
             """), arguments: [request.replica, token.id]) ?? false
+        let otherUser = try Bool.fetchOne(db.cachedStatement(sql: """
+            SELECT EXISTS (SELECT 1 FROM token WHERE replica = ? AND id <> ? AND user <> ?)
+            """), arguments: [request.replica, token.id, token.user]) ?? false
         var stored: [String: RecordState] = [:]
         var runs: [String: Int] = [:]
         if prior == nil {
@@ -198,6 +201,7 @@ public final class SQLiteSyncStorage: SyncStorage {
         }
         let position = try Int64.fetchOne(db.cachedStatement(sql: "SELECT value FROM counter WHERE name = 'position'")) ?? 0
         let inputs = PushPolicy.Inputs(priorBatch: prior, boundReplica: bound, replicaHeldByAnotherToken: held,
+                                       replicaUsedByAnotherUser: otherUser, now: date,
                                        stored: stored, position: position, historyRuns: runs)
         let plan: PushPlan
         switch try PushPipeline.decide(push, fingerprint: fingerprint, inputs: inputs, check: check) {
