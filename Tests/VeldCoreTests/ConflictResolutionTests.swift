@@ -103,4 +103,24 @@ import VeldProtocol
         #expect(try editor.merged(with: deleted).isDeleted)
         #expect(try store2.records().isEmpty)
     }
+
+    /// A visitor keeps a plan she deleted while the office made it `vastgesteld`: keeping
+    /// undoes her delete and leaves the office's decision to the office.
+    @Test func aVisitorKeepsHerDeletedPlanWithoutTouchingTheOfficesDecision() throws {
+        let home = try TemporaryHome()
+        let store = try home.store()
+        let plan = try store.create(type: "carePlan", scope: "loc-zonnehof", fields: [
+            "clientCode": .string("ZH-0042"), "financing": .string("Wlz"), "careStart": .string("2026-10-01"),
+            "status": .string("besproken"),
+        ])
+        var byOffice = plan
+        byOffice.edit(["status": .string("vastgesteld"), "approvedBy": .string("olga")], replica: "r-office", author: "olga",
+                      time: WallClock.now())
+        try store.delete(id: plan.id)
+        try store.merge(remote: [byOffice])
+        let kept = try store.resolveDeletion(id: plan.id, keep: true)
+        #expect(!kept.isDeleted)
+        #expect(kept.entries(of: "status").contains { $0.value == .string("vastgesteld") })
+        #expect(kept.entries(of: "approvedBy") == byOffice.entries(of: "approvedBy"))
+    }
 }

@@ -88,9 +88,16 @@ extension LocalStore {
         }
         guard keep else { return try delete(id: state.id) }
         let deleteDots = Set(state.entries(of: RecordState.deletedField).filter { $0.value == .bool(true) }.map(\.dot))
+        let role = try profile().role
+        let schema = Schemas.named(state.type)
         var changes: [String: FieldValue] = [RecordState.deletedField: .bool(false)]
         for conflict in Self.conflicts(of: state) where conflict.field != RecordState.deletedField {
             let edited = conflict.entries.filter { !deleteDots.contains($0.dot) }
+            // A field this role may not write or replace (an office decision) stays as it
+            // is: keeping the record does not need it.
+            if let field = schema?.field(conflict.field),
+               !field.permits(role, toWrite: edited.first?.value ?? .null)
+                || !conflict.entries.allSatisfy({ field.permits(role, toReplace: $0.value) }) { continue }
             // One edited value: that is what keeping means. Several: left for the person.
             if edited.count == 1 { changes[conflict.field] = edited[0].value }
         }
