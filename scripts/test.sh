@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs Veld's whole test suite on a fresh Debian machine with the Swift toolchain:
 # installs what is missing, builds, starts a throwaway PostgreSQL cluster on loopback, runs
-# every test, then the CLI tour, the OpenAPI check and a smoke run of the benchmarks.
+# every test, then the CLI tour, the OpenAPI check, 30 seconds of fuzzing and a smoke run
+# of the benchmarks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
@@ -13,5 +14,7 @@ source scripts/postgres.sh
 swift test --skip-build
 VELD_TOUR_QUIET=1 bash scripts/tour.sh --skip-build
 bash scripts/check-openapi.sh
+# The push body reader and the push policy under libFuzzer, briefly (bash scripts/fuzz.sh 600 for longer).
+bash scripts/fuzz.sh 30
 # The benchmark harness runs end to end (tiny sizes, debug build: whether it works, not how fast).
 bash scripts/bench.sh --smoke --debug

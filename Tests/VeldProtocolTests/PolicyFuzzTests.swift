@@ -4,11 +4,12 @@ import Testing
 import VeldProtocol
 import VeldTestSupport
 
-/// A fuzz target as a generated-input property (the toolchain's libFuzzer needs its own
-/// build of every dependency; this runs in the ordinary test build): push bodies made
-/// from an honest state and a new edit, then mutated byte by byte, go through the strict
-/// reader and the whole policy. Nothing may crash, and whatever the policy accepts must
-/// keep the invariants it exists for, checked here independently of its code.
+/// The fuzz target's invariants as a generated-input property, in the ordinary test build
+/// (the libFuzzer target is fuzz/PushBodyFuzz.swift, run by scripts/fuzz.sh): push bodies
+/// made from an honest state and a new edit, mutated in meaning and byte by byte, go
+/// through the strict reader and the whole policy. Nothing may crash, and whatever the
+/// policy accepts must keep the invariants it exists for, checked here independently of
+/// its code.
 @Suite struct PolicyFuzzTests {
     static let pusher = Pusher(tokenID: "tok_fuzz", user: "anna", role: .visitor, scopes: ScopeFilter(["loc-a"]))
 
