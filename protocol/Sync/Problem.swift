@@ -36,6 +36,12 @@ public struct Problem: Codable, Hashable, Sendable, Error, CustomStringConvertib
 
     public var description: String { detail }
 
+    /// `422 invalid-record` for `items` (of `total` problems found), led by the first.
+    public static func invalidRecords(_ items: [Item], total: Int) -> Problem {
+        Problem(type: .invalidRecord, status: 422,
+                detail: "\(total) problem(s) in the batch, nothing was stored: \(items.first?.reason ?? "")", records: items)
+    }
+
     /// The problem kinds Veld sends, by their `type`.
     public enum Kind: String, Sendable, CaseIterable {
         case malformed = "malformed-request"
@@ -53,6 +59,12 @@ public struct Problem: Codable, Hashable, Sendable, Error, CustomStringConvertib
         case notFound = "not-found"
         case unavailable = "unavailable"
         case `internal` = "internal"
+
+        /// The push refusals that name the records they are about, in the order a push is
+        /// answered (protocol/SPEC.md, POST /v1/push): a client sets exactly those records
+        /// aside and pushes the rest.
+        public static let aboutRecords: [Kind] = [.invalidRecord, .scopeForbidden, .fieldForbidden, .forgedDot, .forgedAuthor,
+                                                  .entryOmitted, .dotReused]
 
         public var title: String {
             switch self {

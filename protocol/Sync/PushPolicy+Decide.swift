@@ -217,6 +217,6 @@ extension FieldEntry {
 }
 
 extension RecordState {
-    /// UTF-8 bytes of all values of every entry together.
-    var valueBytes: Int { fields.values.reduce(0) { $0 + $1.reduce(0) { $0 + $1.value.utf8Count } } }
+    /// UTF-8 bytes of all values of every entry together (what the 4 MiB limit counts).
+    public var valueBytes: Int { fields.values.reduce(0) { $0 + $1.reduce(0) { $0 + $1.value.utf8Count } } }
 }

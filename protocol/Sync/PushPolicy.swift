@@ -138,18 +138,13 @@ struct Refusals {
         }
     }
 
-    var isEmpty: Bool { items.isEmpty }
-
     /// The answer, in the order protocol/SPEC.md gives.
     func problem(role: Role, replica: String) -> Problem? {
-        let order: [Problem.Kind] = [.invalidRecord, .scopeForbidden, .fieldForbidden, .forgedDot, .forgedAuthor,
-                                     .entryOmitted, .dotReused]
-        guard let kind = order.first(where: { items[$0] != nil }), let list = items[kind] else { return nil }
+        guard let kind = Problem.Kind.aboutRecords.first(where: { items[$0] != nil }), let list = items[kind] else { return nil }
         let names = Self.names(list, total: counts[kind] ?? list.count)
         switch kind {
         case .invalidRecord:
-            return Problem(type: kind, status: 422,
-                           detail: "\(counts[kind] ?? list.count) problem(s) in the batch, nothing was stored: \(list[0].reason)", records: list)
+            return Problem.invalidRecords(list, total: counts[kind] ?? list.count)
         case .scopeForbidden:
             let scopes = Set(list.map(\.reason)).sorted().joined(separator: ", ")
             return Problem(type: kind, status: 403,

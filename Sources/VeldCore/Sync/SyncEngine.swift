@@ -112,6 +112,10 @@ public struct SyncEngine: Sendable {
         let replica = try store.profile().replicaID
         let queued = try store.outbox().filter { !$0.isParked }.map(\.recordID)
         var report = SyncReport()
+        // Records pushed in this sync that are in the outbox again: edited meanwhile.
+        func editedDuringSync() throws -> Int {
+            try Set(store.outbox().filter { !$0.isParked }.map(\.recordID)).intersection(queued).count
+        }
         var done = 0
         progress(.pushing(done: 0, total: queued.count))
         for start in stride(from: 0, to: queued.count, by: batchSize) {
@@ -134,7 +138,7 @@ public struct SyncEngine: Sendable {
                         let named = Set((problem.records ?? []).map(\.id)).intersection(states.map(\.id))
                         guard Self.isAboutRecords(problem), !named.isEmpty else {
                             report.pushRefused = problem
-                            report.editedDuringSync = try Set(store.outbox().map(\.recordID)).intersection(queued).count
+                            report.editedDuringSync = try editedDuringSync()
                             return report
                         }
                         try store.park(states.filter { named.contains($0.id) }, problem: problem, replica: replica)
@@ -150,15 +154,14 @@ public struct SyncEngine: Sendable {
             done += ids.count
             progress(.pushing(done: done, total: queued.count))
         }
-        report.editedDuringSync = try Set(store.outbox().filter { !$0.isParked }.map(\.recordID)).intersection(queued).count
+        report.editedDuringSync = try editedDuringSync()
         return report
     }
 
     /// Whether a refusal is about the records it names (set those aside) rather than the
     /// batch as a whole.
     static func isAboutRecords(_ problem: Problem) -> Bool {
-        let perRecord = ["invalid-record", "scope-forbidden", "field-forbidden", "forged-dot", "forged-author", "entry-omitted", "dot-reused"]
-        return perRecord.contains { problem.type == "urn:veld:problem:" + $0 }
+        Problem.Kind.aboutRecords.contains { problem.type == "urn:veld:problem:" + $0.rawValue }
     }
 
     /// Pulls pages until the server says there is no more.

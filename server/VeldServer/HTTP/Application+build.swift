@@ -29,8 +29,7 @@ public func buildApplication(
         router: router,
         // A connection that sends nothing for `idleTimeout` (also while its headers or body
         // are due) is closed, so half-open connections cannot pile up.
-        server: .http1(configuration: .init(idleTimeout: .nanoseconds(Int64(idleTimeout.components.seconds) * 1_000_000_000
-                                                                       + idleTimeout.components.attoseconds / 1_000_000_000))),
+        server: .http1(configuration: .init(idleTimeout: TimeAmount(idleTimeout))),
         configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "veld-server"),
         // First in the list, so it is shut down last: after the server has answered its
         // last request.

@@ -44,9 +44,8 @@ enum JSONBody {
         } catch let error as DecodingError {
             throw Problem(type: .malformed, status: 400, detail: "the body is not a valid PushRequest: \(describe(error))")
         }
-        if let first = read.invalid.first {
-            throw Problem(type: .invalidRecord, status: 422,
-                          detail: "\(read.invalid.count) problem(s) in the batch, nothing was stored: \(first.reason)", records: read.invalid)
+        if !read.invalid.isEmpty {
+            throw Problem.invalidRecords(Array(read.invalid.prefix(100)), total: read.invalid.count)
         }
         return read.request
     }

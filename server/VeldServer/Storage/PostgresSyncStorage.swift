@@ -230,14 +230,18 @@ public final class PostgresSyncStorage: SyncStorage {
                 let boundRows: PostgresRowSequence = try await connection.query(
                     "SELECT replica FROM token WHERE id = \(token.id)", logger: logger)
                 let bound = try await boundRows.decode(String?.self).all().first ?? nil
-                let heldRows: PostgresRowSequence = try await connection.query("""
-                    SELECT EXISTS (SELECT 1 FROM token WHERE replica = \(request.replica) AND id <> \(token.id) AND revoked_at IS NULL)
-                    """, logger: logger)
-                let held = try await heldRows.decode(Bool.self).all().first ?? false
-                let otherUserRows: PostgresRowSequence = try await connection.query("""
-                    SELECT EXISTS (SELECT 1 FROM token WHERE replica = \(request.replica) AND id <> \(token.id) AND "user" <> \(token.user))
-                    """, logger: logger)
-                let otherUser = try await otherUserRows.decode(Bool.self).all().first ?? false
+                // Who else holds the replica matters only before this token is bound to it.
+                var held = false, otherUser = false
+                if bound == nil {
+                    let holderRows: PostgresRowSequence = try await connection.query("""
+                        SELECT COALESCE(bool_or(revoked_at IS NULL), false), COALESCE(bool_or("user" <> \(token.user)), false)
+                        FROM token WHERE replica = \(request.replica) AND id <> \(token.id)
+                        """, logger: logger)
+                    if let (active, foreign) = try await holderRows.decode((Bool, Bool).self).all().first {
+                        held = active
+                        otherUser = foreign
+                    }
+                }
                 var stored: [String: RecordState] = [:]
                 var runs: [String: Int] = [:]
                 if prior == nil {

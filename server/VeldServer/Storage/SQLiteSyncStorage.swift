@@ -177,12 +177,14 @@ public final class SQLiteSyncStorage: SyncStorage {
             PushPolicy.PriorBatch(tokenID: row["token"], replica: row["replica"], fingerprint: row["fingerprint"], response: row["response"])
         }
         let bound = try String.fetchOne(db.cachedStatement(sql: "SELECT replica FROM token WHERE id = ?"), arguments: [token.id]) ?? nil
-        let held = try Bool.fetchOne(db.cachedStatement(sql: """
-            SELECT EXISTS (SELECT 1 FROM token WHERE replica = ? AND id <> ? AND revokedAt IS NULL)
-            """), arguments: [request.replica, token.id]) ?? false
-        let otherUser = try Bool.fetchOne(db.cachedStatement(sql: """
-            SELECT EXISTS (SELECT 1 FROM token WHERE replica = ? AND id <> ? AND user <> ?)
-            """), arguments: [request.replica, token.id, token.user]) ?? false
+        // Who else holds the replica matters only before this token is bound to it.
+        var held = false, otherUser = false
+        if bound == nil, let row = try Row.fetchOne(db.cachedStatement(sql: """
+            SELECT COALESCE(MAX(revokedAt IS NULL), 0), COALESCE(MAX(user <> ?), 0) FROM token WHERE replica = ? AND id <> ?
+            """), arguments: [token.user, request.replica, token.id]) {
+            held = row[0]
+            otherUser = row[1]
+        }
         var stored: [String: RecordState] = [:]
         var runs: [String: Int] = [:]
         if prior == nil {
