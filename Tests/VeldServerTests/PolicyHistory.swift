@@ -88,6 +88,21 @@ struct PolicyHistory {
         }
         var state = RecordState(id: RecordIDs.make(), type: schema.type, scope: scope)
         state.edit(values, replica: device.name, author: device.user, time: Fixture.time(plus: clock))
+        save(state, by: actor)
+    }
+
+    /// A record the device holds and has not deleted, chosen by `code`, with its schema.
+    private func pick(_ actor: Int, _ code: Int) -> (state: RecordState, schema: RecordSchema)? {
+        let local = devices[actor].local
+        let ids = local.keys.sorted()
+        guard !ids.isEmpty, let state = local[ids[code % ids.count]], let schema = Schemas.named(state.type), !state.isDeleted else {
+            return nil
+        }
+        return (state, schema)
+    }
+
+    /// A local edit: the new state, in the outbox.
+    private mutating func save(_ state: RecordState, by actor: Int) {
         devices[actor].local[state.id] = state
         devices[actor].dirty.insert(state.id)
     }
@@ -95,10 +110,9 @@ struct PolicyHistory {
     /// Edits one or two fields the device's role may write and may replace as it sees them.
     private mutating func edit(_ actor: Int, _ code: Int) {
         let device = devices[actor]
-        let ids = device.local.keys.sorted()
-        guard !ids.isEmpty else { return }
-        var state = device.local[ids[code % ids.count]]!
-        guard let schema = Schemas.named(state.type), !state.isDeleted else { return }
+        guard let picked = pick(actor, code) else { return }
+        var state = picked.state
+        let schema = picked.schema
         let editable = schema.fields.filter { field in
             field.name != RecordState.deletedField && !(field.kind.isReference)
                 && state.entries(of: field.name).allSatisfy { field.permits(device.role, toReplace: $0.value) }
@@ -111,20 +125,17 @@ struct PolicyHistory {
         }
         guard !changes.isEmpty else { return }
         state.edit(changes, replica: device.name, author: device.user, time: Fixture.time(plus: clock))
-        devices[actor].local[state.id] = state
-        devices[actor].dirty.insert(state.id)
+        save(state, by: actor)
     }
 
     private mutating func delete(_ actor: Int, _ code: Int) {
         let device = devices[actor]
-        let ids = device.local.keys.sorted()
-        guard !ids.isEmpty else { return }
-        var state = device.local[ids[code % ids.count]]!
-        guard let schema = Schemas.named(state.type), !state.isDeleted else { return }
+        guard let picked = pick(actor, code) else { return }
+        var state = picked.state
+        let schema = picked.schema
         state.delete(allFields: schema.reassertedByDelete(of: state, role: device.role), replica: device.name,
                      author: device.user, time: Fixture.time(plus: clock))
-        devices[actor].local[state.id] = state
-        devices[actor].dirty.insert(state.id)
+        save(state, by: actor)
     }
 
     mutating func push(_ actor: Int) async throws {
