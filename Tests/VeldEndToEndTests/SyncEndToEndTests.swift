@@ -189,7 +189,7 @@ import VeldProtocol
         #expect(parked.map(\.recordID) == [elsewhere.id])
         #expect(parked.first?.problem.status == 403)
         #expect(parked.first?.problem.detail.contains("loc-de-linde") == true && parked.first?.problem.detail.contains("ask the office") == true)
-        #expect(parked.first?.advice.contains("veld discard") == true)
+        #expect(parked.first?.advice.contains("veld discard") == true && parked.first?.advice.contains("veld retry") == true)
         let officeReport = try await team.office.sync(team.server)
         #expect(officeReport.pulled == 2)
         #expect(try team.office.records()[here.id] != nil)

@@ -18,7 +18,7 @@ public struct ParkedRecord: Hashable, Sendable {
     public var advice: String {
         switch problem.type {
         case "urn:veld:problem:scope-forbidden":
-            return "the token does not cover this record's scope: ask the office for access, then `veld sync`; or `veld discard \(recordID)`"
+            return "the token does not cover this record's scope: ask the office for access, then `veld retry \(recordID)` and `veld sync`; or `veld discard \(recordID)`"
         case "urn:veld:problem:dot-reused":
             return "this profile looks restored from a backup: make a new profile with `veld init` and enter the change there"
         default:
