@@ -27,6 +27,8 @@ let package = Package(
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // The wire format and its meaning. No dependencies, no I/O.
@@ -45,11 +47,26 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The client core's HTTP exchange over SwiftNIO and BoringSSL, for Linux: there
+        // URLSession (libcurl) cannot be told to trust an organisation's own CA.
+        .target(
+            name: "VeldNIOClient",
+            dependencies: [
+                "VeldCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         // The Linux CLI: parsing and presentation only.
         .executableTarget(
             name: "veld",
             dependencies: [
                 "VeldCore",
+                "VeldNIOClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "client",
@@ -61,6 +78,10 @@ let package = Package(
             dependencies: [
                 "VeldProtocol",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "HummingbirdHTTP2", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -145,7 +166,7 @@ let package = Package(
         // Real veld-server processes on loopback and client cores with their own SQLite files.
         .testTarget(
             name: "VeldEndToEndTests",
-            dependencies: ["veld-server", "veld", "VeldCore", "VeldProtocol", "VeldTestSupport",
+            dependencies: ["veld-server", "veld", "VeldCore", "VeldNIOClient", "VeldProtocol", "VeldTestSupport",
                            .product(name: "PropertyBased", package: "swift-property-based")],
             swiftSettings: strict
         ),

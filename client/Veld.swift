@@ -39,7 +39,7 @@ struct Init: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Create this device's profile: a local database and a new replica id.",
         discussion: """
-            With --server and --token the user, role and scopes come from the server's
+            With --server and --token-file the user, role and scopes come from the server's
             view of the token; --role is for a profile that stays offline for now.
             """)
 
@@ -51,21 +51,20 @@ struct Init: AsyncParsableCommand {
     @Option(help: "Your role when offline: visitor, council, office or admin (the token decides once a server is set).")
     var role: Role?
 
-    @Option(help: "The sync server, e.g. http://127.0.0.1:8080 (or later: veld connect).") var server: String?
-    @Option(help: "This device's token from the office (with --server).") var token: String?
+    @OptionGroup var connection: ConnectionOptions
 
     func validate() throws {
         if user.trimmingCharacters(in: .whitespaces).isEmpty {
             throw ValidationError("--user must not be empty")
         }
-        if (server == nil) != (token == nil) { throw ValidationError("give --server and --token together") }
-        if let server { _ = try ServerAddress.parse(server) }
+        try connection.validate(required: false)
     }
 
     func run() async throws {
         var identity: DeviceIdentity?
-        if let server, let token {
-            identity = try await TokenCheck.identity(server: try ServerAddress.parse(server), token: token, profile: nil, pending: 0)
+        let target = try connection.read()
+        if let target {
+            identity = try await TokenCheck.identity(target, profile: nil, pending: 0)
             if let identity, let role, role != identity.role {
                 throw ValidationError("this token is for the \(identity.role.rawValue) role, not \(role.rawValue); leave out --role (the token decides)")
             }
@@ -74,13 +73,13 @@ struct Init: AsyncParsableCommand {
             }
         }
         let store = try LocalStore.initialise(home: home.url, user: user, role: identity?.role ?? role ?? .visitor)
-        if let server, let token { try store.connect(server: try ServerAddress.parse(server), token: token) }
+        if let target { try store.connect(server: target.server, token: target.token, serverCA: target.serverCA) }
         if let identity { try store.adopt(identity) }
         let profile = try store.profile()
         print("Initialised Veld for \(profile.user) (\(profile.role.rawValue)) in \(home.url.path)")
         print("Replica id: \(profile.replicaID)")
         if let identity { print("Scopes: \(identity.scopes.joined(separator: ", ")) (from the server)") }
-        if let server { print("Syncs with \(server); run `veld sync` when online.") }
+        if let target { print("Syncs with \(target.server.absoluteString); run `veld sync` when online.") }
     }
 }
 

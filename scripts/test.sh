@@ -13,6 +13,8 @@ swift build --build-tests
 source scripts/postgres.sh
 swift test --skip-build
 VELD_TOUR_QUIET=1 bash scripts/tour.sh --skip-build
+# scripts/serve.sh with serve's own flags, plain and with TLS.
+bash scripts/check-serve.sh
 bash scripts/check-openapi.sh
 # The push body reader and the push policy under libFuzzer, briefly (bash scripts/fuzz.sh 600 for longer).
 bash scripts/fuzz.sh 30

@@ -9,8 +9,8 @@ import VeldProtocol
     @Test func refusedChangesAreSetAsideRetriedAndDiscarded() async throws {
         let server = try ServerProcess()
         let anna = try TemporaryFolder("veld-cli-rejected")
-        func veld(_ arguments: String...) throws -> Binaries.Result {
-            try Binaries.run(Binaries.cli, arguments + ["--home", anna.url.path])
+        func veld(_ arguments: String..., stdin: String? = nil) throws -> Binaries.Result {
+            try Binaries.run(Binaries.cli, arguments + ["--home", anna.url.path], stdin: stdin)
         }
         func add(_ location: String, _ summary: String) throws -> String {
             let added = try veld("visit", "add", "--location", location, "--kind", "werkbezoek", "--date", "2026-11-20",
@@ -24,7 +24,7 @@ import VeldProtocol
         let linde = try add("loc-de-linde", "Rondgang De Linde")
         let elders = try add("loc-elders", "Verkeerde locatie")
         let first = try server.token(user: "anna", role: .visitor, scopes: ["loc-zonnehof"])
-        let connected = try veld("connect", "--server", server.url!.absoluteString, "--token", first)
+        let connected = try veld("connect", "--server", server.url!.absoluteString, "--token-file", "-", stdin: first)
         #expect(connected.status == 0 && connected.stdout.contains("scopes loc-zonnehof"), "\(connected.stdout)\(connected.stderr)")
 
         let sync = try veld("sync")
@@ -55,7 +55,7 @@ import VeldProtocol
         let oldID = try #require(tokens.first { $0["user"] as? String == "anna" }?["id"] as? String)
         #expect(try Binaries.run(Binaries.server, ["token", "revoke", oldID, "--db", server.database]).status == 0)
         let second = try server.token(user: "anna", role: .visitor, scopes: ["loc-zonnehof", "loc-de-linde"])
-        #expect(try veld("connect", "--server", server.url!.absoluteString, "--token", second).status == 0)
+        #expect(try veld("connect", "--server", server.url!.absoluteString, "--token-file", "-", stdin: second).status == 0)
         #expect(try veld("retry", "--all").stdout.contains("1 change(s)"))
         let again = try veld("sync")
         #expect(again.status == 0, "\(again.stdout)\(again.stderr)")

@@ -11,15 +11,15 @@ import VeldProtocol
         let office = try TemporaryFolder("veld-cli-office")
         let annaToken = try server.token(user: "anna", role: .visitor, scopes: ["loc-zonnehof"])
         let officeToken = try server.token(user: "office", role: .office, scopes: ["*"])
-        func veld(_ home: TemporaryFolder, _ arguments: String...) throws -> Binaries.Result {
-            try Binaries.run(Binaries.cli, arguments + ["--home", home.url.path])
+        func veld(_ home: TemporaryFolder, _ arguments: String..., stdin: String? = nil) throws -> Binaries.Result {
+            try Binaries.run(Binaries.cli, arguments + ["--home", home.url.path], stdin: stdin)
         }
-        #expect(try veld(anna, "init", "--user", "anna", "--server", server.url!.absoluteString, "--token", annaToken).status == 0)
+        #expect(try veld(anna, "init", "--user", "anna", "--server", server.url!.absoluteString, "--token-file", "-", stdin: annaToken + "\n").status == 0)
         #expect(try veld(office, "init", "--user", "office", "--role", "office").status == 0)
         // Not connected yet: sync says what to do.
         let unconnected = try veld(office, "sync")
         #expect(unconnected.status != 0 && unconnected.stderr.contains("veld connect"))
-        #expect(try veld(office, "connect", "--server", server.url!.absoluteString, "--token", officeToken).status == 0)
+        #expect(try veld(office, "connect", "--server", server.url!.absoluteString, "--token-file", "-", stdin: officeToken).status == 0)
 
         let added = try veld(anna, "visit", "add", "--location", "loc-zonnehof", "--kind", "werkbezoek",
                              "--date", "2026-11-20", "--summary", "Rondgang huiskamer")

@@ -12,7 +12,8 @@ import VeldProtocol
         init(_ name: String, role: Role, scopes: [String], server: ServerProcess) throws {
             home = try TemporaryFolder("veld-office-\(name)")
             let token = try server.token(user: name, role: role, scopes: scopes)
-            let result = try run("init", "--user", name, "--role", role.rawValue, "--server", server.url!.absoluteString, "--token", token)
+            let result = try run("init", "--user", name, "--role", role.rawValue, "--server", server.url!.absoluteString,
+                                 "--token-file", "-", stdin: token + "\n")
             guard result.status == 0 else { throw ServerProcess.ServerError(message: result.stderr) }
         }
 

@@ -20,7 +20,7 @@ enum Binaries {
     }
 
     /// Runs a binary to completion.
-    static func run(_ binary: URL, _ arguments: [String], environment: [String: String] = [:]) throws -> Result {
+    static func run(_ binary: URL, _ arguments: [String], environment: [String: String] = [:], stdin: String? = nil) throws -> Result {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
@@ -29,8 +29,13 @@ enum Binaries {
         let err = Pipe()
         process.standardOutput = out
         process.standardError = err
-        process.standardInput = FileHandle.nullDevice
+        let input = Pipe()
+        process.standardInput = stdin == nil ? FileHandle.nullDevice : input
         try process.run()
+        if let stdin {
+            input.fileHandleForWriting.write(Data(stdin.utf8))
+            try? input.fileHandleForWriting.close()
+        }
         let outData = out.fileHandleForReading.readDataToEndOfFile()
         let errData = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
@@ -60,9 +65,13 @@ final class ServerProcess: @unchecked Sendable {
     private(set) var process: Process?
     private(set) var url: URL?
 
-    init(databaseURL: String? = nil) throws {
+    /// Arguments given to every `serve` (such as --tls-cert and --tls-key).
+    let serveArguments: [String]
+
+    init(databaseURL: String? = nil, serveArguments: [String] = []) throws {
         folder = try TemporaryFolder("veld-server")
         self.databaseURL = databaseURL
+        self.serveArguments = serveArguments
         try start()
     }
 
@@ -75,7 +84,7 @@ final class ServerProcess: @unchecked Sendable {
     func start() throws {
         let process = Process()
         process.executableURL = Binaries.server
-        process.arguments = ["serve"] + databaseArguments + ["--port", "0", "--log-level", "warning"]
+        process.arguments = ["serve"] + databaseArguments + ["--port", "0", "--log-level", "warning"] + serveArguments
         let out = Pipe()
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice
@@ -89,7 +98,7 @@ final class ServerProcess: @unchecked Sendable {
             buffer.append(chunk)
         }
         let line = String(decoding: buffer, as: UTF8.self)
-        guard let range = line.range(of: "http://127.0.0.1:"), let end = line[range.upperBound...].firstIndex(where: { !$0.isNumber }),
+        guard let range = line.range(of: "https://127.0.0.1:") ?? line.range(of: "http://127.0.0.1:"), let end = line[range.upperBound...].firstIndex(where: { !$0.isNumber }),
               let url = URL(string: String(line[range.lowerBound..<end])) else {
             process.terminate()
             throw ServerError(message: "veld-server did not say where it listens: '\(line)'")

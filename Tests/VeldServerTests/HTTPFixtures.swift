@@ -39,7 +39,7 @@ struct TestServer: Sendable {
         )
         var logger = Logger(label: "veld-server-test")
         logger.logLevel = .critical
-        let app = buildApplication(storage: storage, logger: logger, clock: { Fixture.time }, idleTimeout: idleTimeout)
+        let app = try buildApplication(storage: storage, logger: logger, clock: { Fixture.time }, idleTimeout: idleTimeout)
         try await app.test(mode) { client in try await test(client, server) }
     }
 

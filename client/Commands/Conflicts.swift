@@ -233,11 +233,11 @@ struct History: AsyncParsableCommand {
     func run() async throws {
         let store = try home.openStore()
         let settings = try store.syncSettings()
-        guard let server = settings.server, let token = settings.token else {
-            throw ValidationError("the history lives on the server and this profile has none; run `veld connect --server URL --token TOKEN`")
+        guard settings.server != nil else {
+            throw ValidationError("the history lives on the server and this profile has none; run `veld connect --server URL --token-file FILE`")
         }
         let fullID = (try? store.record(id).id) ?? id.lowercased()
-        let history = try await HTTPTransport(server: server, token: token).history(of: fullID)
+        let history = try await ProfileTransport.make(settings).history(of: fullID)
         if json {
             print(String(decoding: try StableJSON.encode(history, pretty: true), as: UTF8.self))
             return

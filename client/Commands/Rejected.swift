@@ -70,9 +70,10 @@ struct Discard: AsyncParsableCommand {
             throw ValidationError("record \(record.id) has no change waiting to be synced; there is nothing to discard")
         }
         let settings = try store.syncSettings()
-        guard let server = settings.server, let token = settings.token else {
+        guard settings.server != nil else {
             throw ValidationError("this profile has no server, so there is no server state to go back to; `veld connect` first")
         }
+        let transport = try ProfileTransport.make(settings)
         if !yes {
             guard isatty(STDIN_FILENO) != 0 else {
                 throw ValidationError("discarding needs a confirmation; run it in a terminal, or add --yes")
@@ -88,7 +89,7 @@ struct Discard: AsyncParsableCommand {
         let (change, serverState) = try await store.withSyncLock(waiting: 60) { () async throws -> (DiscardedChange, RecordState?) in
             let serverState: RecordState?
             do {
-                serverState = try await HTTPTransport(server: server, token: token).record(id: record.id)
+                serverState = try await transport.record(id: record.id)
             } catch let error as SyncTransportError {
                 throw ValidationError("\(error.description); nothing was discarded")
             }

@@ -6,22 +6,24 @@ import VeldProtocol
 struct Connect: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Point this profile at a sync server with the device token the office gave you.",
-        discussion: "Asks the server which user, role and scopes the token has; the profile takes them from there.")
+        discussion: """
+            Asks the server which user, role and scopes the token has; the profile takes them
+            from there. The token is read from a file or standard input (--token-file -), never
+            from the command line, and kept in the profile (readable by you only).
+            """)
 
     @OptionGroup var home: HomeOptions
-    @Option(help: "The server's address, e.g. http://127.0.0.1:8080.") var server: String
-    @Option(help: "This device's token (from `veld-server token create`).") var token: String
+    @OptionGroup var connection: ConnectionOptions
 
-    func validate() throws { _ = try ServerAddress.parse(server) }
+    func validate() throws { try connection.validate(required: true) }
 
     func run() async throws {
         let store = try home.openStore()
-        let url = try ServerAddress.parse(server)
-        let identity = try await TokenCheck.identity(server: url, token: token, profile: try store.profile(),
-                                                     pending: try store.outbox().count)
-        try store.connect(server: url, token: token)
+        let target = try connection.read()!
+        let identity = try await TokenCheck.identity(target, profile: try store.profile(), pending: try store.outbox().count)
+        try store.connect(server: target.server, token: target.token, serverCA: target.serverCA)
         if let identity { try store.adopt(identity) }
-        print("This profile now syncs with \(server)" + (identity.map { " as \($0.user) (\($0.role.rawValue), scopes \($0.scopes.joined(separator: ", ")))" } ?? "") + ". Run `veld sync`.")
+        print("This profile now syncs with \(target.server.absoluteString)" + (identity.map { " as \($0.user) (\($0.role.rawValue), scopes \($0.scopes.joined(separator: ", ")))" } ?? "") + ". Run `veld sync`.")
     }
 }
 
@@ -29,15 +31,19 @@ struct Connect: AsyncParsableCommand {
 enum TokenCheck {
     /// The token's identity; nil (with a note) when the server cannot be reached, so a
     /// device can be set up offline and learn its role at the first sync.
-    static func identity(server: URL, token: String, profile: Profile?, pending: Int) async throws -> DeviceIdentity? {
+    static func identity(_ target: ConnectionOptions.Target, profile: Profile?, pending: Int) async throws -> DeviceIdentity? {
         do {
-            guard let identity = try await HTTPTransport(server: server, token: token, timeout: 15).me() else { return nil }
+            let transport = try ProfileTransport.make(server: target.server, token: target.token, serverCA: target.serverCA, timeout: 15)
+            guard let identity = try await transport.me() else { return nil }
             if let profile, pending > 0, identity.user != profile.user {
                 throw ValidationError("this token belongs to \(identity.user), but this profile holds \(pending) unsynced change(s) by \(profile.user); sync them with \(profile.user)'s token first, or use another profile (--home)")
             }
             return identity
         } catch SyncTransportError.rejected(let problem) {
             throw ValidationError("the server refused this token: \(problem.detail)")
+        } catch let error as SyncTransportError where !error.isRetryable {
+            // A certificate that is not trusted, an answer that is not Veld's: keep nothing.
+            throw ValidationError("\(error.description); nothing was changed")
         } catch let error as SyncTransportError {
             FileHandle.standardError.write(Data("note: \(error.description); the role and scopes will be taken from the server at the first sync\n".utf8))
             return nil
@@ -71,11 +77,10 @@ struct Sync: AsyncParsableCommand {
     func run() async throws {
         let store = try home.openStore()
         let settings = try store.syncSettings()
-        guard let server = settings.server, let token = settings.token else {
-            throw ValidationError("this profile has no server yet; run `veld connect --server URL --token TOKEN`")
-        }
+        let transport = try ProfileTransport.make(settings)
+        let server = transport.server
         let progress = ProgressLine(enabled: !quiet && !json && isatty(STDERR_FILENO) != 0)
-        let engine = SyncEngine(store: store, transport: HTTPTransport(server: server, token: token),
+        let engine = SyncEngine(store: store, transport: transport,
                                 batchSize: batchSize, progress: { event in progress.show(event) })
         let report: SyncReport
         do {
@@ -149,14 +154,5 @@ final class ProgressLine: @unchecked Sendable {
             if shown { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
             shown = false
         }
-    }
-}
-
-enum ServerAddress {
-    static func parse(_ text: String) throws -> URL {
-        guard let url = URL(string: text), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
-            throw ValidationError("'\(text)' is not a server address; use e.g. http://127.0.0.1:8080")
-        }
-        return url
     }
 }

@@ -35,27 +35,62 @@ struct DatabaseOptions: ParsableArguments {
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the sync server (embedded SQLite) until SIGINT or SIGTERM; in-flight requests finish first.")
+        abstract: "Run the sync server until SIGINT or SIGTERM; in-flight requests finish first.",
+        discussion: """
+            With --tls-cert and --tls-key it speaks HTTPS (HTTP/2 or HTTP/1.1). Without them it
+            speaks plain HTTP and listens on loopback only, so tokens and client data never
+            cross a network unencrypted; --insecure-http lifts that (only behind a TLS proxy
+            on the same machine).
+            """)
 
     @OptionGroup var database: DatabaseOptions
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
     @Option(help: "Port to listen on; 0 picks a free one (printed at start).") var port = 8080
+    @Option(help: ArgumentHelp("The server's certificate, PEM (with its chain).", valueName: "cert.pem"))
+    var tlsCert: String?
+    @Option(help: ArgumentHelp("The certificate's private key, PEM.", valueName: "key.pem"))
+    var tlsKey: String?
+    @Flag(help: "Serve plain HTTP on a non-loopback address (only behind a TLS-terminating proxy).")
+    var insecureHTTP = false
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: String = "info"
 
     func validate() throws {
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown log level '\(logLevel)'") }
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be 0…65535") }
+        if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("give --tls-cert and --tls-key together") }
+        if tlsCert != nil, insecureHTTP { throw ValidationError("--insecure-http and --tls-cert exclude each other") }
+        if tlsCert == nil, !insecureHTTP, !Loopback.contains(host) {
+            throw ValidationError("""
+                without TLS the server listens on loopback only, and \(host) is not loopback; \
+                give --tls-cert and --tls-key (or --insecure-http behind a TLS proxy on this machine)
+                """)
+        }
     }
 
     func run() async throws {
         var logger = Logger(label: "veld-server")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        var tls: ServerTLS?
+        if let tlsCert, let tlsKey {
+            do { tls = try ServerTLS(certificateFile: tlsCert, keyFile: tlsKey) } catch let invalid as ServerTLS.Invalid {
+                throw ValidationError(invalid.description)
+            }
+        }
         let storage = try await database.open(.serve, logger: logger)
         let host = host
         let describe = database.describe
-        let app = buildApplication(storage: storage, host: host, port: port, logger: logger, onServerRunning: { port in
+        let scheme = tls == nil ? "http" : "https"
+        var note = tls.map { "TLS, certificate valid until \(ISO8601DateFormatter().string(from: $0.notValidAfter))" }
+            ?? "plain HTTP, loopback only; give --tls-cert and --tls-key to serve other machines"
+        if tls == nil, !Loopback.contains(host) {
+            note = "plain HTTP on a non-loopback address (--insecure-http): only behind a TLS proxy on this machine"
+            logger.warning("serving plain HTTP on \(host): tokens and client data are unencrypted on the wire")
+        }
+        let shown = host.contains(":") ? "[\(host)]" : host
+        let said = note
+        let app = try buildApplication(storage: storage, host: host, port: port, logger: logger, tls: tls, onServerRunning: { port in
             // Written straight to the file descriptor so a supervising process sees it at once.
-            FileHandle.standardOutput.write(Data("veld-server listening on http://\(host):\(port) (database \(describe))\n".utf8))
+            FileHandle.standardOutput.write(Data("veld-server listening on \(scheme)://\(shown):\(port) (\(said); database \(describe))\n".utf8))
         })
         try await app.runService()
     }

@@ -6,6 +6,9 @@ import VeldProtocol
 public struct SyncSettings: Hashable, Sendable {
     public var server: URL?
     public var token: String?
+    /// The organisation's own CA (PEM) that the server's certificate must chain to, when
+    /// the profile was connected with one; nil: the system's CAs.
+    public var serverCA: String?
     /// The server's cursor after the last page committed here; "0" before the first pull.
     public var cursor: String
     public var lastSyncAt: Date?
@@ -15,6 +18,7 @@ extension LocalStore {
     enum SyncKey {
         static let server = "server"
         static let token = "token"
+        static let serverCA = "serverCA"
         static let cursor = "cursor"
         static let lastSyncAt = "lastSyncAt"
         static let identity = "identity"
@@ -26,19 +30,39 @@ extension LocalStore {
                 ($0["key"] as String, $0["value"] as String)
             })
             return SyncSettings(server: values[SyncKey.server].flatMap(URL.init(string:)), token: values[SyncKey.token],
+                                serverCA: values[SyncKey.serverCA],
                                 cursor: values[SyncKey.cursor] ?? "0",
                                 lastSyncAt: values[SyncKey.lastSyncAt].flatMap { Double($0) }.map(Date.init(timeIntervalSince1970:)))
         }
     }
 
-    /// Points this profile at a server. A different server starts pulling from the
-    /// beginning (its cursor means nothing here); records and the outbox stay.
-    public func connect(server: URL, token: String) throws {
+    /// Points this profile at a server, with the CA its certificate must chain to (nil:
+    /// the system's). A different server starts pulling from the beginning (its cursor
+    /// means nothing here); records and the outbox stay. The token is kept in the profile's
+    /// database, which only its owner can read (0600, in a 0700 folder).
+    public func connect(server: URL, token: String, serverCA: String? = nil) throws {
+        try ServerAddress.checkPlainHTTP(server)
+        try restrictPermissions()
         try writer.write { db in
             let previous = try String.fetchOne(db, sql: "SELECT value FROM syncState WHERE key = ?", arguments: [SyncKey.server])
             try Self.set(SyncKey.server, server.absoluteString, db)
             try Self.set(SyncKey.token, token, db)
+            if let serverCA {
+                try Self.set(SyncKey.serverCA, serverCA, db)
+            } else {
+                try db.execute(sql: "DELETE FROM syncState WHERE key = ?", arguments: [SyncKey.serverCA])
+            }
             if previous != server.absoluteString { try Self.set(SyncKey.cursor, "0", db) }
+        }
+    }
+
+    /// The profile folder 0700 and its database files 0600, whatever the umask was when
+    /// an older profile was made.
+    func restrictPermissions() throws {
+        let files = FileManager.default
+        try files.setAttributes([.posixPermissions: 0o700], ofItemAtPath: home.path)
+        for suffix in ["", "-wal", "-shm"] where files.fileExists(atPath: databaseURL.path + suffix) {
+            try files.setAttributes([.posixPermissions: 0o600], ofItemAtPath: databaseURL.path + suffix)
         }
     }
 

@@ -14,23 +14,20 @@ import VeldProtocol
 public struct HTTPTransport: SyncTransport {
     public let server: URL
     let token: String
-    let session: URLSession
+    let exchange: any HTTPExchange
+    let timeout: TimeInterval
 
-    public init(server: URL, token: String, timeout: TimeInterval = 60) {
+    /// `exchange` is the HTTP stack; URLSession when not given.
+    public init(server: URL, token: String, timeout: TimeInterval = 60, exchange: (any HTTPExchange)? = nil) {
         self.server = server
         self.token = token
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = timeout
-        configuration.httpAdditionalHeaders = ["User-Agent": "veld/\(VeldCoreInfo.version)"]
-        session = URLSession(configuration: configuration)
+        self.timeout = timeout
+        self.exchange = exchange ?? URLSessionExchange(timeout: timeout)
     }
 
     public func push(_ request: PushRequest) async throws -> PushResponse {
-        var urlRequest = URLRequest(url: server.appendingPathComponent("v1/push"))
-        urlRequest.httpMethod = "POST"
-        urlRequest.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        urlRequest.httpBody = try StableJSON.encode(request)
-        return try await send(urlRequest, expecting: PushResponse.self)
+        let body = try StableJSON.encode(request)
+        return try await send("POST", server.appendingPathComponent("v1/push"), body: body, expecting: PushResponse.self)
     }
 
     public func pull(since cursor: String, limit: Int) async throws -> PullResponse {
@@ -40,7 +37,7 @@ public struct HTTPTransport: SyncTransport {
     public func pullEncoded(since cursor: String, limit: Int) async throws -> (page: PullResponse, encoded: [String]?) {
         var components = URLComponents(url: server.appendingPathComponent("v1/pull"), resolvingAgainstBaseURL: false)!
         components.queryItems = [URLQueryItem(name: "since", value: cursor), URLQueryItem(name: "limit", value: String(limit))]
-        let data = try await fetch(URLRequest(url: components.url!))
+        let data = try await fetch("GET", components.url!)
         // The strict reader hands back each record's bytes too; anything it does not read
         // (a server in another encoding) goes through Codable, without the bytes.
         if let read = try? RecordStateJSON.readPull(data) { return (read.page, read.encoded) }
@@ -48,12 +45,12 @@ public struct HTTPTransport: SyncTransport {
     }
 
     public func me() async throws -> DeviceIdentity? {
-        try await send(URLRequest(url: server.appendingPathComponent("v1/me")), expecting: DeviceIdentity.self)
+        try await send("GET", server.appendingPathComponent("v1/me"), expecting: DeviceIdentity.self)
     }
 
     public func record(id: String) async throws -> RecordState? {
         do {
-            return try await send(URLRequest(url: server.appendingPathComponent("v1/records/\(id)")), expecting: RecordState.self)
+            return try await send("GET", server.appendingPathComponent("v1/records/\(id)"), expecting: RecordState.self)
         } catch SyncTransportError.rejected(let problem) where problem.status == 404 {
             return nil
         }
@@ -61,15 +58,15 @@ public struct HTTPTransport: SyncTransport {
 
     /// Every change the server accepted for a record, oldest first.
     public func history(of id: String) async throws -> RecordHistory {
-        try await send(URLRequest(url: server.appendingPathComponent("v1/records/\(id)/history")), expecting: RecordHistory.self)
+        try await send("GET", server.appendingPathComponent("v1/records/\(id)/history"), expecting: RecordHistory.self)
     }
 
     public func health() async throws -> HealthResponse {
-        try await send(URLRequest(url: server.appendingPathComponent("v1/health")), expecting: HealthResponse.self)
+        try await send("GET", server.appendingPathComponent("v1/health"), expecting: HealthResponse.self)
     }
 
-    private func send<T: Decodable>(_ request: URLRequest, expecting: T.Type) async throws -> T {
-        try decode(T.self, from: try await fetch(request))
+    private func send<T: Decodable>(_ method: String, _ url: URL, body: Data? = nil, expecting: T.Type) async throws -> T {
+        try decode(T.self, from: try await fetch(method, url, body: body))
     }
 
     private func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
@@ -79,35 +76,39 @@ public struct HTTPTransport: SyncTransport {
     }
 
     /// The body of a 2xx answer; anything else as a `SyncTransportError`.
-    private func fetch(_ request: URLRequest) async throws -> Data {
-        var request = request
-        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
-        request.setValue("application/json", forHTTPHeaderField: "Accept")
-        let data: Data
-        let response: URLResponse
-        do {
-            (data, response) = try await session.data(for: request)
-        } catch {
-            throw SyncTransportError.unreachable("\(server.absoluteString): \(error.localizedDescription)")
+    private func fetch(_ method: String, _ url: URL, body: Data? = nil) async throws -> Data {
+        // Checked on every request, not only when the address is typed: a profile made
+        // before this rule still never sends its token in the clear.
+        do { try ServerAddress.checkPlainHTTP(url) } catch let invalid as ServerAddress.Invalid {
+            throw SyncTransportError.insecure(invalid.description)
         }
-        guard let http = response as? HTTPURLResponse else {
-            throw SyncTransportError.badResponse("not an HTTP response")
-        }
-        switch http.statusCode {
+        var headers = [(name: "Authorization", value: "Bearer \(token)"), (name: "Accept", value: "application/json"),
+                       (name: "User-Agent", value: "veld/\(VeldCoreInfo.version)")]
+        if body != nil { headers.append((name: "Content-Type", value: "application/json")) }
+        let answer = try await exchange.send(HTTPExchangeRequest(method: method, url: url, headers: headers, body: body, timeout: timeout))
+        let data = answer.body
+        switch answer.status {
         case 200..<300:
             return data
+        case 300..<400:
+            throw SyncTransportError.badResponse(
+                "the server answered \(answer.status), a redirect; Veld does not follow redirects (the token would go along): connect to the address it names")
         case 408, 429, 503:
-            let detail = (try? StableJSON.decode(Problem.self, from: data))?.detail ?? HTTPURLResponse.localizedString(forStatusCode: http.statusCode)
-            let retryAfter = (http.value(forHTTPHeaderField: "Retry-After")).flatMap { TimeInterval($0.trimmingCharacters(in: .whitespaces)) }
-            throw SyncTransportError.busy(status: http.statusCode, retryAfter: retryAfter.map { max(0, $0) }, detail: detail)
+            let detail = (try? StableJSON.decode(Problem.self, from: data))?.detail ?? Self.reason(answer.status)
+            let retryAfter = answer.headers["retry-after"].flatMap { TimeInterval($0.trimmingCharacters(in: .whitespaces)) }
+            throw SyncTransportError.busy(status: answer.status, retryAfter: retryAfter.map { max(0, $0) }, detail: detail)
         case 400..<500:
             let problem = (try? StableJSON.decode(Problem.self, from: data))
-                ?? Problem(type: .malformed, status: http.statusCode, detail: String(decoding: data.prefix(300), as: UTF8.self))
+                ?? Problem(type: .malformed, status: answer.status, detail: String(decoding: data.prefix(300), as: UTF8.self))
             throw SyncTransportError.rejected(problem)
         default:
-            let detail = (try? StableJSON.decode(Problem.self, from: data))?.detail ?? HTTPURLResponse.localizedString(forStatusCode: http.statusCode)
-            throw SyncTransportError.serverFailed(status: http.statusCode, detail: detail)
+            let detail = (try? StableJSON.decode(Problem.self, from: data))?.detail ?? Self.reason(answer.status)
+            throw SyncTransportError.serverFailed(status: answer.status, detail: detail)
         }
+    }
+
+    static func reason(_ status: Int) -> String {
+        HTTPURLResponse.localizedString(forStatusCode: status)
     }
 }
 

@@ -43,11 +43,17 @@ public enum SyncTransportError: Error, CustomStringConvertible, Sendable {
     case unreachable(String)
     /// An answer that is not what the protocol says. Not retried.
     case badResponse(String)
+    /// The server's certificate was not accepted (unknown CA, expired, wrong name). Not
+    /// retried: nothing was sent.
+    case untrusted(String)
+    /// The address would carry the token unencrypted (`http://` to another machine).
+    /// Refused before anything is sent.
+    case insecure(String)
 
     public var isRetryable: Bool {
         switch self {
         case .serverFailed, .unreachable, .busy: return true
-        case .rejected, .badResponse: return false
+        case .rejected, .badResponse, .untrusted, .insecure: return false
         }
     }
 
@@ -64,6 +70,9 @@ public enum SyncTransportError: Error, CustomStringConvertible, Sendable {
         case .busy(let status, _, let detail): return "the server is busy (\(status)): \(detail); try again later"
         case .unreachable(let detail): return "cannot reach the server: \(detail); check the network and try `veld sync` again"
         case .badResponse(let detail): return "the server's answer does not follow the Veld protocol: \(detail)"
+        case .untrusted(let detail):
+            return "the server's certificate is not trusted (\(detail)); if your organisation has its own CA, run `veld connect --server URL --ca-file ORG-CA.pem`"
+        case .insecure(let detail): return detail
         }
     }
 }

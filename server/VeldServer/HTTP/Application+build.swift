@@ -1,5 +1,8 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
+import HummingbirdHTTP2
+import HummingbirdTLS
 import Logging
 import NIOCore
 import ServiceLifecycle
@@ -9,9 +12,12 @@ import VeldProtocol
 /// the tests share.
 ///
 /// ```swift
-/// let app = buildApplication(storage: storage, host: "127.0.0.1", port: 0) { port in print(port) }
+/// let app = try buildApplication(storage: storage, host: "127.0.0.1", port: 0) { port in print(port) }
 /// try await app.runService()
 /// ```
+///
+/// With `tls` it speaks HTTPS, HTTP/2 or HTTP/1.1 as the client's ALPN asks; without, plain
+/// HTTP/1.1 (which `veld-server serve` allows on loopback only).
 public func buildApplication(
     storage: any SyncStorage,
     host: String = "127.0.0.1",
@@ -19,17 +25,25 @@ public func buildApplication(
     logger: Logger = Logger(label: "veld-server"),
     clock: @escaping @Sendable () -> Date = WallClock.now,
     idleTimeout: Duration = .seconds(30),
+    tls: ServerTLS? = nil,
     onServerRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
-) -> some ApplicationProtocol {
+) throws -> some ApplicationProtocol {
     let router = Router(context: VeldRequestContext.self)
     router.add(middleware: ProblemMiddleware())
     router.add(middleware: LogRequestsMiddleware(.debug))
     SyncRoutes(storage: storage, clock: clock).add(to: router)
+    // A connection that sends nothing for `idleTimeout` (also while its headers or body
+    // are due) is closed, so half-open connections cannot pile up.
+    let http1 = HTTP1Channel.Configuration(idleTimeout: TimeAmount(idleTimeout))
+    let server: HTTPServerBuilder = if let tls {
+        try .http2Upgrade(tlsConfiguration: tls.configuration,
+                          configuration: .init(idleTimeout: idleTimeout, streamConfiguration: http1))
+    } else {
+        .http1(configuration: http1)
+    }
     return Application(
         router: router,
-        // A connection that sends nothing for `idleTimeout` (also while its headers or body
-        // are due) is closed, so half-open connections cannot pile up.
-        server: .http1(configuration: .init(idleTimeout: TimeAmount(idleTimeout))),
+        server: server,
         configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "veld-server"),
         // First in the list, so it is shut down last: after the server has answered its
         // last request.

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Checks that scripts/serve.sh passes its arguments to `veld-server serve`: once plain HTTP
+# on loopback, once HTTPS with a certificate from a throwaway CA; each answers /v1/health.
+# Needs veld-server built (the test command builds it first).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+work=$(mktemp -d)
+pid=""
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
+
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/ca.key" -out "$work/ca.pem" \
+  -days 2 -subj "/CN=Veld check CA" -addext basicConstraints=critical,CA:TRUE 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/key.pem" -out "$work/cert.csr" \
+  -subj "/CN=127.0.0.1" 2>/dev/null
+printf 'subjectAltName = IP:127.0.0.1\nextendedKeyUsage = serverAuth\n' > "$work/ext"
+openssl x509 -req -in "$work/cert.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" -set_serial 1 -days 2 \
+  -extfile "$work/ext" -out "$work/cert.pem" 2>/dev/null
+
+serve() {  # serve NAME ARGS...: starts serve.sh, waits for its address, asks /v1/health
+  local name=$1; shift
+  VELD_SKIP_BUILD=1 bash scripts/serve.sh --port 0 --db "$work/$name.sqlite" "$@" > "$work/$name.out" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 300); do
+    grep -q "listening on" "$work/$name.out" && break
+    kill -0 "$pid" 2>/dev/null || { cat "$work/$name.out" >&2; echo "check-serve: serve.sh $* exited" >&2; exit 1; }
+    sleep 0.1
+  done
+  local url
+  url=$(grep -o 'https\?://127\.0\.0\.1:[0-9]*' "$work/$name.out" | head -1)
+  [ -n "$url" ] || { cat "$work/$name.out" >&2; echo "check-serve: no address from serve.sh $*" >&2; exit 1; }
+  curl -fsS --max-time 10 --cacert "$work/ca.pem" "$url/v1/health" > /dev/null
+  kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
+  echo "check-serve: serve.sh ($name) answered on $url"
+}
+
+serve plain
+serve tls --tls-cert "$work/cert.pem" --tls-key "$work/key.pem"
