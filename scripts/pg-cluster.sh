@@ -6,6 +6,9 @@
 #   scripts/pg-cluster.sh start DIR     # start it again on the same port
 #   scripts/pg-cluster.sh destroy DIR   # stop it and remove DIR
 #
+# It speaks TLS with a certificate for 127.0.0.1 from a throwaway CA (DIR/ca.pem), and
+# takes plain connections too, so a test can use sslmode=verify-full&sslrootcert=DIR/ca.pem
+# as well as sslmode=disable.
 # Installs Debian's postgresql package when it is missing. Runs the cluster as the
 # postgres system user when called as root (initdb refuses root).
 set -euo pipefail
@@ -31,7 +34,7 @@ start() {
   local port
   port=$(cat "$dir/port")
   "${run[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-    -o "-p $port -c listen_addresses=127.0.0.1 -k $dir -c max_connections=300 -c fsync=off" start \
+    -o "-p $port -c listen_addresses=127.0.0.1 -k $dir -c max_connections=300 -c fsync=off -c ssl=on -c ssl_cert_file=$dir/server.pem -c ssl_key_file=$dir/server.key" start \
     </dev/null >"$dir/pg_ctl.log" 2>&1  # the server must not hold the caller's pipes open
 }
 
@@ -46,6 +49,18 @@ case "$command" in
     "${run[@]}" "$bin/initdb" -D "$dir/data" -U veld --pwfile="$dir/pw" --auth-local=trust \
       --auth-host=scram-sha-256 -E UTF8 >"$dir/initdb.log" 2>&1 \
       || { echo "pg-cluster: initdb failed, see $dir/initdb.log" >&2; exit 1; }
+    # A throwaway CA and a server certificate for 127.0.0.1 (the key readable by the
+    # server's user only, as PostgreSQL demands).
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$dir/ca.key" -out "$dir/ca.pem" \
+      -days 7 -subj "/CN=Veld test PostgreSQL CA" -addext basicConstraints=critical,CA:TRUE 2>/dev/null
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$dir/server.key" -out "$dir/server.csr" \
+      -subj "/CN=127.0.0.1" 2>/dev/null
+    printf 'subjectAltName = IP:127.0.0.1\nextendedKeyUsage = serverAuth\n' > "$dir/server.ext"
+    openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" -set_serial 1 -days 7 \
+      -extfile "$dir/server.ext" -out "$dir/server.pem" 2>/dev/null
+    chmod 600 "$dir/server.key"
+    chmod 644 "$dir/ca.pem" "$dir/server.pem"
+    [ "$(id -u)" -eq 0 ] && chown postgres "$dir/server.key" "$dir/server.pem"
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()' > "$dir/port"
     start || { echo "pg-cluster: the server did not start, see $dir/server.log" >&2; exit 1; }
     "${run[@]}" "$bin/createdb" -h "$dir" -p "$(cat "$dir/port")" -U veld veld

@@ -2,7 +2,8 @@
 # Starts a throwaway PostgreSQL cluster for the tests and stops it when the calling shell
 # exits. Source it:
 #
-#   source scripts/postgres.sh     # sets VELD_TEST_POSTGRES_URL
+#   source scripts/postgres.sh     # sets VELD_TEST_POSTGRES_URL (and VELD_TEST_POSTGRES_CA,
+#                                  # the CA of the cluster's TLS certificate)
 #
 # If PostgreSQL cannot be installed or started, VELD_TEST_POSTGRES_URL stays unset and
 # the PostgreSQL tests skip, saying why.
@@ -10,6 +11,7 @@ VELD_PG_DIR=$(mktemp -d /tmp/veld-pg.XXXXXX)
 chmod 755 "$VELD_PG_DIR"  # the cluster runs as the postgres user, who must get through
 if VELD_TEST_POSTGRES_URL=$(bash "$(dirname "${BASH_SOURCE[0]}")/pg-cluster.sh" init "$VELD_PG_DIR/cluster"); then
   export VELD_TEST_POSTGRES_URL
+  export VELD_TEST_POSTGRES_CA="$VELD_PG_DIR/cluster/ca.pem"
   echo "postgres: throwaway cluster at ${VELD_TEST_POSTGRES_URL##*@}"
 else
   unset VELD_TEST_POSTGRES_URL

@@ -60,6 +60,27 @@ import VeldServer
         }
     }
 
+    @Test func expiredTokenIs401AndSaysSo() async throws {
+        try await TestServer.run { client, server in
+            // The fixture's clock stands at Fixture.time: a token that expired a second before.
+            let secret = TokenSecret.make()
+            var token = DeviceToken(id: TokenSecret.makeID(), user: "anna", role: .visitor, scopes: ["loc-a"],
+                                    createdAt: Fixture.time(plus: -86_400), expiresAt: Fixture.time(plus: -1))
+            try await server.storage.insertToken(token, hash: TokenSecret.hash(secret))
+            let expired = IssuedToken(secret: secret, token: token)
+            let request = Records.batch("r-anna-2", [Records.visitNote(replica: "r-anna-2")])
+            let response = try await server.expectNothingStored { try await client.push(request, as: expired) }
+            try expectProblem(response, status: 401, .unauthenticated, detail: [token.id, "expired on", "new secret"])
+            try expectProblem(try await client.pull(as: expired), status: 401, .unauthenticated, detail: ["expired"])
+            // One that expires a second later still works.
+            let fresh = TokenSecret.make()
+            token.id = TokenSecret.makeID()
+            token.expiresAt = Fixture.time(plus: 1)
+            try await server.storage.insertToken(token, hash: TokenSecret.hash(fresh))
+            #expect(try await client.pull(as: IssuedToken(secret: fresh, token: token)).status == .ok)
+        }
+    }
+
     // MARK: Scopes, roles, dots
 
     @Test func pushIntoAnotherScopeIs403() async throws {

@@ -4,6 +4,7 @@ import PostgresNIO
 import Testing
 import VeldProtocol
 import VeldServer
+import VeldTestSupport
 
 /// The throwaway PostgreSQL cluster the test scripts start (`scripts/postgres.sh`).
 enum PostgresTestDatabase {
@@ -50,7 +51,7 @@ struct PostgresStorageTests {
         let url = try await PostgresTestDatabase.freshURL()
         let first = try PostgresSyncStorage(url: url)
         let second = try PostgresSyncStorage(url: url)
-        #expect(try await first.pendingMigrations().count == 4)
+        #expect(try await first.pendingMigrations().count == 5, "v1…v5")
         async let a: Void = first.migrate()
         async let b: Void = second.migrate()
         _ = try await (a, b)
@@ -104,5 +105,44 @@ struct PostgresStorageTests {
         let written = Set(pushed.filter { !$0.hasPrefix("seen:") })
         #expect(written.count == 6 * 15 * 3)
         #expect(seen == written, "the forward-only reader missed \(written.subtracting(seen).count) record(s)")
+    }
+}
+
+/// The database URL's `sslmode` and `sslrootcert`, against the test cluster (which speaks
+/// TLS with a certificate from a throwaway CA, `VELD_TEST_POSTGRES_CA`).
+@Suite(.enabled(if: PostgresTestDatabase.url != nil, PostgresTestDatabase.skipReason))
+struct PostgresTLSTests {
+    static func url(_ query: String) throws -> String {
+        try #require(PostgresTestDatabase.url) + "?" + query
+    }
+
+    @Test func verifyFullWithTheClustersCAIsEncrypted() async throws {
+        let ca = try #require(ProcessInfo.processInfo.environment["VELD_TEST_POSTGRES_CA"])
+        for mode in ["verify-full", "verify-ca", "require"] {
+            let storage = try PostgresSyncStorage(url: try Self.url("sslmode=\(mode)&sslrootcert=\(ca)"), maximumConnections: 2)
+            defer { storage.shutdown() }
+            #expect(try await storage.checkConnection(), "sslmode=\(mode) did not encrypt")
+            #expect(try await storage.pendingMigrations().count >= 0)
+        }
+        let plain = try PostgresSyncStorage(url: try Self.url("sslmode=disable"), maximumConnections: 2)
+        defer { plain.shutdown() }
+        #expect(try await plain.checkConnection() == false)
+    }
+
+    @Test func aCertificateFromAnotherCAIsRefused() async throws {
+        let other = try TestCA(name: "Not the database's CA")
+        let storage = try PostgresSyncStorage(url: try Self.url("sslmode=verify-full&sslrootcert=\(other.certificate)"), maximumConnections: 2)
+        defer { storage.shutdown() }
+        await #expect {
+            try await storage.checkConnection()
+        } throws: { error in
+            "\(error)".contains("TLS handshake")
+        }
+    }
+
+    @Test func unknownSettingsAreRefusedWithTheChoices() throws {
+        #expect { _ = try PostgresSyncStorage(url: try Self.url("sslmode=sometimes")) } throws: { "\($0)".contains("verify-full") }
+        #expect { _ = try PostgresSyncStorage(url: try Self.url("sslcert=x.pem")) } throws: { "\($0)".contains("sslmode and sslrootcert") }
+        #expect { _ = try PostgresSyncStorage(url: try Self.url("sslmode=disable&sslrootcert=x.pem")) } throws: { "\($0)".contains("verify-full") }
     }
 }

@@ -25,6 +25,7 @@ enum StorageContract: String, CaseIterable, Sendable, CustomTestStringConvertibl
     case scopeFiltering
     case replicaBinding
     case tokens
+    case tokenRotationAndScopes
     case generatedBatchesConverge
     case historyKeepsEveryAcceptedChange
     case stateAsOfADate
@@ -46,6 +47,7 @@ enum StorageContract: String, CaseIterable, Sendable, CustomTestStringConvertibl
         case .scopeFiltering: try await Self.scopeFiltering(make)
         case .replicaBinding: try await Self.replicaBinding(make)
         case .tokens: try await Self.tokens(make)
+        case .tokenRotationAndScopes: try await Self.tokenRotationAndScopes(make)
         case .generatedBatchesConverge: await Self.generatedBatchesConverge(make)
         case .historyKeepsEveryAcceptedChange: try await Self.historyKeepsEveryAcceptedChange(make)
         case .stateAsOfADate: try await Self.stateAsOfADate(make)
@@ -401,6 +403,34 @@ enum StorageContract: String, CaseIterable, Sendable, CustomTestStringConvertibl
         #expect(listed.count == 2)
         #expect(listed.first { $0.id == anna.id }?.revokedAt == Fixture.time(plus: 10))
         #expect(listed.first { $0.id == olga.id }?.revokedAt == nil)
+    }
+
+    /// A rotated token answers to its new secret only and keeps its binding; an expiry
+    /// and new scopes are kept; a revoked token can be neither rotated nor changed.
+    static func tokenRotationAndScopes(_ make: StorageFactory) async throws {
+        let storage = try await make()
+        let anna = try await storage.issueToken(user: "anna", role: .visitor, scopes: ["loc-a"])
+        try await storage.accept(Records.batch("r-anna", [Records.visitNote(replica: "r-anna")]), token: anna)
+        let secret = TokenSecret.make()
+        let expiry = Fixture.time(plus: 90 * 86_400)
+        #expect(try await storage.rotateToken(id: anna.id, hash: TokenSecret.hash(secret), at: Fixture.time(plus: 5), expiresAt: expiry))
+        #expect(try await storage.token(hash: TokenSecret.hash(anna.secret)) == nil, "the old secret still works")
+        let rotated = try #require(try await storage.token(hash: TokenSecret.hash(secret)))
+        #expect(rotated.id == anna.id && rotated.replica == "r-anna" && rotated.scopes == ["loc-a"])
+        #expect(rotated.expiresAt == expiry && rotated.secretIssuedAt == Fixture.time(plus: 5))
+        #expect(rotated.isExpired(at: expiry) && !rotated.isExpired(at: Fixture.time(plus: 6)))
+        // The device goes on with its replica under the new secret.
+        let renewed = IssuedToken(secret: secret, token: rotated)
+        try await storage.accept(Records.batch("r-anna", [Records.visitNote(replica: "r-anna")]), token: renewed)
+
+        #expect(try await storage.updateTokenScopes(id: anna.id, scopes: ["loc-a", "loc-b"]))
+        #expect(try await storage.token(hash: TokenSecret.hash(secret))?.scopes == ["loc-a", "loc-b"])
+        #expect(try await storage.updateTokenScopes(id: "tok_00000000", scopes: ["loc-a"]) == false)
+
+        #expect(try await storage.revokeToken(id: anna.id, at: Fixture.time(plus: 10)))
+        #expect(try await storage.rotateToken(id: anna.id, hash: TokenSecret.hash(TokenSecret.make()), at: Fixture.time(plus: 11), expiresAt: nil) == false)
+        #expect(try await storage.updateTokenScopes(id: anna.id, scopes: ["*"]) == false)
+        #expect(try await storage.token(hash: TokenSecret.hash(secret))?.scopes == ["loc-a", "loc-b"])
     }
 
     // MARK: Generated batches

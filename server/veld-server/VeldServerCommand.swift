@@ -164,8 +164,8 @@ struct Migrate: AsyncParsableCommand {
 
 struct TokenCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "token", abstract: "Issue, list and revoke device tokens.",
-        subcommands: [Create.self, List.self, Revoke.self])
+        commandName: "token", abstract: "Issue, list, rotate, update and revoke device tokens.",
+        subcommands: [Create.self, List.self, Rotate.self, Update.self, Revoke.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -176,26 +176,86 @@ struct TokenCommand: AsyncParsableCommand {
         @Option(name: .customLong("scope"), parsing: .singleValue,
                 help: "A scope the device may read and write (repeat, or comma-separate); * for all.")
         var scopes: [String]
+        @Option(help: ArgumentHelp("How long the token lives: 90d, 12w, 24h (default: until revoked).", valueName: "duration"))
+        var expires: Lifetime?
 
         func validate() throws {
             if user.trimmingCharacters(in: .whitespaces).isEmpty { throw ValidationError("--user must not be empty") }
-            for scope in expandedScopes where scope != "*" && !Scopes.isValid(scope) {
-                throw ValidationError("'\(scope)' is not a scope; use names like loc-zonnehof or org-bezinn, or * for all")
-            }
-            if expandedScopes.isEmpty { throw ValidationError("give at least one --scope") }
-        }
-
-        var expandedScopes: [String] {
-            scopes.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }.filter { !$0.isEmpty }
+            _ = try ScopeList.expand(scopes)
         }
 
         func run() async throws {
             let storage = try await database.open()
             let secret = TokenSecret.make()
-            let token = DeviceToken(id: TokenSecret.makeID(), user: user, role: role, scopes: expandedScopes, createdAt: Date())
+            let now = Date()
+            let scopes = try ScopeList.expand(scopes)
+            let token = DeviceToken(id: TokenSecret.makeID(), user: user, role: role, scopes: scopes, createdAt: now,
+                                    expiresAt: expires.map { now.addingTimeInterval($0.seconds) }, secretIssuedAt: now)
             try await storage.insertToken(token, hash: TokenSecret.hash(secret))
             print(secret)
-            FileHandle.standardError.write(Data("Token \(token.id) for \(user) (\(role.rawValue), scopes \(expandedScopes.joined(separator: ","))). It is shown only now.\n".utf8))
+            let until = token.expiresAt.map { ", valid until \(InternetTime.format($0))" } ?? ""
+            FileHandle.standardError.write(Data("Token \(token.id) for \(user) (\(role.rawValue), scopes \(scopes.joined(separator: ","))\(until)). It is shown only now.\n".utf8))
+        }
+    }
+
+    struct Rotate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Give a token a new secret (printed once); the old one stops working at once.",
+            discussion: """
+                The token keeps its id, user, role, scopes and the device it is bound to, so the
+                device goes on where it was after `veld connect --token-file` with the new secret.
+                Without --expires an expiring token gets as long again as it was first given.
+                """)
+        @OptionGroup var database: DatabaseOptions
+        @Argument(help: "The token id from `veld-server token list`.") var id: String
+        @Option(help: ArgumentHelp("How long the new secret lives: 90d, 12w, 24h.", valueName: "duration"))
+        var expires: Lifetime?
+        @Flag(help: "The new secret does not expire.") var noExpiry = false
+
+        func validate() throws {
+            if expires != nil, noExpiry { throw ValidationError("--expires and --no-expiry exclude each other") }
+        }
+
+        func run() async throws {
+            let storage = try await database.open()
+            guard let token = try await storage.tokens().first(where: { $0.id == id }) else {
+                throw ValidationError("no token \(id); `veld-server token list` shows the ids")
+            }
+            guard token.revokedAt == nil else { throw ValidationError("\(id) is revoked; issue a new token with `veld-server token create`") }
+            let now = Date()
+            let expiresAt: Date? = noExpiry ? nil : expires.map { now.addingTimeInterval($0.seconds) }
+                ?? token.lifetime.map { now.addingTimeInterval($0) }
+            let secret = TokenSecret.make()
+            guard try await storage.rotateToken(id: id, hash: TokenSecret.hash(secret), at: now, expiresAt: expiresAt) else {
+                throw ValidationError("\(id) was revoked meanwhile; nothing was changed")
+            }
+            print(secret)
+            let until = expiresAt.map { "valid until \(InternetTime.format($0))" } ?? "no expiry"
+            FileHandle.standardError.write(Data("New secret for \(id) (\(token.user), \(until)); the old one no longer works. It is shown only now.\n".utf8))
+        }
+    }
+
+    struct Update: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Change the scopes a token may read and write; the device learns them at its next sync.")
+        @OptionGroup var database: DatabaseOptions
+        @Argument(help: "The token id from `veld-server token list`.") var id: String
+        @Option(name: .customLong("scopes"), parsing: .singleValue,
+                help: "The token's scopes from now on (repeat, or comma-separate); * for all.")
+        var scopes: [String]
+
+        func validate() throws { _ = try ScopeList.expand(scopes) }
+
+        func run() async throws {
+            let storage = try await database.open()
+            let scopes = try ScopeList.expand(scopes)
+            guard let token = try await storage.tokens().first(where: { $0.id == id }) else {
+                throw ValidationError("no token \(id); `veld-server token list` shows the ids")
+            }
+            guard try await storage.updateTokenScopes(id: id, scopes: scopes) else {
+                throw ValidationError("\(id) is revoked; a revoked token cannot be changed")
+            }
+            print("\(id) (\(token.user)): scopes \(token.scopes.joined(separator: ",")) → \(scopes.joined(separator: ",")).")
         }
     }
 
@@ -211,7 +271,8 @@ struct TokenCommand: AsyncParsableCommand {
                 print(String(decoding: try StableJSON.encode(tokens, pretty: true), as: UTF8.self))
                 return
             }
-            print("ID           USER         ROLE     SCOPES           REPLICA                    LAST PUSH            LAST PULL            STATE")
+            print("ID           USER         ROLE     SCOPES           REPLICA                    LAST PUSH            LAST PULL            EXPIRES              STATE")
+            let now = Date()
             for token in tokens {
                 let columns = [
                     token.id.padding(toLength: 12, withPad: " ", startingAt: 0),
@@ -221,7 +282,8 @@ struct TokenCommand: AsyncParsableCommand {
                     (token.replica ?? "-").padding(toLength: 26, withPad: " ", startingAt: 0),
                     (token.lastPushAt.map { ISO8601DateFormatter().string(from: $0) } ?? "-").padding(toLength: 20, withPad: " ", startingAt: 0),
                     (token.lastPullAt.map { ISO8601DateFormatter().string(from: $0) } ?? "-").padding(toLength: 20, withPad: " ", startingAt: 0),
-                    token.revokedAt == nil ? "active" : "revoked",
+                    (token.expiresAt.map { ISO8601DateFormatter().string(from: $0) } ?? "never").padding(toLength: 20, withPad: " ", startingAt: 0),
+                    token.state(at: now),
                 ]
                 print(columns.joined(separator: " "))
             }
@@ -244,3 +306,30 @@ struct TokenCommand: AsyncParsableCommand {
 }
 
 extension Role: ExpressibleByArgument {}
+
+/// `--scope` values: repeated or comma-separated, each a scope name or `*`.
+enum ScopeList {
+    static func expand(_ values: [String]) throws -> [String] {
+        let scopes = values.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }.filter { !$0.isEmpty }
+        for scope in scopes where scope != "*" && !Scopes.isValid(scope) {
+            throw ValidationError("'\(scope)' is not a scope; use names like loc-zonnehof or org-bezinn, or * for all")
+        }
+        if scopes.isEmpty { throw ValidationError("give at least one scope") }
+        var seen = Set<String>()
+        return scopes.filter { seen.insert($0).inserted }
+    }
+}
+
+/// A token's lifetime as typed: a whole number and a unit, `90d`, `12w`, `24h` or `30m`.
+struct Lifetime: ExpressibleByArgument {
+    let seconds: TimeInterval
+
+    init?(argument: String) {
+        let units: [Character: TimeInterval] = ["m": 60, "h": 3_600, "d": 86_400, "w": 604_800]
+        guard let unit = argument.last.flatMap({ units[$0] }), let count = Int(argument.dropLast()), count > 0,
+              Double(count) * unit <= 3_660 * 86_400 else { return nil }
+        seconds = Double(count) * unit
+    }
+
+    static var defaultCompletionKind: CompletionKind { .default }
+}

@@ -19,10 +19,14 @@ public struct DeviceToken: Codable, Hashable, Sendable {
     public var lastPullAt: Date?
     /// The cursor the device's last pull ended at: how far behind it is.
     public var lastCursor: Int64?
+    /// After this the token gets 401 (`token create --expires`); nil: it does not expire.
+    public var expiresAt: Date?
+    /// When the current secret was issued: at creation, or at the last `token rotate`.
+    public var secretIssuedAt: Date?
 
     public init(id: String, user: String, role: Role, scopes: [String], replica: String? = nil,
                 createdAt: Date, revokedAt: Date? = nil, lastPushAt: Date? = nil, lastPullAt: Date? = nil,
-                lastCursor: Int64? = nil) {
+                lastCursor: Int64? = nil, expiresAt: Date? = nil, secretIssuedAt: Date? = nil) {
         self.id = id
         self.user = user
         self.role = role
@@ -33,6 +37,23 @@ public struct DeviceToken: Codable, Hashable, Sendable {
         self.lastPushAt = lastPushAt
         self.lastPullAt = lastPullAt
         self.lastCursor = lastCursor
+        self.expiresAt = expiresAt
+        self.secretIssuedAt = secretIssuedAt
+    }
+
+    public func isExpired(at date: Date) -> Bool {
+        expiresAt.map { $0 <= date } ?? false
+    }
+
+    /// active, expired or revoked, as `token list` shows it.
+    public func state(at date: Date) -> String {
+        revokedAt != nil ? "revoked" : isExpired(at: date) ? "expired" : "active"
+    }
+
+    /// How long a new secret lives when the token is rotated without a new --expires: as
+    /// long as the current one was given.
+    public var lifetime: TimeInterval? {
+        expiresAt.map { $0.timeIntervalSince(secretIssuedAt ?? createdAt) }
     }
 
     public var scopeFilter: ScopeFilter { ScopeFilter(scopes) }

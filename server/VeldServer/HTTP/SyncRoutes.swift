@@ -13,7 +13,7 @@ struct SyncRoutes {
         router.get("/v1/health") { request, _ in
             try JSONBody.response(HealthResponse(status: "ok", version: VeldServerInfo.version, protocolVersion: 1), for: request)
         }
-        let authenticated = router.group("v1").add(middleware: TokenAuthenticator(storage: storage))
+        let authenticated = router.group("v1").add(middleware: TokenAuthenticator(storage: storage, clock: clock))
         authenticated.post("push") { request, context in try await push(request, context) }
         authenticated.get("pull") { request, context in try await pull(request, context) }
         authenticated.get("records/:id/history") { request, context in try await history(request, context) }

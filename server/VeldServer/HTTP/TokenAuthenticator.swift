@@ -9,6 +9,7 @@ import VeldProtocol
 struct TokenAuthenticator: RouterMiddleware {
     typealias Context = VeldRequestContext
     let storage: any SyncStorage
+    let clock: @Sendable () -> Date
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let header = request.headers[.authorization] else {
@@ -26,6 +27,10 @@ struct TokenAuthenticator: RouterMiddleware {
         if token.revokedAt != nil {
             throw Problem(type: .unauthenticated, status: 401,
                           detail: "this device token (\(token.id)) has been revoked; ask the office for a new one")
+        }
+        if let expiresAt = token.expiresAt, expiresAt <= clock() {
+            throw Problem(type: .unauthenticated, status: 401,
+                          detail: "this device token (\(token.id)) expired on \(InternetTime.format(expiresAt)); ask the office for a new secret (`veld-server token rotate \(token.id)`) and give it to `veld connect --token-file`")
         }
         var context = context
         context.token = token

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOSSL
 import PostgresNIO
 import VeldProtocol
 
@@ -34,7 +35,7 @@ public final class PostgresSyncStorage: SyncStorage {
         let parsed = try PostgresURL(url)
         self.url = parsed
         var configuration = PostgresClient.Configuration(host: parsed.host, port: parsed.port, username: parsed.user,
-                                                         password: parsed.password, database: parsed.database, tls: .disable)
+                                                         password: parsed.password, database: parsed.database, tls: try parsed.clientTLS())
         configuration.options.maximumConnections = maximumConnections
         configuration.options.connectTimeout = .seconds(5)
         // The pool retries failed connections in the background; one line per retry at
@@ -97,6 +98,10 @@ public final class PostgresSyncStorage: SyncStorage {
             "ALTER TABLE history ADD COLUMN delta text",
             "ALTER TABLE record ADD COLUMN history_run integer NOT NULL DEFAULT 0",
         ]),
+        ("v5-token-expiry", [
+            "ALTER TABLE token ADD COLUMN expires_at timestamptz",
+            "ALTER TABLE token ADD COLUMN secret_issued_at timestamptz",
+        ]),
     ]
 
     public func migrate() async throws {
@@ -119,14 +124,19 @@ public final class PostgresSyncStorage: SyncStorage {
     /// Opens one connection outside the pool and closes it again: the pool would keep
     /// retrying quietly, while this fails at once with the server's own reason (no such
     /// database, wrong password, connection refused).
-    public func checkConnection() async throws {
+    /// Returns whether the connection is encrypted (what `pg_stat_ssl` says of it).
+    @discardableResult
+    public func checkConnection() async throws -> Bool {
         let configuration = PostgresConnection.Configuration(host: url.host, port: url.port, username: url.user,
-                                                             password: url.password, database: url.database, tls: .disable)
+                                                             password: url.password, database: url.database, tls: try url.connectionTLS())
         var quiet = logger
         quiet.logLevel = .critical
         do {
             let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: quiet)
+            let encrypted = try await connection.query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", logger: quiet)
+                .decode(Bool.self).all().first ?? false
             try await connection.close()
+            return encrypted
         } catch let error as PSQLError {
             throw PostgresProblem.describe(error, location: location)
         }
@@ -152,14 +162,16 @@ public final class PostgresSyncStorage: SyncStorage {
         let scopes = String(decoding: try StableJSON.encode(token.scopes), as: UTF8.self)
         try await guarded { [self] connection in
             try await connection.query("""
-                INSERT INTO token (id, hash, "user", role, scopes, replica, created_at, revoked_at, last_push_at, last_pull_at, last_cursor)
+                INSERT INTO token (id, hash, "user", role, scopes, replica, created_at, revoked_at, last_push_at, last_pull_at, last_cursor,
+                                   expires_at, secret_issued_at)
                 VALUES (\(token.id), \(hash), \(token.user), \(token.role.rawValue), \(scopes), \(token.replica), \(token.createdAt),
-                        \(token.revokedAt), \(token.lastPushAt), \(token.lastPullAt), \(token.lastCursor))
+                        \(token.revokedAt), \(token.lastPushAt), \(token.lastPullAt), \(token.lastCursor),
+                        \(token.expiresAt), \(token.secretIssuedAt))
                 """, logger: logger)
         }
     }
 
-    static let tokenColumns = #""id", "user", role, scopes, replica, created_at, revoked_at, last_push_at, last_pull_at, last_cursor"#
+    static let tokenColumns = #""id", "user", role, scopes, replica, created_at, revoked_at, last_push_at, last_pull_at, last_cursor, expires_at, secret_issued_at"#
 
     public func token(hash: String) async throws -> DeviceToken? {
         try await guarded { [self] connection in
@@ -193,12 +205,12 @@ public final class PostgresSyncStorage: SyncStorage {
 
     private func decodeTokens(_ rows: PostgresRowSequence) async throws -> [DeviceToken] {
         var tokens: [DeviceToken] = []
-        for try await (id, user, role, scopes, replica, createdAt, revokedAt, lastPushAt, lastPullAt, lastCursor)
-            in rows.decode((String, String, String, String, String?, Date, Date?, Date?, Date?, Int64?).self) {
+        for try await (id, user, role, scopes, replica, createdAt, revokedAt, lastPushAt, lastPullAt, lastCursor, expiresAt, secretIssuedAt)
+            in rows.decode((String, String, String, String, String?, Date, Date?, Date?, Date?, Int64?, Date?, Date?).self) {
             tokens.append(DeviceToken(id: id, user: user, role: Role(rawValue: role) ?? .visitor,
                                       scopes: try StableJSON.decode([String].self, from: Data(scopes.utf8)), replica: replica,
                                       createdAt: createdAt, revokedAt: revokedAt, lastPushAt: lastPushAt, lastPullAt: lastPullAt,
-                                      lastCursor: lastCursor))
+                                      lastCursor: lastCursor, expiresAt: expiresAt, secretIssuedAt: secretIssuedAt))
         }
         return tokens
     }
@@ -207,6 +219,25 @@ public final class PostgresSyncStorage: SyncStorage {
         try await guarded { [self] connection in
             let rows = try await connection.query("UPDATE token SET revoked_at = COALESCE(revoked_at, \(date)) WHERE id = \(id) RETURNING id",
                                               logger: logger)
+            return try await rows.decode(String.self).all().count > 0
+        }
+    }
+
+    public func rotateToken(id: String, hash: String, at date: Date, expiresAt: Date?) async throws -> Bool {
+        try await guarded { [self] connection in
+            let rows = try await connection.query("""
+                UPDATE token SET hash = \(hash), secret_issued_at = \(date), expires_at = \(expiresAt)
+                WHERE id = \(id) AND revoked_at IS NULL RETURNING id
+                """, logger: logger)
+            return try await rows.decode(String.self).all().count > 0
+        }
+    }
+
+    public func updateTokenScopes(id: String, scopes: [String]) async throws -> Bool {
+        let encoded = String(decoding: try StableJSON.encode(scopes), as: UTF8.self)
+        return try await guarded { [self] connection in
+            let rows = try await connection.query(
+                "UPDATE token SET scopes = \(encoded) WHERE id = \(id) AND revoked_at IS NULL RETURNING id", logger: logger)
             return try await rows.decode(String.self).all().count > 0
         }
     }
@@ -458,6 +489,12 @@ enum PostgresProblem {
     static func describe(_ error: PSQLError, location: String) -> any Error {
         let state = error.serverInfo?[.sqlState]
         let message = error.serverInfo?[.message] ?? "\(error.code)"
+        if error.code == .sslUnsupported {
+            return StorageError.configuration("PostgreSQL at \(location) does not offer TLS, and the URL asks for it (sslmode); switch on ssl in its configuration")
+        }
+        if let underlying = error.underlying, underlying is NIOSSLError || underlying is BoringSSLError || underlying is NIOSSLExtraError {
+            return StorageError.configuration("the TLS handshake with PostgreSQL at \(location) failed (\(underlying)); check sslrootcert and that the certificate names the host")
+        }
         switch (error.code, state) {
         case (.server, "28P01"), (.server, "28000"):
             return StorageError.configuration("PostgreSQL at \(location) refused the user name or password (\(message)); check the password in the database URL")
@@ -474,13 +511,25 @@ enum PostgresProblem {
     }
 }
 
-/// `postgres://user:password@host:port/database`, with what a log may show.
+/// `postgres://user:password@host:port/database[?sslmode=…&sslrootcert=…]`, with what a
+/// log may show. `sslmode` means what it means to libpq: `disable`; `prefer` (the default:
+/// TLS when the server offers it, unverified); `require` (TLS, unverified); `verify-ca`
+/// (TLS, the certificate chains to `sslrootcert` or the system's CAs); `verify-full` (and
+/// names the host).
 struct PostgresURL {
+    enum SSLMode: String, CaseIterable {
+        case disable, allow, prefer, require
+        case verifyCA = "verify-ca"
+        case verifyFull = "verify-full"
+    }
+
     let host: String
     let port: Int
     let user: String
     let password: String?
     let database: String
+    let sslMode: SSLMode
+    let rootCertificate: String?
 
     init(_ text: String) throws {
         guard let components = URLComponents(string: text), ["postgres", "postgresql"].contains(components.scheme ?? ""),
@@ -493,9 +542,64 @@ struct PostgresURL {
         password = components.password
         let path = components.path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
         database = path.isEmpty ? user : path
+        var mode = SSLMode.prefer
+        var root: String?
+        for item in components.queryItems ?? [] {
+            switch item.name {
+            case "sslmode":
+                guard let value = item.value.flatMap(SSLMode.init(rawValue:)) else {
+                    throw StorageError.configuration(
+                        "sslmode=\(item.value ?? "") is not known; use one of \(SSLMode.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                mode = value
+            case "sslrootcert":
+                root = item.value
+            default:
+                throw StorageError.configuration("the database URL's parameter '\(item.name)' is not known; Veld reads sslmode and sslrootcert")
+            }
+        }
+        if root != nil, ![.verifyCA, .verifyFull, .require].contains(mode) {
+            throw StorageError.configuration("sslrootcert goes with sslmode=verify-full (or verify-ca)")
+        }
+        sslMode = mode
+        rootCertificate = root
     }
 
     var redacted: String { "\(user)@\(host):\(port)/\(database)" }
+
+    /// What the TLS handshake checks, or nil for no TLS.
+    func tlsConfiguration() throws -> TLSConfiguration? {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.minimumTLSVersion = .tlsv12
+        switch sslMode {
+        case .disable: return nil
+        case .allow, .prefer: tls.certificateVerification = .none
+        // libpq: with a root certificate, require verifies the chain like verify-ca.
+        case .require: tls.certificateVerification = rootCertificate == nil ? .none : .noHostnameVerification
+        case .verifyCA: tls.certificateVerification = .noHostnameVerification
+        case .verifyFull: tls.certificateVerification = .fullVerification
+        }
+        if let rootCertificate {
+            do { tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(rootCertificate)) } catch {
+                throw StorageError.configuration("cannot read the CA certificate sslrootcert=\(rootCertificate): \(error)")
+            }
+        }
+        return tls
+    }
+
+    func clientTLS() throws -> PostgresClient.Configuration.TLS {
+        guard let tls = try tlsConfiguration() else { return .disable }
+        return [.allow, .prefer].contains(sslMode) ? .prefer(tls) : .require(tls)
+    }
+
+    func connectionTLS() throws -> PostgresConnection.Configuration.TLS {
+        guard let tls = try tlsConfiguration() else { return .disable }
+        let context: NIOSSLContext
+        do { context = try NIOSSLContext(configuration: tls) } catch {
+            throw StorageError.configuration("cannot set up TLS for the database: \(error)")
+        }
+        return [.allow, .prefer].contains(sslMode) ? .prefer(context) : .require(context)
+    }
 
     static func redact(_ text: String) -> String {
         guard var components = URLComponents(string: text), components.password != nil else { return text }

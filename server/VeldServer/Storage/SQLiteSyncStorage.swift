@@ -115,6 +115,12 @@ public final class SQLiteSyncStorage: SyncStorage {
             try db.alter(table: "history") { t in t.add(column: "delta", .text) }
             try db.alter(table: "record") { t in t.add(column: "historyRun", .integer).notNull().defaults(to: 0) }
         }
+        migrator.registerMigration("v5-token-expiry") { db in
+            try db.alter(table: "token") { t in
+                t.add(column: "expiresAt", .datetime)
+                t.add(column: "secretIssuedAt", .datetime)
+            }
+        }
         return migrator
     }
 
@@ -150,6 +156,22 @@ public final class SQLiteSyncStorage: SyncStorage {
     public func revokeToken(id: String, at date: Date) async throws -> Bool {
         try await pool.write { db in
             try db.execute(sql: "UPDATE token SET revokedAt = COALESCE(revokedAt, ?) WHERE id = ?", arguments: [date, id])
+            return db.changesCount > 0
+        }
+    }
+
+    public func rotateToken(id: String, hash: String, at date: Date, expiresAt: Date?) async throws -> Bool {
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE token SET hash = ?, secretIssuedAt = ?, expiresAt = ? WHERE id = ? AND revokedAt IS NULL",
+                           arguments: [hash, date, expiresAt, id])
+            return db.changesCount > 0
+        }
+    }
+
+    public func updateTokenScopes(id: String, scopes: [String]) async throws -> Bool {
+        let encoded = String(decoding: try StableJSON.encode(scopes), as: UTF8.self)
+        return try await pool.write { db in
+            try db.execute(sql: "UPDATE token SET scopes = ? WHERE id = ? AND revokedAt IS NULL", arguments: [encoded, id])
             return db.changesCount > 0
         }
     }
@@ -336,6 +358,8 @@ struct TokenRow: Codable, FetchableRecord, PersistableRecord {
     var lastPushAt: Date?
     var lastPullAt: Date?
     var lastCursor: Int64?
+    var expiresAt: Date?
+    var secretIssuedAt: Date?
 
     init(_ token: DeviceToken, hash: String) throws {
         id = token.id
@@ -349,12 +373,14 @@ struct TokenRow: Codable, FetchableRecord, PersistableRecord {
         lastPushAt = token.lastPushAt
         lastPullAt = token.lastPullAt
         lastCursor = token.lastCursor
+        expiresAt = token.expiresAt
+        secretIssuedAt = token.secretIssuedAt
     }
 
     func token() throws -> DeviceToken {
         DeviceToken(id: id, user: user, role: Role(rawValue: role) ?? .visitor,
                     scopes: try StableJSON.decode([String].self, from: Data(scopes.utf8)), replica: replica,
                     createdAt: createdAt, revokedAt: revokedAt, lastPushAt: lastPushAt, lastPullAt: lastPullAt,
-                    lastCursor: lastCursor)
+                    lastCursor: lastCursor, expiresAt: expiresAt, secretIssuedAt: secretIssuedAt)
     }
 }

@@ -19,6 +19,11 @@ public protocol SyncStorage: Sendable {
     func tokens() async throws -> [DeviceToken]
     /// Marks the token revoked; false if there is no such token.
     func revokeToken(id: String, at date: Date) async throws -> Bool
+    /// Replaces an unrevoked token's secret (its hash) and expiry, keeping its id, user,
+    /// role, scopes and replica binding; false if there is no such unrevoked token.
+    func rotateToken(id: String, hash: String, at date: Date, expiresAt: Date?) async throws -> Bool
+    /// Replaces an unrevoked token's scopes; false if there is no such unrevoked token.
+    func updateTokenScopes(id: String, scopes: [String]) async throws -> Bool
 
     /// Applies a push that passed ``PushPolicy/check(_:by:)`` in one transaction: reads
     /// what ``PushPolicy/decide(_:fingerprint:inputs:)`` needs (an earlier batch with this
