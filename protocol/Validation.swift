@@ -151,7 +151,7 @@ extension FieldSchema {
         case (.text, .string(let text)):
             // Only whitespace? (Most text fails this on its first character; Foundation's
             // trimming would copy the whole of it first.)
-            if text.unicodeScalars.allSatisfy(\.properties.isWhitespace) { return fail(.emptyText) }
+            if text.unicodeScalars.allSatisfy(Self.isInvisible) { return fail(.emptyText) }
             if name == "clientCode", Self.looksLikeBSN(text) { return fail(.looksLikeBSN) }
             return []
         case (.date, .string(let text)):
@@ -172,10 +172,21 @@ extension FieldSchema {
         }
     }
 
-    /// Nine digits that pass the BSN eleven-test.
+    /// Whitespace and characters that show nothing (zero-width spaces and joiners, the
+    /// byte-order mark, direction marks, soft hyphens): text made only of these is empty,
+    /// and they never hide a BSN.
+    static func isInvisible(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.properties.isWhitespace || scalar.properties.generalCategory == .format
+            || scalar.properties.isDefaultIgnorableCodePoint
+    }
+
+    /// Nine digits (of any script) that pass the BSN eleven-test, whatever separators
+    /// (spaces, dots, dashes) or invisible characters stand between them.
     static func looksLikeBSN(_ text: String) -> Bool {
-        let digits = text.filter(\.isNumber)
-        guard digits.count == 9, digits.count == text.filter({ !$0.isWhitespace && $0 != "." && $0 != "-" }).count else { return false }
+        let visible = String(String.UnicodeScalarView(text.unicodeScalars.filter { !isInvisible($0) }))
+        let digits = visible.filter(\.isNumber)
+        guard digits.count == 9,
+              digits.count == visible.filter({ !$0.isWhitespace && !"._-‐‑‒–—/".contains($0) }).count else { return false }
         let values = digits.compactMap { $0.wholeNumberValue }
         var sum = 0
         for (index, digit) in values.enumerated() {

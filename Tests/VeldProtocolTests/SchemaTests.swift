@@ -81,6 +81,34 @@ import VeldProtocol
         #expect(Schemas.validate(plan) == [])
     }
 
+    /// Generated BSNs (nine digits passing the eleven-test) dressed up with separators,
+    /// invisible characters and other digit scripts are all refused; text of invisible
+    /// characters only is empty.
+    @Test func aBSNIsRefusedHoweverItIsDressedUp() async {
+        let dressing: [String] = [" ", ".", "-", "\u{200B}", "\u{200C}", "\u{200D}", "\u{2060}", "\u{FEFF}", "\u{00AD}", "\u{200E}", "\u{2011}"]
+        await checkProperty(count: 300, input: Gen.int(in: 0...9).array(of: 8), Gen.int(in: 0...10).array(of: 9),
+                            Gen.int(in: 0...2)) { firstEight, gaps, script in
+            var weighted = 0
+            for (index, digit) in firstEight.enumerated() { weighted += (9 - index) * digit }
+            let last = weighted % 11
+            guard last < 10 else { return }   // no ninth digit makes this one a BSN
+            let digits = firstEight + [last]
+            let zeros: [UInt32] = [0x30, 0xFF10, 0x0660]   // ASCII, full-width, Arabic-Indic
+            var text = ""
+            for (index, digit) in digits.enumerated() {
+                text.unicodeScalars.append(Unicode.Scalar(zeros[script] + UInt32(digit))!)
+                if gaps[index] < dressing.count, index < 8 { text += dressing[gaps[index]] }
+            }
+            let field = Schemas.carePlan.field("clientCode")!
+            #expect(field.check(.string(text), recordID: Self.id, type: "carePlan").first?.problem == .looksLikeBSN,
+                    "\(text.unicodeScalars.map { String($0.value, radix: 16) })")
+        }
+        let field = Schemas.carePlan.field("clientCode")!
+        #expect(field.check(.string("\u{200B}\u{FEFF}"), recordID: Self.id, type: "carePlan").first?.problem == .emptyText)
+        #expect(field.check(.string("ZH-0042"), recordID: Self.id, type: "carePlan") == [])
+        #expect(field.check(.string("ZH-111222333"), recordID: Self.id, type: "carePlan") == [], "letters make it a code")
+    }
+
     @Test func listsOfChoicesHaveNoRepeats() {
         #expect(Schemas.validate(Self.visit(["themes": .strings(["veiligheid", "veiligheid"])])).first?.problem == .repeatedChoice("veiligheid"))
     }

@@ -20,14 +20,14 @@ struct TestServer: Sendable {
 
     /// Runs `test` against a fresh server (routed in process, no sockets; `.live` for a real
     /// server on a loopback port).
-    static func run(_ mode: TestingSetup = .router, idleTimeout: Duration = .seconds(30),
+    static func run(_ mode: TestingSetup = .router, idleTimeout: Duration = .seconds(30), bodyDeadline: Duration = .seconds(120),
                     _ test: @Sendable (any TestClientProtocol, TestServer) async throws -> Void) async throws {
         let folder = try TemporaryFolder()
         // In its own function, so the store is closed before the folder goes.
-        try await run(in: folder, mode: mode, idleTimeout: idleTimeout, test)
+        try await run(in: folder, mode: mode, idleTimeout: idleTimeout, bodyDeadline: bodyDeadline, test)
     }
 
-    private static func run(in folder: TemporaryFolder, mode: TestingSetup, idleTimeout: Duration,
+    private static func run(in folder: TemporaryFolder, mode: TestingSetup, idleTimeout: Duration, bodyDeadline: Duration,
                             _ test: @Sendable (any TestClientProtocol, TestServer) async throws -> Void) async throws {
         let storage = try SQLiteSyncStorage(path: folder.url.appendingPathComponent("veld-server.sqlite").path)
         try await storage.migrate()
@@ -39,7 +39,8 @@ struct TestServer: Sendable {
         )
         var logger = Logger(label: "veld-server-test")
         logger.logLevel = .critical
-        let app = try buildApplication(storage: storage, logger: logger, clock: { Fixture.time }, idleTimeout: idleTimeout)
+        let app = try buildApplication(storage: storage, logger: logger, clock: { Fixture.time }, idleTimeout: idleTimeout,
+                                     bodyDeadline: bodyDeadline)
         try await app.test(mode) { client in try await test(client, server) }
     }
 

@@ -78,4 +78,55 @@ import VeldServer
             #expect(halfHeaders == "", "the server kept a connection with half its headers open")
         }
     }
+
+    /// A body trickled a byte every 200 ms never goes idle, but it must arrive whole
+    /// within the body deadline: past it the answer is 408 and the connection is closed.
+    @Test func aTrickledBodyIsCutOffAtTheDeadline() async throws {
+        try await TestServer.run(.live, idleTimeout: .seconds(30), bodyDeadline: .seconds(2)) { client, server in
+            let port = try #require(client.port)
+            let head = "POST /v1/push HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: \(server.anna.bearer)\r\n"
+                + "Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n"
+            let started = Date()
+            let answer = try await withCheckedThrowingContinuation { continuation in
+                Thread.detachNewThread {
+                    continuation.resume(with: Result { try Self.trickle(head, port: port) })
+                }
+            }
+            #expect(answer.hasPrefix("HTTP/1.1 408"), "answer: \(answer.prefix(200))")
+            #expect(answer.contains("request-timeout"))
+            // Bounded: well before the 30 s idle timeout, or the 100,000 bytes' 5.5 hours.
+            #expect(Date().timeIntervalSince(started) < 25)
+            #expect(try await server.storage.headPosition() == 0)
+        }
+    }
+
+    /// Sends `head`, then one byte every 200 ms (at most 100 of them) until the server
+    /// answers; returns the answer.
+    static func trickle(_ head: String, port: Int) throws -> String {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: 0, tv_usec: 200_000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        try #require(connected == 0)
+        let bytes = Array(head.utf8)
+        _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        var answer: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        for _ in 0..<100 {
+            let count = recv(fd, &buffer, buffer.count, 0)
+            if count > 0 { answer += buffer[0..<count] }
+            if count == 0 || (count < 0 && !answer.isEmpty) { break }
+            var byte: UInt8 = 0x20
+            if send(fd, &byte, 1, Int32(MSG_NOSIGNAL)) < 0 { break }
+        }
+        return String(decoding: answer, as: UTF8.self)
+    }
 }

@@ -25,13 +25,14 @@ public func buildApplication(
     logger: Logger = Logger(label: "veld-server"),
     clock: @escaping @Sendable () -> Date = WallClock.now,
     idleTimeout: Duration = .seconds(30),
+    bodyDeadline: Duration = .seconds(120),
     tls: ServerTLS? = nil,
     onServerRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
 ) throws -> some ApplicationProtocol {
     let router = Router(context: VeldRequestContext.self)
     router.add(middleware: ProblemMiddleware())
     router.add(middleware: LogRequestsMiddleware(.debug))
-    SyncRoutes(storage: storage, clock: clock).add(to: router)
+    SyncRoutes(storage: storage, clock: clock, bodyDeadline: bodyDeadline).add(to: router)
     // A connection that sends nothing for `idleTimeout` (also while its headers or body
     // are due) is closed, so half-open connections cannot pile up.
     let http1 = HTTP1Channel.Configuration(idleTimeout: TimeAmount(idleTimeout))

@@ -11,9 +11,23 @@ enum JSONBody {
         try decode(type, from: try await body(of: request))
     }
 
-    /// The request body, unzipped when it came gzip-encoded, within the size limit.
-    static func body(of request: Request) async throws -> ByteBuffer {
-        var buffer = try await request.body.collect(upTo: SyncLimits.maxBodyBytes)
+    /// The request body, unzipped when it came gzip-encoded, within the size limit, or a
+    /// 408 (and the connection closed) when it has not arrived whole within `deadline`.
+    static func body(of request: Request, deadline: Duration = .seconds(120)) async throws -> ByteBuffer {
+        let incoming = request.body
+        var buffer = try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
+            group.addTask { try await incoming.collect(upTo: SyncLimits.maxBodyBytes) }
+            group.addTask {
+                try await Task.sleep(for: deadline)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let body = first else {
+                throw Problem(type: .timeout, status: 408,
+                              detail: "the request body did not arrive within \(deadline.components.seconds) s; send smaller batches (veld sync --batch-size) or try again on a better connection")
+            }
+            return body
+        }
         if let encoding = request.headers[.contentEncoding]?.lowercased(), encoding != "identity" {
             guard encoding == "gzip" else {
                 throw Problem(type: .malformed, status: 415, detail: "Content-Encoding \(encoding) is not supported; send gzip or nothing")

@@ -57,6 +57,8 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         var headers = HTTPFields()
         headers[.contentType] = "application/problem+json"
         if problem.status == 503 { headers[.retryAfter] = "5" }
+        // The rest of a body that came too slowly is not waited for.
+        if problem.status == 408 { headers[.connection] = "close" }
         return Response(status: HTTPResponse.Status(code: problem.status), headers: headers,
                         body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
     }

@@ -8,6 +8,10 @@ import VeldProtocol
 struct SyncRoutes {
     let storage: any SyncStorage
     let clock: @Sendable () -> Date
+    /// How long a request body may take to arrive in all (a body trickled a byte at a time
+    /// would otherwise hold its connection open for ever: the idle timeout restarts on
+    /// every byte).
+    var bodyDeadline: Duration = .seconds(120)
 
     func add(to router: Router<VeldRequestContext>) {
         router.get("/v1/health") { request, _ in
@@ -54,7 +58,7 @@ struct SyncRoutes {
     /// storage run the rest of the policy in its write transaction.
     func push(_ request: Request, _ context: VeldRequestContext) async throws -> Response {
         let token = try context.requireToken()
-        let body = try await JSONBody.body(of: request)
+        let body = try await JSONBody.body(of: request, deadline: bodyDeadline)
         let push = try JSONBody.decodePush(from: body)
         // The binding as the token was read: refused before any record is looked at (the
         // storage checks it again in the transaction).
