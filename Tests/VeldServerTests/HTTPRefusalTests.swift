@@ -423,7 +423,7 @@ import VeldServer
         }
     }
 
-    @Test(arguments: ["-1", "abc", "1e3"])
+    @Test(arguments: ["-1", "abc", "1e3", "01", "00"])
     func badCursorIs400(_ since: String) async throws {
         try await TestServer.run { client, server in
             let response = try await client.pull(as: server.anna, since: since)

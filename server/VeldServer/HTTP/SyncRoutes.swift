@@ -82,7 +82,8 @@ struct SyncRoutes {
         let query = request.uri.queryParameters
         let since: Int64
         if let text = query["since"].map(String.init), !text.isEmpty {
-            guard let value = Int64(text), value >= 0, text.utf8.allSatisfy({ (48...57).contains($0) }) else {
+            // Exactly as the server wrote it: digits, no sign, no leading zero.
+            guard let value = Int64(text), value >= 0, String(value) == text else {
                 throw Problem(type: .malformed, status: 400, detail: "since must be a cursor this server returned (or 0 for the beginning), not '\(text)'")
             }
             since = value
