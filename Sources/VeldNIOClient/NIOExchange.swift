@@ -52,9 +52,11 @@ public final class NIOExchange: HTTPExchange {
         tls.minimumTLSVersion = .tlsv12
         tls.certificateVerification = .fullVerification
         if let pem { tls.trustRoots = .certificates(try Self.certificates(pem)) }
-        let configuration = HTTPClient.Configuration(
+        var configuration = HTTPClient.Configuration(
             tlsConfiguration: tls, redirectConfiguration: .disallow,
             timeout: .init(connect: .seconds(15), read: .seconds(60)), decompression: .disabled)
+        // A certificate that fails once fails again: say so at once, not after retries.
+        configuration.connectionPool.retryConnectionEstablishment = false
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 

@@ -22,6 +22,7 @@ import VeldProtocol
         let first = created.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         let id = try #require(listed().first?["id"] as? String)
         let expires = try #require(listed().first?["expiresAt"] as? String)
+        func anna() throws -> [String: Any] { try listed().first { $0["id"] as? String == id } ?? [:] }
         let expiry = try #require(ISO8601DateFormatter().date(from: expires))
         #expect(abs(expiry.timeIntervalSinceNow - 90 * 86_400) < 600)
         #expect(try admin("token", "list").stdout.contains(String(expires.prefix(10))))
@@ -29,15 +30,28 @@ import VeldProtocol
         #expect(try veld("init", "--user", "anna", "--server", server.url!.absoluteString, "--token-file", "-", stdin: first).status == 0)
         #expect(try veld("visit", "add", "--location", "loc-zonnehof", "--kind", "werkbezoek", "--date", "2026-11-20",
                          "--summary", "Rondgang").status == 0)
+        // The office writes in De Linde before Anna's first sync: her cursor passes it.
+        let office = try TemporaryFolder("veld-token-office")
+        let officeToken = try server.token(user: "office", role: .office, scopes: ["*"])
+        func officeVeld(_ arguments: String..., stdin: String? = nil) throws -> Binaries.Result {
+            try Binaries.run(Binaries.cli, arguments + ["--home", office.url.path], stdin: stdin)
+        }
+        #expect(try officeVeld("init", "--user", "office", "--server", server.url!.absoluteString, "--token-file", "-",
+                                stdin: officeToken).status == 0)
+        let lindeNote = try officeVeld("visit", "add", "--location", "loc-de-linde", "--kind", "werkbezoek", "--date", "2026-11-19",
+                                       "--summary", "Rondgang De Linde")
+        let lindeID = String(lindeNote.stdout.split(separator: " ").last ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(try officeVeld("sync").status == 0)
         #expect(try veld("sync").status == 0)
-        let replica = try #require(listed().first?["replica"] as? String)
+        #expect(try veld("show", lindeID).status != 0, "a record outside the token's scopes reached the device")
+        let replica = try #require(anna()["replica"] as? String)
 
         let rotated = try admin("token", "rotate", id)
         #expect(rotated.status == 0 && rotated.stderr.contains("old one no longer works"))
         let second = rotated.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(second != first && second.hasPrefix("veld_"))
         // Rotated without --expires: as long again as it was first given.
-        let renewedText = try #require(listed().first?["expiresAt"] as? String)
+        let renewedText = try #require(anna()["expiresAt"] as? String)
         let renewed = try #require(ISO8601DateFormatter().date(from: renewedText))
         #expect(abs(renewed.timeIntervalSinceNow - 90 * 86_400) < 600)
 
@@ -48,13 +62,24 @@ import VeldProtocol
                          "--summary", "Tweede rondgang").status == 0)
         let again = try veld("sync")
         #expect(again.status == 0 && again.stdout.contains("pushed 1"), "\(again.stderr)")
-        #expect(try listed().first?["replica"] as? String == replica)
+        #expect(try anna()["replica"] as? String == replica)
 
         let updated = try admin("token", "update", id, "--scopes", "loc-zonnehof,loc-de-linde")
         #expect(updated.status == 0 && updated.stdout.contains("loc-zonnehof,loc-de-linde"))
-        #expect(try listed().first?["scopes"] as? [String] == ["loc-zonnehof", "loc-de-linde"])
+        let annaRow = try #require(listed().first { $0["user"] as? String == "anna" })
+        #expect(annaRow["scopes"] as? [String] == ["loc-zonnehof", "loc-de-linde"])
+        // The next sync learns the wider scopes and pulls from the start: the older De
+        // Linde note arrives too.
+        let widened = try veld("sync")
+        #expect(widened.status == 0, "\(widened.stderr)")
+        #expect(try veld("show", lindeID).status == 0, "a record written before the scope was added never arrived")
 
-        #expect(try admin("token", "create", "--user", "x", "--role", "visitor", "--scope", "loc-a", "--expires", "5x").status != 0)
+        for bad in ["5x", "6m", "0d", "+5d", "d", "3654d"] {
+            #expect(try admin("token", "create", "--user", "x", "--role", "visitor", "--scope", "loc-a", "--expires", bad).status != 0, "\(bad)")
+        }
+        let noExpiry = try admin("token", "rotate", id, "--no-expiry")
+        #expect(noExpiry.status == 0 && noExpiry.stderr.contains("no expiry"))
+        #expect(try anna()["expiresAt"] == nil)
         #expect(try admin("token", "rotate", "tok_00000000").stderr.contains("no token"))
         #expect(try admin("token", "revoke", id).status == 0)
         #expect(try admin("token", "rotate", id).stderr.contains("revoked"))

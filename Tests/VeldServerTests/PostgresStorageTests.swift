@@ -144,5 +144,8 @@ struct PostgresTLSTests {
         #expect { _ = try PostgresSyncStorage(url: try Self.url("sslmode=sometimes")) } throws: { "\($0)".contains("verify-full") }
         #expect { _ = try PostgresSyncStorage(url: try Self.url("sslcert=x.pem")) } throws: { "\($0)".contains("sslmode and sslrootcert") }
         #expect { _ = try PostgresSyncStorage(url: try Self.url("sslmode=disable&sslrootcert=x.pem")) } throws: { "\($0)".contains("verify-full") }
+        // A verifying mode needs something to verify against; the system's CAs only with the host name checked.
+        #expect { _ = try PostgresSyncStorage(url: try Self.url("sslmode=verify-full")) } throws: { "\($0)".contains("sslrootcert=FILE") }
+        #expect { _ = try PostgresSyncStorage(url: try Self.url("sslmode=verify-ca&sslrootcert=system")) } throws: { "\($0)".contains("verify-full only") }
     }
 }

@@ -51,7 +51,7 @@ struct ConnectionOptions: ParsableArguments {
             do { _ = try NIOExchange.certificates(pem) } catch let invalid as NIOExchange.InvalidCA {
                 throw ValidationError("\(caFile) is \(invalid.description)")
             }
-            guard url.scheme == "https" else { throw ValidationError("--ca-file is for an https:// server") }
+            guard url.scheme?.lowercased() == "https" else { throw ValidationError("--ca-file is for an https:// server") }
             serverCA = pem
         }
         return Target(server: url, token: token, serverCA: serverCA)
@@ -76,10 +76,12 @@ struct ConnectionOptions: ParsableArguments {
             }
             data = read
         } else {
-            guard let contents = FileManager.default.contents(atPath: path) else {
+            guard let handle = FileHandle(forReadingAtPath: path) else {
                 throw ValidationError("cannot read the token file \(path)")
             }
-            data = contents
+            defer { try? handle.close() }
+            // At most a little more than a token: /dev/zero or a wrong file is refused, not read whole.
+            data = (try? handle.read(upToCount: 4_097)) ?? Data()
         }
         guard data.count <= 4_096 else { throw ValidationError("the token file holds more than a token; it should hold one line") }
         let token = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)

@@ -96,7 +96,7 @@ enum RecordPrinter {
         if let server = sync.server {
             print("Server     \(server.absoluteString); last sync " + (sync.lastSyncAt.map(format) ?? "never"))
         } else {
-            print("Server     none (offline only); `veld connect --server URL --token TOKEN` to sync")
+            print("Server     none (offline only); `veld connect --server URL --token-file FILE` to sync")
         }
         print("Records    \(counts)" + (status.deleted > 0 ? "; \(status.deleted) deleted" : ""))
         print("Pending    \(status.pending) record(s) changed here and not yet synced")

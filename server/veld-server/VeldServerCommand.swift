@@ -176,7 +176,7 @@ struct TokenCommand: AsyncParsableCommand {
         @Option(name: .customLong("scope"), parsing: .singleValue,
                 help: "A scope the device may read and write (repeat, or comma-separate); * for all.")
         var scopes: [String]
-        @Option(help: ArgumentHelp("How long the token lives: 90d, 12w, 24h (default: until revoked).", valueName: "duration"))
+        @Option(help: ArgumentHelp("How long the token lives: 24h, 90d, 12w or 1y (default: until revoked).", valueName: "duration"))
         var expires: Lifetime?
 
         func validate() throws {
@@ -208,7 +208,7 @@ struct TokenCommand: AsyncParsableCommand {
                 """)
         @OptionGroup var database: DatabaseOptions
         @Argument(help: "The token id from `veld-server token list`.") var id: String
-        @Option(help: ArgumentHelp("How long the new secret lives: 90d, 12w, 24h.", valueName: "duration"))
+        @Option(help: ArgumentHelp("How long the new secret lives: 24h, 90d, 12w or 1y.", valueName: "duration"))
         var expires: Lifetime?
         @Flag(help: "The new secret does not expire.") var noExpiry = false
 
@@ -320,14 +320,17 @@ enum ScopeList {
     }
 }
 
-/// A token's lifetime as typed: a whole number and a unit, `90d`, `12w`, `24h` or `30m`.
+/// A token's lifetime as typed: a whole number and a unit, `24h`, `90d`, `12w` or `1y`
+/// (365 days); at most 10 years.
 struct Lifetime: ExpressibleByArgument {
     let seconds: TimeInterval
 
     init?(argument: String) {
-        let units: [Character: TimeInterval] = ["m": 60, "h": 3_600, "d": 86_400, "w": 604_800]
-        guard let unit = argument.last.flatMap({ units[$0] }), let count = Int(argument.dropLast()), count > 0,
-              Double(count) * unit <= 3_660 * 86_400 else { return nil }
+        let units: [Character: TimeInterval] = ["h": 3_600, "d": 86_400, "w": 604_800, "y": 365 * 86_400]
+        let digits = argument.dropLast()
+        guard let unit = argument.last.flatMap({ units[$0] }), !digits.isEmpty, digits.allSatisfy(\.isASCII),
+              digits.allSatisfy(\.isNumber), let count = Int(digits), count > 0,
+              Double(count) * unit <= 3_653 * 86_400 else { return nil }
         seconds = Double(count) * unit
     }
 

@@ -28,9 +28,21 @@ extension LocalStore {
     /// is never what a person typed once a server has spoken.
     public func adopt(_ identity: DeviceIdentity) throws {
         try writer.write { db in
+            // Scopes that grew: the server sends a pull only what changed after the cursor,
+            // so the records already in a new scope come only with a pull from the start
+            // (merging them again is harmless).
+            let before = try self.identity(db)
+            if Self.widens(from: before?.scopes, to: identity.scopes) { try Self.set(SyncKey.cursor, "0", db) }
             try Self.set(SyncKey.identity, String(decoding: try StableJSON.encode(identity), as: UTF8.self), db)
             try db.execute(sql: "UPDATE profile SET user = ?, role = ?", arguments: [identity.user, identity.role.rawValue])
         }
+    }
+
+    /// Whether `new` lets the device read something `old` did not (unknown before: yes).
+    static func widens(from old: [String]?, to new: [String]) -> Bool {
+        guard let old else { return true }
+        if old.contains("*") { return false }
+        return new.contains("*") || !Set(new).isSubset(of: Set(old))
     }
 
     /// Runs the server's push policy on a local edit, against the state the device held

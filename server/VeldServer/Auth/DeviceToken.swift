@@ -51,7 +51,8 @@ public struct DeviceToken: Codable, Hashable, Sendable {
     }
 
     /// How long a new secret lives when the token is rotated without a new --expires: as
-    /// long as the current one was given.
+    /// long as the current secret was given (so a `rotate --expires` sets the length of
+    /// later renewals too).
     public var lifetime: TimeInterval? {
         expiresAt.map { $0.timeIntervalSince(secretIssuedAt ?? createdAt) }
     }

@@ -133,10 +133,15 @@ public final class PostgresSyncStorage: SyncStorage {
         quiet.logLevel = .critical
         do {
             let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: quiet)
-            let encrypted = try await connection.query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", logger: quiet)
-                .decode(Bool.self).all().first ?? false
-            try await connection.close()
-            return encrypted
+            do {
+                let encrypted = try await connection.query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", logger: quiet)
+                    .decode(Bool.self).all().first ?? false
+                try await connection.close()
+                return encrypted
+            } catch {
+                try? await connection.close()
+                throw error
+            }
         } catch let error as PSQLError {
             throw PostgresProblem.describe(error, location: location)
         }
@@ -512,10 +517,10 @@ enum PostgresProblem {
 }
 
 /// `postgres://user:password@host:port/database[?sslmode=…&sslrootcert=…]`, with what a
-/// log may show. `sslmode` means what it means to libpq: `disable`; `prefer` (the default:
-/// TLS when the server offers it, unverified); `require` (TLS, unverified); `verify-ca`
-/// (TLS, the certificate chains to `sslrootcert` or the system's CAs); `verify-full` (and
-/// names the host).
+/// log may show. `sslmode` as libpq reads it: `disable`; `prefer` (the default) and
+/// `allow`: TLS when the server offers it, unverified; `require` (TLS, unverified unless
+/// `sslrootcert` is given); `verify-ca` (the certificate chains to `sslrootcert`);
+/// `verify-full` (and names the host; `sslrootcert=system` trusts the system's CAs).
 struct PostgresURL {
     enum SSLMode: String, CaseIterable {
         case disable, allow, prefer, require
@@ -561,6 +566,14 @@ struct PostgresURL {
         if root != nil, ![.verifyCA, .verifyFull, .require].contains(mode) {
             throw StorageError.configuration("sslrootcert goes with sslmode=verify-full (or verify-ca)")
         }
+        // As libpq: a verifying mode needs a root to verify against; `system` (the
+        // system's CAs) only with verify-full, since any public certificate chains there.
+        if [.verifyCA, .verifyFull].contains(mode), root == nil {
+            throw StorageError.configuration("sslmode=\(mode.rawValue) needs sslrootcert=FILE (the database's CA), or sslrootcert=system with verify-full")
+        }
+        if root == "system", mode != .verifyFull {
+            throw StorageError.configuration("sslrootcert=system goes with sslmode=verify-full only (any public certificate chains to the system's CAs)")
+        }
         sslMode = mode
         rootCertificate = root
     }
@@ -579,7 +592,7 @@ struct PostgresURL {
         case .verifyCA: tls.certificateVerification = .noHostnameVerification
         case .verifyFull: tls.certificateVerification = .fullVerification
         }
-        if let rootCertificate {
+        if let rootCertificate, rootCertificate != "system" {
             do { tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(rootCertificate)) } catch {
                 throw StorageError.configuration("cannot read the CA certificate sslrootcert=\(rootCertificate): \(error)")
             }
