@@ -8,13 +8,7 @@ work=$(mktemp -d)
 pid=""
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
 
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/ca.key" -out "$work/ca.pem" \
-  -days 2 -subj "/CN=Veld check CA" -addext basicConstraints=critical,CA:TRUE 2>/dev/null
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/key.pem" -out "$work/cert.csr" \
-  -subj "/CN=127.0.0.1" 2>/dev/null
-printf 'subjectAltName = IP:127.0.0.1\nextendedKeyUsage = serverAuth\n' > "$work/ext"
-openssl x509 -req -in "$work/cert.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" -set_serial 1 -days 2 \
-  -extfile "$work/ext" -out "$work/cert.pem" 2>/dev/null
+bash scripts/test-cert.sh "$work" "Veld check CA"
 
 serve() {  # serve NAME ARGS...: starts serve.sh, waits for its address, asks /v1/health
   local name=$1; shift
@@ -34,4 +28,4 @@ serve() {  # serve NAME ARGS...: starts serve.sh, waits for its address, asks /v
 }
 
 serve plain
-serve tls --tls-cert "$work/cert.pem" --tls-key "$work/key.pem"
+serve tls --tls-cert "$work/server.pem" --tls-key "$work/server.key"

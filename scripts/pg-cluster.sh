@@ -51,15 +51,7 @@ case "$command" in
       || { echo "pg-cluster: initdb failed, see $dir/initdb.log" >&2; exit 1; }
     # A throwaway CA and a server certificate for 127.0.0.1 (the key readable by the
     # server's user only, as PostgreSQL demands).
-    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$dir/ca.key" -out "$dir/ca.pem" \
-      -days 7 -subj "/CN=Veld test PostgreSQL CA" -addext basicConstraints=critical,CA:TRUE 2>/dev/null
-    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$dir/server.key" -out "$dir/server.csr" \
-      -subj "/CN=127.0.0.1" 2>/dev/null
-    printf 'subjectAltName = IP:127.0.0.1\nextendedKeyUsage = serverAuth\n' > "$dir/server.ext"
-    openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" -set_serial 1 -days 7 \
-      -extfile "$dir/server.ext" -out "$dir/server.pem" 2>/dev/null
-    chmod 600 "$dir/server.key"
-    chmod 644 "$dir/ca.pem" "$dir/server.pem"
+    bash "$(dirname "${BASH_SOURCE[0]}")/test-cert.sh" "$dir" "Veld test PostgreSQL CA"
     [ "$(id -u)" -eq 0 ] && chown postgres "$dir/server.key" "$dir/server.pem"
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()' > "$dir/port"
     start || { echo "pg-cluster: the server did not start, see $dir/server.log" >&2; exit 1; }

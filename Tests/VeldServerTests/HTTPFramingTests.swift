@@ -22,11 +22,11 @@ import VeldServer
         }
     }
 
-    static func blockingExchange(_ request: String, port: Int, patience: Int) throws -> String? {
+    /// A TCP connection to 127.0.0.1:`port` whose reads wait at most `receiveTimeout`.
+    static func connectLoopback(port: Int, receiveTimeout: timeval) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         try #require(fd >= 0)
-        defer { close(fd) }
-        var timeout = timeval(tv_sec: patience, tv_usec: 0)
+        var timeout = receiveTimeout
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -35,7 +35,14 @@ import VeldServer
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
+        if connected != 0 { close(fd) }
         try #require(connected == 0)
+        return fd
+    }
+
+    static func blockingExchange(_ request: String, port: Int, patience: Int) throws -> String? {
+        let fd = try connectLoopback(port: port, receiveTimeout: timeval(tv_sec: patience, tv_usec: 0))
+        defer { close(fd) }
         let bytes = Array(request.utf8)
         if !bytes.isEmpty { _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } }
         var answer: [UInt8] = []
@@ -103,19 +110,8 @@ import VeldServer
     /// Sends `head`, then one byte every 200 ms (at most 100 of them) until the server
     /// answers; returns the answer.
     static func trickle(_ head: String, port: Int) throws -> String {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        try #require(fd >= 0)
+        let fd = try connectLoopback(port: port, receiveTimeout: timeval(tv_sec: 0, tv_usec: 200_000))
         defer { close(fd) }
-        var timeout = timeval(tv_sec: 0, tv_usec: 200_000)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        try #require(connected == 0)
         let bytes = Array(head.utf8)
         _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         var answer: [UInt8] = []
