@@ -76,16 +76,11 @@ public final class NIOExchange: HTTPExchange {
         } catch where Self.isCertificateFailure(error) {
             throw SyncTransportError.untrusted("\(request.url.host ?? ""): \(error)")
         } catch {
-            throw SyncTransportError.unreachable("\(Self.origin(request.url)): \(error)")
+            throw SyncTransportError.unreachable("\(ServerAddress.origin(request.url)): \(error)")
         }
     }
 
     static func isCertificateFailure(_ error: any Error) -> Bool {
         error is NIOSSLError || error is NIOSSLExtraError || error is BoringSSLError
-    }
-
-    /// Scheme, host and port: never a path or query in a message.
-    static func origin(_ url: URL) -> String {
-        "\(url.scheme ?? "")://\(url.host ?? "")" + (url.port.map { ":\($0)" } ?? "")
     }
 }

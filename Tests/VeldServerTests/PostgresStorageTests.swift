@@ -122,7 +122,8 @@ struct PostgresTLSTests {
             let storage = try PostgresSyncStorage(url: try Self.url("sslmode=\(mode)&sslrootcert=\(ca)"), maximumConnections: 2)
             defer { storage.shutdown() }
             #expect(try await storage.checkConnection(), "sslmode=\(mode) did not encrypt")
-            #expect(try await storage.pendingMigrations().count >= 0)
+            // The pool's connections go through the same TLS (this throws otherwise).
+            _ = try await storage.pendingMigrations()
         }
         let plain = try PostgresSyncStorage(url: try Self.url("sslmode=disable"), maximumConnections: 2)
         defer { plain.shutdown() }

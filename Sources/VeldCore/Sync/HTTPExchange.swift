@@ -43,7 +43,6 @@ public struct URLSessionExchange: HTTPExchange {
     public init(timeout: TimeInterval = 60) {
         let configuration = URLSessionConfiguration.ephemeral
         configuration.timeoutIntervalForRequest = timeout
-        configuration.httpAdditionalHeaders = ["User-Agent": "veld/\(VeldCoreInfo.version)"]
         configuration.httpShouldSetCookies = false
         session = URLSession(configuration: configuration, delegate: RefuseRedirects(), delegateQueue: nil)
     }
@@ -62,7 +61,7 @@ public struct URLSessionExchange: HTTPExchange {
         } catch where Self.isCertificateFailure(error) {
             throw SyncTransportError.untrusted("\(request.url.host ?? ""): \(error.localizedDescription)")
         } catch {
-            throw SyncTransportError.unreachable("\(Self.origin(request.url)): \(error.localizedDescription)")
+            throw SyncTransportError.unreachable("\(ServerAddress.origin(request.url)): \(error.localizedDescription)")
         }
         guard let http = response as? HTTPURLResponse else { throw SyncTransportError.badResponse("not an HTTP response") }
         var headers: [String: String] = [:]
@@ -83,11 +82,6 @@ public struct URLSessionExchange: HTTPExchange {
         let error = error as NSError
         guard error.domain == NSURLErrorDomain else { return false }
         return certificateErrors.contains(error.code) || error.localizedDescription.contains("SSL certificate problem")
-    }
-
-    /// Scheme, host and port: never a path or query in a message.
-    static func origin(_ url: URL) -> String {
-        "\(url.scheme ?? "")://\(url.host ?? "")" + (url.port.map { ":\($0)" } ?? "")
     }
 }
 

@@ -30,6 +30,11 @@ public enum ServerAddress {
         return url
     }
 
+    /// Scheme, host and port: what a message may name of a server (never a path or query).
+    public static func origin(_ url: URL) -> String {
+        "\(url.scheme ?? "")://\(url.host ?? "")" + (url.port.map { ":\($0)" } ?? "")
+    }
+
     /// Refuses `http://` to anything but this machine.
     public static func checkPlainHTTP(_ url: URL) throws {
         guard url.scheme?.lowercased() == "http", let host = url.host, !Loopback.contains(host) else { return }

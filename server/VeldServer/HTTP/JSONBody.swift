@@ -15,18 +15,10 @@ enum JSONBody {
     /// 408 (and the connection closed) when it has not arrived whole within `deadline`.
     static func body(of request: Request, deadline: Duration = .seconds(120)) async throws -> ByteBuffer {
         let incoming = request.body
-        var buffer = try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
-            group.addTask { try await incoming.collect(upTo: SyncLimits.maxBodyBytes) }
-            group.addTask {
-                try await Task.sleep(for: deadline)
-                return nil
-            }
-            defer { group.cancelAll() }
-            guard let first = try await group.next(), let body = first else {
-                throw Problem(type: .timeout, status: 408,
-                              detail: "the request body did not arrive within \(deadline.components.seconds) s; send smaller batches (veld sync --batch-size) or try again on a better connection")
-            }
-            return body
+        var buffer = try await withDeadline(deadline, orThrow: Problem(
+            type: .timeout, status: 408,
+            detail: "the request body did not arrive within \(deadline.components.seconds) s; send smaller batches (veld sync --batch-size) or try again on a better connection")) {
+            try await incoming.collect(upTo: SyncLimits.maxBodyBytes)
         }
         if let encoding = request.headers[.contentEncoding]?.lowercased(), encoding != "identity" {
             guard encoding == "gzip" else {

@@ -41,14 +41,21 @@ public enum StorageOpening {
     /// Runs `operation`, failing with `StorageError.unavailable(what)` after `seconds`.
     public static func withTimeout<T: Sendable>(seconds: Double, what: String,
                                                 _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
-        try await withThrowingTaskGroup(of: T.self) { group in
-            group.addTask { try await operation() }
-            group.addTask {
-                try await Task.sleep(nanoseconds: UInt64(seconds * 1e9))
-                throw StorageError.unavailable(what)
-            }
-            defer { group.cancelAll() }
-            return try await group.next()!
+        try await withDeadline(.nanoseconds(Int64(seconds * 1e9)), orThrow: StorageError.unavailable(what), operation)
+    }
+}
+
+/// Runs `operation`, cancelling it and throwing `error` when it has not finished within
+/// `deadline`.
+func withDeadline<T: Sendable>(_ deadline: Duration, orThrow error: @autoclosure @escaping @Sendable () -> any Error,
+                               _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: T.self) { group in
+        group.addTask { try await operation() }
+        group.addTask {
+            try await Task.sleep(for: deadline)
+            throw error()
         }
+        defer { group.cancelAll() }
+        return try await group.next()!
     }
 }
