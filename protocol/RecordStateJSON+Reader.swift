@@ -184,6 +184,7 @@ struct StrictReader {
             index += 1
             if next == UInt8(ascii: "}") { return }
             guard next == UInt8(ascii: ",") else { throw failure("expected ',' or '}'") }
+            if try peek() == UInt8(ascii: "}") { throw failure("a trailing comma before '}' (JSON has none)") }
         }
     }
 
@@ -198,6 +199,7 @@ struct StrictReader {
             index += 1
             if next == UInt8(ascii: "]") { return }
             guard next == UInt8(ascii: ",") else { throw failure("expected ',' or ']'") }
+            if try peek() == UInt8(ascii: "]") { throw failure("a trailing comma before ']' (JSON has none)") }
         }
     }
 

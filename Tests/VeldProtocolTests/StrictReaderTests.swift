@@ -13,6 +13,8 @@ import VeldTestSupport
     static let documentedStrictness = [
         "appears twice", "nested deeper", "not UTF-8", "leading zero", "not YYYY-MM-DDTHH:MM:SSZ",
         "whole number without fraction", "lone surrogate", "counter too large",
+        // Foundation's JSONDecoder reads `[1,]` and `{"a":1,}`; RFC 8259 does not.
+        "trailing comma",
     ]
 
     static func body(_ lists: [[Int]]) -> [UInt8] {
@@ -88,6 +90,8 @@ import VeldTestSupport
         (#"{"batch":"b","records":[],"replica":"r","n":01}"#, "leading zero"),
         (#"{"batch":"b","records":[],"replica":"r","n":1-2}"#, "expected"),
         (#"{"batch":"b","records":[],"replica":"r","n":.5}"#, "unexpected character"),
+        (#"{"batch":"b","records":[],"replica":"r",}"#, "trailing comma before '}'"),
+        (#"{"batch":"b","records":[],"replica":"r","n":[1,]}"#, "trailing comma before ']'"),
     ])
     func refusesWhatJSONDoesNotAllowOrTwoReadersMightReadApart(_ body: String, _ reason: String) {
         #expect { try RecordStateJSON.decodePush(Data(body.utf8)) } throws: { "\($0)".contains(reason) }
