@@ -18,6 +18,7 @@ struct SyncRoutes {
             try JSONBody.response(HealthResponse(status: "ok", version: VeldServerInfo.version, protocolVersion: 1), for: request)
         }
         let authenticated = router.group("v1").add(middleware: TokenAuthenticator(storage: storage, clock: clock))
+            .add(middleware: AccessLogMiddleware(storage: storage, clock: clock))
         authenticated.post("push") { request, context in try await push(request, context) }
         authenticated.get("pull") { request, context in try await pull(request, context) }
         authenticated.get("records/:id/history") { request, context in try await history(request, context) }
@@ -35,9 +36,11 @@ struct SyncRoutes {
     func record(_ request: Request, _ context: VeldRequestContext) async throws -> Response {
         let token = try context.requireToken()
         let id = (context.parameters.get("id") ?? "").lowercased()
+        if RecordIDs.isValid(id) { context.access?.records = [AccessedRecord(id: id, type: "", scope: "", effect: "refused")] }
         guard RecordIDs.isValid(id), let record = try await storage.record(id: id), token.mayAccess(scope: record.scope) else {
             throw Problem(type: .notFound, status: 404, detail: "no record \(id) that this device may read; check the id (veld show ID)")
         }
+        context.access?.records = [AccessedRecord(id: id, type: record.type, scope: record.scope, effect: "read")]
         return try JSONBody.response(record, for: request)
     }
 
@@ -48,9 +51,12 @@ struct SyncRoutes {
         let id = (context.parameters.get("id") ?? "").lowercased()
         let notFound = Problem(type: .notFound, status: 404,
                                detail: "no record \(id) that this device may read; check the id (veld show ID)")
+        if RecordIDs.isValid(id) { context.access?.records = [AccessedRecord(id: id, type: "", scope: "", effect: "refused")] }
         guard RecordIDs.isValid(id), let record = try await storage.record(id: id) else { throw notFound }
         guard token.mayAccess(scope: record.scope) else { throw notFound }
         let changes = try await storage.history(recordID: id)
+        context.access?.records = [AccessedRecord(id: id, type: record.type, scope: record.scope, effect: "read")]
+        context.access?.detail = "changes=\(changes.count)"
         return try JSONBody.response(RecordHistory(id: id, type: record.type, scope: record.scope, changes: changes), for: request)
     }
 
@@ -60,6 +66,9 @@ struct SyncRoutes {
         let token = try context.requireToken()
         let body = try await JSONBody.body(of: request, deadline: bodyDeadline)
         let push = try JSONBody.decodePush(from: body)
+        context.access?.name(push.records)
+        if ReplicaIDs.isValid(push.replica) { context.access?.replica = push.replica }
+        if UUID(uuidString: push.batch) != nil { context.access?.detail = "batch=\(push.batch)" }
         // The binding as the token was read: refused before any record is looked at (the
         // storage checks it again in the transaction).
         if let bound = token.replica, ReplicaIDs.isValid(push.replica), bound != push.replica {
@@ -70,6 +79,7 @@ struct SyncRoutes {
         // spaces, gzip) is still recognised as the same batch (protocol/SPEC.md § Replay).
         let fingerprint = TokenSecret.fingerprint(try StableJSON.encode(push))
         let response = try await storage.applyPush(checked, token: token, fingerprint: fingerprint, at: clock()) { _ in }
+        context.access?.loggedByStorage = true
         context.logger.info("push", metadata: [
             "replica": .string(push.replica), "batch": .string(push.batch), "records": .stringConvertible(push.records.count),
             "changed": .stringConvertible(response.results.filter(\.changed).count),
@@ -102,6 +112,8 @@ struct SyncRoutes {
                           detail: "since \(since) is not a cursor this server returned (its change log is shorter); this device's cursor belongs to another server or database: pull again from 0 (veld connect resets it)")
         }
         let page = try await storage.pullEncoded(scopes: token.scopeFilter, after: since, limit: limit, token: token, at: clock())
+        context.access?.records = page.records
+        context.access?.detail = "since=\(since) cursor=\(page.lastPosition) more=\(page.more)"
         return try JSONBody.response(json: ByteBuffer(bytes: PullPages.body(states: page.states, cursor: String(page.lastPosition), more: page.more)),
                                      for: request)
     }

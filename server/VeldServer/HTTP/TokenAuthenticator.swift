@@ -25,10 +25,12 @@ struct TokenAuthenticator: RouterMiddleware {
                           detail: "this device token is not known to the server; check it or ask the office for a new one")
         }
         if token.revokedAt != nil {
+            try await logRefusal(request, token: token, context: context)
             throw Problem(type: .unauthenticated, status: 401,
                           detail: "this device token (\(token.id)) has been revoked; ask the office for a new one")
         }
         if let expiresAt = token.expiresAt, expiresAt <= clock() {
+            try await logRefusal(request, token: token, context: context)
             throw Problem(type: .unauthenticated, status: 401,
                           detail: "this device token (\(token.id)) expired on \(InternetTime.format(expiresAt)); ask the office for a new secret (`veld-server token rotate \(token.id)`) and give it to `veld connect --token-file`")
         }
@@ -36,5 +38,18 @@ struct TokenAuthenticator: RouterMiddleware {
         context.token = token
         context.logger[metadataKey: "token"] = .string(token.id)
         return try await next(request, context)
+    }
+
+    /// A revoked or expired token is someone the office knows: its attempt to read or
+    /// write client data goes into the access log. (An unknown token names nobody; the
+    /// server's own log has it at debug.)
+    private func logRefusal(_ request: Request, token: DeviceToken, context: Context) async throws {
+        guard let action = AccessAction(method: request.method, path: request.uri.path) else { return }
+        do {
+            try await storage.appendAccess([AccessDraft(at: clock(), action: action, status: 401, problem: Problem.Kind.unauthenticated.rawValue,
+                                                        token: token)])
+        } catch {
+            context.logger.warning("a refused \(action.rawValue) could not be written to the access log: \(error)")
+        }
     }
 }

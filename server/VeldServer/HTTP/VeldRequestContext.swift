@@ -6,10 +6,13 @@ public struct VeldRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// Set by `TokenAuthenticator` on authenticated routes.
     public var token: DeviceToken?
+    /// Set by `AccessLogMiddleware` on routes that read or write client data.
+    public var access: AccessNotes?
 
     public init(source: Source) {
         coreContext = .init(source: source)
         token = nil
+        access = nil
     }
 
     public var maxUploadSize: Int { SyncLimits.maxBodyBytes }

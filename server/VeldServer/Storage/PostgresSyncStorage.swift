@@ -28,6 +28,10 @@ public final class PostgresSyncStorage: SyncStorage {
 
     static let pushLock: Int64 = 0x5645_4C44  // "VELD"
     static let migrationLock: Int64 = 0x5645_4C45
+    /// Serialises access-log appends (each reads the chain's head): taken after the push
+    /// lock by a push, alone by everything else, so the two never wait on each other in a
+    /// circle.
+    static let accessLock: Int64 = 0x5645_4C46
 
     /// Connects to `url` (`postgres://user:password@host:port/database`) with a bounded pool.
     public init(url: String, maximumConnections: Int = 20, leaseTimeout: Duration = .seconds(5),
@@ -101,6 +105,17 @@ public final class PostgresSyncStorage: SyncStorage {
         ("v5-token-expiry", [
             "ALTER TABLE token ADD COLUMN expires_at timestamptz",
             "ALTER TABLE token ADD COLUMN secret_issued_at timestamptz",
+        ]),
+        ("v6-access-log", [
+            // NEN 7513: one row per logged request, hash-chained (see AccessEntry), and an
+            // index from each record it names to the row.
+            """
+            CREATE TABLE access_log (seq bigint PRIMARY KEY, at timestamptz NOT NULL, action text NOT NULL, status integer NOT NULL,
+              problem text, token text, "user" text, role text, replica text, detail text NOT NULL, records text NOT NULL,
+              previous_hash text NOT NULL, hash text NOT NULL)
+            """,
+            "CREATE INDEX access_log_by_at ON access_log (at)",
+            "CREATE TABLE access_record (record_id text NOT NULL, seq bigint NOT NULL, PRIMARY KEY (record_id, seq))",
         ]),
     ]
 
@@ -296,7 +311,10 @@ public final class PostgresSyncStorage: SyncStorage {
                                                stored: stored, position: position, historyRuns: runs)
                 let plan: PushPlan
                 switch try PushPipeline.decide(push, fingerprint: fingerprint, inputs: inputs, check: check) {
-                case .answer(let response): return response
+                case .answer(let response):
+                    try await Self.appendAccess([.push(request, response: response, token: token, at: date, replay: true)],
+                                                connection: connection, logger: logger)
+                    return response
                 case .persist(let accepted): plan = accepted
                 }
 
@@ -328,6 +346,8 @@ public final class PostgresSyncStorage: SyncStorage {
                     INSERT INTO batch (id, replica, fingerprint, response, received_at, token)
                     VALUES (\(request.batch), \(request.replica), \(fingerprint), \(plan.responseJSON), \(date), \(token.id))
                     """, logger: logger)
+                try await Self.appendAccess([.push(request, response: plan.response, token: token, at: date, replay: false)],
+                                            connection: connection, logger: logger)
                 return plan.response
             }
         }
@@ -339,19 +359,20 @@ public final class PostgresSyncStorage: SyncStorage {
             switch scopes {
             case .all:
                 rows = try await connection.query("""
-                    SELECT state, position FROM record WHERE position > \(position) ORDER BY position LIMIT \(limit + 1)
+                    SELECT state, position, id, type, scope FROM record WHERE position > \(position) ORDER BY position LIMIT \(limit + 1)
                     """, logger: logger)
             case .only(let set):
                 rows = try await connection.query("""
-                    SELECT state, position FROM record WHERE position > \(position) AND scope = ANY(\(set.sorted()))
+                    SELECT state, position, id, type, scope FROM record WHERE position > \(position) AND scope = ANY(\(set.sorted()))
                     ORDER BY position LIMIT \(limit + 1)
                     """, logger: logger)
             }
             var states: [String] = []
+            var records: [AccessedRecord] = []
             var last = position
             var more = false
             var bytes = 0
-            for try await (state, at) in rows.decode((String, Int64).self) {
+            for try await (state, at, id, type, scope) in rows.decode((String, Int64, String, String, String).self) {
                 // Bounded by count and by bytes; a record larger than the budget goes alone.
                 let size = state.utf8.count
                 if states.count == limit || (!states.isEmpty && bytes + size > SyncLimits.maxPullPageBytes) {
@@ -360,9 +381,10 @@ public final class PostgresSyncStorage: SyncStorage {
                 }
                 bytes += size
                 states.append(state)
+                records.append(AccessedRecord(id: id, type: type, scope: scope, effect: "read"))
                 last = at
             }
-            return EncodedPullPage(states: states, lastPosition: last, more: more)
+            return EncodedPullPage(states: states, records: records, lastPosition: last, more: more)
         }
         if let token { pullMarks.note(token: token.id, at: date, cursor: page.lastPosition) }
         return page
@@ -410,6 +432,152 @@ public final class PostgresSyncStorage: SyncStorage {
             (snapshot: snapshot.isEmpty ? nil : try StableJSON.decode(RecordState.self, from: Data(snapshot.utf8)),
              delta: try delta.map { try StableJSON.decode(RecordState.self, from: Data($0.utf8)) })
         })
+    }
+
+    // MARK: Access log
+
+    public func appendAccess(_ drafts: [AccessDraft]) async throws {
+        guard !drafts.isEmpty else { return }
+        let logger = logger
+        try await guarded { connection in
+            try await connection.withTransaction(logger: logger) { connection in
+                try await Self.appendAccess(drafts, connection: connection, logger: logger)
+            }
+        }
+    }
+
+    /// Appends in the caller's transaction, under the access lock until it commits.
+    static func appendAccess(_ drafts: [AccessDraft], connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query("SELECT pg_advisory_xact_lock(\(Self.accessLock))", logger: logger)
+        let head = try await connection.query("SELECT seq, hash FROM access_log ORDER BY seq DESC LIMIT 1", logger: logger)
+            .decode((Int64, String).self).all().first
+        var seq = head?.0 ?? 0
+        var previous = head?.1 ?? AccessChain.genesis
+        var entries: [AccessEntry] = []
+        for draft in drafts {
+            seq += 1
+            let entry = draft.sealed(seq: seq, previousHash: previous)
+            entries.append(entry)
+            previous = entry.hash
+        }
+        let seqs = entries.map(\.seq), ats = entries.map(\.at), actions = entries.map(\.action.rawValue), statuses = entries.map { Int32($0.status) }
+        // Arrays of optionals do not bind; nil goes as '' (never a value of these columns).
+        let problems = entries.map { $0.problem ?? "" }, tokens = entries.map { $0.tokenID ?? "" }, users = entries.map { $0.user ?? "" }
+        let roles = entries.map { $0.role ?? "" }, replicas = entries.map { $0.replica ?? "" }, details = entries.map(\.detail)
+        let records = entries.map { AccessEntry.encode(records: $0.records) }, previousHashes = entries.map(\.previousHash)
+        let hashes = entries.map(\.hash)
+        try await connection.query("""
+            INSERT INTO access_log (seq, at, action, status, problem, token, "user", role, replica, detail, records, previous_hash, hash)
+            SELECT u.seq, u.at, u.action, u.status, NULLIF(u.problem, ''), NULLIF(u.token, ''), NULLIF(u.usr, ''), NULLIF(u.role, ''),
+                   NULLIF(u.replica, ''), u.detail, u.records, u.previous_hash, u.hash
+            FROM UNNEST(\(seqs)::bigint[], \(ats)::timestamptz[], \(actions)::text[], \(statuses)::integer[], \(problems)::text[],
+                        \(tokens)::text[], \(users)::text[], \(roles)::text[], \(replicas)::text[], \(details)::text[],
+                        \(records)::text[], \(previousHashes)::text[], \(hashes)::text[])
+              AS u(seq, at, action, status, problem, token, usr, role, replica, detail, records, previous_hash, hash)
+            """, logger: logger)
+        let indexIDs = entries.flatMap(\.recordIDs), indexSeqs = entries.flatMap { entry in entry.recordIDs.map { _ in entry.seq } }
+        if !indexIDs.isEmpty {
+            try await connection.query("""
+                INSERT INTO access_record (record_id, seq) SELECT * FROM UNNEST(\(indexIDs)::text[], \(indexSeqs)::bigint[])
+                """, logger: logger)
+        }
+    }
+
+    static let accessColumns = #"seq, at, action, status, problem, token, "user", role, replica, detail, records, previous_hash, hash"#
+
+    private static func decodeAccess(_ rows: PostgresRowSequence) async throws -> [AccessEntry] {
+        var entries: [AccessEntry] = []
+        for try await row in rows {
+            let (seq, at, action, status, problem, token, user, role, replica, detail, records, previous, hash) = try row.decode(
+                (Int64, Date, String, Int32, String?, String?, String?, String?, String?, String, String, String, String).self)
+            guard let known = AccessAction(rawValue: action) else {
+                throw StorageError.configuration("access-log entry \(seq) has an action this server does not know")
+            }
+            entries.append(AccessEntry(seq: seq, at: at, action: known, status: Int(status), problem: problem, tokenID: token, user: user,
+                                       role: role, replica: replica, detail: detail, records: try AccessEntry.decode(records: records),
+                                       previousHash: previous, hash: hash))
+        }
+        return entries
+    }
+
+    public func accessEntries(_ query: AccessQuery) async throws -> [AccessEntry] {
+        if let ids = query.recordIDs, ids.isEmpty { return [] }
+        // Whole ids through the index; the start of an id by a scan of it.
+        let named = query.recordIDs, whole = named?.filter { $0.count == 36 } ?? [], starts = named?.filter { $0.count < 36 } ?? []
+        let entries = try await guarded { [self] connection in
+            // Each filter is either unset (NULL) or holds; one statement for every combination.
+            try await Self.decodeAccess(connection.query("""
+                SELECT \(unescaped: Self.accessColumns) FROM access_log
+                WHERE (\(named)::text[] IS NULL OR seq IN (
+                    SELECT seq FROM access_record WHERE record_id = ANY(\(whole)::text[])
+                    UNION SELECT a.seq FROM access_record a, UNNEST(\(starts)::text[]) AS p(start) WHERE starts_with(a.record_id, p.start)))
+                  AND (\(query.user)::text IS NULL OR "user" = \(query.user))
+                  AND (\(query.device)::text IS NULL OR token = \(query.device) OR replica = \(query.device))
+                  AND (\(query.action?.rawValue)::text IS NULL OR action = \(query.action?.rawValue))
+                  AND (\(query.since)::timestamptz IS NULL OR at >= \(query.since))
+                  AND (\(query.until)::timestamptz IS NULL OR at < \(query.until))
+                  AND (NOT \(query.refusedOnly) OR status >= 400)
+                ORDER BY seq DESC LIMIT \(query.limit)
+                """, logger: logger))
+        }
+        return entries.reversed().filter(query.matches)
+    }
+
+    public func accessLogPage(after seq: Int64, limit: Int) async throws -> [(entry: AccessEntry, indexed: [String])] {
+        try await guarded { [self] connection in
+            let entries = try await Self.decodeAccess(connection.query(
+                "SELECT \(unescaped: Self.accessColumns) FROM access_log WHERE seq > \(seq) ORDER BY seq LIMIT \(limit)", logger: logger))
+            guard let first = entries.first, let last = entries.last else { return [] }
+            var indexed: [Int64: [String]] = [:]
+            for try await (seq, id) in try await connection.query(
+                "SELECT seq, record_id FROM access_record WHERE seq >= \(first.seq) AND seq <= \(last.seq)", logger: logger
+            ).decode((Int64, String).self) {
+                indexed[seq, default: []].append(id)
+            }
+            return entries.map { ($0, (indexed[$0.seq] ?? []).sorted()) }
+        }
+    }
+
+    public func pruneAccessLog(before: Date, at date: Date, by user: String) async throws -> AccessPruneResult {
+        let logger = logger
+        return try await guarded { connection in
+            try await connection.withTransaction(logger: logger) { connection in
+                try await connection.query("SELECT pg_advisory_xact_lock(\(Self.accessLock))", logger: logger)
+                guard let (through, lastHash) = try await connection.query(
+                    "SELECT seq, hash FROM access_log WHERE at < \(before) ORDER BY seq DESC LIMIT 1", logger: logger
+                ).decode((Int64, String).self).all().first else { return AccessPruneResult(removed: 0, entry: nil) }
+                let count = try await connection.query("SELECT count(*) FROM access_log WHERE seq <= \(through)", logger: logger)
+                    .decode(Int64.self).all().first ?? 0
+                try await connection.query("DELETE FROM access_record WHERE seq <= \(through)", logger: logger)
+                try await connection.query("DELETE FROM access_log WHERE seq <= \(through)", logger: logger)
+                var draft = AccessDraft(at: date, action: .prune, token: nil,
+                                        detail: AccessChain.pruneDetail(removed: count, through: through, lastHash: lastHash, before: before))
+                draft.user = user
+                try await Self.appendAccess([draft], connection: connection, logger: logger)
+                let entry = try await Self.decodeAccess(connection.query(
+                    "SELECT \(unescaped: Self.accessColumns) FROM access_log ORDER BY seq DESC LIMIT 1", logger: logger)).first
+                return AccessPruneResult(removed: count, entry: entry)
+            }
+        }
+    }
+
+    public func recordIDs(clientCode code: String) async throws -> [String] {
+        let (plans, goals): ([(id: String, json: String)], [(id: String, json: String)]) = try await guarded { [self] connection in
+            // A text search narrows the care plans; ClientRecords decides.
+            var plans: [(id: String, json: String)] = []
+            for try await (id, json) in try await connection.query("""
+                SELECT id, state FROM record WHERE type = 'carePlan' AND strpos(state, \(code)) > 0
+                UNION ALL
+                SELECT h.record_id, h.fields FROM history h JOIN record r ON r.id = h.record_id
+                WHERE r.type = 'carePlan' AND strpos(h.fields, \(code)) > 0
+                """, logger: logger).decode((String, String).self) { plans.append((id, json)) }
+            guard !plans.isEmpty else { return ([], []) }
+            var goals: [(id: String, json: String)] = []
+            for try await (id, json) in try await connection.query("SELECT id, state FROM record WHERE type = 'carePlanGoal'", logger: logger)
+                .decode((String, String).self) { goals.append((id, json)) }
+            return (plans, goals)
+        }
+        return try ClientRecords.resolve(code: code, plans: plans, goals: goals)
     }
 
     public func headPosition() async throws -> Int64 {

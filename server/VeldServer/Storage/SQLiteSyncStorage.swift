@@ -10,8 +10,8 @@ public final class SQLiteSyncStorage: SyncStorage {
     public let path: String
     /// Each device's last pull, written in the background (see `PullMarks`).
     let pullMarks: PullMarks
-    /// Pushes waiting to commit together (see `applyPush`).
-    let pushGroups: PushGroups
+    /// Pushes and access-log entries waiting to commit together (see `applyPush`).
+    let writes: WriteGroups
 
     /// Opens (creating when missing) the database at `path`; its folder is made 0700 and
     /// the file 0600.
@@ -38,7 +38,7 @@ public final class SQLiteSyncStorage: SyncStorage {
             throw StorageOpenError(path: path, reason: error.message ?? error.description)
         }
         self.pool = pool
-        pushGroups = PushGroups(pool: pool)
+        writes = WriteGroups(pool: pool)
         pullMarks = PullMarks { marks in
             try await pool.write { db in
                 let update = try db.cachedStatement(sql: """
@@ -121,6 +121,30 @@ public final class SQLiteSyncStorage: SyncStorage {
                 t.add(column: "secretIssuedAt", .datetime)
             }
         }
+        migrator.registerMigration("v6-access-log") { db in
+            // NEN 7513: one row per logged request, hash-chained (see AccessEntry), and an
+            // index from each record it names to the row.
+            try db.create(table: "accessLog") { t in
+                t.primaryKey("seq", .integer)
+                t.column("at", .datetime).notNull().indexed()
+                t.column("action", .text).notNull()
+                t.column("status", .integer).notNull()
+                t.column("problem", .text)
+                t.column("token", .text)
+                t.column("user", .text)
+                t.column("role", .text)
+                t.column("replica", .text)
+                t.column("detail", .text).notNull()
+                t.column("records", .text).notNull()
+                t.column("previousHash", .text).notNull()
+                t.column("hash", .text).notNull()
+            }
+            try db.create(table: "accessRecord", options: .withoutRowID) { t in
+                t.column("recordID", .text).notNull()
+                t.column("seq", .integer).notNull()
+                t.primaryKey(["recordID", "seq"])
+            }
+        }
         return migrator
     }
 
@@ -185,7 +209,7 @@ public final class SQLiteSyncStorage: SyncStorage {
     /// this divides the fsyncs by the number of devices pushing at once.
     public func applyPush(_ push: CheckedPush, token: DeviceToken, fingerprint: String, at date: Date,
                           check: @escaping @Sendable ([String: RecordState]) throws -> Void) async throws -> PushResponse {
-        try await pushGroups.submit { db in
+        try await writes.submit { db in
             try self.applyPush(push, token: token, fingerprint: fingerprint, at: date, check: check, db: db)
         }
     }
@@ -229,7 +253,9 @@ public final class SQLiteSyncStorage: SyncStorage {
                                        stored: stored, position: position, historyRuns: runs)
         let plan: PushPlan
         switch try PushPipeline.decide(push, fingerprint: fingerprint, inputs: inputs, check: check) {
-        case .answer(let response): return response
+        case .answer(let response):
+            try Self.appendAccess([.push(request, response: response, token: token, at: date, replay: true)], db: db)
+            return response
         case .persist(let accepted): plan = accepted
         }
 
@@ -252,28 +278,31 @@ public final class SQLiteSyncStorage: SyncStorage {
         try db.cachedStatement(sql: "UPDATE counter SET value = ? WHERE name = 'position'").execute(arguments: [plan.lastPosition])
         try db.cachedStatement(sql: "INSERT INTO batch (id, replica, fingerprint, response, receivedAt, token) VALUES (?, ?, ?, ?, ?, ?)")
             .execute(arguments: [request.batch, request.replica, fingerprint, plan.responseJSON, date, token.id])
+        try Self.appendAccess([.push(request, response: plan.response, token: token, at: date, replay: false)], db: db)
         return plan.response
     }
 
     public func pullEncoded(scopes: ScopeFilter, after position: Int64, limit: Int, token: DeviceToken?, at date: Date) async throws -> EncodedPullPage {
-        let (states, last, more): ([String], Int64, Bool) = try await pool.read { db in
+        let (states, records, last, more): ([String], [AccessedRecord], Int64, Bool) = try await pool.read { db in
             let statement: Statement
             let arguments: StatementArguments
             switch scopes {
             case .all:
-                statement = try db.cachedStatement(sql: "SELECT state, position FROM record WHERE position > ? ORDER BY position LIMIT ?")
+                statement = try db.cachedStatement(sql: "SELECT state, position, id, type, scope FROM record WHERE position > ? ORDER BY position LIMIT ?")
                 arguments = [position, limit + 1]
             case .only(let set):
                 let list = set.sorted()
-                guard !list.isEmpty else { return ([], position, false) }
+                guard !list.isEmpty else { return ([], [], position, false) }
                 statement = try db.cachedStatement(sql: """
-                    SELECT state, position FROM record WHERE position > ? AND scope IN (\(databaseQuestionMarks(count: list.count)))
+                    SELECT state, position, id, type, scope FROM record WHERE position > ? AND scope IN (\(databaseQuestionMarks(count: list.count)))
                     ORDER BY position LIMIT ?
                     """)
                 arguments = StatementArguments([position]) + StatementArguments(list) + StatementArguments([limit + 1])
             }
             var states: [String] = []
+            var records: [AccessedRecord] = []
             states.reserveCapacity(min(limit, 1_000))
+            records.reserveCapacity(min(limit, 1_000))
             var last = position
             var bytes = 0
             let rows = try Row.fetchCursor(statement, arguments: arguments)
@@ -282,16 +311,17 @@ public final class SQLiteSyncStorage: SyncStorage {
                 // Bounded by count and by bytes; a record larger than the budget goes alone.
                 let size = state.utf8.count
                 if states.count == limit || (!states.isEmpty && bytes + size > SyncLimits.maxPullPageBytes) {
-                    return (states, last, true)
+                    return (states, records, last, true)
                 }
                 bytes += size
                 states.append(state)
+                records.append(AccessedRecord(id: row[2], type: row[3], scope: row[4], effect: "read"))
                 last = row[1]
             }
-            return (states, last, false)
+            return (states, records, last, false)
         }
         if let token { pullMarks.note(token: token.id, at: date, cursor: last) }
-        return EncodedPullPage(states: states, lastPosition: last, more: more)
+        return EncodedPullPage(states: states, records: records, lastPosition: last, more: more)
     }
 
     public func history(recordID: String) async throws -> [RecordChange] {
@@ -324,6 +354,125 @@ public final class SQLiteSyncStorage: SyncStorage {
             (snapshot: snapshot.isEmpty ? nil : try StableJSON.decode(RecordState.self, from: Data(snapshot.utf8)),
              delta: try delta.map { try StableJSON.decode(RecordState.self, from: Data($0.utf8)) })
         })
+    }
+
+    // MARK: Access log
+
+    public func appendAccess(_ drafts: [AccessDraft]) async throws {
+        guard !drafts.isEmpty else { return }
+        try await writes.submit { db in try Self.appendAccess(drafts, db: db) }
+    }
+
+    /// Appends in the caller's transaction: the head is read there, so entries written in
+    /// one transaction (or one group) chain in the order they were written.
+    static func appendAccess(_ drafts: [AccessDraft], db: Database) throws {
+        let head = try Row.fetchOne(db.cachedStatement(sql: "SELECT seq, hash FROM accessLog ORDER BY seq DESC LIMIT 1"))
+        var seq: Int64 = head?[0] ?? 0
+        var previous: String = head?[1] ?? AccessChain.genesis
+        let insert = try db.cachedStatement(sql: """
+            INSERT INTO accessLog (seq, at, action, status, problem, token, user, role, replica, detail, records, previousHash, hash)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        let index = try db.cachedStatement(sql: "INSERT OR IGNORE INTO accessRecord (recordID, seq) VALUES (?, ?)")
+        for draft in drafts {
+            seq += 1
+            let entry = draft.sealed(seq: seq, previousHash: previous)
+            try insert.execute(arguments: [entry.seq, entry.at, entry.action.rawValue, entry.status, entry.problem, entry.tokenID,
+                                           entry.user, entry.role, entry.replica, entry.detail, AccessEntry.encode(records: entry.records),
+                                           entry.previousHash, entry.hash])
+            for id in entry.recordIDs { try index.execute(arguments: [id, entry.seq]) }
+            previous = entry.hash
+        }
+    }
+
+    static let accessColumns = "seq, at, action, status, problem, token, user, role, replica, detail, records, previousHash, hash"
+
+    static func accessEntry(_ row: Row) throws -> AccessEntry {
+        guard let action = AccessAction(rawValue: row["action"]) else {
+            throw StorageError.configuration("access-log entry \(row["seq"] as Int64) has an action this server does not know")
+        }
+        return AccessEntry(seq: row["seq"], at: row["at"], action: action, status: row["status"], problem: row["problem"],
+                           tokenID: row["token"], user: row["user"], role: row["role"], replica: row["replica"],
+                           detail: row["detail"], records: try AccessEntry.decode(records: row["records"]),
+                           previousHash: row["previousHash"], hash: row["hash"])
+    }
+
+    public func accessEntries(_ query: AccessQuery) async throws -> [AccessEntry] {
+        var conditions: [String] = []
+        var arguments = StatementArguments()
+        if let ids = query.recordIDs {
+            guard !ids.isEmpty else { return [] }
+            // Each id or start of one is a range of the index: [prefix, prefix + "~").
+            conditions.append("seq IN (SELECT seq FROM accessRecord WHERE "
+                              + ids.map { _ in "(recordID >= ? AND recordID < ?)" }.joined(separator: " OR ") + ")")
+            for id in ids { arguments += [id, id + "~"] }
+        }
+        if let user = query.user { conditions.append("user = ?"); arguments += [user] }
+        if let device = query.device { conditions.append("(token = ? OR replica = ?)"); arguments += [device, device] }
+        if let action = query.action { conditions.append("action = ?"); arguments += [action.rawValue] }
+        if let since = query.since { conditions.append("at >= ?"); arguments += [since] }
+        if let until = query.until { conditions.append("at < ?"); arguments += [until] }
+        if query.refusedOnly { conditions.append("status >= 400") }
+        let sql = "SELECT \(Self.accessColumns) FROM accessLog" + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND "))
+            + " ORDER BY seq DESC LIMIT ?"
+        arguments += [query.limit]
+        let entries = try await pool.read { [arguments] db in
+            try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.accessEntry)
+        }
+        return entries.reversed().filter(query.matches)
+    }
+
+    public func accessLogPage(after seq: Int64, limit: Int) async throws -> [(entry: AccessEntry, indexed: [String])] {
+        try await pool.read { db in
+            let entries = try Row.fetchAll(db, sql: "SELECT \(Self.accessColumns) FROM accessLog WHERE seq > ? ORDER BY seq LIMIT ?",
+                                           arguments: [seq, limit]).map(Self.accessEntry)
+            guard let first = entries.first, let last = entries.last else { return [] }
+            var indexed: [Int64: [String]] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT seq, recordID FROM accessRecord WHERE seq >= ? AND seq <= ?",
+                                        arguments: [first.seq, last.seq]) {
+                indexed[row[0], default: []].append(row[1])
+            }
+            // Index rows for entries that are not there (an entry deleted, its index kept)
+            // show up as a gap in the chain; only each entry's own rows are compared.
+            return entries.map { ($0, (indexed[$0.seq] ?? []).sorted()) }
+        }
+    }
+
+    public func pruneAccessLog(before: Date, at date: Date, by user: String) async throws -> AccessPruneResult {
+        try await writes.submit { db in
+            guard let last = try Row.fetchOne(db, sql: "SELECT seq, hash FROM accessLog WHERE at < ? ORDER BY seq DESC LIMIT 1",
+                                              arguments: [before]) else { return AccessPruneResult(removed: 0, entry: nil) }
+            let through: Int64 = last[0]
+            let lastHash: String = last[1]
+            let count = try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM accessLog WHERE seq <= ?", arguments: [through]) ?? 0
+            try db.execute(sql: "DELETE FROM accessRecord WHERE seq <= ?", arguments: [through])
+            try db.execute(sql: "DELETE FROM accessLog WHERE seq <= ?", arguments: [through])
+            var draft = AccessDraft(at: date, action: .prune, token: nil,
+                                    detail: AccessChain.pruneDetail(removed: count, through: through, lastHash: lastHash, before: before))
+            draft.user = user
+            try Self.appendAccess([draft], db: db)
+            let entry = try Row.fetchOne(db, sql: "SELECT \(Self.accessColumns) FROM accessLog ORDER BY seq DESC LIMIT 1").map(Self.accessEntry)
+            return AccessPruneResult(removed: count, entry: entry)
+        }
+    }
+
+    public func recordIDs(clientCode code: String) async throws -> [String] {
+        let pattern = "%" + code.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
+            .replacingOccurrences(of: "_", with: "\\_") + "%"
+        let (plans, goals): ([(id: String, json: String)], [(id: String, json: String)]) = try await pool.read { db in
+            // A text search narrows the care plans; ClientRecords decides.
+            let plans = try Row.fetchAll(db, sql: """
+                SELECT id, state FROM record WHERE type = 'carePlan' AND state LIKE ? ESCAPE '\\'
+                UNION ALL
+                SELECT h.recordID, h.fields FROM history h JOIN record r ON r.id = h.recordID
+                WHERE r.type = 'carePlan' AND h.fields LIKE ? ESCAPE '\\'
+                """, arguments: [pattern, pattern]).map { (id: $0[0] as String, json: $0[1] as String) }
+            guard !plans.isEmpty else { return ([], []) }
+            let goals = try Row.fetchAll(db, sql: "SELECT id, state FROM record WHERE type = 'carePlanGoal'")
+                .map { (id: $0[0] as String, json: $0[1] as String) }
+            return (plans, goals)
+        }
+        return try ClientRecords.resolve(code: code, plans: plans, goals: goals)
     }
 
     public func headPosition() async throws -> Int64 {

@@ -32,7 +32,9 @@ public protocol SyncStorage: Sendable {
     /// its plan: the binding, every changed record at its new position with its history,
     /// and the answer under the batch id. `check` sees the stored states after the policy
     /// accepted and may still refuse (the storage tests use it to refuse on cue); a refusal
-    /// leaves no trace.
+    /// leaves no trace. An accepted push (or a replay) appends its access-log entry
+    /// (``AccessDraft/push(_:response:token:at:replay:)``) in the same transaction, so a
+    /// push is acknowledged only when it is logged; a refused one is logged by the caller.
     func applyPush(_ push: CheckedPush, token: DeviceToken, fingerprint: String, at date: Date,
                    check: @escaping @Sendable (_ stored: [String: RecordState]) throws -> Void) async throws -> PushResponse
 
@@ -51,6 +53,27 @@ public protocol SyncStorage: Sendable {
     /// The record's state as it was after the last change accepted at or before `date`:
     /// what the data said on a reference date (peildatum).
     func state(recordID: String, asOf date: Date) async throws -> RecordState?
+
+    // MARK: Access log (NEN 7513)
+
+    /// Appends entries to the access log, in order, each chained to the one before; they
+    /// are on disk when this returns.
+    func appendAccess(_ drafts: [AccessDraft]) async throws
+
+    /// The newest `query.limit` entries that match, oldest first.
+    func accessEntries(_ query: AccessQuery) async throws -> [AccessEntry]
+
+    /// Entries after `seq` in order, each with the record ids the record index holds for
+    /// it: what `audit --verify` reads, page by page.
+    func accessLogPage(after seq: Int64, limit: Int) async throws -> [(entry: AccessEntry, indexed: [String])]
+
+    /// Removes the entries older than `before` and appends a `prune` entry that says how
+    /// many, up to which entry, and that entry's hash (so the chain may start after it).
+    func pruneAccessLog(before: Date, at date: Date, by user: String) async throws -> AccessPruneResult
+
+    /// The records that belong to a client: care plans whose `clientCode` is (or was) `code`,
+    /// and the goals of those plans.
+    func recordIDs(clientCode code: String) async throws -> [String]
 
     /// The highest change-log position so far.
     func headPosition() async throws -> Int64
@@ -96,12 +119,15 @@ public struct PullPage: Hashable, Sendable {
 /// One page of the change log as stored: each record's state in stable JSON.
 public struct EncodedPullPage: Hashable, Sendable {
     public var states: [String]
+    /// Each record of `states` by id, type and scope, for the access log.
+    public var records: [AccessedRecord]
     /// The position of the last record in `states`, or the position asked after.
     public var lastPosition: Int64
     public var more: Bool
 
-    public init(states: [String], lastPosition: Int64, more: Bool) {
+    public init(states: [String], records: [AccessedRecord], lastPosition: Int64, more: Bool) {
         self.states = states
+        self.records = records
         self.lastPosition = lastPosition
         self.more = more
     }

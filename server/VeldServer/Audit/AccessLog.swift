@@ -1,0 +1,276 @@
+import Crypto
+import Foundation
+import VeldProtocol
+
+/// One entry of the access log (NEN 7513): who did what to which client records, when,
+/// and with what outcome. The server writes one for every request that reads or writes
+/// client data, refused ones included, and nothing in Veld changes or removes an entry
+/// except `veld-server audit --prune` (which records that it did).
+///
+/// Entries form a hash chain: `hash` is the SHA-256 of the entry's stable JSON without
+/// `hash` (so it covers `previousHash`), and `previousHash` is the hash of the entry
+/// before it (`AccessChain.genesis` for the first). An entry deleted or edited by other
+/// means (sqlite3, psql) breaks the chain, which `veld-server audit --verify` finds.
+///
+/// No field value is ever in an entry: records are named by id, type and scope only.
+public struct AccessEntry: Codable, Hashable, Sendable {
+    /// 1, 2, 3, … without gaps (assigned by the storage under its append lock).
+    public var seq: Int64
+    /// When the server handled the request, to the second.
+    public var at: Date
+    public var action: AccessAction
+    /// The HTTP status of the answer: 200 for what was done, 4xx for a refusal.
+    public var status: Int
+    /// The problem type of a refusal (`forbidden`, `not-found`, …); nil when done.
+    public var problem: String?
+    public var tokenID: String?
+    public var user: String?
+    public var role: String?
+    /// The device's replica as the token was bound (or as the push named it).
+    public var replica: String?
+    /// Facts about the request that hold no field value: a pull's cursors, a push's batch.
+    public var detail: String
+    /// Each record read or written (or named by a refused request).
+    public var records: [AccessedRecord]
+    public var previousHash: String
+    public var hash: String
+
+    public var refused: Bool { status >= 400 }
+
+    enum CodingKeys: String, CodingKey {
+        case seq, at, action, status, problem, tokenID = "token", user, role, replica, detail, records, previousHash, hash
+    }
+}
+
+/// A record named by an access-log entry.
+public struct AccessedRecord: Codable, Hashable, Sendable {
+    public var id: String
+    public var type: String
+    public var scope: String
+    /// `read`; for a push `changed` or `unchanged`; `named` for one in a refused request.
+    public var effect: String
+
+    public init(id: String, type: String, scope: String, effect: String) {
+        self.id = id
+        self.type = type
+        self.scope = scope
+        self.effect = effect
+    }
+}
+
+/// What a logged request did.
+public enum AccessAction: String, Codable, Hashable, Sendable, CaseIterable {
+    /// `GET /v1/pull`: records read.
+    case pull
+    /// `POST /v1/push`: records written.
+    case push
+    /// `GET /v1/records/{id}/history`.
+    case history
+    /// `GET /v1/records/{id}`.
+    case record
+    /// `veld-server audit --prune`: old entries removed.
+    case prune
+}
+
+/// An entry before the storage gives it its place in the chain.
+public struct AccessDraft: Hashable, Sendable {
+    public var at: Date
+    public var action: AccessAction
+    public var status: Int
+    public var problem: String?
+    public var tokenID: String?
+    public var user: String?
+    public var role: String?
+    public var replica: String?
+    public var detail: String
+    public var records: [AccessedRecord]
+
+    public init(at: Date, action: AccessAction, status: Int = 200, problem: String? = nil, token: DeviceToken?,
+                replica: String? = nil, detail: String = "", records: [AccessedRecord] = []) {
+        self.at = WallClock.truncate(at)
+        self.action = action
+        self.status = status
+        self.problem = problem
+        tokenID = token?.id
+        user = token?.user
+        role = token?.role.rawValue
+        self.replica = replica ?? token?.replica
+        self.detail = detail
+        self.records = records
+    }
+
+    /// The entry at `seq` after the entry whose hash is `previousHash`, its hash computed.
+    public func sealed(seq: Int64, previousHash: String) -> AccessEntry {
+        var entry = AccessEntry(seq: seq, at: at, action: action, status: status, problem: problem, tokenID: tokenID, user: user,
+                                role: role, replica: replica, detail: detail, records: records, previousHash: previousHash, hash: "")
+        entry.hash = AccessChain.hash(of: entry)
+        return entry
+    }
+
+    /// A push that was accepted (or answered as a replay): each record it carried, changed
+    /// or not, as the answer says.
+    public static func push(_ request: PushRequest, response: PushResponse, token: DeviceToken, at date: Date,
+                            replay: Bool) -> AccessDraft {
+        let changed = Dictionary(response.results.map { ($0.id, $0.changed) }, uniquingKeysWith: { $0 || $1 })
+        let records = request.records.map {
+            AccessedRecord(id: $0.id, type: $0.type, scope: $0.scope, effect: changed[$0.id] == true && !replay ? "changed" : "unchanged")
+        }
+        return AccessDraft(at: date, action: .push, token: token, replica: request.replica,
+                           detail: "batch=\(request.batch)" + (replay ? " replay" : ""), records: records)
+    }
+}
+
+extension AccessEntry {
+    /// The record ids this entry names, once each, sorted: what the record index holds.
+    public var recordIDs: [String] { Array(Set(records.map(\.id))).sorted() }
+
+    /// The stable JSON of `records`, as the storages keep it.
+    public static func encode(records: [AccessedRecord]) -> String {
+        String(decoding: (try? StableJSON.encode(records)) ?? Data("[]".utf8), as: UTF8.self)
+    }
+
+    public static func decode(records: String) throws -> [AccessedRecord] {
+        try StableJSON.decode([AccessedRecord].self, from: Data(records.utf8))
+    }
+}
+
+/// The hash chain's rules, shared by both storages and `audit --verify`.
+public enum AccessChain {
+    /// The `previousHash` of the very first entry.
+    public static let genesis = String(repeating: "0", count: 64)
+
+    /// SHA-256 (hex) of the entry's stable JSON with `hash` left out.
+    public static func hash(of entry: AccessEntry) -> String {
+        struct Unsealed: Encodable {
+            let entry: AccessEntry
+            func encode(to encoder: any Encoder) throws {
+                var container = encoder.container(keyedBy: AccessEntry.CodingKeys.self)
+                try container.encode(entry.seq, forKey: .seq)
+                try container.encode(entry.at, forKey: .at)
+                try container.encode(entry.action, forKey: .action)
+                try container.encode(entry.status, forKey: .status)
+                try container.encodeIfPresent(entry.problem, forKey: .problem)
+                try container.encodeIfPresent(entry.tokenID, forKey: .tokenID)
+                try container.encodeIfPresent(entry.user, forKey: .user)
+                try container.encodeIfPresent(entry.role, forKey: .role)
+                try container.encodeIfPresent(entry.replica, forKey: .replica)
+                try container.encode(entry.detail, forKey: .detail)
+                try container.encode(entry.records, forKey: .records)
+                try container.encode(entry.previousHash, forKey: .previousHash)
+            }
+        }
+        let data = (try? StableJSON.encode(Unsealed(entry: entry))) ?? Data()
+        return TokenSecret.fingerprint(data)
+    }
+
+    /// What a prune entry's `detail` says: the entries it removed and the hash of the
+    /// last one, so the chain may start after it.
+    public static func pruneDetail(removed count: Int64, through seq: Int64, lastHash: String, before: Date) -> String {
+        "removed=\(count) through=\(seq) lastHash=\(lastHash) before=\(InternetTime.format(before))"
+    }
+
+    static func pruned(_ detail: String) -> (through: Int64, lastHash: String)? {
+        var through: Int64?, lastHash: String?
+        for part in detail.split(separator: " ") {
+            if part.hasPrefix("through=") { through = Int64(part.dropFirst(8)) }
+            if part.hasPrefix("lastHash=") { lastHash = String(part.dropFirst(9)) }
+        }
+        guard let through, let lastHash else { return nil }
+        return (through, lastHash)
+    }
+
+    /// Checks entries page by page, in `seq` order.
+    public struct Verifier: Sendable {
+        public private(set) var checked: Int64 = 0
+        public private(set) var problems: [String] = []
+        public private(set) var first: AccessEntry?
+        public private(set) var last: AccessEntry?
+        /// The latest prune entry's claim: entries up to `through` were removed, the last
+        /// with `lastHash`.
+        private var prune: (through: Int64, lastHash: String)?
+
+        public init() {}
+
+        /// One entry with the record ids the index holds for it.
+        public mutating func check(_ entry: AccessEntry, indexed: [String]) {
+            checked += 1
+            if problems.count >= 20 { return }
+            if let last {
+                if entry.seq != last.seq + 1 {
+                    problems.append("entries \(last.seq + 1)…\(entry.seq - 1) are missing (deleted outside Veld)")
+                }
+                if entry.previousHash != last.hash {
+                    problems.append("entry \(entry.seq) does not follow entry \(last.seq): the chain is broken (an entry was deleted or changed)")
+                }
+            } else {
+                first = entry
+            }
+            if AccessChain.hash(of: entry) != entry.hash {
+                problems.append("entry \(entry.seq) was changed after it was written (its hash does not match its content)")
+            }
+            if indexed != entry.recordIDs {
+                problems.append("the record index of entry \(entry.seq) was changed (audit --record would not find it)")
+            }
+            if entry.action == .prune, let claim = AccessChain.pruned(entry.detail) { prune = claim }
+            last = entry
+        }
+
+        /// After the last page: how the chain starts.
+        public mutating func finish() {
+            guard let first, problems.count < 20 else { return }
+            if let prune {
+                if first.seq != prune.through + 1 || first.previousHash != prune.lastHash {
+                    problems.append("the log should start after entry \(prune.through) (the last prune), but starts at entry \(first.seq): entries were deleted outside Veld")
+                }
+            } else if first.seq != 1 || first.previousHash != genesis {
+                problems.append("the log starts at entry \(first.seq), and no prune removed the ones before it: entries were deleted outside Veld")
+            }
+        }
+    }
+}
+
+/// What `veld-server audit` asks for; every filter given must hold.
+public struct AccessQuery: Hashable, Sendable {
+    /// Entries naming any of these records: each a whole id or the start of one.
+    public var recordIDs: [String]?
+    public var user: String?
+    /// A token id (`tok_…`) or a replica (`r-…`).
+    public var device: String?
+    public var action: AccessAction?
+    public var since: Date?
+    /// Entries before this time.
+    public var until: Date?
+    public var refusedOnly: Bool
+    /// At most this many, the newest.
+    public var limit: Int
+
+    public init(recordIDs: [String]? = nil, user: String? = nil, device: String? = nil, action: AccessAction? = nil,
+                since: Date? = nil, until: Date? = nil, refusedOnly: Bool = false, limit: Int = 1_000) {
+        self.recordIDs = recordIDs
+        self.user = user
+        self.device = device
+        self.action = action
+        self.since = since
+        self.until = until
+        self.refusedOnly = refusedOnly
+        self.limit = limit
+    }
+
+    public func matches(_ entry: AccessEntry) -> Bool {
+        if let recordIDs, !entry.records.contains(where: { record in recordIDs.contains { record.id.hasPrefix($0) } }) { return false }
+        if let user, entry.user != user { return false }
+        if let device, entry.tokenID != device, entry.replica != device { return false }
+        if let action, entry.action != action { return false }
+        if let since, entry.at < since { return false }
+        if let until, entry.at >= until { return false }
+        if refusedOnly, !entry.refused { return false }
+        return true
+    }
+}
+
+/// What `audit --prune` did.
+public struct AccessPruneResult: Hashable, Sendable {
+    public var removed: Int64
+    /// The prune's own entry.
+    public var entry: AccessEntry?
+}

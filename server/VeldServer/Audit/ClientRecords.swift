@@ -1,0 +1,33 @@
+import Foundation
+import VeldProtocol
+
+/// Which records belong to one client, for `veld-server audit --client-code`: care plans
+/// whose `clientCode` is or was the code (any concurrent value, any past change), and the
+/// goals that refer to those plans. Visit notes and council input belong to a location,
+/// not to a client.
+enum ClientRecords {
+    /// `plans`: a care plan's id with its stored state or one history row's changes (stable
+    /// JSON), found by a text search the storage ran; `goals`: each goal's id and state.
+    static func resolve(code: String, plans: [(id: String, json: String)], goals: [(id: String, json: String)]) throws -> [String] {
+        var found: Set<String> = []
+        for (id, json) in plans where !found.contains(id) {
+            let data = Data(json.utf8)
+            if let state = try? StableJSON.decode(RecordState.self, from: data) {
+                if state.entries(of: "clientCode").contains(where: { $0.value == .string(code) }) { found.insert(id) }
+            } else if let changes = try? StableJSON.decode([FieldChange].self, from: data) {
+                if changes.contains(where: { change in
+                    change.field == "clientCode" && (change.old.contains(.string(code)) || change.new.contains { $0.value == .string(code) })
+                }) { found.insert(id) }
+            }
+        }
+        guard !found.isEmpty else { return [] }
+        var records = found
+        for (id, json) in goals {
+            let state = try StableJSON.decode(RecordState.self, from: Data(json.utf8))
+            if state.entries(of: "carePlan").contains(where: { if case .string(let plan) = $0.value { found.contains(plan) } else { false } }) {
+                records.insert(id)
+            }
+        }
+        return records.sorted()
+    }
+}
