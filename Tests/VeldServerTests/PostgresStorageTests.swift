@@ -46,12 +46,29 @@ struct PostgresStorageTests {
         try await check.run(PostgresTestDatabase.factory)
     }
 
+    /// The access log changed with plain SQL, as psql would, is found by `--verify`.
+    @Test func accessLogTamperingIsDetected() async throws {
+        let url = try await PostgresTestDatabase.freshURL()
+        let storage = try PostgresSyncStorage(url: url, maximumConnections: 2)
+        try await storage.migrate()
+        let components = try #require(URLComponents(string: url))
+        let logger = { var logger = Logger(label: "test"); logger.logLevel = .critical; return logger }()
+        let connection = try await PostgresConnection.connect(
+            configuration: .init(host: components.host!, port: components.port ?? 5432, username: components.user ?? "veld",
+                                 password: components.password, database: String(components.path.dropFirst()), tls: .disable),
+            id: 2, logger: logger)
+        try await StorageContract.tamperingIsDetected(storage, AccessLogTables(log: "access_log", index: "access_record", recordColumn: "record_id") { sql in
+            try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger)
+        })
+        try await connection.close()
+    }
+
     /// Migrating twice, or from two processes at once, is safe; the schema is then current.
     @Test func migrationIsRepeatableAndConcurrent() async throws {
         let url = try await PostgresTestDatabase.freshURL()
         let first = try PostgresSyncStorage(url: url)
         let second = try PostgresSyncStorage(url: url)
-        #expect(try await first.pendingMigrations().count == 5, "v1…v5")
+        #expect(try await first.pendingMigrations().count == 6, "v1…v6")
         async let a: Void = first.migrate()
         async let b: Void = second.migrate()
         _ = try await (a, b)

@@ -40,6 +40,19 @@ import VeldServer
         withExtendedLifetime(folder) {}
     }
 
+    /// The access log changed with plain SQL, as sqlite3 would, is found by `--verify`.
+    @Test func accessLogTamperingIsDetected() async throws {
+        let folder = try TemporaryFolder()
+        let path = folder.url.appendingPathComponent("veld-server.sqlite").path
+        let storage = try SQLiteSyncStorage(path: path)
+        try await storage.migrate()
+        let other = try DatabaseQueue(path: path)
+        try await StorageContract.tamperingIsDetected(storage, AccessLogTables(log: "accessLog", index: "accessRecord", recordColumn: "recordID") { sql in
+            try await other.write { try $0.execute(sql: sql) }
+        })
+        withExtendedLifetime(folder) {}
+    }
+
     /// Ten one-line edits of a record holding 1 MiB of text add about ten lines to its
     /// history, not ten megabytes: the history stores what changed.
     @Test func historyStoresWhatChanged() async throws {

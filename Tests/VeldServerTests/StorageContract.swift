@@ -34,6 +34,10 @@ enum StorageContract: String, CaseIterable, Sendable, CustomTestStringConvertibl
     case honestHistoriesAreAccepted
     case generatedAttacksStoreNothing
     case pullPagesAreBoundedByBytes
+    case accessLogChainsConcurrentWrites
+    case accessLogQueries
+    case accessLogPrune
+    case clientCodeFindsPlansAndGoals
 
     var testDescription: String { rawValue }
 
@@ -56,6 +60,10 @@ enum StorageContract: String, CaseIterable, Sendable, CustomTestStringConvertibl
         case .honestHistoriesAreAccepted: await Self.honestHistoriesAreAccepted(make)
         case .generatedAttacksStoreNothing: await Self.generatedAttacksStoreNothing(make)
         case .pullPagesAreBoundedByBytes: try await Self.pullPagesAreBoundedByBytes(make)
+        case .accessLogChainsConcurrentWrites: try await Self.accessLogChainsConcurrentWrites(make)
+        case .accessLogQueries: try await Self.accessLogQueries(make)
+        case .accessLogPrune: try await Self.accessLogPrune(make)
+        case .clientCodeFindsPlansAndGoals: try await Self.clientCodeFindsPlansAndGoals(make)
         }
     }
 

@@ -215,8 +215,16 @@ public enum AccessChain {
             last = entry
         }
 
-        /// After the last page: how the chain starts.
-        public mutating func finish() {
+        /// After the last page: how the chain starts, and that it ends at the head the
+        /// storage keeps apart from the entries.
+        public mutating func finish(head: (seq: Int64, hash: String)) {
+            if let last, last.seq != head.seq || last.hash != head.hash {
+                problems.append(last.seq < head.seq
+                    ? "the newest entries (\(last.seq + 1)…\(head.seq)) are missing (deleted outside Veld)"
+                    : "the log ends at entry \(last.seq), but its head says \(head.seq): the head or the last entries were changed outside Veld")
+            } else if last == nil, head.seq > 0 {
+                problems.append("the log is empty, but its head says \(head.seq) entries were written: they were deleted outside Veld")
+            }
             guard let first, problems.count < 20 else { return }
             if let prune {
                 if first.seq != prune.through + 1 || first.previousHash != prune.lastHash {

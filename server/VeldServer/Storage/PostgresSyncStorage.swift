@@ -116,6 +116,9 @@ public final class PostgresSyncStorage: SyncStorage {
             """,
             "CREATE INDEX access_log_by_at ON access_log (at)",
             "CREATE TABLE access_record (record_id text NOT NULL, seq bigint NOT NULL, PRIMARY KEY (record_id, seq))",
+            // The chain's head, kept apart from the entries (see SQLiteSyncStorage).
+            "CREATE TABLE access_head (id integer PRIMARY KEY, seq bigint NOT NULL, hash text NOT NULL)",
+            "INSERT INTO access_head (id, seq, hash) VALUES (1, 0, '\(unescaped: AccessChain.genesis)')",
         ]),
     ]
 
@@ -449,7 +452,7 @@ public final class PostgresSyncStorage: SyncStorage {
     /// Appends in the caller's transaction, under the access lock until it commits.
     static func appendAccess(_ drafts: [AccessDraft], connection: PostgresConnection, logger: Logger) async throws {
         try await connection.query("SELECT pg_advisory_xact_lock(\(Self.accessLock))", logger: logger)
-        let head = try await connection.query("SELECT seq, hash FROM access_log ORDER BY seq DESC LIMIT 1", logger: logger)
+        let head = try await connection.query("SELECT seq, hash FROM access_head WHERE id = 1", logger: logger)
             .decode((Int64, String).self).all().first
         var seq = head?.0 ?? 0
         var previous = head?.1 ?? AccessChain.genesis
@@ -480,6 +483,14 @@ public final class PostgresSyncStorage: SyncStorage {
             try await connection.query("""
                 INSERT INTO access_record (record_id, seq) SELECT * FROM UNNEST(\(indexIDs)::text[], \(indexSeqs)::bigint[])
                 """, logger: logger)
+        }
+        try await connection.query("UPDATE access_head SET seq = \(seq), hash = \(previous) WHERE id = 1", logger: logger)
+    }
+
+    public func accessLogHead() async throws -> (seq: Int64, hash: String) {
+        try await guarded { [self] connection in
+            try await connection.query("SELECT seq, hash FROM access_head WHERE id = 1", logger: logger)
+                .decode((Int64, String).self).all().first ?? (0, AccessChain.genesis)
         }
     }
 

@@ -144,6 +144,15 @@ public final class SQLiteSyncStorage: SyncStorage {
                 t.column("seq", .integer).notNull()
                 t.primaryKey(["recordID", "seq"])
             }
+            // The chain's head, kept apart from the entries: appends continue from it after
+            // a prune removed every entry, and `--verify` compares it with the last entry
+            // (so deleting the newest entries is found too).
+            try db.create(table: "accessHead") { t in
+                t.primaryKey("id", .integer)
+                t.column("seq", .integer).notNull()
+                t.column("hash", .text).notNull()
+            }
+            try db.execute(sql: "INSERT INTO accessHead (id, seq, hash) VALUES (1, 0, ?)", arguments: [AccessChain.genesis])
         }
         return migrator
     }
@@ -366,7 +375,7 @@ public final class SQLiteSyncStorage: SyncStorage {
     /// Appends in the caller's transaction: the head is read there, so entries written in
     /// one transaction (or one group) chain in the order they were written.
     static func appendAccess(_ drafts: [AccessDraft], db: Database) throws {
-        let head = try Row.fetchOne(db.cachedStatement(sql: "SELECT seq, hash FROM accessLog ORDER BY seq DESC LIMIT 1"))
+        let head = try Row.fetchOne(db.cachedStatement(sql: "SELECT seq, hash FROM accessHead WHERE id = 1"))
         var seq: Int64 = head?[0] ?? 0
         var previous: String = head?[1] ?? AccessChain.genesis
         let insert = try db.cachedStatement(sql: """
@@ -382,6 +391,14 @@ public final class SQLiteSyncStorage: SyncStorage {
                                            entry.previousHash, entry.hash])
             for id in entry.recordIDs { try index.execute(arguments: [id, entry.seq]) }
             previous = entry.hash
+        }
+        try db.cachedStatement(sql: "UPDATE accessHead SET seq = ?, hash = ? WHERE id = 1").execute(arguments: [seq, previous])
+    }
+
+    public func accessLogHead() async throws -> (seq: Int64, hash: String) {
+        try await pool.read { db in
+            let row = try Row.fetchOne(db, sql: "SELECT seq, hash FROM accessHead WHERE id = 1")
+            return (row?[0] ?? 0, row?[1] ?? AccessChain.genesis)
         }
     }
 

@@ -67,6 +67,10 @@ public protocol SyncStorage: Sendable {
     /// it: what `audit --verify` reads, page by page.
     func accessLogPage(after seq: Int64, limit: Int) async throws -> [(entry: AccessEntry, indexed: [String])]
 
+    /// The last entry's seq and hash as the storage keeps them apart from the entries
+    /// (0 and ``AccessChain/genesis`` before the first).
+    func accessLogHead() async throws -> (seq: Int64, hash: String)
+
     /// Removes the entries older than `before` and appends a `prune` entry that says how
     /// many, up to which entry, and that entry's hash (so the chain may start after it).
     func pruneAccessLog(before: Date, at date: Date, by user: String) async throws -> AccessPruneResult

@@ -1,0 +1,237 @@
+import Foundation
+import PropertyBased
+import Testing
+import VeldProtocol
+import VeldServer
+import VeldTestSupport
+
+/// The access log's part of the storage contract (NEN 7513).
+extension StorageContract {
+    /// Every entry of the log, through `audit --verify`'s pages, checked as it does.
+    static func verify(_ storage: any SyncStorage, pageSize: Int = 7) async throws -> AccessChain.Verifier {
+        var verifier = AccessChain.Verifier()
+        let head = try await storage.accessLogHead()
+        var after: Int64 = 0
+        for _ in 0..<100_000 {
+            let page = try await storage.accessLogPage(after: after, limit: pageSize)
+            guard let last = page.last else { break }
+            for (entry, indexed) in page where entry.seq <= head.seq { verifier.check(entry, indexed: indexed) }
+            after = last.entry.seq
+            if after >= head.seq { break }
+        }
+        verifier.finish(head: head)
+        return verifier
+    }
+
+    static func allEntries(_ storage: any SyncStorage) async throws -> [AccessEntry] {
+        try await storage.accessEntries(AccessQuery(limit: 100_000))
+    }
+
+    /// Pushes (some refused by the storage's check) and pull entries appended at the same
+    /// time from many tasks: one unbroken chain, 1…n without gaps; exactly one entry for
+    /// each accepted push, naming its records as changed, none for a refused one; a replay
+    /// is logged as a replay and changes nothing.
+    static func accessLogChainsConcurrentWrites(_ make: StorageFactory) async throws {
+        let storage = try await make()
+        var devices: [IssuedToken] = []
+        for index in 0..<8 { devices.append(try await storage.issueToken(user: "user\(index)", role: .visitor, scopes: ["loc-a"])) }
+        let pushed = try await withThrowingTaskGroup(of: (String, [String])?.self) { group in
+            for (index, device) in devices.enumerated() {
+                group.addTask {
+                    let replica = "r-\(index)"
+                    let records = (0..<2).map { _ in Records.visitNote(replica: replica, author: "user\(index)") }
+                    let request = Records.batch(replica, records)
+                    do {
+                        _ = try await storage.push(request, token: device.token, fingerprint: try Records.fingerprint(request),
+                                                   at: Fixture.time(plus: index)) { _ in
+                            if index % 3 == 2 { throw Refusal() }
+                        }
+                        return (device.id, records.map(\.id))
+                    } catch is Refusal {
+                        return nil
+                    }
+                }
+                group.addTask {
+                    for round in 0..<3 {
+                        try await storage.appendAccess([AccessDraft(at: Fixture.time(plus: round), action: .pull, token: device.token,
+                                                                    detail: "round \(round)")])
+                    }
+                    return nil
+                }
+            }
+            var all: [(String, [String])] = []
+            for try await outcome in group { if let outcome { all.append(outcome) } }
+            return all
+        }
+        #expect(pushed.count == 6, "pushes 2 and 5 are refused")
+        let verifier = try await verify(storage)
+        #expect(verifier.problems.isEmpty, "\(verifier.problems)")
+        let entries = try await allEntries(storage)
+        #expect(entries.map(\.seq) == Array(1...Int64(entries.count)))
+        #expect(entries.count == 6 + 8 * 3)
+        let pushes = entries.filter { $0.action == .push }
+        #expect(Set(pushes.map(\.tokenID)) == Set(pushed.map(\.0)))
+        for (token, ids) in pushed {
+            let entry = try #require(pushes.first { $0.tokenID == token })
+            #expect(entry.records.map(\.id) == ids && entry.records.allSatisfy { $0.effect == "changed" && $0.scope == "loc-a" })
+            #expect(entry.status == 200 && entry.problem == nil && entry.replica != nil && entry.detail.hasPrefix("batch="))
+        }
+
+        // A replay answers as before and is logged as one, its records unchanged.
+        let device = devices[0]
+        let records = [Records.visitNote(replica: "r-0", author: "user0")]
+        let request = Records.batch("r-0", records)
+        try await storage.accept(request, token: device)
+        try await storage.accept(request, token: device)
+        let last = try await allEntries(storage).suffix(2)
+        #expect(last.map(\.detail) == ["batch=\(request.batch)", "batch=\(request.batch) replay"])
+        #expect(last.map { $0.records.map(\.effect) } == [["changed"], ["unchanged"]])
+        #expect(try await verify(storage).problems.isEmpty)
+    }
+
+    /// Each filter of `veld-server audit`, alone and together, against the same filter
+    /// applied to the whole log; the newest `limit` come oldest first.
+    static func accessLogQueries(_ make: StorageFactory) async throws {
+        let storage = try await make()
+        let anna = try await storage.issueToken(user: "anna", role: .visitor, scopes: ["loc-a"])
+        let olga = try await storage.issueToken(user: "olga", role: .office, scopes: ["*"])
+        let ids = (0..<4).map { _ in RecordIDs.make() }
+        var drafts: [AccessDraft] = []
+        for step in 0..<24 {
+            let token = step % 3 == 0 ? olga : anna
+            let records = [ids[step % 4], ids[(step + 1) % 4]].map { AccessedRecord(id: $0, type: "visitNote", scope: "loc-a", effect: "read") }
+            drafts.append(AccessDraft(at: Fixture.time(plus: step * 3_600), action: step % 2 == 0 ? .pull : .history,
+                                      status: step % 5 == 4 ? 404 : 200, problem: step % 5 == 4 ? "not-found" : nil,
+                                      token: token.token, replica: step % 3 == 0 ? "r-olga" : "r-anna", records: records))
+        }
+        try await storage.appendAccess(Array(drafts.prefix(10)))
+        try await storage.appendAccess(Array(drafts.dropFirst(10)))
+        let all = try await allEntries(storage)
+        #expect(all.count == 24)
+        let queries: [AccessQuery] = [
+            AccessQuery(recordIDs: [ids[0]]),
+            AccessQuery(recordIDs: [String(ids[1].prefix(8)), ids[2]]),
+            AccessQuery(user: "anna"),
+            AccessQuery(device: olga.id),
+            AccessQuery(device: "r-anna"),
+            AccessQuery(action: .history),
+            AccessQuery(since: Fixture.time(plus: 5 * 3_600), until: Fixture.time(plus: 12 * 3_600)),
+            AccessQuery(refusedOnly: true),
+            AccessQuery(recordIDs: [ids[3]], user: "anna", action: .pull, since: Fixture.time(plus: 3_600)),
+            AccessQuery(user: "nobody"),
+            AccessQuery(recordIDs: []),
+        ]
+        for query in queries {
+            let expected = all.filter(query.matches)
+            #expect(try await storage.accessEntries(query) == expected, "\(query)")
+        }
+        var newest = AccessQuery(user: "anna")
+        newest.limit = 3
+        #expect(try await storage.accessEntries(newest) == Array(all.filter { $0.user == "anna" }.suffix(3)))
+    }
+
+    /// `audit --prune`: what is older goes, a prune entry says so (and is the only one
+    /// naming the admin), and the rest still verifies; a prune with nothing to do writes
+    /// nothing; a second prune chains on.
+    static func accessLogPrune(_ make: StorageFactory) async throws {
+        let storage = try await make()
+        let anna = try await storage.issueToken(user: "anna", role: .visitor, scopes: ["loc-a"])
+        let drafts = (0..<10).map { day in
+            AccessDraft(at: Fixture.time(plus: day * 86_400), action: .pull, token: anna.token,
+                        records: [AccessedRecord(id: RecordIDs.make(), type: "visitNote", scope: "loc-a", effect: "read")])
+        }
+        try await storage.appendAccess(drafts)
+        let nothing = try await storage.pruneAccessLog(before: Fixture.time(plus: -1), at: Fixture.time(plus: 20 * 86_400), by: "admin:test")
+        #expect(nothing.removed == 0 && nothing.entry == nil)
+        #expect(try await allEntries(storage).count == 10)
+
+        let first = try await storage.pruneAccessLog(before: Fixture.time(plus: 4 * 86_400), at: Fixture.time(plus: 20 * 86_400), by: "admin:test")
+        #expect(first.removed == 4)
+        let after = try await allEntries(storage)
+        #expect(after.map(\.seq) == Array(5...11))
+        let prune = try #require(after.last)
+        #expect(prune.action == .prune && prune.user == "admin:test" && prune.tokenID == nil && prune == first.entry)
+        #expect(prune.detail.contains("removed=4 through=4"))
+        // The removed records are gone from the index too.
+        #expect(try await storage.accessEntries(AccessQuery(recordIDs: [drafts[0].records[0].id])).isEmpty)
+        #expect(try await verify(storage).problems.isEmpty)
+
+        let second = try await storage.pruneAccessLog(before: Fixture.time(plus: 30 * 86_400), at: Fixture.time(plus: 40 * 86_400), by: "admin:test")
+        #expect(second.removed == 7)
+        let remaining = try await allEntries(storage)
+        #expect(remaining.map(\.seq) == [12] && remaining.first?.previousHash == prune.hash, "\(remaining.map { ($0.seq, $0.detail) })")
+        #expect(try await verify(storage).problems.isEmpty)
+    }
+
+    /// `audit --client-code`: a client's care plans (by any value their clientCode had) and
+    /// those plans' goals; nothing of another client; a code no plan has finds nothing.
+    static func clientCodeFindsPlansAndGoals(_ make: StorageFactory) async throws {
+        let storage = try await make()
+        let olga = try await storage.issueToken(user: "olga", role: .office, scopes: ["*"])
+        let plan = Records.carePlan(replica: "r-olga", author: "olga", changes: ["clientCode": .string("ZH-0042")])
+        let other = Records.carePlan(replica: "r-olga", author: "olga", changes: ["clientCode": .string("ZH-0043")])
+        var goal = RecordState(id: RecordIDs.make(), type: "carePlanGoal", scope: "loc-a")
+        goal.edit(["carePlan": .string(plan.id), "domain": .string("wonen"), "goal": .string("zelf koken"), "status": .string("open")],
+                  replica: "r-olga", author: "olga", time: Fixture.time)
+        var otherGoal = RecordState(id: RecordIDs.make(), type: "carePlanGoal", scope: "loc-a")
+        otherGoal.edit(["carePlan": .string(other.id), "domain": .string("wonen"), "goal": .string("ZH-0042 wandelen"), "status": .string("open")],
+                       replica: "r-olga", author: "olga", time: Fixture.time)
+        let note = Records.visitNote(replica: "r-olga", author: "olga", changes: ["summary": .string("over ZH-0042")])
+        try await storage.accept(Records.batch("r-olga", [plan, other, goal, otherGoal, note]), token: olga)
+        #expect(try await storage.recordIDs(clientCode: "ZH-0042") == [plan.id, goal.id].sorted())
+        #expect(try await storage.recordIDs(clientCode: "ZH-004").isEmpty)
+        #expect(try await storage.recordIDs(clientCode: "ZH-0044").isEmpty)
+        // The code corrected: the plan is still found by the code it had.
+        let corrected = Records.edited(plan, ["clientCode": .string("ZH-0044")], replica: "r-olga", author: "olga")
+        try await storage.accept(Records.batch("r-olga", [corrected]), token: olga)
+        #expect(try await storage.recordIDs(clientCode: "ZH-0042") == [plan.id, goal.id].sorted())
+        #expect(try await storage.recordIDs(clientCode: "ZH-0044") == [plan.id, goal.id].sorted())
+    }
+}
+
+/// How a test reaches the access log's tables by other means than Veld (sqlite3, psql).
+struct AccessLogTables: Sendable {
+    let log: String
+    let index: String
+    let recordColumn: String
+    let execute: @Sendable (String) async throws -> Void
+}
+
+extension StorageContract {
+    /// Every kind of change made outside Veld is found by `--verify`: an entry edited, one
+    /// deleted from the middle, the first one deleted, an index row removed (which would
+    /// hide an entry from `audit --record`), and a whole entry inserted. Each starts from
+    /// an intact log; `restore` undoes the change.
+    static func tamperingIsDetected(_ storage: any SyncStorage, _ tables: AccessLogTables) async throws {
+        let anna = try await storage.issueToken(user: "anna", role: .visitor, scopes: ["loc-a"])
+        let ids = (0..<5).map { _ in RecordIDs.make() }
+        try await storage.appendAccess(ids.enumerated().map { index, id in
+            AccessDraft(at: Fixture.time(plus: index), action: .pull, token: anna.token,
+                        records: [AccessedRecord(id: id, type: "visitNote", scope: "loc-a", effect: "read")])
+        })
+        #expect(try await verify(storage).problems.isEmpty)
+        let cases: [(change: String, restore: String, finds: String)] = [
+            ("UPDATE \(tables.log) SET \"user\" = 'bram' WHERE seq = 3", "UPDATE \(tables.log) SET \"user\" = 'anna' WHERE seq = 3",
+             "entry 3 was changed"),
+            ("UPDATE \(tables.log) SET records = '[]' WHERE seq = 2",
+             "UPDATE \(tables.log) SET records = '[{\"effect\":\"read\",\"id\":\"\(ids[1])\",\"scope\":\"loc-a\",\"type\":\"visitNote\"}]' WHERE seq = 2",
+             "entry 2 was changed"),
+            ("DELETE FROM \(tables.index) WHERE seq = 4", "INSERT INTO \(tables.index) (\(tables.recordColumn), seq) VALUES ('\(ids[3])', 4)",
+             "record index of entry 4"),
+        ]
+        for (change, restore, finds) in cases {
+            try await tables.execute(change)
+            let problems = try await verify(storage).problems
+            #expect(problems.contains { $0.contains(finds) }, "\(change): \(problems)")
+            try await tables.execute(restore)
+            #expect(try await verify(storage).problems.isEmpty, "after restoring \(change)")
+        }
+        // Deletions cannot be undone here: one after another.
+        try await tables.execute("DELETE FROM \(tables.log) WHERE seq = 5")
+        #expect(try await verify(storage).problems.contains { $0.contains("newest entries (5…5) are missing") })
+        try await tables.execute("DELETE FROM \(tables.log) WHERE seq = 3")
+        #expect(try await verify(storage).problems.contains { $0.contains("missing") || $0.contains("chain is broken") })
+        try await tables.execute("DELETE FROM \(tables.log) WHERE seq <= 3")
+        #expect(try await verify(storage).problems.contains { $0.contains("starts at entry 4") })
+    }
+}
