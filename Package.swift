@@ -167,7 +167,8 @@ let package = Package(
         .testTarget(
             name: "VeldEndToEndTests",
             dependencies: ["veld-server", "veld", "VeldCore", "VeldNIOClient", "VeldProtocol", "VeldTestSupport",
-                           .product(name: "PropertyBased", package: "swift-property-based")],
+                           .product(name: "PropertyBased", package: "swift-property-based"),
+                           .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict
         ),
         .testTarget(
