@@ -105,7 +105,7 @@ public enum RecordStateJSON {
 
     private static let hex = Array("0123456789abcdef".utf8)
 
-    static func writeString(_ text: String, to out: inout [UInt8]) {
+    public static func writeString(_ text: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         for byte in text.utf8 {
             switch byte {

@@ -25,7 +25,7 @@ struct VeldBench {
                 try await Floor.client(server: URL(string: arguments[0])!, pages: URL(fileURLWithPath: arguments[1]),
                                        home: URL(fileURLWithPath: arguments[2]))
             default:
-                print("usage: veld-bench run --size smoke|default|full [--markdown BENCHMARKS.md] [--json FILE] [--only capture,sync,wire,load,merge,policy]")
+                print("usage: veld-bench run --size smoke|default|full [--markdown BENCHMARKS.md] [--json FILE] [--only capture,sync,wire,load,merge,policy,access]")
                 exit(command == "help" ? 0 : 2)
             }
         } catch {
@@ -39,7 +39,7 @@ struct VeldBench {
         var sizes = Sizes.standard
         var markdown: URL?
         var json: URL?
-        var only: Set<String> = ["capture", "sync", "wire", "load", "merge", "policy"]
+        var only: Set<String> = ["capture", "sync", "wire", "load", "merge", "policy", "access"]
         var command = "bash scripts/bench.sh"
         var iterator = arguments.makeIterator()
         while let argument = iterator.next() {
@@ -84,6 +84,7 @@ struct VeldBench {
             ("load", { try await LoadScenario.run(sizes, report) }),
             ("merge", { try MergeScenario.run(sizes, report, python: python, script: repository + "/bench/pycrdt_merge.py") }),
             ("policy", { try PolicyScenario.run(sizes, report) }),
+            ("access", { try await AccessLogScenario.run(sizes, report) }),
         ]
         for (name, step) in steps where only.contains(name) {
             log("== \(name)")

@@ -86,6 +86,9 @@ struct Serve: AsyncParsableCommand {
             note = "plain HTTP on a non-loopback address (--insecure-http): only behind a TLS proxy on this machine"
             logger.warning("serving plain HTTP on \(host): tokens and client data are unencrypted on the wire")
         }
+        if AccessLogSwitch.isOff {
+            FileHandle.standardError.write(Data("WARNING: the access log is OFF (VELD_BENCH_ACCESS_LOG_OFF=1): for benchmarks only, never with client data\n".utf8))
+        }
         let shown = host.contains(":") ? "[\(host)]" : host
         let said = note
         let app = try buildApplication(storage: storage, host: host, port: port, logger: logger, tls: tls, onServerRunning: { port in

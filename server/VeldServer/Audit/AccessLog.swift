@@ -126,7 +126,10 @@ extension AccessEntry {
 
     /// The stable JSON of `records`, as the storages keep it.
     public static func encode(records: [AccessedRecord]) -> String {
-        String(decoding: (try? StableJSON.encode(records)) ?? Data("[]".utf8), as: UTF8.self)
+        var out: [UInt8] = []
+        out.reserveCapacity(2 + records.count * 110)
+        AccessChain.writeRecords(records, to: &out)
+        return String(decoding: out, as: UTF8.self)
     }
 
     public static func decode(records: String) throws -> [AccessedRecord] {
@@ -141,26 +144,56 @@ public enum AccessChain {
 
     /// SHA-256 (hex) of the entry's stable JSON with `hash` left out.
     public static func hash(of entry: AccessEntry) -> String {
-        struct Unsealed: Encodable {
-            let entry: AccessEntry
-            func encode(to encoder: any Encoder) throws {
-                var container = encoder.container(keyedBy: AccessEntry.CodingKeys.self)
-                try container.encode(entry.seq, forKey: .seq)
-                try container.encode(entry.at, forKey: .at)
-                try container.encode(entry.action, forKey: .action)
-                try container.encode(entry.status, forKey: .status)
-                try container.encodeIfPresent(entry.problem, forKey: .problem)
-                try container.encodeIfPresent(entry.tokenID, forKey: .tokenID)
-                try container.encodeIfPresent(entry.user, forKey: .user)
-                try container.encodeIfPresent(entry.role, forKey: .role)
-                try container.encodeIfPresent(entry.replica, forKey: .replica)
-                try container.encode(entry.detail, forKey: .detail)
-                try container.encode(entry.records, forKey: .records)
-                try container.encode(entry.previousHash, forKey: .previousHash)
-            }
+        TokenSecret.fingerprint(canonical(entry))
+    }
+
+    /// The entry's stable JSON (keys sorted, no spaces, dates as `YYYY-MM-DDTHH:MM:SSZ`)
+    /// without `hash`, written by hand: a pull page's entry names hundreds of records,
+    /// and this is on the path of every pull. Byte for byte what `StableJSON` writes
+    /// (a test holds it to that).
+    public static func canonical(_ entry: AccessEntry) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(200 + entry.records.count * 110)
+        func key(_ name: StaticString, first: Bool = false) {
+            if !first { out.append(UInt8(ascii: ",")) }
+            out.append(UInt8(ascii: "\""))
+            name.withUTF8Buffer { out.append(contentsOf: $0) }
+            out.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
         }
-        let data = (try? StableJSON.encode(Unsealed(entry: entry))) ?? Data()
-        return TokenSecret.fingerprint(data)
+        func string(_ text: String) { RecordStateJSON.writeString(text, to: &out) }
+        out.append(UInt8(ascii: "{"))
+        key("action", first: true); string(entry.action.rawValue)
+        key("at"); string(InternetTime.format(entry.at))
+        key("detail"); string(entry.detail)
+        key("previousHash"); string(entry.previousHash)
+        if let problem = entry.problem { key("problem"); string(problem) }
+        key("records"); writeRecords(entry.records, to: &out)
+        if let replica = entry.replica { key("replica"); string(replica) }
+        if let role = entry.role { key("role"); string(role) }
+        key("seq"); out.append(contentsOf: String(entry.seq).utf8)
+        key("status"); out.append(contentsOf: String(entry.status).utf8)
+        if let token = entry.tokenID { key("token"); string(token) }
+        if let user = entry.user { key("user"); string(user) }
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+
+    /// `[{"effect":…,"id":…,"scope":…,"type":…},…]`: the records as stable JSON.
+    static func writeRecords(_ records: [AccessedRecord], to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "["))
+        for (index, record) in records.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: #"{"effect":"#.utf8)
+            RecordStateJSON.writeString(record.effect, to: &out)
+            out.append(contentsOf: #","id":"#.utf8)
+            RecordStateJSON.writeString(record.id, to: &out)
+            out.append(contentsOf: #","scope":"#.utf8)
+            RecordStateJSON.writeString(record.scope, to: &out)
+            out.append(contentsOf: #","type":"#.utf8)
+            RecordStateJSON.writeString(record.type, to: &out)
+            out.append(UInt8(ascii: "}"))
+        }
+        out.append(UInt8(ascii: "]"))
     }
 
     /// What a prune entry's `detail` says: the entries it removed and the hash of the
@@ -274,6 +307,13 @@ public struct AccessQuery: Hashable, Sendable {
         if refusedOnly, !entry.refused { return false }
         return true
     }
+}
+
+/// The access log is always on. `VELD_BENCH_ACCESS_LOG_OFF=1` turns it off for one
+/// purpose only: `veld-bench` measures what the log costs against a server without it,
+/// side by side. `veld-server serve` says so loudly when it is set.
+public enum AccessLogSwitch {
+    public static let isOff = ProcessInfo.processInfo.environment["VELD_BENCH_ACCESS_LOG_OFF"] == "1"
 }
 
 /// What `audit --prune` did.

@@ -440,7 +440,7 @@ public final class PostgresSyncStorage: SyncStorage {
     // MARK: Access log
 
     public func appendAccess(_ drafts: [AccessDraft]) async throws {
-        guard !drafts.isEmpty else { return }
+        guard !drafts.isEmpty, !AccessLogSwitch.isOff else { return }
         let logger = logger
         try await guarded { connection in
             try await connection.withTransaction(logger: logger) { connection in
@@ -451,6 +451,7 @@ public final class PostgresSyncStorage: SyncStorage {
 
     /// Appends in the caller's transaction, under the access lock until it commits.
     static func appendAccess(_ drafts: [AccessDraft], connection: PostgresConnection, logger: Logger) async throws {
+        guard !AccessLogSwitch.isOff else { return }
         try await connection.query("SELECT pg_advisory_xact_lock(\(Self.accessLock))", logger: logger)
         let head = try await connection.query("SELECT seq, hash FROM access_head WHERE id = 1", logger: logger)
             .decode((Int64, String).self).all().first

@@ -368,13 +368,14 @@ public final class SQLiteSyncStorage: SyncStorage {
     // MARK: Access log
 
     public func appendAccess(_ drafts: [AccessDraft]) async throws {
-        guard !drafts.isEmpty else { return }
+        guard !drafts.isEmpty, !AccessLogSwitch.isOff else { return }
         try await writes.submit { db in try Self.appendAccess(drafts, db: db) }
     }
 
     /// Appends in the caller's transaction: the head is read there, so entries written in
     /// one transaction (or one group) chain in the order they were written.
     static func appendAccess(_ drafts: [AccessDraft], db: Database) throws {
+        guard !AccessLogSwitch.isOff else { return }
         let head = try Row.fetchOne(db.cachedStatement(sql: "SELECT seq, hash FROM accessHead WHERE id = 1"))
         var seq: Int64 = head?[0] ?? 0
         var previous: String = head?[1] ?? AccessChain.genesis

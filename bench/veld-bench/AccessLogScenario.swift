@@ -1,0 +1,117 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import VeldProtocol
+import VeldServer
+
+/// What the access log (NEN 7513) costs: two `veld-server` processes on copies of one
+/// preloaded SQLite database, one as always and one with the log switched off
+/// (`VELD_BENCH_ACCESS_LOG_OFF=1`, for this comparison only), measured back to back in
+/// each run, the order alternating: raw pull pages (the server's work, the client only
+/// reads the cursor), a client's first sync, and a client's push.
+enum AccessLogScenario {
+    static func run(_ sizes: Sizes, _ report: Report) async throws {
+        let scratch = try Scratch("access-log")
+        defer { scratch.remove() }
+        let generator = DataGenerator()
+        let n = sizes.records
+        let logged = scratch.path("logged.sqlite").path
+        let unlogged = scratch.path("unlogged.sqlite").path
+        let officeToken: String = try await {
+            let storage = try SQLiteSyncStorage(path: logged)
+            try await storage.migrate()
+            let token = try await ServerFixture.token(storage, user: "bench-office", role: .office, scopes: ["*"])
+            _ = try await ServerFixture.preload(storage, generator, 0..<n)
+            return token
+        }()
+        for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: logged + suffix) {
+            try FileManager.default.copyItem(atPath: logged + suffix, toPath: unlogged + suffix)
+        }
+        let on = try ServerFixture.serve(database: logged)
+        Cleanup.shared.add("access-on") { on.stop() }
+        let (binary, arguments) = Binaries.wrapped(Binaries.server, ["serve", "--db", unlogged, "--port", "0", "--log-level", "warning"],
+                                                   variable: "VELD_BENCH_SERVER_WRAP")
+        let off = try ServerProcess(URL(fileURLWithPath: "/usr/bin/env"), ["VELD_BENCH_ACCESS_LOG_OFF=1", binary.path] + arguments,
+                                    label: "veld-server (no access log)")
+        Cleanup.shared.add("access-off") { off.stop() }
+        defer {
+            on.stop()
+            off.stop()
+            Cleanup.shared.remove("access-on")
+            Cleanup.shared.remove("access-off")
+        }
+
+        var pullOn: [Double] = [], pullOff: [Double] = [], pullRatio: [Double] = []
+        var syncOn: [Double] = [], syncOff: [Double] = [], syncRatio: [Double] = []
+        var pushOn: [Double] = [], pushOff: [Double] = [], pushRatio: [Double] = []
+        for rep in 0..<sizes.repetitions {
+            let servers = rep % 2 == 0 ? [(on, true), (off, false)] : [(off, false), (on, true)]
+            var pull: [Bool: Double] = [:], sync: [Bool: Double] = [:], push: [Bool: Double] = [:]
+            for (server, isOn) in servers {
+                let seconds = try await pullPages(server.url, token: officeToken, expect: n)
+                pull[isOn] = seconds
+            }
+            for (server, isOn) in servers {
+                let home = scratch.path("client-\(isOn ? "on" : "off")-\(rep)")
+                let first = try Binaries.child(["client-first-sync", home.path, server.url.absoluteString, officeToken], as: ClientResult.self)
+                guard first.records == n else { throw BenchError("first sync pulled \(first.records) records, expected \(n)") }
+                sync[isOn] = first.seconds
+                let pushed = try Binaries.child(["client-push", home.path, String(sizes.push), String(rep)], as: ClientResult.self)
+                push[isOn] = pushed.seconds
+                try? FileManager.default.removeItem(at: home)
+            }
+            pullOn.append(Double(n) / pull[true]!)
+            pullOff.append(Double(n) / pull[false]!)
+            pullRatio.append(pull[true]! / pull[false]!)
+            syncOn.append(Double(n) / sync[true]!)
+            syncOff.append(Double(n) / sync[false]!)
+            syncRatio.append(sync[true]! / sync[false]!)
+            pushOn.append(Double(sizes.push) / push[true]!)
+            pushOff.append(Double(sizes.push) / push[false]!)
+            pushRatio.append(push[true]! / push[false]!)
+        }
+        let s = "access log"
+        let size = n >= 1_000 ? "\(n / 1_000)k" : "\(n)"
+        report.add(s, "pull pages of 500, raw HTTP (\(size) records), with the log", unit: "records/s", values: pullOn)
+        report.add(s, "the same without the log", unit: "records/s", values: pullOff)
+        report.add(s, "time ratio pull with / without the log (same run, interleaved)", unit: "×", values: pullRatio,
+                   goal: "≤ 1.10×", check: { $0 <= 1.10 })
+        report.add(s, "first sync of \(size) records (SyncEngine.sync), with the log", unit: "records/s", values: syncOn)
+        report.add(s, "the same without the log", unit: "records/s", values: syncOff)
+        report.add(s, "time ratio first sync with / without the log", unit: "×", values: syncRatio, goal: "≤ 1.10×", check: { $0 <= 1.10 })
+        report.add(s, "push of \(sizes.push) edited records (SyncEngine.push), with the log", unit: "records/s", values: pushOn)
+        report.add(s, "the same without the log", unit: "records/s", values: pushOff)
+        report.add(s, "time ratio push with / without the log", unit: "×", values: pushRatio, goal: "≤ 1.10×", check: { $0 <= 1.10 })
+        report.note("Access log: each pull page of 500 records writes one entry naming its 500 records (id, type, scope) and 500 index rows, committed (fsync) before the page is answered; each push batch writes one entry in its own transaction.")
+    }
+
+    /// Every page from 0, reading only each page's cursor and `more`; the seconds it took.
+    static func pullPages(_ server: URL, token: String, expect: Int) async throws -> Double {
+        let session = URLSession(configuration: .ephemeral)
+        defer { session.finishTasksAndInvalidate() }
+        var cursor = "0"
+        var pages = 0
+        let seconds = try await measureAsync {
+            for _ in 0..<100_000 {
+                var components = URLComponents(url: server.appendingPathComponent("v1/pull"), resolvingAgainstBaseURL: false)!
+                components.queryItems = [URLQueryItem(name: "since", value: cursor), URLQueryItem(name: "limit", value: "500")]
+                var request = URLRequest(url: components.url!)
+                request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+                request.setValue("identity", forHTTPHeaderField: "Accept-Encoding")
+                let (data, response) = try await session.data(for: request)
+                guard (response as? HTTPURLResponse)?.statusCode == 200 else { throw BenchError("pull: \(response)") }
+                // `{"cursor":"N","more":true|false,"records":[` (PullPages.body).
+                let head = String(decoding: data.prefix(64), as: UTF8.self)
+                guard let start = head.range(of: #"{"cursor":""#)?.upperBound, let end = head[start...].firstIndex(of: "\"") else {
+                    throw BenchError("a pull page without a cursor")
+                }
+                cursor = String(head[start..<end])
+                pages += 1
+                if head.contains(#""more":false"#) { return }
+            }
+        }
+        guard pages >= expect / 500 else { throw BenchError("pulled \(pages) pages, expected \(expect / 500) or more") }
+        return seconds
+    }
+}
