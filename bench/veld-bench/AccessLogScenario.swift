@@ -18,12 +18,17 @@ enum AccessLogScenario {
         let n = sizes.records
         let logged = scratch.path("logged.sqlite").path
         let unlogged = scratch.path("unlogged.sqlite").path
-        let officeToken: String = try await {
+        // One office token per run: a token binds to the replica of its first push, and
+        // each run's client is a new device. Both databases hold them all (one is a copy).
+        let officeTokens: [String] = try await {
             let storage = try SQLiteSyncStorage(path: logged)
             try await storage.migrate()
-            let token = try await ServerFixture.token(storage, user: "bench-office", role: .office, scopes: ["*"])
+            var tokens: [String] = []
+            for _ in 0..<sizes.repetitions {
+                tokens.append(try await ServerFixture.token(storage, user: "bench-office", role: .office, scopes: ["*"]))
+            }
             _ = try await ServerFixture.preload(storage, generator, 0..<n)
-            return token
+            return tokens
         }()
         for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: logged + suffix) {
             try FileManager.default.copyItem(atPath: logged + suffix, toPath: unlogged + suffix)
@@ -47,6 +52,7 @@ enum AccessLogScenario {
         var pushOn: [Double] = [], pushOff: [Double] = [], pushRatio: [Double] = []
         for rep in 0..<sizes.repetitions {
             let servers = rep % 2 == 0 ? [(on, true), (off, false)] : [(off, false), (on, true)]
+            let officeToken = officeTokens[rep]
             var pull: [Bool: Double] = [:], sync: [Bool: Double] = [:], push: [Bool: Double] = [:]
             for (server, isOn) in servers {
                 let seconds = try await pullPages(server.url, token: officeToken, expect: n)

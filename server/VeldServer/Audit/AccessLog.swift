@@ -101,10 +101,18 @@ public struct AccessDraft: Hashable, Sendable {
 
     /// The entry at `seq` after the entry whose hash is `previousHash`, its hash computed.
     public func sealed(seq: Int64, previousHash: String) -> AccessEntry {
+        sealedWithRecords(seq: seq, previousHash: previousHash).entry
+    }
+
+    /// The sealed entry and its records' stable JSON (what the storages keep).
+    func sealedWithRecords(seq: Int64, previousHash: String) -> (entry: AccessEntry, records: String) {
         var entry = AccessEntry(seq: seq, at: at, action: action, status: status, problem: problem, tokenID: tokenID, user: user,
                                 role: role, replica: replica, detail: detail, records: records, previousHash: previousHash, hash: "")
-        entry.hash = AccessChain.hash(of: entry)
-        return entry
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(2 + records.count * 110)
+        AccessChain.writeRecords(records, to: &bytes)
+        entry.hash = AccessChain.hash(of: entry, records: bytes)
+        return (entry, String(decoding: bytes, as: UTF8.self))
     }
 
     /// A push that was accepted (or answered as a replay): each record it carried, changed
@@ -147,11 +155,23 @@ public enum AccessChain {
         TokenSecret.fingerprint(canonical(entry))
     }
 
+    /// The hash with the records' stable JSON already written (the storages keep that
+    /// text as it is, so it is written once per entry).
+    static func hash(of entry: AccessEntry, records: [UInt8]) -> String {
+        TokenSecret.fingerprint(canonical(entry, records: records))
+    }
+
     /// The entry's stable JSON (keys sorted, no spaces, dates as `YYYY-MM-DDTHH:MM:SSZ`)
     /// without `hash`, written by hand: a pull page's entry names hundreds of records,
     /// and this is on the path of every pull. Byte for byte what `StableJSON` writes
     /// (a test holds it to that).
     public static func canonical(_ entry: AccessEntry) -> [UInt8] {
+        var records: [UInt8] = []
+        writeRecords(entry.records, to: &records)
+        return canonical(entry, records: records)
+    }
+
+    static func canonical(_ entry: AccessEntry, records: [UInt8]) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(200 + entry.records.count * 110)
         func key(_ name: StaticString, first: Bool = false) {
@@ -167,7 +187,7 @@ public enum AccessChain {
         key("detail"); string(entry.detail)
         key("previousHash"); string(entry.previousHash)
         if let problem = entry.problem { key("problem"); string(problem) }
-        key("records"); writeRecords(entry.records, to: &out)
+        key("records"); out.append(contentsOf: records)
         if let replica = entry.replica { key("replica"); string(replica) }
         if let role = entry.role { key("role"); string(role) }
         key("seq"); out.append(contentsOf: String(entry.seq).utf8)

@@ -458,17 +458,19 @@ public final class PostgresSyncStorage: SyncStorage {
         var seq = head?.0 ?? 0
         var previous = head?.1 ?? AccessChain.genesis
         var entries: [AccessEntry] = []
+        var records: [String] = []
         for draft in drafts {
             seq += 1
-            let entry = draft.sealed(seq: seq, previousHash: previous)
-            entries.append(entry)
-            previous = entry.hash
+            let sealed = draft.sealedWithRecords(seq: seq, previousHash: previous)
+            entries.append(sealed.entry)
+            records.append(sealed.records)
+            previous = sealed.entry.hash
         }
         let seqs = entries.map(\.seq), ats = entries.map(\.at), actions = entries.map(\.action.rawValue), statuses = entries.map { Int32($0.status) }
         // Arrays of optionals do not bind; nil goes as '' (never a value of these columns).
         let problems = entries.map { $0.problem ?? "" }, tokens = entries.map { $0.tokenID ?? "" }, users = entries.map { $0.user ?? "" }
         let roles = entries.map { $0.role ?? "" }, replicas = entries.map { $0.replica ?? "" }, details = entries.map(\.detail)
-        let records = entries.map { AccessEntry.encode(records: $0.records) }, previousHashes = entries.map(\.previousHash)
+        let previousHashes = entries.map(\.previousHash)
         let hashes = entries.map(\.hash)
         try await connection.query("""
             INSERT INTO access_log (seq, at, action, status, problem, token, "user", role, replica, detail, records, previous_hash, hash)
