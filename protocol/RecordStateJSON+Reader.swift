@@ -65,6 +65,7 @@ extension RecordStateJSON {
     public static func readPull(_ data: Data) throws -> (page: PullResponse, encoded: [String]) {
         try parse(data) { parser in
             var cursor: String?, more: Bool?, records: [RecordState]?
+            var erased: [String] = []
             var encoded: [String] = []
             try parser.object { parser, key in
                 parser.topKey = key
@@ -87,11 +88,17 @@ extension RecordStateJSON {
                     }
                     parser.recordIndex = nil
                     records = states
+                case "erased":
+                    try parser.array { parser in
+                        let id = try parser.string()
+                        guard RecordIDs.isValid(id) else { throw parser.failure("an erased record's id is a lowercase UUID") }
+                        erased.append(id)
+                    }
                 default: try parser.skipValue()
                 }
             }
             guard let cursor, let more, let records else { throw parser.failure("a pull page needs cursor, more and records") }
-            return (PullResponse(records: records, cursor: cursor, more: more), encoded)
+            return (PullResponse(records: records, erased: erased, cursor: cursor, more: more), encoded)
         }
     }
 

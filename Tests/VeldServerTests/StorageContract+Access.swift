@@ -235,3 +235,84 @@ extension StorageContract {
         #expect(try await verify(storage).problems.contains { $0.contains("starts at entry 4") })
     }
 }
+
+// MARK: Erasure (AVG art. 17)
+
+extension StorageContract {
+    /// `erase`: the client's plan and its goal become tombstones at new positions, their
+    /// history goes, reads answer as for a record that never was, a pull from before
+    /// names them as erased (to readers of their scope only), a push of them is refused
+    /// with 410 and stores nothing, and the access log says who erased what and why;
+    /// everything else stays as it was.
+    static func erasureLeavesTombstonesOnly(_ make: StorageFactory) async throws {
+        let storage = try await make()
+        let olga = try await storage.issueToken(user: "olga", role: .office, scopes: ["*"])
+        let anna = try await storage.issueToken(user: "anna", role: .visitor, scopes: ["loc-a"])
+        let bram = try await storage.issueToken(user: "bram", role: .visitor, scopes: ["loc-b"])
+        let plan = Records.carePlan(replica: "r-olga", author: "olga", changes: ["clientCode": .string("ZH-0042")])
+        let other = Records.carePlan(replica: "r-olga", author: "olga", changes: ["clientCode": .string("ZH-0043")])
+        var goal = RecordState(id: RecordIDs.make(), type: "carePlanGoal", scope: "loc-a")
+        goal.edit(["carePlan": .string(plan.id), "domain": .string("wonen"), "goal": .string("zelf koken"), "status": .string("open")],
+                  replica: "r-olga", author: "olga", time: Fixture.time)
+        let note = Records.visitNote(replica: "r-olga", author: "olga")
+        let elsewhere = Records.visitNote(scope: "loc-b", replica: "r-olga", author: "olga")
+        try await storage.accept(Records.batch("r-olga", [plan, other, goal, note, elsewhere]), token: olga)
+        let edited = Records.edited(plan, ["agreements": .string("Dochter belt")], replica: "r-olga", author: "olga")
+        try await storage.accept(Records.batch("r-olga", [edited]), token: olga, at: Fixture.time(plus: 60))
+        let before = try await storage.headPosition()
+        #expect(try await storage.carePlans().map(\.planID).sorted() == [plan.id, other.id].sorted())
+        #expect(try await storage.carePlans().first { $0.planID == plan.id }?.goalIDs == [goal.id])
+        #expect(try await storage.carePlans().first { $0.planID == plan.id }?.lastChange == Fixture.time(plus: 60))
+
+        let ids = try await storage.recordIDs(clientCode: "ZH-0042")
+        let entry = Erasure.entry(at: Fixture.time(plus: 120), by: "admin:test", reason: "verzoek \"cliënt\"\nbrief", clientCode: "ZH-0042")
+        let result = try await storage.erase(recordIDs: ids + [RecordIDs.make()], at: Fixture.time(plus: 120), entry: entry)
+        #expect(result.records.map(\.id) == [plan.id, goal.id].sorted() && result.historyRows == 3)
+        for id in [plan.id, goal.id] {
+            #expect(try await storage.record(id: id) == nil)
+            #expect(try await storage.history(recordID: id).isEmpty)
+            #expect(try await storage.state(recordID: id, asOf: Fixture.time(plus: 1_000)) == nil)
+        }
+        #expect(try await storage.recordIDs(clientCode: "ZH-0042").isEmpty)
+        #expect(try await storage.carePlans().map(\.planID) == [other.id])
+        #expect(try await storage.headPosition() == before + 2)
+
+        // Pulls: the tombstones after the cursor, to their scope's readers only.
+        let fromStart = try await storage.pullEncoded(scopes: ScopeFilter(["loc-a"]), after: 0, limit: 100, token: anna.token, at: Fixture.time)
+        #expect(Set(fromStart.erased) == [plan.id, goal.id])
+        #expect(Set(try fromStart.states.map { try StableJSON.decode(RecordState.self, from: Data($0.utf8)).id }) == [other.id, note.id])
+        let sinceBefore = try await storage.pullEncoded(scopes: ScopeFilter(["loc-a"]), after: before, limit: 100, token: anna.token, at: Fixture.time)
+        #expect(Set(sinceBefore.erased) == [plan.id, goal.id] && sinceBefore.states.isEmpty)
+        let paged = try await storage.pullEncoded(scopes: ScopeFilter(["loc-a"]), after: before, limit: 1, token: anna.token, at: Fixture.time)
+        #expect(paged.erased.count == 1 && paged.more)
+        let forB = try await storage.pullEncoded(scopes: ScopeFilter(["loc-b"]), after: 0, limit: 100, token: bram.token, at: Fixture.time)
+        #expect(forB.erased.isEmpty && forB.states.count == 1)
+
+        // A device that still holds the plan pushes it: refused, nothing stored.
+        let snapshot = try await storage.snapshot()
+        let stale = Records.edited(edited, ["agreements": .string("Zoon komt")], replica: "r-olga", author: "olga", at: 200)
+        do {
+            try await storage.accept(Records.batch("r-olga", [stale, Records.visitNote(replica: "r-olga", author: "olga")]), token: olga)
+            Issue.record("a push of an erased record was accepted")
+        } catch let problem as Problem {
+            #expect(problem.status == 410 && problem.type == "urn:veld:problem:record-erased")
+            #expect(problem.records?.map(\.id) == [plan.id])
+        }
+        #expect(try await storage.snapshot() == snapshot)
+
+        // The access log: one erase entry, naming the records, with the reason on one line.
+        let erasures = try await storage.accessEntries(AccessQuery(action: .erase))
+        #expect(erasures.count == 1 && erasures.first == result.entry)
+        let logged = try #require(erasures.first)
+        #expect(logged.user == "admin:test" && logged.tokenID == nil)
+        #expect(logged.records.map(\.id) == [plan.id, goal.id].sorted() && logged.records.allSatisfy { $0.effect == "erased" })
+        #expect(logged.detail == "client=ZH-0042 reason=\"verzoek 'cliënt' brief\" records=2 history=3")
+        #expect(try await storage.accessEntries(AccessQuery(recordIDs: [goal.id])).map(\.action).contains(.erase))
+        #expect(try await verify(storage).problems.isEmpty)
+
+        // Again: nothing left to erase, nothing logged.
+        let again = try await storage.erase(recordIDs: ids, at: Fixture.time(plus: 300), entry: entry)
+        #expect(again.records.isEmpty && again.entry == nil)
+        #expect(try await storage.accessEntries(AccessQuery(action: .erase)).count == 1)
+    }
+}

@@ -38,6 +38,7 @@ enum StorageContract: String, CaseIterable, Sendable, CustomTestStringConvertibl
     case accessLogQueries
     case accessLogPrune
     case clientCodeFindsPlansAndGoals
+    case erasureLeavesTombstonesOnly
 
     var testDescription: String { rawValue }
 
@@ -64,6 +65,7 @@ enum StorageContract: String, CaseIterable, Sendable, CustomTestStringConvertibl
         case .accessLogQueries: try await Self.accessLogQueries(make)
         case .accessLogPrune: try await Self.accessLogPrune(make)
         case .clientCodeFindsPlansAndGoals: try await Self.clientCodeFindsPlansAndGoals(make)
+        case .erasureLeavesTombstonesOnly: try await Self.erasureLeavesTombstonesOnly(make)
         }
     }
 

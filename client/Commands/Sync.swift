@@ -92,11 +92,12 @@ struct Sync: AsyncParsableCommand {
         progress.finish()
         if json {
             struct Output: Encodable {
-                let pushed, pulled, newConflicts, editedDuringSync, rejected: Int
+                let pushed, pulled, newConflicts, editedDuringSync, rejected, erased: Int
                 let refusal: Problem?
             }
             let output = Output(pushed: report.pushed, pulled: report.pulled, newConflicts: report.newConflicts,
-                                editedDuringSync: report.editedDuringSync, rejected: report.parked, refusal: report.pushRefused)
+                                editedDuringSync: report.editedDuringSync, rejected: report.parked, erased: report.erased,
+                                refusal: report.pushRefused)
             print(String(decoding: try StableJSON.encode(output, pretty: true), as: UTF8.self))
             if let code = Self.exitCode(report) { throw code }
             return
@@ -104,6 +105,9 @@ struct Sync: AsyncParsableCommand {
         var line = "Synced with \(server.absoluteString): pushed \(report.pushed), pulled \(report.pulled), new conflicts \(report.newConflicts)."
         if report.newConflicts > 0 { line += " `veld conflicts` lists them." }
         print(line)
+        if report.erased > 0 {
+            print("\(report.erased) record(s) were erased by the office (a client's request or the retention period) and are removed from this device.")
+        }
         if report.editedDuringSync > 0 {
             print("\(report.editedDuringSync) record(s) were edited during the sync; they go with the next `veld sync`.")
         }

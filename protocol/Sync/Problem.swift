@@ -55,6 +55,7 @@ public struct Problem: Codable, Hashable, Sendable, Error, CustomStringConvertib
         case replicaMismatch = "replica-mismatch"
         case dotReused = "dot-reused"
         case batchReused = "batch-reused"
+        case erased = "record-erased"
         case tooLarge = "body-too-large"
         case timeout = "request-timeout"
         case notFound = "not-found"
@@ -64,7 +65,7 @@ public struct Problem: Codable, Hashable, Sendable, Error, CustomStringConvertib
         /// The push refusals that name the records they are about, in the order a push is
         /// answered (protocol/SPEC.md, POST /v1/push): a client sets exactly those records
         /// aside and pushes the rest.
-        public static let aboutRecords: [Kind] = [.invalidRecord, .scopeForbidden, .fieldForbidden, .forgedDot, .forgedAuthor,
+        public static let aboutRecords: [Kind] = [.erased, .invalidRecord, .scopeForbidden, .fieldForbidden, .forgedDot, .forgedAuthor,
                                                   .entryOmitted, .dotReused]
 
         public var title: String {
@@ -80,6 +81,7 @@ public struct Problem: Codable, Hashable, Sendable, Error, CustomStringConvertib
             case .replicaMismatch: return "Token bound to another replica"
             case .dotReused: return "Replica id reused"
             case .batchReused: return "Batch id reused with other content"
+            case .erased: return "Record erased"
             case .tooLarge: return "Body too large"
             case .timeout: return "Request body too slow"
             case .notFound: return "Not found"

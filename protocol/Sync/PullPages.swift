@@ -9,11 +9,19 @@ public enum PullPages {
     /// A `PullResponse` in stable JSON, spliced from states that are stable JSON already:
     /// keys sorted (`cursor`, `more`, `records`), no spaces; byte for byte what
     /// `StableJSON.encode` makes of the decoded page.
-    public static func body(states: [String], cursor: String, more: Bool) -> [UInt8] {
+    public static func body(states: [String], erased: [String] = [], cursor: String, more: Bool) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(states.reduce(64) { $0 + $1.utf8.count + 1 })
+        out.reserveCapacity(states.reduce(64 + erased.count * 40) { $0 + $1.utf8.count + 1 })
         out.append(contentsOf: #"{"cursor":"#.utf8)
         RecordStateJSON.writeString(cursor, to: &out)
+        if !erased.isEmpty {
+            out.append(contentsOf: #","erased":["#.utf8)
+            for (index, id) in erased.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                RecordStateJSON.writeString(id, to: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        }
         out.append(contentsOf: (more ? #","more":true,"records":["# : #","more":false,"records":["#).utf8)
         for (index, state) in states.enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }

@@ -55,14 +55,36 @@ public struct PushResponse: Codable, Hashable, Sendable {
 /// again while `more` is true.
 public struct PullResponse: Codable, Hashable, Sendable {
     public var records: [RecordState]
+    /// Records of the caller's scopes that the office erased (`veld-server erase`): the
+    /// client removes them and everything it holds of them. Absent when there are none.
+    public var erased: [String]
     /// Opaque to clients: send it back as `since`.
     public var cursor: String
     public var more: Bool
 
-    public init(records: [RecordState], cursor: String, more: Bool) {
+    public init(records: [RecordState], erased: [String] = [], cursor: String, more: Bool) {
         self.records = records
+        self.erased = erased
         self.cursor = cursor
         self.more = more
+    }
+
+    enum CodingKeys: String, CodingKey { case records, erased, cursor, more }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        records = try container.decode([RecordState].self, forKey: .records)
+        erased = try container.decodeIfPresent([String].self, forKey: .erased) ?? []
+        cursor = try container.decode(String.self, forKey: .cursor)
+        more = try container.decode(Bool.self, forKey: .more)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(records, forKey: .records)
+        if !erased.isEmpty { try container.encode(erased, forKey: .erased) }
+        try container.encode(cursor, forKey: .cursor)
+        try container.encode(more, forKey: .more)
     }
 }
 

@@ -10,7 +10,7 @@ struct VeldServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "veld-server",
         abstract: "The Veld sync server: devices push their edits and pull everyone else's.",
-        subcommands: [Serve.self, TokenCommand.self, Devices.self, Audit.self, Migrate.self],
+        subcommands: [Serve.self, TokenCommand.self, Devices.self, Audit.self, Erase.self, Migrate.self],
         defaultSubcommand: Serve.self
     )
 }

@@ -354,6 +354,8 @@ public struct MergeSummary: Hashable, Sendable {
     public var changed = 0
     /// Records that have a conflict after the merge and had none before.
     public var newConflicts = 0
+    /// Records removed because the office erased them.
+    public var erased = 0
 }
 
 extension LocalStore {

@@ -88,12 +88,43 @@ extension LocalStore {
 
     /// Merges one pulled page and advances the cursor in the same transaction, so a crash
     /// leaves either both or neither.
-    func applyPulledPage(_ states: [RecordState], encoded: [String]? = nil, cursor: String) throws -> MergeSummary {
+    func applyPulledPage(_ states: [RecordState], encoded: [String]? = nil, erased: [String] = [], cursor: String) throws -> MergeSummary {
         try writer.write { db in
-            let summary = try self.mergeRemote(states, encoded: encoded, db: db)
+            var summary = try self.mergeRemote(states, encoded: encoded, db: db)
+            summary.erased = try Self.erase(erased, db: db)
             try Self.set(SyncKey.cursor, cursor, db)
             return summary
         }
+    }
+
+    /// Removes records the office erased (AVG art. 17), with everything this device holds
+    /// of them: the record, its outbox entry (changes not yet sent go too: the office's
+    /// erasure is final) and what was discarded of it. Returns how many records went.
+    func eraseLocally(_ ids: [String]) throws -> Int {
+        let count = try writer.write { db in try Self.erase(ids, db: db) }
+        if count > 0 { compact() }
+        return count
+    }
+
+    static func erase(_ ids: [String], db: Database) throws -> Int {
+        guard !ids.isEmpty else { return 0 }
+        var removed = 0
+        for chunk in stride(from: 0, to: ids.count, by: 500) {
+            let slice = Array(ids[chunk..<min(chunk + 500, ids.count)])
+            let marks = databaseQuestionMarks(count: slice.count)
+            try db.execute(sql: "DELETE FROM outbox WHERE recordID IN (\(marks))", arguments: StatementArguments(slice))
+            try db.execute(sql: "DELETE FROM discarded WHERE recordID IN (\(marks))", arguments: StatementArguments(slice))
+            try db.execute(sql: "DELETE FROM record WHERE id IN (\(marks))", arguments: StatementArguments(slice))
+            removed += db.changesCount
+        }
+        return removed
+    }
+
+    /// Moves what the WAL holds into the database file and empties it, so erased content
+    /// leaves the WAL too (secure_delete already zeroes it in the file). Best effort: a
+    /// reader holding an old snapshot makes it wait for the next time.
+    func compact() {
+        _ = try? writer.writeWithoutTransaction { try $0.checkpoint(.truncate) }
     }
 
     func recordSync(at date: Date) throws {

@@ -71,6 +71,9 @@ public final class LocalStore: Sendable {
             // FULL: a commit that returned has reached the disk, so an acknowledged edit
             // survives power loss as well as a crash of the process.
             try db.execute(sql: "PRAGMA synchronous = FULL")
+            // Deleted content (an erased record, a discarded change) is overwritten, not
+            // left in free pages.
+            try db.execute(sql: "PRAGMA secure_delete = ON")
         }
         do {
             writer = try DatabasePool(path: databaseURL.path, configuration: configuration)

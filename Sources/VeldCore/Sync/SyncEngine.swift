@@ -13,6 +13,8 @@ public struct SyncReport: Hashable, Sendable {
     public var editedDuringSync = 0
     /// Records the server refused in this sync, now set aside (`veld rejected`).
     public var parked = 0
+    /// Records removed because the office erased them (`veld-server erase`).
+    public var erased = 0
     /// Why pushing stopped early, when the server refused a batch as a whole (its token,
     /// its replica): the pull still ran, the outbox waits.
     public var pushRefused: Problem?
@@ -90,6 +92,7 @@ public struct SyncEngine: Sendable {
             let pulled = try await pull()
             report.pulled = pulled.changed
             report.newConflicts = pulled.newConflicts
+            report.erased += pulled.erased
             if report.pushRefused == nil { try store.recordSync(at: store.clock()) }
             return report
         }
@@ -141,8 +144,13 @@ public struct SyncEngine: Sendable {
                             report.editedDuringSync = try editedDuringSync()
                             return report
                         }
-                        try store.park(states.filter { named.contains($0.id) }, problem: problem, replica: replica)
-                        report.parked += named.count
+                        if problem.type == "urn:veld:problem:" + Problem.Kind.erased.rawValue {
+                            // Erased by the office: gone here too, unsent changes with them.
+                            report.erased += try store.eraseLocally(Array(named))
+                        } else {
+                            try store.park(states.filter { named.contains($0.id) }, problem: problem, replica: replica)
+                            report.parked += named.count
+                        }
                         states.removeAll { named.contains($0.id) }
                         continue
                     }
@@ -184,13 +192,15 @@ public struct SyncEngine: Sendable {
                 }
                 next = fetch(since: page.cursor)
             }
-            let summary = try store.applyPulledPage(page.records, encoded: encoded, cursor: page.cursor)
+            let summary = try store.applyPulledPage(page.records, encoded: encoded, erased: page.erased, cursor: page.cursor)
             total.changed += summary.changed
             total.newConflicts += summary.newConflicts
+            total.erased += summary.erased
             received += page.records.count
             progress(.pulling(received: received))
             cursor = page.cursor
         }
+        if total.erased > 0 { store.compact() }
         return total
     }
 

@@ -70,6 +70,8 @@ public enum AccessAction: String, Codable, Hashable, Sendable, CaseIterable {
     case record
     /// `veld-server audit --prune`: old entries removed.
     case prune
+    /// `veld-server erase`: records and their history removed (AVG art. 17).
+    case erase
 }
 
 /// An entry before the storage gives it its place in the chain.

@@ -114,7 +114,7 @@ struct SyncRoutes {
         let page = try await storage.pullEncoded(scopes: token.scopeFilter, after: since, limit: limit, token: token, at: clock())
         context.access?.records = page.records
         context.access?.detail = "since=\(since) cursor=\(page.lastPosition) more=\(page.more)"
-        return try JSONBody.response(json: ByteBuffer(bytes: PullPages.body(states: page.states, cursor: String(page.lastPosition), more: page.more)),
+        return try JSONBody.response(json: ByteBuffer(bytes: PullPages.body(states: page.states, erased: page.erased, cursor: String(page.lastPosition), more: page.more)),
                                      for: request)
     }
 }

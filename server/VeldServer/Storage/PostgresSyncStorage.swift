@@ -301,10 +301,17 @@ public final class PostgresSyncStorage: SyncStorage {
                 if prior == nil {
                     let storedRows: PostgresRowSequence = try await connection.query(
                         "SELECT id, state, history_run FROM record WHERE id = ANY(\(push.storedIDs))", logger: logger)
+                    var erased: [String] = []
                     for try await (id, state, run) in storedRows.decode((String, String, Int32).self) {
+                        // An erased record is a tombstone: an empty state.
+                        if state.isEmpty {
+                            erased.append(id)
+                            continue
+                        }
                         stored[id] = try StableJSON.decode(RecordState.self, from: Data(state.utf8))
                         runs[id] = Int(run)
                     }
+                    if !erased.isEmpty { throw Erasure.refusal(erased) }
                 }
                 let counterRows: PostgresRowSequence = try await connection.query(
                     "SELECT value FROM counter WHERE name = 'position'", logger: logger)
@@ -372,22 +379,29 @@ public final class PostgresSyncStorage: SyncStorage {
             }
             var states: [String] = []
             var records: [AccessedRecord] = []
+            var erased: [String] = []
             var last = position
             var more = false
             var bytes = 0
             for try await (state, at, id, type, scope) in rows.decode((String, Int64, String, String, String).self) {
                 // Bounded by count and by bytes; a record larger than the budget goes alone.
                 let size = state.utf8.count
-                if states.count == limit || (!states.isEmpty && bytes + size > SyncLimits.maxPullPageBytes) {
+                if states.count + erased.count == limit || (!states.isEmpty && bytes + size > SyncLimits.maxPullPageBytes) {
                     more = true
                     break
+                }
+                last = at
+                if state.isEmpty {
+                    erased.append(id)
+                    continue
                 }
                 bytes += size
                 states.append(state)
                 records.append(AccessedRecord(id: id, type: type, scope: scope, effect: "read"))
-                last = at
             }
-            return EncodedPullPage(states: states, records: records, lastPosition: last, more: more)
+            var page = EncodedPullPage(states: states, records: records, lastPosition: last, more: more)
+            page.erased = erased
+            return page
         }
         if let token { pullMarks.note(token: token.id, at: date, cursor: page.lastPosition) }
         return page
@@ -395,7 +409,8 @@ public final class PostgresSyncStorage: SyncStorage {
 
     public func record(id: String) async throws -> RecordState? {
         try await guarded { [self] connection in
-            let json = try await connection.query("SELECT state FROM record WHERE id = \(id)", logger: logger).decode(String.self).all().first
+            let json = try await connection.query("SELECT state FROM record WHERE id = \(id) AND state <> ''", logger: logger)
+                .decode(String.self).all().first
             return try json.map { try StableJSON.decode(RecordState.self, from: Data($0.utf8)) }
         }
     }
@@ -587,11 +602,73 @@ public final class PostgresSyncStorage: SyncStorage {
                 """, logger: logger).decode((String, String).self) { plans.append((id, json)) }
             guard !plans.isEmpty else { return ([], []) }
             var goals: [(id: String, json: String)] = []
-            for try await (id, json) in try await connection.query("SELECT id, state FROM record WHERE type = 'carePlanGoal'", logger: logger)
+            for try await (id, json) in try await connection.query("SELECT id, state FROM record WHERE type = 'carePlanGoal' AND state <> ''",
+                                                                   logger: logger)
                 .decode((String, String).self) { goals.append((id, json)) }
             return (plans, goals)
         }
         return try ClientRecords.resolve(code: code, plans: plans, goals: goals)
+    }
+
+    // MARK: Erasure
+
+    public func erase(recordIDs: [String], at date: Date, entry: AccessDraft) async throws -> ErasureResult {
+        let logger = logger
+        let ids = Set(recordIDs).sorted()
+        let result: ErasureResult = try await guarded { connection in
+            try await connection.withTransaction(logger: logger) { connection in
+                // Tombstones take positions like any change: under the push lock.
+                try await connection.query("SELECT pg_advisory_xact_lock(\(Self.pushLock))", logger: logger)
+                var found: [(String, String, String)] = []
+                for try await row in try await connection.query(
+                    "SELECT id, type, scope FROM record WHERE id = ANY(\(ids)) AND state <> '' ORDER BY id", logger: logger
+                ).decode((String, String, String).self) { found.append(row) }
+                guard !found.isEmpty else { return ErasureResult(records: [], historyRows: 0, entry: nil) }
+                let erasedIDs = found.map(\.0)
+                let deleted = try await connection.query(
+                    "WITH gone AS (DELETE FROM history WHERE record_id = ANY(\(erasedIDs)) RETURNING 1) SELECT count(*) FROM gone", logger: logger
+                ).decode(Int64.self).all().first ?? 0
+                let position = try await connection.query("SELECT value FROM counter WHERE name = 'position'", logger: logger)
+                    .decode(Int64.self).all().first ?? 0
+                let positions = (1...Int64(erasedIDs.count)).map { position + $0 }
+                try await connection.query("""
+                    UPDATE record SET state = '', position = u.position, history_run = 0
+                    FROM UNNEST(\(erasedIDs)::text[], \(positions)::bigint[]) AS u(id, position) WHERE record.id = u.id
+                    """, logger: logger)
+                try await connection.query("UPDATE counter SET value = \(position + Int64(erasedIDs.count)) WHERE name = 'position'",
+                                           logger: logger)
+                let erased = found.map { AccessedRecord(id: $0.0, type: $0.1, scope: $0.2, effect: "erased") }
+                var draft = entry
+                draft.records = erased
+                draft.detail += " records=\(erased.count) history=\(deleted)"
+                try await Self.appendAccess([draft], connection: connection, logger: logger)
+                let logged = try await Self.decodeAccess(connection.query(
+                    "SELECT \(unescaped: Self.accessColumns) FROM access_log ORDER BY seq DESC LIMIT 1", logger: logger)).first
+                return ErasureResult(records: erased, historyRows: Int(deleted), entry: logged)
+            }
+        }
+        // Dead rows are removed from the tables' files by VACUUM (PostgreSQL's own WAL
+        // segments are recycled on its schedule).
+        _ = try? await guarded { [self] connection in
+            try await connection.query("VACUUM record, history", logger: logger)
+        }
+        return result
+    }
+
+    public func carePlans() async throws -> [CarePlanGroup] {
+        typealias Row = (id: String, state: String, last: Date)
+        let (plans, goals): ([Row], [Row]) = try await guarded { [self] connection in
+            func rows(_ type: String) async throws -> [Row] {
+                var rows: [Row] = []
+                for try await (id, state, last) in try await connection.query("""
+                    SELECT r.id, r.state, COALESCE((SELECT max(received_at) FROM history h WHERE h.record_id = r.id), 'epoch'::timestamptz)
+                    FROM record r WHERE r.type = \(type) AND r.state <> ''
+                    """, logger: logger).decode((String, String, Date).self) { rows.append((id, state, last)) }
+                return rows
+            }
+            return (try await rows("carePlan"), try await rows("carePlanGoal"))
+        }
+        return try Erasure.groups(plans: plans, goals: goals)
     }
 
     public func headPosition() async throws -> Int64 {

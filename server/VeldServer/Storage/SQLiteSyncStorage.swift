@@ -30,6 +30,8 @@ public final class SQLiteSyncStorage: SyncStorage {
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
+            // Deleted content (an erasure, a pruned log) is overwritten, not left in free pages.
+            try db.execute(sql: "PRAGMA secure_delete = ON")
         }
         let pool: DatabasePool
         do {
@@ -242,6 +244,7 @@ public final class SQLiteSyncStorage: SyncStorage {
         }
         var stored: [String: RecordState] = [:]
         var runs: [String: Int] = [:]
+        var erased: [String] = []
         if prior == nil {
             let ids = push.storedIDs
             for chunk in stride(from: 0, to: ids.count, by: 500) {
@@ -251,10 +254,16 @@ public final class SQLiteSyncStorage: SyncStorage {
                     """)
                 let rows = try Row.fetchCursor(select, arguments: StatementArguments(slice))
                 while let row = try rows.next() {
+                    // An erased record is a tombstone: an empty state.
+                    if try row.withUnsafeData(atIndex: 1, { ($0?.count ?? 0) == 0 }) {
+                        erased.append(row[0])
+                        continue
+                    }
                     stored[row[0]] = try row.withUnsafeData(atIndex: 1) { try StableJSON.decode(RecordState.self, from: $0 ?? Data()) }
                     runs[row[0]] = row[2]
                 }
             }
+            if !erased.isEmpty { throw Erasure.refusal(erased) }
         }
         let position = try Int64.fetchOne(db.cachedStatement(sql: "SELECT value FROM counter WHERE name = 'position'")) ?? 0
         let inputs = PushPolicy.Inputs(priorBatch: prior, boundReplica: bound, replicaHeldByAnotherToken: held,
@@ -292,7 +301,7 @@ public final class SQLiteSyncStorage: SyncStorage {
     }
 
     public func pullEncoded(scopes: ScopeFilter, after position: Int64, limit: Int, token: DeviceToken?, at date: Date) async throws -> EncodedPullPage {
-        let (states, records, last, more): ([String], [AccessedRecord], Int64, Bool) = try await pool.read { db in
+        let (states, records, erased, last, more): ([String], [AccessedRecord], [String], Int64, Bool) = try await pool.read { db in
             let statement: Statement
             let arguments: StatementArguments
             switch scopes {
@@ -301,7 +310,7 @@ public final class SQLiteSyncStorage: SyncStorage {
                 arguments = [position, limit + 1]
             case .only(let set):
                 let list = set.sorted()
-                guard !list.isEmpty else { return ([], [], position, false) }
+                guard !list.isEmpty else { return ([], [], [], position, false) }
                 statement = try db.cachedStatement(sql: """
                     SELECT state, position, id, type, scope FROM record WHERE position > ? AND scope IN (\(databaseQuestionMarks(count: list.count)))
                     ORDER BY position LIMIT ?
@@ -310,6 +319,7 @@ public final class SQLiteSyncStorage: SyncStorage {
             }
             var states: [String] = []
             var records: [AccessedRecord] = []
+            var erased: [String] = []
             states.reserveCapacity(min(limit, 1_000))
             records.reserveCapacity(min(limit, 1_000))
             var last = position
@@ -319,18 +329,24 @@ public final class SQLiteSyncStorage: SyncStorage {
                 let state: String = row[0]
                 // Bounded by count and by bytes; a record larger than the budget goes alone.
                 let size = state.utf8.count
-                if states.count == limit || (!states.isEmpty && bytes + size > SyncLimits.maxPullPageBytes) {
-                    return (states, records, last, true)
+                if states.count + erased.count == limit || (!states.isEmpty && bytes + size > SyncLimits.maxPullPageBytes) {
+                    return (states, records, erased, last, true)
+                }
+                last = row[1]
+                if state.isEmpty {
+                    erased.append(row[2])
+                    continue
                 }
                 bytes += size
                 states.append(state)
                 records.append(AccessedRecord(id: row[2], type: row[3], scope: row[4], effect: "read"))
-                last = row[1]
             }
-            return (states, records, last, false)
+            return (states, records, erased, last, false)
         }
         if let token { pullMarks.note(token: token.id, at: date, cursor: last) }
-        return EncodedPullPage(states: states, records: records, lastPosition: last, more: more)
+        var page = EncodedPullPage(states: states, records: records, lastPosition: last, more: more)
+        page.erased = erased
+        return page
     }
 
     public func history(recordID: String) async throws -> [RecordChange] {
@@ -489,11 +505,55 @@ public final class SQLiteSyncStorage: SyncStorage {
                 WHERE r.type = 'carePlan' AND h.fields LIKE ? ESCAPE '\\'
                 """, arguments: [pattern, pattern]).map { (id: $0[0] as String, json: $0[1] as String) }
             guard !plans.isEmpty else { return ([], []) }
-            let goals = try Row.fetchAll(db, sql: "SELECT id, state FROM record WHERE type = 'carePlanGoal'")
+            let goals = try Row.fetchAll(db, sql: "SELECT id, state FROM record WHERE type = 'carePlanGoal' AND state <> ''")
                 .map { (id: $0[0] as String, json: $0[1] as String) }
             return (plans, goals)
         }
         return try ClientRecords.resolve(code: code, plans: plans, goals: goals)
+    }
+
+    // MARK: Erasure
+
+    public func erase(recordIDs: [String], at date: Date, entry: AccessDraft) async throws -> ErasureResult {
+        let result: ErasureResult = try await writes.submit { db in
+            var position = try Int64.fetchOne(db, sql: "SELECT value FROM counter WHERE name = 'position'") ?? 0
+            var erased: [AccessedRecord] = []
+            var historyRows = 0
+            for id in Set(recordIDs).sorted() {
+                guard let row = try Row.fetchOne(db, sql: "SELECT type, scope FROM record WHERE id = ? AND state <> ''", arguments: [id]) else {
+                    continue
+                }
+                try db.execute(sql: "DELETE FROM history WHERE recordID = ?", arguments: [id])
+                historyRows += db.changesCount
+                position += 1
+                try db.execute(sql: "UPDATE record SET state = '', position = ?, historyRun = 0 WHERE id = ?", arguments: [position, id])
+                erased.append(AccessedRecord(id: id, type: row["type"], scope: row["scope"], effect: "erased"))
+            }
+            guard !erased.isEmpty else { return ErasureResult(records: [], historyRows: 0, entry: nil) }
+            try db.execute(sql: "UPDATE counter SET value = ? WHERE name = 'position'", arguments: [position])
+            var draft = entry
+            draft.records = erased
+            draft.detail += " records=\(erased.count) history=\(historyRows)"
+            try Self.appendAccess([draft], db: db)
+            let logged = try Row.fetchOne(db, sql: "SELECT \(Self.accessColumns) FROM accessLog ORDER BY seq DESC LIMIT 1").map(Self.accessEntry)
+            return ErasureResult(records: erased, historyRows: historyRows, entry: logged)
+        }
+        // Old page images leave the WAL (secure_delete zeroed the freed space in the file).
+        _ = try? await pool.writeWithoutTransaction { try $0.checkpoint(.truncate) }
+        return result
+    }
+
+    public func carePlans() async throws -> [CarePlanGroup] {
+        let (plans, goals): ([(id: String, state: String, last: Date)], [(id: String, state: String, last: Date)]) = try await pool.read { db in
+            func rows(_ type: String) throws -> [(id: String, state: String, last: Date)] {
+                try Row.fetchAll(db, sql: """
+                    SELECT r.id, r.state, COALESCE((SELECT MAX(receivedAt) FROM history h WHERE h.recordID = r.id), '1970-01-01 00:00:00.000') AS last
+                    FROM record r WHERE r.type = ? AND r.state <> ''
+                    """, arguments: [type]).map { (id: $0[0] as String, state: $0[1] as String, last: $0[2] as Date) }
+            }
+            return (try rows("carePlan"), try rows("carePlanGoal"))
+        }
+        return try Erasure.groups(plans: plans, goals: goals)
     }
 
     public func headPosition() async throws -> Int64 {
@@ -502,7 +562,7 @@ public final class SQLiteSyncStorage: SyncStorage {
 
     public func record(id: String) async throws -> RecordState? {
         try await pool.read { db in
-            try String.fetchOne(db, sql: "SELECT state FROM record WHERE id = ?", arguments: [id])
+            try String.fetchOne(db, sql: "SELECT state FROM record WHERE id = ? AND state <> ''", arguments: [id])
                 .map { try StableJSON.decode(RecordState.self, from: Data($0.utf8)) }
         }
     }

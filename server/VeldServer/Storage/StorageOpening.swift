@@ -10,6 +10,7 @@ public enum StorageOpening {
     public static func open(databaseURL: String?, sqlitePath: String, purpose: Purpose,
                             logger: Logger = Logger(label: "veld-server")) async throws -> any SyncStorage {
         guard let databaseURL, !databaseURL.isEmpty else {
+            if purpose == .serve { try refuseReadableByOthers(sqlitePath) }
             let storage = try SQLiteSyncStorage(path: sqlitePath)
             try await storage.migrate()
             return storage
@@ -36,6 +37,19 @@ public enum StorageOpening {
             }
         }
         return storage
+    }
+
+    /// Health data in a file that other users of the machine can read is a leak waiting
+    /// to happen: `serve` does not start on it (nor on its WAL or shared-memory file).
+    static func refuseReadableByOthers(_ path: String) throws {
+        for file in [path, path + "-wal", path + "-shm"] {
+            guard let attributes = try? FileManager.default.attributesOfItem(atPath: file),
+                  let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue else { continue }
+            if mode & 0o007 != 0 {
+                throw StorageError.configuration(
+                    "\(file) can be read by every user of this machine (mode \(String(mode, radix: 8))); it holds client data: run `chmod 600 \(file)` (and keep its folder 700)")
+            }
+        }
     }
 
     /// Runs `operation`, failing with `StorageError.unavailable(what)` after `seconds`.

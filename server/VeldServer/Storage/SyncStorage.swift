@@ -79,6 +79,20 @@ public protocol SyncStorage: Sendable {
     /// and the goals of those plans.
     func recordIDs(clientCode code: String) async throws -> [String]
 
+    // MARK: Erasure (AVG art. 17)
+
+    /// Erases records and their history in one transaction: each becomes a tombstone at
+    /// a new change-log position (every device holding it drops it on its next pull; a
+    /// push of it is refused with `410 record-erased`), its history rows are deleted, and
+    /// `entry` (naming the erased records) is appended to the access log. Records already
+    /// erased or never stored are skipped. The freed space is overwritten (SQLite's
+    /// secure_delete; PostgreSQL after VACUUM).
+    func erase(recordIDs: [String], at date: Date, entry: AccessDraft) async throws -> ErasureResult
+
+    /// Every care plan with its goals, its client codes and when any of them last
+    /// changed: what `veld-server erase --expired` weighs against the retention.
+    func carePlans() async throws -> [CarePlanGroup]
+
     /// The highest change-log position so far.
     func headPosition() async throws -> Int64
 
@@ -125,6 +139,8 @@ public struct EncodedPullPage: Hashable, Sendable {
     public var states: [String]
     /// Each record of `states` by id, type and scope, for the access log.
     public var records: [AccessedRecord]
+    /// Tombstones in the page: records the office erased.
+    public var erased: [String] = []
     /// The position of the last record in `states`, or the position asked after.
     public var lastPosition: Int64
     public var more: Bool
@@ -135,6 +151,38 @@ public struct EncodedPullPage: Hashable, Sendable {
         self.lastPosition = lastPosition
         self.more = more
     }
+}
+
+/// What an erasure removed.
+public struct ErasureResult: Hashable, Sendable {
+    /// The records now tombstones, by id, type and scope.
+    public var records: [AccessedRecord]
+    /// History rows deleted.
+    public var historyRows: Int
+    public var entry: AccessEntry?
+
+    public init(records: [AccessedRecord], historyRows: Int, entry: AccessEntry?) {
+        self.records = records
+        self.historyRows = historyRows
+        self.entry = entry
+    }
+}
+
+/// A care plan, its goals, and when any of them last changed.
+public struct CarePlanGroup: Hashable, Sendable {
+    public var planID: String
+    public var clientCodes: [String]
+    public var goalIDs: [String]
+    public var lastChange: Date
+
+    public init(planID: String, clientCodes: [String], goalIDs: [String], lastChange: Date) {
+        self.planID = planID
+        self.clientCodes = clientCodes
+        self.goalIDs = goalIDs
+        self.lastChange = lastChange
+    }
+
+    public var recordIDs: [String] { [planID] + goalIDs }
 }
 
 /// Storage errors a client can act on.
