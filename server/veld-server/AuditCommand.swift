@@ -95,7 +95,7 @@ struct Audit: AsyncParsableCommand {
             let outcome = entry.refused ? "\(entry.status) \(entry.problem ?? "")" : "ok"
             let named = focus.map { ids in entry.records.filter { record in ids.contains { record.id.hasPrefix($0) } } } ?? []
             let records = named.isEmpty
-                ? "\(entry.records.count)" + (entry.action == .prune ? " (\(entry.detail))" : "")
+                ? "\(entry.records.count)" + ([.prune, .erase].contains(entry.action) ? " (\(entry.detail))" : "")
                 : named.map { "\($0.id.prefix(8)) \($0.effect)" }.joined(separator: ", ")
             lines.append([String(entry.seq).padding(toLength: 8, withPad: " ", startingAt: 0),
                           InternetTime.format(entry.at).padding(toLength: 21, withPad: " ", startingAt: 0),
@@ -187,8 +187,7 @@ struct Audit: AsyncParsableCommand {
     func runPrune(_ storage: any SyncStorage) async throws {
         let now = Date()
         let before = now.addingTimeInterval(-retain.seconds)
-        let who = ProcessInfo.processInfo.environment["SUDO_USER"] ?? ProcessInfo.processInfo.environment["USER"] ?? "veld-server"
-        let result = try await storage.pruneAccessLog(before: before, at: now, by: "admin:" + who)
+        let result = try await storage.pruneAccessLog(before: before, at: now, by: Self.operator())
         if result.removed == 0 {
             print("Nothing to prune: no entry is older than \(retain) (before \(InternetTime.format(before))).")
         } else {
@@ -199,6 +198,16 @@ struct Audit: AsyncParsableCommand {
 }
 
 extension AccessAction: ExpressibleByArgument {}
+
+extension Audit {
+    /// Who runs this command, for the access log: `admin:` and the account (the one
+    /// behind sudo when there is one).
+    static func `operator`() -> String {
+        if let sudo = ProcessInfo.processInfo.environment["SUDO_USER"], !sudo.isEmpty { return "admin:" + sudo }
+        if let entry = getpwuid(getuid()), let name = entry.pointee.pw_name { return "admin:" + String(cString: name) }
+        return "admin:uid-\(getuid())"
+    }
+}
 
 /// How long access-log entries are kept: `5y` (365-day years) or `1825d`; 1 day to 100 years.
 struct Retention: ExpressibleByArgument, CustomStringConvertible {

@@ -62,9 +62,12 @@ struct Erase: AsyncParsableCommand {
             for id in ids { print("  \(id)") }
             return
         }
-        let who = ProcessInfo.processInfo.environment["SUDO_USER"] ?? ProcessInfo.processInfo.environment["USER"] ?? "veld-server"
-        let entry = Erasure.entry(at: now, by: "admin:" + who, reason: reason ?? "retention \(retain) passed", clientCode: clientCode)
+        let entry = Erasure.entry(at: now, by: Audit.operator(), reason: reason ?? "retention \(retain) passed", clientCode: clientCode)
         let result = try await storage.erase(recordIDs: ids, at: now, entry: entry)
+        guard !result.records.isEmpty else {
+            print("The records of \(what) were erased before; nothing erased.")
+            return
+        }
         let types = Dictionary(grouping: result.records, by: \.type).map { "\($0.value.count) \($0.key)" }.sorted().joined(separator: ", ")
         print("Erased \(result.records.count) record(s) of \(what) (\(types)) and \(result.historyRows) history row(s)"
               + (result.entry.map { "; access-log entry \($0.seq) records it" } ?? "") + ".")
