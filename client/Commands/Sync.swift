@@ -93,14 +93,27 @@ struct Sync: AsyncParsableCommand {
         if json {
             struct Output: Encodable {
                 let pushed, pulled, newConflicts, editedDuringSync, rejected, erased: Int
+                let purged: [PurgeReceipt]
+                let wiped: Bool
                 let refusal: Problem?
             }
             let output = Output(pushed: report.pushed, pulled: report.pulled, newConflicts: report.newConflicts,
                                 editedDuringSync: report.editedDuringSync, rejected: report.parked, erased: report.erased,
-                                refusal: report.pushRefused)
+                                purged: report.purged, wiped: report.wiped, refusal: report.pushRefused)
             print(String(decoding: try StableJSON.encode(output, pretty: true), as: UTF8.self))
             if let code = Self.exitCode(report) { throw code }
             return
+        }
+        if report.wiped {
+            let receipt = report.purged.first
+            FileHandle.standardError.write(Data(("The office revoked this device and had its data erased"
+                + (receipt.map { ": \($0.records) record(s) removed, \($0.unsent) change(s) that were not sent erased" } ?? " (done before)")
+                + ". This profile can no longer sync; ask the office for a new token and `veld init` a new profile.\n").utf8))
+            throw ExitCode(1)
+        }
+        for receipt in report.purged where receipt.kind == .scopes {
+            print("The office removed scope(s) \(receipt.scopes.joined(separator: ", ")) from this device: \(receipt.records) record(s) removed"
+                  + (receipt.unsent > 0 ? "; \(receipt.unsent) change(s) not yet sent are kept aside (`veld rejected --discarded`) and the office is told." : "."))
         }
         var line = "Synced with \(server.absoluteString): pushed \(report.pushed), pulled \(report.pulled), new conflicts \(report.newConflicts)."
         if report.newConflicts > 0 { line += " `veld conflicts` lists them." }
@@ -122,7 +135,7 @@ struct Sync: AsyncParsableCommand {
 
     /// 1 when the server refused the push as a whole, 3 when it set records aside.
     static func exitCode(_ report: SyncReport) -> ExitCode? {
-        if report.pushRefused != nil { return ExitCode(1) }
+        if report.pushRefused != nil || report.wiped { return ExitCode(1) }
         if report.parked > 0 { return ExitCode(3) }
         return nil
     }

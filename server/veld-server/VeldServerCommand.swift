@@ -110,17 +110,27 @@ struct Devices: AsyncParsableCommand {
         let storage = try await database.open()
         let head = try await storage.headPosition()
         let now = Date()
-        let devices = try await storage.tokens().filter { all || $0.revokedAt == nil }.sorted {
+        let receipts = Dictionary(grouping: try await storage.receipts(), by: \.tokenID)
+        let devices = try await storage.tokens().filter { all || $0.revokedAt == nil || ($0.wipeRequestedAt != nil && $0.wipedAt == nil) }.sorted {
             ($0.lastActivity ?? .distantPast, $0.id) < ($1.lastActivity ?? .distantPast, $1.id)
         }
         if json {
+            struct Receipt: Encodable {
+                let id: String, kind: String, scopes: [String], records: Int, unsent: Int, receivedAt: Date
+            }
             struct Device: Encodable {
                 let token: String, user: String, role: String, replica: String?
                 let lastPushAt: Date?, lastPullAt: Date?, behind: Int64?, revoked: Bool
+                let wipeRequestedAt: Date?, wipedAt: Date?, receipts: [Receipt]
             }
             let rows = devices.map {
                 Device(token: $0.id, user: $0.user, role: $0.role.rawValue, replica: $0.replica, lastPushAt: $0.lastPushAt,
-                       lastPullAt: $0.lastPullAt, behind: $0.lastCursor.map { head - $0 }, revoked: $0.revokedAt != nil)
+                       lastPullAt: $0.lastPullAt, behind: $0.lastCursor.map { head - $0 }, revoked: $0.revokedAt != nil,
+                       wipeRequestedAt: $0.wipeRequestedAt, wipedAt: $0.wipedAt,
+                       receipts: (receipts[$0.id] ?? []).map {
+                           Receipt(id: $0.receipt.id, kind: $0.receipt.kind.rawValue, scopes: $0.receipt.scopes, records: $0.receipt.records,
+                                   unsent: $0.receipt.unsent, receivedAt: $0.receivedAt)
+                       })
             }
             print(String(decoding: try StableJSON.encode(rows, pretty: true), as: UTF8.self))
             return
@@ -134,7 +144,13 @@ struct Devices: AsyncParsableCommand {
                    Self.ago(device.lastPushAt, now).padding(toLength: 13, withPad: " ", startingAt: 0),
                    Self.ago(device.lastPullAt, now).padding(toLength: 13, withPad: " ", startingAt: 0),
                    behind.padding(toLength: 7, withPad: " ", startingAt: 0),
-                   device.id + (device.revokedAt == nil ? "" : " (revoked)")].joined(separator: " "))
+                   device.id + (device.revokedAt == nil ? "" : " (\(device.state(at: now)))")].joined(separator: " "))
+            for stored in receipts[device.id] ?? [] {
+                let receipt = stored.receipt
+                let what = receipt.kind == .wipe ? "wiped" : "removed scope(s) \(receipt.scopes.joined(separator: ","))"
+                print("    \(InternetTime.format(stored.receivedAt)) \(what): \(receipt.records) record(s) removed, \(receipt.unsent) unsent change(s)"
+                      + (receipt.kind == .wipe ? " erased" : " kept on the device's discard log"))
+            }
         }
         print("\(devices.count) device(s); the change log is at position \(head).")
     }
@@ -294,16 +310,18 @@ struct TokenCommand: AsyncParsableCommand {
     }
 
     struct Revoke: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Revoke a token by its id (tok_…); the device can no longer sync.")
+        static let configuration = CommandConfiguration(
+            abstract: "Revoke a token by its id (tok_…); the device can no longer sync.",
+            discussion: "With --wipe (a lost or stolen device) the device erases everything it holds on its next contact with the server and reports it; `veld-server devices` shows the receipt.")
         @OptionGroup var database: DatabaseOptions
         @Argument(help: "The token id from `veld-server token list`.") var id: String
+        @Flag(help: "Also have the device erase its local data on its next contact.") var wipe = false
 
         func run() async throws {
             let storage = try await database.open()
-            guard try await storage.revokeToken(id: id, at: Date()) else {
-                throw ValidationError("no token \(id); `veld-server token list` shows the ids")
-            }
-            print("Revoked \(id).")
+            let done = wipe ? try await storage.requestWipe(id: id, at: Date()) : try await storage.revokeToken(id: id, at: Date())
+            guard done else { throw ValidationError("no token \(id); `veld-server token list` shows the ids") }
+            print(wipe ? "Revoked \(id); its device erases its data on its next contact (`veld-server devices` shows when)." : "Revoked \(id).")
         }
     }
 }

@@ -26,8 +26,10 @@ extension LocalStore {
 
     /// Takes user, role and scopes from the server's view of the token: a profile's role
     /// is never what a person typed once a server has spoken.
-    public func adopt(_ identity: DeviceIdentity) throws {
-        try writer.write { db in
+    @discardableResult
+    public func adopt(_ identity: DeviceIdentity) throws -> PurgeReceipt? {
+        let now = clock()
+        let receipt: PurgeReceipt? = try writer.write { db in
             // Scopes that grew: the server sends a pull only what changed after the cursor,
             // so the records already in a new scope come only with a pull from the start
             // (merging them again is harmless).
@@ -35,7 +37,11 @@ extension LocalStore {
             if Self.widens(from: before?.scopes, to: identity.scopes) { try Self.set(SyncKey.cursor, "0", db) }
             try Self.set(SyncKey.identity, String(decoding: try StableJSON.encode(identity), as: UTF8.self), db)
             try db.execute(sql: "UPDATE profile SET user = ?, role = ?", arguments: [identity.user, identity.role.rawValue])
+            // Scopes that shrank: the records of the others leave this device.
+            return try Self.purge(outside: identity.scopes, clock: now, db: db)
         }
+        if receipt != nil { compact() }
+        return receipt
     }
 
     /// Whether `new` lets the device read something `old` did not (unknown before: yes).

@@ -30,6 +30,12 @@ public struct HTTPTransport: SyncTransport {
         return try await send("POST", server.appendingPathComponent("v1/push"), body: body, expecting: PushResponse.self)
     }
 
+    public func sendReceipt(_ receipt: PurgeReceipt) async throws {
+        let answer = try await send("POST", server.appendingPathComponent("v1/receipts"), body: try StableJSON.encode(receipt),
+                                    expecting: ReceiptAnswer.self)
+        guard answer.id == receipt.id else { throw SyncTransportError.badResponse("the receipt answer names another receipt") }
+    }
+
     public func pull(since cursor: String, limit: Int) async throws -> PullResponse {
         try await pullEncoded(since: cursor, limit: limit).page
     }

@@ -15,6 +15,12 @@ public struct SyncReport: Hashable, Sendable {
     public var parked = 0
     /// Records removed because the office erased them (`veld-server erase`).
     public var erased = 0
+    /// What this device removed on the office's word in this sync: a wipe, or the records
+    /// of scopes its token no longer holds.
+    public var purged: [PurgeReceipt] = []
+    /// True when the office revoked this device with `--wipe`: it was wiped (now or
+    /// before) and can no longer sync.
+    public var wiped = false
     /// Why pushing stopped early, when the server refused a batch as a whole (its token,
     /// its replica): the pull still ran, the outbox waits.
     public var pushRefused: Problem?
@@ -87,8 +93,21 @@ public struct SyncEngine: Sendable {
     /// which runs whatever the push met short of losing the network.
     public func sync(lockWait: TimeInterval = 300) async throws -> SyncReport {
         try await store.withSyncLock(waiting: lockWait, sleep: sleep, onWait: { progress(.waitingForOtherSync) }) {
-            try await refreshIdentity()
+            try await sendPendingReceipts()
+            var purged: [PurgeReceipt] = []
+            do {
+                if let receipt = try await refreshIdentity() { purged.append(receipt) }
+            } catch SyncTransportError.rejected(let problem) where problem.type == "urn:veld:problem:" + Problem.Kind.wipeRequested.rawValue {
+                // A lost device: everything goes, then the receipt says so.
+                var report = SyncReport()
+                if let receipt = try store.wipe() { report.purged = [receipt] }
+                report.wiped = true
+                try await sendPendingReceipts()
+                return report
+            }
+            try await sendPendingReceipts()
             var report = try await push()
+            report.purged = purged
             let pulled = try await pull()
             report.pulled = pulled.changed
             report.newConflicts = pulled.newConflicts
@@ -98,12 +117,31 @@ public struct SyncEngine: Sendable {
         }
     }
 
-    /// Takes user, role and scopes from the server (`GET /v1/me`).
-    func refreshIdentity() async throws {
+    /// Takes user, role and scopes from the server (`GET /v1/me`); the records of scopes
+    /// the token no longer holds leave the device (the receipt says what went).
+    func refreshIdentity() async throws -> PurgeReceipt? {
         do {
-            if let identity = try await withRetry({ try await transport.me() }) { try store.adopt(identity) }
+            if let identity = try await withRetry({ try await transport.me() }) { return try store.adopt(identity) }
         } catch SyncTransportError.rejected(let problem) where problem.status == 404 {
             // A server without /v1/me: keep what the profile has.
+        }
+        return nil
+    }
+
+    /// Sends the receipts that wait, oldest first; one the server refuses as malformed
+    /// is dropped (sending it again would not change that), others wait for next time.
+    func sendPendingReceipts() async throws {
+        for receipt in try store.pendingReceipts() {
+            do {
+                try await withRetry { try await transport.sendReceipt(receipt) }
+                try store.receiptSent(receipt.id)
+            } catch SyncTransportError.rejected(let problem) where problem.status == 400 {
+                try store.receiptSent(receipt.id)
+            } catch SyncTransportError.rejected(let problem)
+                where problem.type == "urn:veld:problem:" + Problem.Kind.wipeRequested.rawValue && receipt.kind == .scopes {
+                // The device is to be wiped: what a scope removal took is moot.
+                try store.receiptSent(receipt.id)
+            }
         }
     }
 

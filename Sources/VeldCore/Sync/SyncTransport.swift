@@ -16,10 +16,15 @@ public protocol SyncTransport: Sendable {
     /// The server's current state of one record (`GET /v1/records/{id}`); nil when the
     /// server holds none this device may read.
     func record(id: String) async throws -> RecordState?
+    /// Reports what this device removed on the office's word (`POST /v1/receipts`).
+    func sendReceipt(_ receipt: PurgeReceipt) async throws
 }
 
 extension SyncTransport {
     public func me() async throws -> DeviceIdentity? { nil }
+
+    /// A transport without receipts (a test double) takes them and says nothing.
+    public func sendReceipt(_ receipt: PurgeReceipt) async throws {}
 
     public func record(id: String) async throws -> RecordState? {
         throw SyncTransportError.badResponse("this transport cannot fetch a single record")

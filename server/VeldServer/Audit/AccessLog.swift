@@ -72,6 +72,8 @@ public enum AccessAction: String, Codable, Hashable, Sendable, CaseIterable {
     case prune
     /// `veld-server erase`: records and their history removed (AVG art. 17).
     case erase
+    /// `POST /v1/receipts`: a device reports what it removed (a wipe, a scope removal).
+    case purge
 }
 
 /// An entry before the storage gives it its place in the chain.

@@ -23,10 +23,16 @@ public struct DeviceToken: Codable, Hashable, Sendable {
     public var expiresAt: Date?
     /// When the current secret was issued: at creation, or at the last `token rotate`.
     public var secretIssuedAt: Date?
+    /// When the office revoked the token with `--wipe`: the device erases its data on its
+    /// next contact and reports it (`POST /v1/receipts`).
+    public var wipeRequestedAt: Date?
+    /// When the device's wipe receipt arrived.
+    public var wipedAt: Date?
 
     public init(id: String, user: String, role: Role, scopes: [String], replica: String? = nil,
                 createdAt: Date, revokedAt: Date? = nil, lastPushAt: Date? = nil, lastPullAt: Date? = nil,
-                lastCursor: Int64? = nil, expiresAt: Date? = nil, secretIssuedAt: Date? = nil) {
+                lastCursor: Int64? = nil, expiresAt: Date? = nil, secretIssuedAt: Date? = nil,
+                wipeRequestedAt: Date? = nil, wipedAt: Date? = nil) {
         self.id = id
         self.user = user
         self.role = role
@@ -39,6 +45,8 @@ public struct DeviceToken: Codable, Hashable, Sendable {
         self.lastCursor = lastCursor
         self.expiresAt = expiresAt
         self.secretIssuedAt = secretIssuedAt
+        self.wipeRequestedAt = wipeRequestedAt
+        self.wipedAt = wipedAt
     }
 
     public func isExpired(at date: Date) -> Bool {
@@ -47,7 +55,9 @@ public struct DeviceToken: Codable, Hashable, Sendable {
 
     /// active, expired or revoked, as `token list` shows it.
     public func state(at date: Date) -> String {
-        revokedAt != nil ? "revoked" : isExpired(at: date) ? "expired" : "active"
+        if wipedAt != nil { return "wiped" }
+        if wipeRequestedAt != nil { return "wipe pending" }
+        return revokedAt != nil ? "revoked" : isExpired(at: date) ? "expired" : "active"
     }
 
     /// How long a new secret lives when the token is rotated without a new --expires: as

@@ -23,6 +23,7 @@ struct SyncRoutes {
         authenticated.get("pull") { request, context in try await pull(request, context) }
         authenticated.get("records/:id/history") { request, context in try await history(request, context) }
         authenticated.get("records/:id") { request, context in try await record(request, context) }
+        authenticated.post("receipts") { request, context in try await receipt(request, context) }
         authenticated.get("me") { request, context in
             // The token as read for this request, binding included.
             let token = try context.requireToken()
@@ -58,6 +59,32 @@ struct SyncRoutes {
         context.access?.records = [AccessedRecord(id: id, type: record.type, scope: record.scope, effect: "read")]
         context.access?.detail = "changes=\(changes.count)"
         return try JSONBody.response(RecordHistory(id: id, type: record.type, scope: record.scope, changes: changes), for: request)
+    }
+
+    /// A device reports what it removed: after a wipe (its token revoked with `--wipe`,
+    /// the only request that token may still make) or a scope removal (an active token).
+    func receipt(_ request: Request, _ context: VeldRequestContext) async throws -> Response {
+        let token = try context.requireToken()
+        let body = try await JSONBody.body(of: request, deadline: bodyDeadline)
+        guard body.readableBytes <= 64 * 1024 else {
+            throw Problem(type: .tooLarge, status: 413, detail: "a receipt is a few hundred bytes; this body is larger than 64 KiB")
+        }
+        let receipt: PurgeReceipt
+        do { receipt = try StableJSON.decode(PurgeReceipt.self, from: Data(body.readableBytesView)) } catch {
+            throw Problem(type: .malformed, status: 400,
+                          detail: "the body must be a receipt: {\"id\":UUID,\"kind\":\"wipe\"|\"scopes\",\"scopes\":[…],\"records\":N,\"unsent\":N}")
+        }
+        if let problem = receipt.problem { throw Problem(type: .malformed, status: 400, detail: problem) }
+        switch (receipt.kind, token.wipeRequestedAt != nil) {
+        case (.wipe, false):
+            throw Problem(type: .malformed, status: 400, detail: "this device was not asked to wipe; a wipe receipt is for a token revoked with --wipe")
+        case (.scopes, true):
+            throw Problem(type: .wipeRequested, status: 401, detail: "this device is to be wiped; send a wipe receipt")
+        default: break
+        }
+        let recorded = try await storage.recordReceipt(receipt, token: token, at: clock())
+        context.logger.info("receipt", metadata: ["kind": .string(receipt.kind.rawValue), "records": .stringConvertible(receipt.records)])
+        return try JSONBody.response(ReceiptAnswer(id: receipt.id, recorded: recorded), for: request)
     }
 
     /// Reads the body strictly, runs the checks that need nothing stored, then lets the

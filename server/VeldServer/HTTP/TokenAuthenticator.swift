@@ -24,6 +24,19 @@ struct TokenAuthenticator: RouterMiddleware {
             throw Problem(type: .unauthenticated, status: 401,
                           detail: "this device token is not known to the server; check it or ask the office for a new one")
         }
+        if token.wipeRequestedAt != nil {
+            // A lost device: its data goes on this contact. Its receipt is the one request
+            // the token may still make.
+            if request.method == .post, request.uri.path == "/v1/receipts" {
+                var context = context
+                context.token = token
+                context.logger[metadataKey: "token"] = .string(token.id)
+                return try await next(request, context)
+            }
+            try await logRefusal(request, token: token, context: context, problem: .wipeRequested)
+            throw Problem(type: .wipeRequested, status: 401,
+                          detail: "the office revoked this device (\(token.id)) and asked for its data to be erased: erase every record, outbox entry and discarded change, then report it with POST /v1/receipts (kind wipe)")
+        }
         if token.revokedAt != nil {
             try await logRefusal(request, token: token, context: context)
             throw Problem(type: .unauthenticated, status: 401,
@@ -43,11 +56,11 @@ struct TokenAuthenticator: RouterMiddleware {
     /// A revoked or expired token is someone the office knows: its attempt to read or
     /// write client data goes into the access log. (An unknown token names nobody; the
     /// server's own log has it at debug.)
-    private func logRefusal(_ request: Request, token: DeviceToken, context: Context) async throws {
+    private func logRefusal(_ request: Request, token: DeviceToken, context: Context,
+                            problem: Problem.Kind = .unauthenticated) async throws {
         guard let action = AccessAction(method: request.method, path: request.uri.path) else { return }
         do {
-            try await storage.appendAccess([AccessDraft(at: clock(), action: action, status: 401, problem: Problem.Kind.unauthenticated.rawValue,
-                                                        token: token)])
+            try await storage.appendAccess([AccessDraft(at: clock(), action: action, status: 401, problem: problem.rawValue, token: token)])
         } catch {
             context.logger.warning("a refused \(action.rawValue) could not be written to the access log: \(error)")
         }

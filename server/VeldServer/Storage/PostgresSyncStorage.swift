@@ -120,6 +120,14 @@ public final class PostgresSyncStorage: SyncStorage {
             "CREATE TABLE access_head (id integer PRIMARY KEY, seq bigint NOT NULL, hash text NOT NULL)",
             "INSERT INTO access_head (id, seq, hash) VALUES (1, 0, '\(unescaped: AccessChain.genesis)')",
         ]),
+        ("v7-wipe-receipts", [
+            "ALTER TABLE token ADD COLUMN wipe_requested_at timestamptz",
+            "ALTER TABLE token ADD COLUMN wiped_at timestamptz",
+            """
+            CREATE TABLE receipt (id text PRIMARY KEY, token text NOT NULL, kind text NOT NULL, scopes text NOT NULL,
+              records bigint NOT NULL, unsent bigint NOT NULL, received_at timestamptz NOT NULL)
+            """,
+        ]),
     ]
 
     public func migrate() async throws {
@@ -186,15 +194,15 @@ public final class PostgresSyncStorage: SyncStorage {
         try await guarded { [self] connection in
             try await connection.query("""
                 INSERT INTO token (id, hash, "user", role, scopes, replica, created_at, revoked_at, last_push_at, last_pull_at, last_cursor,
-                                   expires_at, secret_issued_at)
+                                   expires_at, secret_issued_at, wipe_requested_at, wiped_at)
                 VALUES (\(token.id), \(hash), \(token.user), \(token.role.rawValue), \(scopes), \(token.replica), \(token.createdAt),
                         \(token.revokedAt), \(token.lastPushAt), \(token.lastPullAt), \(token.lastCursor),
-                        \(token.expiresAt), \(token.secretIssuedAt))
+                        \(token.expiresAt), \(token.secretIssuedAt), \(token.wipeRequestedAt), \(token.wipedAt))
                 """, logger: logger)
         }
     }
 
-    static let tokenColumns = #""id", "user", role, scopes, replica, created_at, revoked_at, last_push_at, last_pull_at, last_cursor, expires_at, secret_issued_at"#
+    static let tokenColumns = #""id", "user", role, scopes, replica, created_at, revoked_at, last_push_at, last_pull_at, last_cursor, expires_at, secret_issued_at, wipe_requested_at, wiped_at"#
 
     public func token(hash: String) async throws -> DeviceToken? {
         try await guarded { [self] connection in
@@ -228,12 +236,15 @@ public final class PostgresSyncStorage: SyncStorage {
 
     private func decodeTokens(_ rows: PostgresRowSequence) async throws -> [DeviceToken] {
         var tokens: [DeviceToken] = []
-        for try await (id, user, role, scopes, replica, createdAt, revokedAt, lastPushAt, lastPullAt, lastCursor, expiresAt, secretIssuedAt)
-            in rows.decode((String, String, String, String, String?, Date, Date?, Date?, Date?, Int64?, Date?, Date?).self) {
+        for try await row in rows {
+            let (id, user, role, scopes, replica, createdAt, revokedAt, lastPushAt, lastPullAt, lastCursor, expiresAt, secretIssuedAt,
+                 wipeRequestedAt, wipedAt) = try row.decode(
+                (String, String, String, String, String?, Date, Date?, Date?, Date?, Int64?, Date?, Date?, Date?, Date?).self)
             tokens.append(DeviceToken(id: id, user: user, role: Role(rawValue: role) ?? .visitor,
                                       scopes: try StableJSON.decode([String].self, from: Data(scopes.utf8)), replica: replica,
                                       createdAt: createdAt, revokedAt: revokedAt, lastPushAt: lastPushAt, lastPullAt: lastPullAt,
-                                      lastCursor: lastCursor, expiresAt: expiresAt, secretIssuedAt: secretIssuedAt))
+                                      lastCursor: lastCursor, expiresAt: expiresAt, secretIssuedAt: secretIssuedAt,
+                                      wipeRequestedAt: wipeRequestedAt, wipedAt: wipedAt))
         }
         return tokens
     }
@@ -253,6 +264,53 @@ public final class PostgresSyncStorage: SyncStorage {
                 WHERE id = \(id) AND revoked_at IS NULL RETURNING id
                 """, logger: logger)
             return try await rows.decode(String.self).all().count > 0
+        }
+    }
+
+    public func requestWipe(id: String, at date: Date) async throws -> Bool {
+        try await guarded { [self] connection in
+            let rows = try await connection.query("""
+                UPDATE token SET revoked_at = COALESCE(revoked_at, \(date)), wipe_requested_at = COALESCE(wipe_requested_at, \(date))
+                WHERE id = \(id) RETURNING id
+                """, logger: logger)
+            return try await rows.decode(String.self).all().count > 0
+        }
+    }
+
+    public func recordReceipt(_ receipt: PurgeReceipt, token: DeviceToken, at date: Date) async throws -> Bool {
+        let scopes = String(decoding: try StableJSON.encode(receipt.scopes), as: UTF8.self)
+        let logger = logger
+        return try await guarded { connection in
+            try await connection.withTransaction(logger: logger) { connection in
+                let inserted = try await connection.query("""
+                    INSERT INTO receipt (id, token, kind, scopes, records, unsent, received_at)
+                    VALUES (\(receipt.id), \(token.id), \(receipt.kind.rawValue), \(scopes), \(Int64(receipt.records)), \(Int64(receipt.unsent)), \(date))
+                    ON CONFLICT (id) DO NOTHING RETURNING id
+                    """, logger: logger).decode(String.self).all()
+                guard !inserted.isEmpty else { return false }
+                if receipt.kind == .wipe {
+                    try await connection.query("UPDATE token SET wiped_at = COALESCE(wiped_at, \(date)) WHERE id = \(token.id)", logger: logger)
+                }
+                try await Self.appendAccess([AccessDraft(at: date, action: .purge, token: token, detail: StoredReceipt.detail(receipt))],
+                                            connection: connection, logger: logger)
+                return true
+            }
+        }
+    }
+
+    public func receipts() async throws -> [StoredReceipt] {
+        try await guarded { [self] connection in
+            var receipts: [StoredReceipt] = []
+            for try await (id, token, kind, scopes, records, unsent, at) in try await connection.query(
+                "SELECT id, token, kind, scopes, records, unsent, received_at FROM receipt ORDER BY received_at, id", logger: logger
+            ).decode((String, String, String, String, Int64, Int64, Date).self) {
+                receipts.append(StoredReceipt(
+                    receipt: PurgeReceipt(id: id, kind: PurgeReceipt.Kind(rawValue: kind) ?? .scopes,
+                                          scopes: try StableJSON.decode([String].self, from: Data(scopes.utf8)),
+                                          records: Int(records), unsent: Int(unsent)),
+                    tokenID: token, receivedAt: at))
+            }
+            return receipts
         }
     }
 

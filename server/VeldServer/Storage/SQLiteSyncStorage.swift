@@ -156,6 +156,21 @@ public final class SQLiteSyncStorage: SyncStorage {
             }
             try db.execute(sql: "INSERT INTO accessHead (id, seq, hash) VALUES (1, 0, ?)", arguments: [AccessChain.genesis])
         }
+        migrator.registerMigration("v7-wipe-receipts") { db in
+            try db.alter(table: "token") { t in
+                t.add(column: "wipeRequestedAt", .datetime)
+                t.add(column: "wipedAt", .datetime)
+            }
+            try db.create(table: "receipt") { t in
+                t.primaryKey("id", .text)
+                t.column("token", .text).notNull()
+                t.column("kind", .text).notNull()
+                t.column("scopes", .text).notNull()
+                t.column("records", .integer).notNull()
+                t.column("unsent", .integer).notNull()
+                t.column("receivedAt", .datetime).notNull()
+            }
+        }
         return migrator
     }
 
@@ -200,6 +215,41 @@ public final class SQLiteSyncStorage: SyncStorage {
             try db.execute(sql: "UPDATE token SET hash = ?, secretIssuedAt = ?, expiresAt = ? WHERE id = ? AND revokedAt IS NULL",
                            arguments: [hash, date, expiresAt, id])
             return db.changesCount > 0
+        }
+    }
+
+    public func requestWipe(id: String, at date: Date) async throws -> Bool {
+        try await pool.write { db in
+            try db.execute(sql: """
+                UPDATE token SET revokedAt = COALESCE(revokedAt, ?), wipeRequestedAt = COALESCE(wipeRequestedAt, ?) WHERE id = ?
+                """, arguments: [date, date, id])
+            return db.changesCount > 0
+        }
+    }
+
+    public func recordReceipt(_ receipt: PurgeReceipt, token: DeviceToken, at date: Date) async throws -> Bool {
+        let scopes = String(decoding: try StableJSON.encode(receipt.scopes), as: UTF8.self)
+        return try await writes.submit { db in
+            try db.execute(sql: """
+                INSERT OR IGNORE INTO receipt (id, token, kind, scopes, records, unsent, receivedAt) VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [receipt.id, token.id, receipt.kind.rawValue, scopes, receipt.records, receipt.unsent, date])
+            guard db.changesCount > 0 else { return false }
+            if receipt.kind == .wipe {
+                try db.execute(sql: "UPDATE token SET wipedAt = COALESCE(wipedAt, ?) WHERE id = ?", arguments: [date, token.id])
+            }
+            try Self.appendAccess([AccessDraft(at: date, action: .purge, token: token, detail: StoredReceipt.detail(receipt))], db: db)
+            return true
+        }
+    }
+
+    public func receipts() async throws -> [StoredReceipt] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM receipt ORDER BY receivedAt, id").map { row in
+                StoredReceipt(receipt: PurgeReceipt(id: row["id"], kind: PurgeReceipt.Kind(rawValue: row["kind"]) ?? .scopes,
+                                                    scopes: try StableJSON.decode([String].self, from: Data((row["scopes"] as String).utf8)),
+                                                    records: row["records"], unsent: row["unsent"]),
+                              tokenID: row["token"], receivedAt: row["receivedAt"])
+            }
         }
     }
 
@@ -590,6 +640,8 @@ struct TokenRow: Codable, FetchableRecord, PersistableRecord {
     var lastCursor: Int64?
     var expiresAt: Date?
     var secretIssuedAt: Date?
+    var wipeRequestedAt: Date?
+    var wipedAt: Date?
 
     init(_ token: DeviceToken, hash: String) throws {
         id = token.id
@@ -605,12 +657,15 @@ struct TokenRow: Codable, FetchableRecord, PersistableRecord {
         lastCursor = token.lastCursor
         expiresAt = token.expiresAt
         secretIssuedAt = token.secretIssuedAt
+        wipeRequestedAt = token.wipeRequestedAt
+        wipedAt = token.wipedAt
     }
 
     func token() throws -> DeviceToken {
         DeviceToken(id: id, user: user, role: Role(rawValue: role) ?? .visitor,
                     scopes: try StableJSON.decode([String].self, from: Data(scopes.utf8)), replica: replica,
                     createdAt: createdAt, revokedAt: revokedAt, lastPushAt: lastPushAt, lastPullAt: lastPullAt,
-                    lastCursor: lastCursor, expiresAt: expiresAt, secretIssuedAt: secretIssuedAt)
+                    lastCursor: lastCursor, expiresAt: expiresAt, secretIssuedAt: secretIssuedAt,
+                    wipeRequestedAt: wipeRequestedAt, wipedAt: wipedAt)
     }
 }

@@ -22,6 +22,18 @@ public protocol SyncStorage: Sendable {
     /// Replaces an unrevoked token's secret (its hash) and expiry, keeping its id, user,
     /// role, scopes and replica binding; false if there is no such unrevoked token.
     func rotateToken(id: String, hash: String, at date: Date, expiresAt: Date?) async throws -> Bool
+    /// Revokes the token and asks its device to erase its data on its next contact; false
+    /// if there is no such token.
+    func requestWipe(id: String, at date: Date) async throws -> Bool
+
+    /// Records a device's purge receipt, once per receipt id (false when it was there
+    /// already), with a `purge` entry in the access log and, for a wipe, the token's
+    /// `wipedAt`, in one transaction.
+    func recordReceipt(_ receipt: PurgeReceipt, token: DeviceToken, at date: Date) async throws -> Bool
+
+    /// Every receipt, oldest first.
+    func receipts() async throws -> [StoredReceipt]
+
     /// Replaces an unrevoked token's scopes; false if there is no such unrevoked token.
     func updateTokenScopes(id: String, scopes: [String]) async throws -> Bool
 
@@ -150,6 +162,26 @@ public struct EncodedPullPage: Hashable, Sendable {
         self.records = records
         self.lastPosition = lastPosition
         self.more = more
+    }
+}
+
+/// A purge receipt as the server keeps it.
+public struct StoredReceipt: Hashable, Sendable {
+    public var receipt: PurgeReceipt
+    public var tokenID: String
+    public var receivedAt: Date
+
+    public init(receipt: PurgeReceipt, tokenID: String, receivedAt: Date) {
+        self.receipt = receipt
+        self.tokenID = tokenID
+        self.receivedAt = receivedAt
+    }
+
+    /// The receipt's facts for the access log: no record ids (the device removed them
+    /// locally; the server does not know which it held).
+    static func detail(_ receipt: PurgeReceipt) -> String {
+        "\(receipt.kind.rawValue) receipt=\(receipt.id) records=\(receipt.records) unsent=\(receipt.unsent)"
+            + (receipt.scopes.isEmpty ? "" : " scopes=" + receipt.scopes.joined(separator: ","))
     }
 }
 

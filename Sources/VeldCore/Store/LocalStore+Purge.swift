@@ -1,0 +1,98 @@
+import Foundation
+import GRDB
+import VeldProtocol
+
+/// Removing data on the office's word: a wipe (the token revoked with `--wipe`: a lost
+/// device) and a scope removal (the token no longer holds a scope). Either way the device
+/// reports what it removed (a `PurgeReceipt`), and a receipt that could not be sent waits
+/// in the profile until the next sync sends it.
+extension LocalStore {
+    enum PurgeKey {
+        static let pendingReceipts = "pendingReceipts"
+        static let wipedAt = "wipedAt"
+    }
+
+    /// Receipts not yet acknowledged by the server, oldest first.
+    public func pendingReceipts() throws -> [PurgeReceipt] {
+        try writer.read { db in try Self.pendingReceipts(db) }
+    }
+
+    static func pendingReceipts(_ db: Database) throws -> [PurgeReceipt] {
+        guard let text = try String.fetchOne(db, sql: "SELECT value FROM syncState WHERE key = ?", arguments: [PurgeKey.pendingReceipts])
+        else { return [] }
+        return try StableJSON.decode([PurgeReceipt].self, from: Data(text.utf8))
+    }
+
+    static func setPendingReceipts(_ receipts: [PurgeReceipt], _ db: Database) throws {
+        if receipts.isEmpty {
+            try db.execute(sql: "DELETE FROM syncState WHERE key = ?", arguments: [PurgeKey.pendingReceipts])
+        } else {
+            try set(PurgeKey.pendingReceipts, String(decoding: try StableJSON.encode(receipts), as: UTF8.self), db)
+        }
+    }
+
+    /// The server has the receipt: it no longer waits.
+    func receiptSent(_ id: String) throws {
+        try writer.write { db in try Self.setPendingReceipts(try Self.pendingReceipts(db).filter { $0.id != id }, db) }
+    }
+
+    /// When this profile was wiped, or nil.
+    public func wipedAt() throws -> Date? {
+        try writer.read { db in
+            try String.fetchOne(db, sql: "SELECT value FROM syncState WHERE key = ?", arguments: [PurgeKey.wipedAt])
+                .flatMap(Double.init).map(Date.init(timeIntervalSince1970:))
+        }
+    }
+
+    /// Erases every record, outbox entry (changes not yet sent go too: the token can no
+    /// longer send them) and discarded change, in one transaction with the receipt that
+    /// reports it; nil when this profile was wiped before. Only the profile, the server's
+    /// address and the token stay, to send the receipt.
+    func wipe() throws -> PurgeReceipt? {
+        let receipt: PurgeReceipt? = try writer.write { db in
+            guard try String.fetchOne(db, sql: "SELECT value FROM syncState WHERE key = ?", arguments: [PurgeKey.wipedAt]) == nil else {
+                return nil
+            }
+            let records = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM record") ?? 0
+            let unsent = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox") ?? 0
+            try db.execute(sql: "DELETE FROM outbox")
+            try db.execute(sql: "DELETE FROM discarded")
+            try db.execute(sql: "DELETE FROM record")
+            try Self.set(SyncKey.cursor, "0", db)
+            try Self.set(PurgeKey.wipedAt, String(self.clock().timeIntervalSince1970), db)
+            let receipt = PurgeReceipt(kind: .wipe, records: records, unsent: unsent)
+            try Self.setPendingReceipts(try Self.pendingReceipts(db) + [receipt], db)
+            return receipt
+        }
+        compact()
+        return receipt
+    }
+
+    /// Removes the records of scopes `scopes` no longer covers, in the caller's transaction:
+    /// a local change not yet sent moves to the discard log first (the office decides
+    /// about it; `veld rejected --discarded` shows it), so nothing is lost silently. Returns the
+    /// receipt, or nil when nothing was outside.
+    static func purge(outside scopes: [String], clock: Date, db: Database) throws -> PurgeReceipt? {
+        guard !scopes.contains("*") else { return nil }
+        let allowed = Set(scopes)
+        let outside = try Row.fetchAll(db, sql: "SELECT id, type, scope, state FROM record").filter { !allowed.contains($0["scope"]) }
+        guard !outside.isEmpty else { return nil }
+        var unsent = 0
+        for row in outside {
+            let id: String = row["id"]
+            if try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM outbox WHERE recordID = ?)", arguments: [id]) == true {
+                unsent += 1
+                let problem = Problem(type: .scopeForbidden, status: 403,
+                                      detail: "the office removed scope \(row["scope"] as String) from this device's token before this change was sent")
+                try db.execute(sql: "INSERT INTO discarded (recordID, type, state, problem, discardedAt) VALUES (?, ?, ?, ?, ?)",
+                               arguments: [id, row["type"], row["state"], String(decoding: try StableJSON.encode(problem), as: UTF8.self), clock])
+            }
+            try db.execute(sql: "DELETE FROM outbox WHERE recordID = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM record WHERE id = ?", arguments: [id])
+        }
+        let removed = Set(outside.map { $0["scope"] as String }).sorted()
+        let receipt = PurgeReceipt(kind: .scopes, scopes: removed, records: outside.count, unsent: unsent)
+        try setPendingReceipts(try pendingReceipts(db) + [receipt], db)
+        return receipt
+    }
+}
