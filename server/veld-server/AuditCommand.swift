@@ -26,7 +26,7 @@ struct Audit: AsyncParsableCommand {
     @Option(help: ArgumentHelp("A client's code: its care plans and their goals.", valueName: "code")) var clientCode: String?
     @Option(help: "Entries of this user.") var user: String?
     @Option(help: ArgumentHelp("Entries of this device: a token id (tok_…) or a replica (r-…).", valueName: "device")) var device: String?
-    @Option(help: ArgumentHelp("pull, push, history, record, prune or erase.", valueName: "action")) var action: AccessAction?
+    @Option(help: ArgumentHelp("pull, push, history, record, prune, erase or purge.", valueName: "action")) var action: AccessAction?
     @Option(help: ArgumentHelp("From this day (YYYY-MM-DD, UTC) or time (YYYY-MM-DDTHH:MM:SSZ) on.", valueName: "date")) var since: String?
     @Option(help: ArgumentHelp("Before this day or time.", valueName: "date")) var until: String?
     @Flag(help: "Refused requests only.") var refused = false
@@ -95,7 +95,7 @@ struct Audit: AsyncParsableCommand {
             let outcome = entry.refused ? "\(entry.status) \(entry.problem ?? "")" : "ok"
             let named = focus.map { ids in entry.records.filter { record in ids.contains { record.id.hasPrefix($0) } } } ?? []
             let records = named.isEmpty
-                ? "\(entry.records.count)" + ([.prune, .erase].contains(entry.action) ? " (\(entry.detail))" : "")
+                ? "\(entry.records.count)" + ([.prune, .erase, .purge].contains(entry.action) ? " (\(entry.detail))" : "")
                 : named.map { "\($0.id.prefix(8)) \($0.effect)" }.joined(separator: ", ")
             lines.append([String(entry.seq).padding(toLength: 8, withPad: " ", startingAt: 0),
                           InternetTime.format(entry.at).padding(toLength: 21, withPad: " ", startingAt: 0),
