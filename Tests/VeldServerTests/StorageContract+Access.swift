@@ -316,3 +316,37 @@ extension StorageContract {
         #expect(try await storage.accessEntries(AccessQuery(action: .erase)).count == 1)
     }
 }
+
+// MARK: Wipe and receipts
+
+extension StorageContract {
+    /// `token revoke --wipe` and receipts: the token is revoked with the wipe asked for
+    /// (once: a second request keeps the first date), a receipt is recorded once with its
+    /// purge entry, a wipe receipt marks the token wiped, and the tokens' other fields stay.
+    static func receiptsAreRecordedOnce(_ make: StorageFactory) async throws {
+        let storage = try await make()
+        let anna = try await storage.issueToken(user: "anna", role: .visitor, scopes: ["loc-a", "loc-b"])
+        let bram = try await storage.issueToken(user: "bram", role: .visitor, scopes: ["loc-a"])
+        #expect(try await !storage.requestWipe(id: "tok_00000000", at: Fixture.time))
+        let scopes = PurgeReceipt(kind: .scopes, scopes: ["loc-b"], records: 4, unsent: 1)
+        #expect(try await storage.recordReceipt(scopes, token: anna.token, at: Fixture.time))
+        #expect(try await !storage.recordReceipt(scopes, token: anna.token, at: Fixture.time(plus: 5)))
+        #expect(try await storage.requestWipe(id: bram.id, at: Fixture.time(plus: 10)))
+        #expect(try await storage.requestWipe(id: bram.id, at: Fixture.time(plus: 20)))
+        var wiping = try #require(try await storage.tokens().first { $0.id == bram.id })
+        #expect(wiping.revokedAt == Fixture.time(plus: 10) && wiping.wipeRequestedAt == Fixture.time(plus: 10) && wiping.wipedAt == nil)
+        #expect(wiping.state(at: Fixture.time(plus: 30)) == "wipe pending")
+        let wipe = PurgeReceipt(kind: .wipe, records: 7, unsent: 2)
+        #expect(try await storage.recordReceipt(wipe, token: wiping, at: Fixture.time(plus: 40)))
+        wiping = try #require(try await storage.tokens().first { $0.id == bram.id })
+        #expect(wiping.wipedAt == Fixture.time(plus: 40) && wiping.user == "bram" && wiping.scopes == ["loc-a"])
+        let stored = try await storage.receipts()
+        #expect(stored.map(\.receipt) == [scopes, wipe] && stored.map(\.tokenID) == [anna.id, bram.id])
+        #expect(stored.map(\.receivedAt) == [Fixture.time, Fixture.time(plus: 40)])
+        let purges = try await storage.accessEntries(AccessQuery(action: .purge))
+        #expect(purges.map(\.tokenID) == [anna.id, bram.id])
+        #expect(purges.first?.detail == "scopes receipt=\(scopes.id) records=4 unsent=1 scopes=loc-b")
+        #expect(try await verify(storage).problems.isEmpty)
+        #expect(try await storage.tokens().first { $0.id == anna.id }?.wipeRequestedAt == nil)
+    }
+}

@@ -39,6 +39,7 @@ enum StorageContract: String, CaseIterable, Sendable, CustomTestStringConvertibl
     case accessLogPrune
     case clientCodeFindsPlansAndGoals
     case erasureLeavesTombstonesOnly
+    case receiptsAreRecordedOnce
 
     var testDescription: String { rawValue }
 
@@ -66,6 +67,7 @@ enum StorageContract: String, CaseIterable, Sendable, CustomTestStringConvertibl
         case .accessLogPrune: try await Self.accessLogPrune(make)
         case .clientCodeFindsPlansAndGoals: try await Self.clientCodeFindsPlansAndGoals(make)
         case .erasureLeavesTombstonesOnly: try await Self.erasureLeavesTombstonesOnly(make)
+        case .receiptsAreRecordedOnce: try await Self.receiptsAreRecordedOnce(make)
         }
     }
 
