@@ -119,6 +119,9 @@ public final class PostgresSyncStorage: SyncStorage {
             // The chain's head, kept apart from the entries (see SQLiteSyncStorage).
             "CREATE TABLE access_head (id integer PRIMARY KEY, seq bigint NOT NULL, hash text NOT NULL)",
             "INSERT INTO access_head (id, seq, hash) VALUES (1, 0, '\(unescaped: AccessChain.genesis)')",
+            // How far the record index has been built (see SQLiteSyncStorage.catchUpAccessIndex).
+            "CREATE TABLE access_indexed (id integer PRIMARY KEY, seq bigint NOT NULL)",
+            "INSERT INTO access_indexed (id, seq) VALUES (1, 0)",
         ]),
         ("v7-wipe-receipts", [
             "ALTER TABLE token ADD COLUMN wipe_requested_at timestamptz",
@@ -554,13 +557,30 @@ public final class PostgresSyncStorage: SyncStorage {
                         \(records)::text[], \(previousHashes)::text[], \(hashes)::text[])
               AS u(seq, at, action, status, problem, token, usr, role, replica, detail, records, previous_hash, hash)
             """, logger: logger)
-        let indexIDs = entries.flatMap(\.recordIDs), indexSeqs = entries.flatMap { entry in entry.recordIDs.map { _ in entry.seq } }
-        if !indexIDs.isEmpty {
-            try await connection.query("""
-                INSERT INTO access_record (record_id, seq) SELECT * FROM UNNEST(\(indexIDs)::text[], \(indexSeqs)::bigint[])
-                """, logger: logger)
-        }
         try await connection.query("UPDATE access_head SET seq = \(seq), hash = \(previous) WHERE id = 1", logger: logger)
+    }
+
+    /// Fills the record index from the entries it does not cover yet (kept off the
+    /// request path, as on SQLite).
+    func catchUpAccessIndex() async {
+        let logger = logger
+        _ = try? await guarded { connection in
+            try await connection.withTransaction(logger: logger) { connection in
+                try await connection.query("SELECT pg_advisory_xact_lock(\(Self.accessLock))", logger: logger)
+                let indexed = try await connection.query("SELECT seq FROM access_indexed WHERE id = 1", logger: logger)
+                    .decode(Int64.self).all().first ?? 0
+                let head = try await connection.query("SELECT seq FROM access_head WHERE id = 1", logger: logger)
+                    .decode(Int64.self).all().first ?? 0
+                guard head > indexed else { return true }
+                try await connection.query("""
+                    INSERT INTO access_record (record_id, seq)
+                    SELECT j->>'id', l.seq FROM access_log l, jsonb_array_elements(l.records::jsonb) j
+                    WHERE l.seq > \(indexed) AND l.seq <= \(head) ON CONFLICT DO NOTHING
+                    """, logger: logger)
+                try await connection.query("UPDATE access_indexed SET seq = \(head) WHERE id = 1", logger: logger)
+                return true
+            }
+        }
     }
 
     public func accessLogHead() async throws -> (seq: Int64, hash: String) {
@@ -589,6 +609,7 @@ public final class PostgresSyncStorage: SyncStorage {
 
     public func accessEntries(_ query: AccessQuery) async throws -> [AccessEntry] {
         if let ids = query.recordIDs, ids.isEmpty { return [] }
+        if query.recordIDs != nil { await catchUpAccessIndex() }
         // Whole ids through the index; the start of an id by a scan of it.
         let named = query.recordIDs, whole = named?.filter { $0.count == 36 } ?? [], starts = named?.filter { $0.count < 36 } ?? []
         let entries = try await guarded { [self] connection in
@@ -611,7 +632,8 @@ public final class PostgresSyncStorage: SyncStorage {
     }
 
     public func accessLogPage(after seq: Int64, limit: Int) async throws -> [(entry: AccessEntry, indexed: [String])] {
-        try await guarded { [self] connection in
+        if seq == 0 { await catchUpAccessIndex() }
+        return try await guarded { [self] connection in
             let entries = try await Self.decodeAccess(connection.query(
                 "SELECT \(unescaped: Self.accessColumns) FROM access_log WHERE seq > \(seq) ORDER BY seq LIMIT \(limit)", logger: logger))
             guard let first = entries.first, let last = entries.last else { return [] }

@@ -155,6 +155,13 @@ public final class SQLiteSyncStorage: SyncStorage {
                 t.column("hash", .text).notNull()
             }
             try db.execute(sql: "INSERT INTO accessHead (id, seq, hash) VALUES (1, 0, ?)", arguments: [AccessChain.genesis])
+            // How far the record index has been built: it is filled from the entries when
+            // it is asked (audit --record, --verify), not on the path of every pull.
+            try db.create(table: "accessIndexed") { t in
+                t.primaryKey("id", .integer)
+                t.column("seq", .integer).notNull()
+            }
+            try db.execute(sql: "INSERT INTO accessIndexed (id, seq) VALUES (1, 0)")
         }
         migrator.registerMigration("v7-wipe-receipts") { db in
             try db.alter(table: "token") { t in
@@ -449,20 +456,31 @@ public final class SQLiteSyncStorage: SyncStorage {
             INSERT INTO accessLog (seq, at, action, status, problem, token, user, role, replica, detail, records, previousHash, hash)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
-        // The index from the records column itself, in one statement (SQLite's JSON1
-        // reads the array in C): a pull page's entry names hundreds of records.
-        let index = try db.cachedStatement(sql: """
-            INSERT OR IGNORE INTO accessRecord (recordID, seq) SELECT json_extract(value, '$.id'), ? FROM json_each(?)
-            """)
         for draft in drafts {
             seq += 1
             let (entry, records) = draft.sealedWithRecords(seq: seq, previousHash: previous)
             try insert.execute(arguments: [entry.seq, entry.at, entry.action.rawValue, entry.status, entry.problem, entry.tokenID,
                                            entry.user, entry.role, entry.replica, entry.detail, records, entry.previousHash, entry.hash])
-            if !entry.records.isEmpty { try index.execute(arguments: [entry.seq, records]) }
             previous = entry.hash
         }
         try db.cachedStatement(sql: "UPDATE accessHead SET seq = ?, hash = ? WHERE id = 1").execute(arguments: [seq, previous])
+    }
+
+    /// Fills the record index from the entries it does not cover yet, in one statement
+    /// (SQLite's JSON1 reads each entry's records in C). Kept off the request path: a pull
+    /// page's entry names hundreds of records, and indexing them there tripled its cost.
+    func catchUpAccessIndex() async {
+        _ = try? await writes.submit { db in
+            let indexed = try Int64.fetchOne(db, sql: "SELECT seq FROM accessIndexed WHERE id = 1") ?? 0
+            let head = try Int64.fetchOne(db, sql: "SELECT seq FROM accessHead WHERE id = 1") ?? 0
+            guard head > indexed else { return true }
+            try db.execute(sql: """
+                INSERT OR IGNORE INTO accessRecord (recordID, seq)
+                SELECT json_extract(j.value, '$.id'), l.seq FROM accessLog l, json_each(l.records) j WHERE l.seq > ? AND l.seq <= ?
+                """, arguments: [indexed, head])
+            try db.execute(sql: "UPDATE accessIndexed SET seq = ? WHERE id = 1", arguments: [head])
+            return true
+        }
     }
 
     public func accessLogHead() async throws -> (seq: Int64, hash: String) {
@@ -489,6 +507,7 @@ public final class SQLiteSyncStorage: SyncStorage {
         var arguments = StatementArguments()
         if let ids = query.recordIDs {
             guard !ids.isEmpty else { return [] }
+            await catchUpAccessIndex()
             // Each id or start of one is a range of the index: [prefix, prefix + "~").
             conditions.append("seq IN (SELECT seq FROM accessRecord WHERE "
                               + ids.map { _ in "(recordID >= ? AND recordID < ?)" }.joined(separator: " OR ") + ")")
@@ -510,7 +529,8 @@ public final class SQLiteSyncStorage: SyncStorage {
     }
 
     public func accessLogPage(after seq: Int64, limit: Int) async throws -> [(entry: AccessEntry, indexed: [String])] {
-        try await pool.read { db in
+        if seq == 0 { await catchUpAccessIndex() }
+        return try await pool.read { db in
             let entries = try Row.fetchAll(db, sql: "SELECT \(Self.accessColumns) FROM accessLog WHERE seq > ? ORDER BY seq LIMIT ?",
                                            arguments: [seq, limit]).map(Self.accessEntry)
             guard let first = entries.first, let last = entries.last else { return [] }
