@@ -89,7 +89,7 @@ enum AccessLogScenario {
         report.add(s, "push of \(sizes.push) edited records (SyncEngine.push), with the log", unit: "records/s", values: pushOn)
         report.add(s, "the same without the log", unit: "records/s", values: pushOff)
         report.add(s, "time ratio push with / without the log", unit: "×", values: pushRatio, goal: "≤ 1.10×", check: { $0 <= 1.10 })
-        report.note("Access log: each pull page of 500 records writes one entry naming its 500 records (id, type, scope) and 500 index rows, committed (fsync) before the page is answered; each push batch writes one entry in its own transaction.")
+        report.note("Access log: each pull page of 500 records writes one entry naming its 500 records (id, type, scope), committed (fsync) before the page is answered (the record index is built when it is asked for); each push batch writes one entry in its own transaction.")
     }
 
     /// Every page from 0, reading only each page's cursor and `more`; the seconds it took.
