@@ -46,6 +46,12 @@ import VeldProtocol
         let other = try anna("careplan", "add", "--location", "loc-zonnehof", "--client-code", "ZH-0043", "--financing", "Wlz",
                              "--care-start", "2026-10-01", "--agreements", "Afspraak \(keptSecret)", "--json")
         let otherID = try #require((try JSONSerialization.jsonObject(with: Data(other.stdout.utf8)) as? [String: Any])?["id"] as? String)
+        // A plan that had ZH-0042 by mistake and now has ZH-0044: another client's, kept.
+        let corrected = try anna("careplan", "add", "--location", "loc-zonnehof", "--client-code", "ZH-0042", "--financing", "Wlz",
+                                 "--care-start", "2026-10-01", "--json")
+        let correctedID = try #require((try JSONSerialization.jsonObject(with: Data(corrected.stdout.utf8)) as? [String: Any])?["id"] as? String)
+        #expect(try anna("sync").status == 0)
+        #expect(try anna("edit", correctedID, "clientCode=ZH-0044").status == 0)
         #expect(try anna("sync").status == 0)
         #expect(try anna("edit", planID, "riskAssessment=" + long(editSecret)).status == 0)
         #expect(try anna("sync").status == 0)
@@ -57,6 +63,7 @@ import VeldProtocol
         let dry = try admin("erase", "--client-code", "ZH-0042", "--dry-run")
         #expect(dry.status == 0 && dry.stdout.contains("Would erase 2 record(s)") && dry.stdout.contains(planID))
         #expect(try admin("erase", "--client-code", "ZH-0042").status != 0, "an erasure without a reason")
+        #expect(!dry.stdout.contains(correctedID) && dry.stderr.contains(correctedID), "\(dry.stdout)\(dry.stderr)")
         let erased = try admin("erase", "--client-code", "ZH-0042", "--reason", "verzoek cliënt, brief 2026-11-30")
         #expect(erased.status == 0 && erased.stdout.contains("Erased 2 record(s)"), "\(erased.stdout)\(erased.stderr)")
         #expect(try admin("erase", "--client-code", "ZH-0042", "--reason", "again").stdout.contains("nothing erased"))
@@ -69,7 +76,9 @@ import VeldProtocol
         for device in [anna, olga] {
             #expect(try device("show", planID).status != 0)
             #expect(try device("show", otherID).status == 0, "another client's plan went too")
-            #expect(try device("rejected").stdout.contains(planID) == false)
+            #expect(try device("show", correctedID).status == 0, "a plan whose code was corrected away went too")
+            let rejected = try device("rejected")
+            #expect(rejected.status == 0 && !rejected.stdout.contains(planID))
         }
 
         // The access log: the erasure, by whom and why, naming both records; --verify holds.

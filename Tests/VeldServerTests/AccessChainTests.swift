@@ -61,7 +61,7 @@ import VeldTestSupport
 
     /// Any one field changed (as an edit with sqlite3 would) gives another hash.
     @Test func everyFieldIsCoveredByTheHash() async {
-        await checkProperty(count: 200, input: Gen.int(in: 0...1_000_000).array(of: 12...12), Gen.int(in: 0...10)) { codes, field in
+        await checkProperty(count: 200, input: Gen.int(in: 0...1_000_000).array(of: 12...12), Gen.int(in: 0...14)) { codes, field in
             let entry = Self.entry(codes)
             var changed = entry
             switch field {
@@ -75,7 +75,16 @@ import VeldTestSupport
             case 7: changed.replica = (changed.replica ?? "") + "x"
             case 8: changed.detail += "x"
             case 9: changed.records.append(AccessedRecord(id: "x", type: "", scope: "", effect: "read"))
-            default: changed.previousHash = String(repeating: "1", count: 64)
+            case 10: changed.previousHash = String(repeating: "1", count: 64)
+            case 11: changed.role = (changed.role ?? "") + "x"
+            default:
+                // One record's type, scope or effect (a record is added when there is none).
+                if changed.records.isEmpty { changed.records = [AccessedRecord(id: "x", type: "", scope: "", effect: "read")]; break }
+                switch field % 3 {
+                case 0: changed.records[0].type += "x"
+                case 1: changed.records[0].scope += "x"
+                default: changed.records[0].effect += "x"
+                }
             }
             #expect(AccessChain.hash(of: changed) != entry.hash)
         }

@@ -178,6 +178,24 @@ import VeldTestSupport
         }
     }
 
+    /// Paths the router reads the same (`/v1/pull/`, `//v1/pull`, `/v1//records/ID`) are
+    /// logged the same: an extra slash takes no read out of the log.
+    @Test func anOddlyWrittenPathIsLoggedAsWell() async throws {
+        try await TestServer.run { client, server in
+            let note = Records.visitNote(replica: "r-anna")
+            try await client.accepted(Records.batch("r-anna", [note]), as: server.anna)
+            let head = try await server.storage.accessLogHead().seq
+            let paths = ["/v1/pull/?since=0", "//v1/pull?since=0", "/v1//records/\(note.id)", "/v1/records/\(note.id)/history/"]
+            for path in paths {
+                let response = try await client.execute(uri: path, method: .get, headers: [.authorization: server.bram.bearer])
+                #expect(response.status == .ok, "\(path)")
+            }
+            let entries = try await server.storage.accessEntries(AccessQuery()).filter { $0.seq > head }
+            #expect(entries.map(\.action) == [.pull, .pull, .record, .history])
+            #expect(entries.allSatisfy { $0.records.map(\.id) == [note.id] && $0.tokenID == server.bram.id })
+        }
+    }
+
     /// A read is answered only once it is logged: with the log's table gone, a pull that
     /// would read records fails (and says nothing of them) instead of answering unlogged.
     @Test func aReadThatCannotBeLoggedIsNotAnswered() async throws {

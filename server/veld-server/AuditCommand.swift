@@ -162,7 +162,14 @@ struct Audit: AsyncParsableCommand {
             if expected.seq >= start {
                 throw ExitMessage("entry \(expected.seq) is gone (the log ends at \(verifier.last?.seq ?? 0)): entries were deleted")
             }
-            print("entry \(expected.seq) was pruned, so the anchor cannot be checked; the chain from entry \(start) on is checked")
+            // Pruned: only a prune that removed exactly up to the anchor can vouch for it.
+            // Anything else could be a rewrite with a forged prune, so it is not accepted.
+            guard let prune = verifier.prunes.first(where: { $0.through == expected.seq }) else {
+                throw ExitMessage("entry \(expected.seq) was pruned, so this anchor cannot be checked; take a new anchor (the Head line) after each prune")
+            }
+            guard prune.lastHash == expected.hash else {
+                throw ExitMessage("entry \(expected.seq) no longer has the hash it had (\(expected.hash.prefix(16))…), says the prune that removed it: the log was rewritten")
+            }
         }
         guard verifier.problems.isEmpty else {
             throw ExitMessage((["the access log has been tampered with:"] + verifier.problems.map { "  " + $0 }).joined(separator: "\n"))

@@ -45,7 +45,17 @@ struct Erase: AsyncParsableCommand {
         var ids: [String]
         var what: String
         if let clientCode {
-            ids = try await storage.recordIDs(clientCode: clientCode)
+            // Plans whose code is this one now: a plan whose code was corrected away from
+            // it belongs to another client, and is only named.
+            let plans = try await storage.carePlans()
+            let current = plans.filter { $0.clientCodes.contains(clientCode) }
+            ids = current.flatMap(\.recordIDs)
+            let formerly = Set(try await storage.recordIDs(clientCode: clientCode)).subtracting(ids)
+            let formerPlans = plans.filter { formerly.contains($0.planID) }.map(\.planID)
+            if !formerPlans.isEmpty {
+                FileHandle.standardError.write(Data(("not erased: care plan(s) \(formerPlans.joined(separator: ", ")) had client code \(clientCode) once "
+                    + "and have another now; erase them by their current code if they are this client's\n").utf8))
+            }
             what = "client \(clientCode)"
         } else {
             let cutoff = now.addingTimeInterval(-retain.seconds)
@@ -54,7 +64,7 @@ struct Erase: AsyncParsableCommand {
             what = "\(groups.count) care plan(s) not changed since \(InternetTime.format(cutoff)) (retention \(retain))"
         }
         if ids.isEmpty {
-            print(clientCode.map { "No care plan has (or had) client code \($0); nothing erased." } ?? "Nothing is past the retention; nothing erased.")
+            print(clientCode.map { "No care plan has client code \($0); nothing erased." } ?? "Nothing is past the retention; nothing erased.")
             return
         }
         if dryRun {

@@ -135,6 +135,9 @@ public struct SyncEngine: Sendable {
             do {
                 try await withRetry { try await transport.sendReceipt(receipt) }
                 try store.receiptSent(receipt.id)
+            } catch SyncTransportError.rejected(let problem) where [404, 405].contains(problem.status) {
+                // A server without receipts: they wait, and the sync goes on.
+                return
             } catch SyncTransportError.rejected(let problem) where problem.status == 400 {
                 try store.receiptSent(receipt.id)
             } catch SyncTransportError.rejected(let problem)

@@ -47,7 +47,8 @@ public struct AccessedRecord: Codable, Hashable, Sendable {
     public var id: String
     public var type: String
     public var scope: String
-    /// `read`; for a push `changed` or `unchanged`; `named` for one in a refused request.
+    /// `read`; for a push `changed` or `unchanged`; `refused` for one in a refused request;
+    /// `erased` for one an erasure removed.
     public var effect: String
 
     public init(id: String, type: String, scope: String, effect: String) {
@@ -251,7 +252,13 @@ public enum AccessChain {
         /// One entry with the record ids the index holds for it.
         public mutating func check(_ entry: AccessEntry, indexed: [String]) {
             checked += 1
-            if problems.count >= 20 { return }
+            if problems.count >= 20 {
+                // Enough to act on; the ends are still followed, so the tail is judged right.
+                if first == nil { first = entry }
+                if entry.action == .prune, let claim = AccessChain.pruned(entry.detail) { prune = claim }
+                last = entry
+                return
+            }
             if let last {
                 if entry.seq != last.seq + 1 {
                     problems.append("entries \(last.seq + 1)…\(entry.seq - 1) are missing (deleted outside Veld)")
@@ -268,9 +275,16 @@ public enum AccessChain {
             if indexed != entry.recordIDs {
                 problems.append("the record index of entry \(entry.seq) was changed (audit --record would not find it)")
             }
-            if entry.action == .prune, let claim = AccessChain.pruned(entry.detail) { prune = claim }
+            if entry.action == .prune, let claim = AccessChain.pruned(entry.detail) {
+                prune = claim
+                prunes.append(claim)
+            }
             last = entry
         }
+
+        /// Every prune entry's claim seen, for `--anchor` (a pruned anchor is checked
+        /// against the prune that removed exactly up to it).
+        public private(set) var prunes: [(through: Int64, lastHash: String)] = []
 
         /// After the last page: how the chain starts, and that it ends at the head the
         /// storage keeps apart from the entries.

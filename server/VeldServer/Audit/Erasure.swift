@@ -4,11 +4,27 @@ import VeldProtocol
 /// What both storages share for an erasure (AVG art. 17).
 public enum Erasure {
     /// The refusal of a push that names erased records: the client removes them.
-    static func refusal(_ ids: [String]) -> Problem {
-        let items = ids.sorted().prefix(100).map { Problem.Item(id: $0, reason: "record \($0) was erased by the office (AVG art. 17)") }
+    /// Names the records of the batch that are erased, or that point at an erased record
+    /// (a goal of an erased care plan): those go from the device, and the rest of the
+    /// batch can go again.
+    static func refusal(_ erasedIDs: [String], in request: PushRequest) -> Problem {
+        let erased = Set(erasedIDs)
+        var items: [Problem.Item] = []
+        for record in request.records {
+            if erased.contains(record.id) {
+                items.append(Problem.Item(id: record.id, reason: "record \(record.id) was erased by the office (AVG art. 17)"))
+            } else if let schema = Schemas.named(record.type), case .inheritedFrom(let field) = schema.scopeRule,
+                      let parent = record.entries(of: field).lazy.compactMap({ entry -> String? in
+                          if case .string(let id) = entry.value, erased.contains(id) { return id }
+                          return nil
+                      }).first {
+                items.append(Problem.Item(id: record.id, field: field,
+                                          reason: "the \(field) \(parent) it belongs to was erased by the office (AVG art. 17)"))
+            }
+        }
         return Problem(type: .erased, status: 410,
-                       detail: "\(ids.count) record(s) of this push were erased by the office; remove them from this device (the next pull does)",
-                       records: Array(items))
+                       detail: "\(items.count) record(s) of this push were erased by the office, or belong to one that was; remove them from this device (the next pull does for the erased ones)",
+                       records: Array(items.prefix(100)))
     }
 
     /// The access-log entry of an erasure: who, why, and which records; never their content.

@@ -45,7 +45,10 @@ public final class AccessNotes: @unchecked Sendable {
 extension AccessAction {
     /// The action of an authenticated request, or nil for one that touches no client
     /// data (`GET /v1/me`).
-    init?(method: HTTPRequest.Method, path: String) {
+    init?(method: HTTPRequest.Method, path raw: String) {
+        // As the router reads it: empty segments (`//v1/pull`, `/v1/pull/`) do not count,
+        // so they must not take a request out of the log either.
+        let path = "/" + raw.split(separator: "/", omittingEmptySubsequences: true).joined(separator: "/")
         switch (method, path) {
         case (.get, "/v1/pull"): self = .pull
         case (.post, "/v1/push"): self = .push

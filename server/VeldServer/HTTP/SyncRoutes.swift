@@ -82,6 +82,17 @@ struct SyncRoutes {
             throw Problem(type: .wipeRequested, status: 401, detail: "this device is to be wiped; send a wipe receipt")
         default: break
         }
+        if token.wipedAt != nil {
+            // Reported already: the same receipt again is answered, a new one is not taken
+            // (a wiped device has nothing more to report).
+            guard try await storage.receipts().contains(where: { $0.receipt.id == receipt.id && $0.tokenID == token.id }) else {
+                throw Problem(type: .malformed, status: 400, detail: "this device's wipe was reported already (\(token.id))")
+            }
+            return try JSONBody.response(ReceiptAnswer(id: receipt.id, recorded: false), for: request)
+        }
+        if receipt.kind == .scopes, let held = receipt.scopes.first(where: { token.mayAccess(scope: $0) }) {
+            throw Problem(type: .malformed, status: 400, detail: "scope \(held) is still in this token; a scopes receipt names scopes it lost")
+        }
         let recorded = try await storage.recordReceipt(receipt, token: token, at: clock())
         context.logger.info("receipt", metadata: ["kind": .string(receipt.kind.rawValue), "records": .stringConvertible(receipt.records)])
         return try JSONBody.response(ReceiptAnswer(id: receipt.id, recorded: recorded), for: request)

@@ -27,7 +27,7 @@ struct TokenAuthenticator: RouterMiddleware {
         if token.wipeRequestedAt != nil {
             // A lost device: its data goes on this contact. Its receipt is the one request
             // the token may still make.
-            if request.method == .post, request.uri.path == "/v1/receipts" {
+            if request.method == .post, request.uri.path.split(separator: "/").joined(separator: "/") == "v1/receipts" {
                 var context = context
                 context.token = token
                 context.logger[metadataKey: "token"] = .string(token.id)

@@ -372,7 +372,7 @@ public final class PostgresSyncStorage: SyncStorage {
                         stored[id] = try StableJSON.decode(RecordState.self, from: Data(state.utf8))
                         runs[id] = Int(run)
                     }
-                    if !erased.isEmpty { throw Erasure.refusal(erased) }
+                    if !erased.isEmpty { throw Erasure.refusal(erased, in: request) }
                 }
                 let counterRows: PostgresRowSequence = try await connection.query(
                     "SELECT value FROM counter WHERE name = 'position'", logger: logger)
@@ -560,26 +560,30 @@ public final class PostgresSyncStorage: SyncStorage {
         try await connection.query("UPDATE access_head SET seq = \(seq), hash = \(previous) WHERE id = 1", logger: logger)
     }
 
-    /// Fills the record index from the entries it does not cover yet (kept off the
-    /// request path, as on SQLite).
-    func catchUpAccessIndex() async {
+    /// Fills the record index from the entries it does not cover yet, 5,000 entries per
+    /// transaction (kept off the request path, as on SQLite). Entries up to the head never
+    /// change, so this takes no lock that pushes or reads wait on.
+    func catchUpAccessIndex() async throws {
         let logger = logger
-        _ = try? await guarded { connection in
-            try await connection.withTransaction(logger: logger) { connection in
-                try await connection.query("SELECT pg_advisory_xact_lock(\(Self.accessLock))", logger: logger)
-                let indexed = try await connection.query("SELECT seq FROM access_indexed WHERE id = 1", logger: logger)
-                    .decode(Int64.self).all().first ?? 0
-                let head = try await connection.query("SELECT seq FROM access_head WHERE id = 1", logger: logger)
-                    .decode(Int64.self).all().first ?? 0
-                guard head > indexed else { return true }
-                try await connection.query("""
-                    INSERT INTO access_record (record_id, seq)
-                    SELECT j->>'id', l.seq FROM access_log l, jsonb_array_elements(l.records::jsonb) j
-                    WHERE l.seq > \(indexed) AND l.seq <= \(head) ON CONFLICT DO NOTHING
-                    """, logger: logger)
-                try await connection.query("UPDATE access_indexed SET seq = \(head) WHERE id = 1", logger: logger)
-                return true
+        for _ in 0..<1_000_000 {
+            let done: Bool = try await guarded { connection in
+                try await connection.withTransaction(logger: logger) { connection in
+                    let indexed = try await connection.query("SELECT seq FROM access_indexed WHERE id = 1", logger: logger)
+                        .decode(Int64.self).all().first ?? 0
+                    let head = try await connection.query("SELECT seq FROM access_head WHERE id = 1", logger: logger)
+                        .decode(Int64.self).all().first ?? 0
+                    guard head > indexed else { return true }
+                    let through = min(head, indexed + 5_000)
+                    try await connection.query("""
+                        INSERT INTO access_record (record_id, seq)
+                        SELECT j->>'id', l.seq FROM access_log l, jsonb_array_elements(l.records::jsonb) j
+                        WHERE l.seq > \(indexed) AND l.seq <= \(through) ON CONFLICT DO NOTHING
+                        """, logger: logger)
+                    try await connection.query("UPDATE access_indexed SET seq = GREATEST(seq, \(through)) WHERE id = 1", logger: logger)
+                    return through == head
+                }
             }
+            if done { return }
         }
     }
 
@@ -609,7 +613,7 @@ public final class PostgresSyncStorage: SyncStorage {
 
     public func accessEntries(_ query: AccessQuery) async throws -> [AccessEntry] {
         if let ids = query.recordIDs, ids.isEmpty { return [] }
-        if query.recordIDs != nil { await catchUpAccessIndex() }
+        if query.recordIDs != nil { try await catchUpAccessIndex() }
         // Whole ids through the index; the start of an id by a scan of it.
         let named = query.recordIDs, whole = named?.filter { $0.count == 36 } ?? [], starts = named?.filter { $0.count < 36 } ?? []
         let entries = try await guarded { [self] connection in
@@ -632,7 +636,8 @@ public final class PostgresSyncStorage: SyncStorage {
     }
 
     public func accessLogPage(after seq: Int64, limit: Int) async throws -> [(entry: AccessEntry, indexed: [String])] {
-        if seq == 0 { await catchUpAccessIndex() }
+        // A damaged entry may stop the index here; the chain check names it.
+        if seq == 0 { try? await catchUpAccessIndex() }
         return try await guarded { [self] connection in
             let entries = try await Self.decodeAccess(connection.query(
                 "SELECT \(unescaped: Self.accessColumns) FROM access_log WHERE seq > \(seq) ORDER BY seq LIMIT \(limit)", logger: logger))

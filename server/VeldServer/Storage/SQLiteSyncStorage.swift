@@ -320,7 +320,7 @@ public final class SQLiteSyncStorage: SyncStorage {
                     runs[row[0]] = row[2]
                 }
             }
-            if !erased.isEmpty { throw Erasure.refusal(erased) }
+            if !erased.isEmpty { throw Erasure.refusal(erased, in: request) }
         }
         let position = try Int64.fetchOne(db.cachedStatement(sql: "SELECT value FROM counter WHERE name = 'position'")) ?? 0
         let inputs = PushPolicy.Inputs(priorBatch: prior, boundReplica: bound, replicaHeldByAnotherToken: held,
@@ -466,20 +466,25 @@ public final class SQLiteSyncStorage: SyncStorage {
         try db.cachedStatement(sql: "UPDATE accessHead SET seq = ?, hash = ? WHERE id = 1").execute(arguments: [seq, previous])
     }
 
-    /// Fills the record index from the entries it does not cover yet, in one statement
-    /// (SQLite's JSON1 reads each entry's records in C). Kept off the request path: a pull
-    /// page's entry names hundreds of records, and indexing them there tripled its cost.
-    func catchUpAccessIndex() async {
-        _ = try? await writes.submit { db in
-            let indexed = try Int64.fetchOne(db, sql: "SELECT seq FROM accessIndexed WHERE id = 1") ?? 0
-            let head = try Int64.fetchOne(db, sql: "SELECT seq FROM accessHead WHERE id = 1") ?? 0
-            guard head > indexed else { return true }
-            try db.execute(sql: """
-                INSERT OR IGNORE INTO accessRecord (recordID, seq)
-                SELECT json_extract(j.value, '$.id'), l.seq FROM accessLog l, json_each(l.records) j WHERE l.seq > ? AND l.seq <= ?
-                """, arguments: [indexed, head])
-            try db.execute(sql: "UPDATE accessIndexed SET seq = ? WHERE id = 1", arguments: [head])
-            return true
+    /// Fills the record index from the entries it does not cover yet (SQLite's JSON1 reads
+    /// each entry's records in C), 5,000 entries per transaction so pushes and pulls wait
+    /// at most one chunk. Kept off the request path: a pull page's entry names hundreds of
+    /// records, and indexing them there tripled its cost.
+    func catchUpAccessIndex() async throws {
+        for _ in 0..<1_000_000 {
+            let done: Bool = try await writes.submit { db in
+                let indexed = try Int64.fetchOne(db, sql: "SELECT seq FROM accessIndexed WHERE id = 1") ?? 0
+                let head = try Int64.fetchOne(db, sql: "SELECT seq FROM accessHead WHERE id = 1") ?? 0
+                guard head > indexed else { return true }
+                let through = min(head, indexed + 5_000)
+                try db.execute(sql: """
+                    INSERT OR IGNORE INTO accessRecord (recordID, seq)
+                    SELECT json_extract(j.value, '$.id'), l.seq FROM accessLog l, json_each(l.records) j WHERE l.seq > ? AND l.seq <= ?
+                    """, arguments: [indexed, through])
+                try db.execute(sql: "UPDATE accessIndexed SET seq = ? WHERE id = 1", arguments: [through])
+                return through == head
+            }
+            if done { return }
         }
     }
 
@@ -507,7 +512,7 @@ public final class SQLiteSyncStorage: SyncStorage {
         var arguments = StatementArguments()
         if let ids = query.recordIDs {
             guard !ids.isEmpty else { return [] }
-            await catchUpAccessIndex()
+            try await catchUpAccessIndex()
             // Each id or start of one is a range of the index: [prefix, prefix + "~").
             conditions.append("seq IN (SELECT seq FROM accessRecord WHERE "
                               + ids.map { _ in "(recordID >= ? AND recordID < ?)" }.joined(separator: " OR ") + ")")
@@ -529,7 +534,8 @@ public final class SQLiteSyncStorage: SyncStorage {
     }
 
     public func accessLogPage(after seq: Int64, limit: Int) async throws -> [(entry: AccessEntry, indexed: [String])] {
-        if seq == 0 { await catchUpAccessIndex() }
+        // A damaged entry may stop the index here; the chain check below names it.
+        if seq == 0 { try? await catchUpAccessIndex() }
         return try await pool.read { db in
             let entries = try Row.fetchAll(db, sql: "SELECT \(Self.accessColumns) FROM accessLog WHERE seq > ? ORDER BY seq LIMIT ?",
                                            arguments: [seq, limit]).map(Self.accessEntry)

@@ -97,8 +97,9 @@ public protocol SyncStorage: Sendable {
     /// a new change-log position (every device holding it drops it on its next pull; a
     /// push of it is refused with `410 record-erased`), its history rows are deleted, and
     /// `entry` (naming the erased records) is appended to the access log. Records already
-    /// erased or never stored are skipped. The freed space is overwritten (SQLite's
-    /// secure_delete; PostgreSQL after VACUUM).
+    /// erased or never stored are skipped. SQLite overwrites the freed space
+    /// (secure_delete) and empties its WAL; PostgreSQL's VACUUM makes the dead rows' space
+    /// reusable, but does not overwrite it, nor its own WAL or backups.
     func erase(recordIDs: [String], at date: Date, entry: AccessDraft) async throws -> ErasureResult
 
     /// Every care plan with its goals, its client codes and when any of them last
