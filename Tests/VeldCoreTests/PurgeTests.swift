@@ -35,10 +35,14 @@ import VeldTestSupport
         await checkProperty(count: 60, input: Gen.int(in: 0...1_000).array(of: 0...14), Gen.int(in: 0...15)) { (codes: [Int], mask: Int) async throws in
             let home = try TemporaryHome()
             let store = try home.store()
-            try store.adopt(DeviceIdentity(token: "tok_1", user: "anna", role: .visitor, scopes: Self.scopes, replica: nil))
             let made = try Self.populate(store, codes)
+            // The first identity removes nothing: a record in a scope the token never held
+            // is this device's own mistake, refused on push and set aside, not purged.
+            let identity = { (scopes: [String]) in DeviceIdentity(token: "tok_1", user: "anna", role: .visitor, scopes: scopes, replica: nil) }
+            #expect(try store.adopt(identity(Self.scopes)) == nil)
+            #expect(try store.records(RecordQuery(includeDeleted: true)).count == made.count)
             let kept = Self.scopes.enumerated().filter { mask & (1 << $0.offset) != 0 }.map(\.element)
-            let receipt = try store.adopt(DeviceIdentity(token: "tok_1", user: "anna", role: .visitor, scopes: kept, replica: nil))
+            let receipt = try store.adopt(identity(kept))
             let staying = made.filter { kept.contains($0.scope) }
             let going = made.filter { !kept.contains($0.scope) }
             #expect(Set(try store.records(RecordQuery(includeDeleted: true)).map(\.id)) == Set(staying.map(\.id)))
@@ -55,7 +59,19 @@ import VeldTestSupport
                 #expect(receipt.problem == nil)
             }
             #expect(try store.integrityProblems().isEmpty)
+            // Narrowed to nothing: what stayed goes now.
+            #expect(try store.adopt(identity([]))?.records ?? 0 == staying.count)
+            #expect(try store.records(RecordQuery(includeDeleted: true)).isEmpty)
         }
+    }
+
+    /// A first identity narrower than what the device holds takes nothing.
+    @Test func aFirstIdentityPurgesNothing() throws {
+        let home = try TemporaryHome()
+        let store = try home.store()
+        let made = try Self.populate(store, Array(0..<8))
+        #expect(try store.adopt(DeviceIdentity(token: "tok_1", user: "anna", role: .visitor, scopes: ["loc-a"], replica: nil)) == nil)
+        #expect(try store.records(RecordQuery(includeDeleted: true)).count == made.count)
     }
 
     @Test func aWipeLeavesNothingButItsReceipt() async {

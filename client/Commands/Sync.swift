@@ -93,13 +93,15 @@ struct Sync: AsyncParsableCommand {
         if json {
             struct Output: Encodable {
                 let pushed, pulled, newConflicts, editedDuringSync, rejected, erased: Int
-                let purged: [PurgeReceipt]
-                let wiped: Bool
+                /// Left out when nothing was purged, and when the device was not wiped.
+                let purged: [PurgeReceipt]?
+                let wiped: Bool?
                 let refusal: Problem?
             }
             let output = Output(pushed: report.pushed, pulled: report.pulled, newConflicts: report.newConflicts,
                                 editedDuringSync: report.editedDuringSync, rejected: report.parked, erased: report.erased,
-                                purged: report.purged, wiped: report.wiped, refusal: report.pushRefused)
+                                purged: report.purged.isEmpty ? nil : report.purged, wiped: report.wiped ? true : nil,
+                                refusal: report.pushRefused)
             print(String(decoding: try StableJSON.encode(output, pretty: true), as: UTF8.self))
             if let code = Self.exitCode(report) { throw code }
             return

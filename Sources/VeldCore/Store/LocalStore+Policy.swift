@@ -37,8 +37,11 @@ extension LocalStore {
             if Self.widens(from: before?.scopes, to: identity.scopes) { try Self.set(SyncKey.cursor, "0", db) }
             try Self.set(SyncKey.identity, String(decoding: try StableJSON.encode(identity), as: UTF8.self), db)
             try db.execute(sql: "UPDATE profile SET user = ?, role = ?", arguments: [identity.user, identity.role.rawValue])
-            // Scopes that shrank: the records of the others leave this device.
-            return try Self.purge(outside: identity.scopes, clock: now, db: db)
+            // Scopes that shrank: the records of the scopes the token lost leave this device.
+            // (A record in a scope the token never held is this device's own mistake: its
+            // push is refused and it is set aside, as before.)
+            guard let before else { return nil }
+            return try Self.purge(lost: before.scopes, keeping: identity.scopes, clock: now, db: db)
         }
         if receipt != nil { compact() }
         return receipt

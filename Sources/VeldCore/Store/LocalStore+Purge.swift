@@ -68,14 +68,18 @@ extension LocalStore {
         return receipt
     }
 
-    /// Removes the records of scopes `scopes` no longer covers, in the caller's transaction:
+    /// Removes the records of the scopes in `lost` (the token's scopes before; `*`: all)
+    /// that `scopes` no longer covers, in the caller's transaction:
     /// a local change not yet sent moves to the discard log first (the office decides
     /// about it; `veld rejected --discarded` shows it), so nothing is lost silently. Returns the
     /// receipt, or nil when nothing was outside.
-    static func purge(outside scopes: [String], clock: Date, db: Database) throws -> PurgeReceipt? {
+    static func purge(lost before: [String], keeping scopes: [String], clock: Date, db: Database) throws -> PurgeReceipt? {
         guard !scopes.contains("*") else { return nil }
-        let allowed = Set(scopes)
-        let outside = try Row.fetchAll(db, sql: "SELECT id, type, scope, state FROM record").filter { !allowed.contains($0["scope"]) }
+        let allowed = Set(scopes), held = Set(before)
+        let outside = try Row.fetchAll(db, sql: "SELECT id, type, scope, state FROM record").filter { row in
+            let scope: String = row["scope"]
+            return !allowed.contains(scope) && (held.contains("*") || held.contains(scope))
+        }
         guard !outside.isEmpty else { return nil }
         var unsent = 0
         for row in outside {
