@@ -173,8 +173,18 @@ import VeldTestSupport
             #expect(entries.map(\.problem) == [Problem.Kind.forgedAuthor.rawValue, Problem.Kind.malformed.rawValue])
             #expect(entries.map(\.status) == [403, 400])
             #expect(entries[0].records == [AccessedRecord(id: forged.id, type: "visitNote", scope: "loc-a", effect: "refused")])
-            #expect(entries[0].replica == "r-anna" && entries[0].user == "anna" && entries[0].tokenID == server.anna.id)
+            // Not bound yet: the replica the push claimed is only mentioned.
+            #expect(entries[0].replica == nil && entries[0].detail.contains("claimed-replica=r-anna"))
+            #expect(entries[0].user == "anna" && entries[0].tokenID == server.anna.id)
             #expect(entries[1].records.isEmpty)
+            // Bram claims Anna's replica: refused, and not filed under her device.
+            try await client.accepted(Records.batch("r-anna", [Records.visitNote(replica: "r-anna")]), as: server.anna)
+            let taken = try await client.push(Records.batch("r-anna", [Records.visitNote(replica: "r-anna", author: "bram")]), as: server.bram)
+            #expect(taken.status.code == 403)
+            let annas = try await server.storage.accessEntries(AccessQuery(device: "r-anna"))
+            #expect(annas.count == 1 && annas.allSatisfy { $0.tokenID == server.anna.id })
+            let brams = try await server.storage.accessEntries(AccessQuery(device: server.bram.id))
+            #expect(brams.count == 1 && brams[0].refused && brams[0].detail.contains("claimed-replica=r-anna"))
         }
     }
 

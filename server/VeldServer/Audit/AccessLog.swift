@@ -313,7 +313,8 @@ public struct AccessQuery: Hashable, Sendable {
     /// Entries naming any of these records: each a whole id or the start of one.
     public var recordIDs: [String]?
     public var user: String?
-    /// A token id (`tok_…`) or a replica (`r-…`).
+    /// A token id (`tok_…`, matched against the token) or a replica (`r-…`, against the
+    /// replica).
     public var device: String?
     public var action: AccessAction?
     public var since: Date?
@@ -338,7 +339,7 @@ public struct AccessQuery: Hashable, Sendable {
     public func matches(_ entry: AccessEntry) -> Bool {
         if let recordIDs, !entry.records.contains(where: { record in recordIDs.contains { record.id.hasPrefix($0) } }) { return false }
         if let user, entry.user != user { return false }
-        if let device, entry.tokenID != device, entry.replica != device { return false }
+        if let device, device.hasPrefix("tok_") ? entry.tokenID != device : entry.replica != device { return false }
         if let action, entry.action != action { return false }
         if let since, entry.at < since { return false }
         if let until, entry.at >= until { return false }

@@ -94,6 +94,12 @@ struct AccessLogMiddleware: RouterMiddleware {
             }
             if let refusal {
                 var records = notes.records
+                // A refused request is filed under the replica the token is bound to: the one
+                // a push claimed (maybe another device's) is only mentioned.
+                var detail = notes.detail
+                if let claimed = notes.replica, claimed != token?.replica {
+                    detail += (detail.isEmpty ? "" : " ") + "claimed-replica=\(claimed)"
+                }
                 if let problem = error as? Problem {
                     // Records the refusal is about that the route had not named (a push's
                     // body read no further than the problem).
@@ -104,7 +110,7 @@ struct AccessLogMiddleware: RouterMiddleware {
                 }
                 do {
                     try await storage.appendAccess([AccessDraft(at: clock(), action: action, status: refusal.status, problem: refusal.type,
-                                                                token: token, replica: notes.replica, detail: notes.detail, records: records)])
+                                                                token: token, replica: token?.replica, detail: detail, records: records)])
                 } catch {
                     context.logger.warning("a refused \(action.rawValue) could not be written to the access log: \(error)")
                 }

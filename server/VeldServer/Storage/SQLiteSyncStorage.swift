@@ -519,7 +519,7 @@ public final class SQLiteSyncStorage: SyncStorage {
             for id in ids { arguments += [id, id + "~"] }
         }
         if let user = query.user { conditions.append("user = ?"); arguments += [user] }
-        if let device = query.device { conditions.append("(token = ? OR replica = ?)"); arguments += [device, device] }
+        if let device = query.device { conditions.append(device.hasPrefix("tok_") ? "token = ?" : "replica = ?"); arguments += [device] }
         if let action = query.action { conditions.append("action = ?"); arguments += [action.rawValue] }
         if let since = query.since { conditions.append("at >= ?"); arguments += [since] }
         if let until = query.until { conditions.append("at < ?"); arguments += [until] }
