@@ -21,12 +21,12 @@ public struct AccessEntry: Codable, Hashable, Sendable {
     public var action: AccessAction
     /// The HTTP status of the answer: 200 for what was done, 4xx for a refusal.
     public var status: Int
-    /// The problem type of a refusal (`forbidden`, `not-found`, …); nil when done.
+    /// The problem type of a refusal (`scope-forbidden`, `not-found`, …); nil when done.
     public var problem: String?
     public var tokenID: String?
     public var user: String?
     public var role: String?
-    /// The device's replica as the token was bound (or as the push named it).
+    /// The replica the token is bound to (for an accepted push, the one it pushed under).
     public var replica: String?
     /// Facts about the request that hold no field value: a pull's cursors, a push's batch.
     public var detail: String
@@ -113,9 +113,7 @@ public struct AccessDraft: Hashable, Sendable {
     func sealedWithRecords(seq: Int64, previousHash: String) -> (entry: AccessEntry, records: String) {
         var entry = AccessEntry(seq: seq, at: at, action: action, status: status, problem: problem, tokenID: tokenID, user: user,
                                 role: role, replica: replica, detail: detail, records: records, previousHash: previousHash, hash: "")
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(2 + records.count * 110)
-        AccessChain.writeRecords(records, to: &bytes)
+        let bytes = AccessChain.recordsJSON(records)
         entry.hash = AccessChain.hash(of: entry, records: bytes)
         return (entry, String(decoding: bytes, as: UTF8.self))
     }
@@ -139,10 +137,7 @@ extension AccessEntry {
 
     /// The stable JSON of `records`, as the storages keep it.
     public static func encode(records: [AccessedRecord]) -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity(2 + records.count * 110)
-        AccessChain.writeRecords(records, to: &out)
-        return String(decoding: out, as: UTF8.self)
+        String(decoding: AccessChain.recordsJSON(records), as: UTF8.self)
     }
 
     public static func decode(records: String) throws -> [AccessedRecord] {
@@ -171,9 +166,7 @@ public enum AccessChain {
     /// and this is on the path of every pull. Byte for byte what `StableJSON` writes
     /// (a test holds it to that).
     public static func canonical(_ entry: AccessEntry) -> [UInt8] {
-        var records: [UInt8] = []
-        writeRecords(entry.records, to: &records)
-        return canonical(entry, records: records)
+        canonical(entry, records: recordsJSON(entry.records))
     }
 
     static func canonical(_ entry: AccessEntry, records: [UInt8]) -> [UInt8] {
@@ -204,7 +197,9 @@ public enum AccessChain {
     }
 
     /// `[{"effect":…,"id":…,"scope":…,"type":…},…]`: the records as stable JSON.
-    static func writeRecords(_ records: [AccessedRecord], to out: inout [UInt8]) {
+    static func recordsJSON(_ records: [AccessedRecord]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(2 + records.count * 110)
         out.append(UInt8(ascii: "["))
         for (index, record) in records.enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }
@@ -219,6 +214,7 @@ public enum AccessChain {
             out.append(UInt8(ascii: "}"))
         }
         out.append(UInt8(ascii: "]"))
+        return out
     }
 
     /// What a prune entry's `detail` says: the entries it removed and the hash of the

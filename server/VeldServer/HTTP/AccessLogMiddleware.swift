@@ -43,17 +43,15 @@ public final class AccessNotes: @unchecked Sendable {
 }
 
 extension AccessAction {
-    /// The action of an authenticated request, or nil for one that touches no client
-    /// data (`GET /v1/me`).
-    init?(method: HTTPRequest.Method, path raw: String) {
-        // As the router reads it: empty segments (`//v1/pull`, `/v1/pull/`) do not count,
-        // so they must not take a request out of the log either.
-        let path = "/" + raw.split(separator: "/", omittingEmptySubsequences: true).joined(separator: "/")
-        switch (method, path) {
+    /// The action of an authenticated request, by the route the router matched (so
+    /// however the path is written, `//v1/pull` or `/v1/pull/`, it is the same action), or
+    /// nil for one that touches no client data (`GET /v1/me`).
+    init?(method: HTTPRequest.Method, route: String?) {
+        switch (method, route) {
         case (.get, "/v1/pull"): self = .pull
         case (.post, "/v1/push"): self = .push
-        case (.get, _) where path.hasPrefix("/v1/records/") && path.hasSuffix("/history"): self = .history
-        case (.get, _) where path.hasPrefix("/v1/records/"): self = .record
+        case (.get, "/v1/records/{id}/history"): self = .history
+        case (.get, "/v1/records/{id}"): self = .record
         default: return nil
         }
     }
@@ -69,7 +67,7 @@ struct AccessLogMiddleware: RouterMiddleware {
     let clock: @Sendable () -> Date
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let action = AccessAction(method: request.method, path: request.uri.path) else { return try await next(request, context) }
+        guard let action = AccessAction(method: request.method, route: context.endpointPath) else { return try await next(request, context) }
         let notes = AccessNotes()
         var context = context
         context.access = notes

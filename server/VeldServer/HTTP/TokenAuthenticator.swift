@@ -27,7 +27,7 @@ struct TokenAuthenticator: RouterMiddleware {
         if token.wipeRequestedAt != nil {
             // A lost device: its data goes on this contact. Its receipt is the one request
             // the token may still make.
-            if request.method == .post, request.uri.path.split(separator: "/").joined(separator: "/") == "v1/receipts" {
+            if request.method == .post, context.endpointPath == "/v1/receipts" {
                 var context = context
                 context.token = token
                 context.logger[metadataKey: "token"] = .string(token.id)
@@ -58,7 +58,7 @@ struct TokenAuthenticator: RouterMiddleware {
     /// server's own log has it at debug.)
     private func logRefusal(_ request: Request, token: DeviceToken, context: Context,
                             problem: Problem.Kind = .unauthenticated) async throws {
-        guard let action = AccessAction(method: request.method, path: request.uri.path) else { return }
+        guard let action = AccessAction(method: request.method, route: context.endpointPath) else { return }
         do {
             try await storage.appendAccess([AccessDraft(at: clock(), action: action, status: 401, problem: problem.rawValue, token: token)])
         } catch {
