@@ -526,8 +526,9 @@ public final class PostgresSyncStorage: SyncStorage {
     }
 
     /// Appends in the caller's transaction, under the access lock until it commits.
-    static func appendAccess(_ drafts: [AccessDraft], connection: PostgresConnection, logger: Logger) async throws {
-        guard !AccessLogSwitch.isOff else { return }
+    @discardableResult
+    static func appendAccess(_ drafts: [AccessDraft], connection: PostgresConnection, logger: Logger) async throws -> [AccessEntry] {
+        guard !AccessLogSwitch.isOff else { return [] }
         try await connection.query("SELECT pg_advisory_xact_lock(\(Self.accessLock))", logger: logger)
         let head = try await connection.query("SELECT seq, hash FROM access_head WHERE id = 1", logger: logger)
             .decode((Int64, String).self).all().first
@@ -558,6 +559,7 @@ public final class PostgresSyncStorage: SyncStorage {
               AS u(seq, at, action, status, problem, token, usr, role, replica, detail, records, previous_hash, hash)
             """, logger: logger)
         try await connection.query("UPDATE access_head SET seq = \(seq), hash = \(previous) WHERE id = 1", logger: logger)
+        return entries
     }
 
     /// Fills the record index from the entries it does not cover yet, 5,000 entries per
@@ -668,9 +670,7 @@ public final class PostgresSyncStorage: SyncStorage {
                 var draft = AccessDraft(at: date, action: .prune, token: nil,
                                         detail: AccessChain.pruneDetail(removed: count, through: through, lastHash: lastHash, before: before))
                 draft.user = user
-                try await Self.appendAccess([draft], connection: connection, logger: logger)
-                let entry = try await Self.decodeAccess(connection.query(
-                    "SELECT \(unescaped: Self.accessColumns) FROM access_log ORDER BY seq DESC LIMIT 1", logger: logger)).first
+                let entry = try await Self.appendAccess([draft], connection: connection, logger: logger).first
                 return AccessPruneResult(removed: count, entry: entry)
             }
         }
@@ -727,9 +727,7 @@ public final class PostgresSyncStorage: SyncStorage {
                 var draft = entry
                 draft.records = erased
                 draft.detail += " records=\(erased.count) history=\(deleted)"
-                try await Self.appendAccess([draft], connection: connection, logger: logger)
-                let logged = try await Self.decodeAccess(connection.query(
-                    "SELECT \(unescaped: Self.accessColumns) FROM access_log ORDER BY seq DESC LIMIT 1", logger: logger)).first
+                let logged = try await Self.appendAccess([draft], connection: connection, logger: logger).first
                 return ErasureResult(records: erased, historyRows: Int(deleted), entry: logged)
             }
         }

@@ -447,8 +447,9 @@ public final class SQLiteSyncStorage: SyncStorage {
 
     /// Appends in the caller's transaction: the head is read there, so entries written in
     /// one transaction (or one group) chain in the order they were written.
-    static func appendAccess(_ drafts: [AccessDraft], db: Database) throws {
-        guard !AccessLogSwitch.isOff else { return }
+    @discardableResult
+    static func appendAccess(_ drafts: [AccessDraft], db: Database) throws -> [AccessEntry] {
+        guard !AccessLogSwitch.isOff else { return [] }
         let head = try Row.fetchOne(db.cachedStatement(sql: "SELECT seq, hash FROM accessHead WHERE id = 1"))
         var seq: Int64 = head?[0] ?? 0
         var previous: String = head?[1] ?? AccessChain.genesis
@@ -456,14 +457,17 @@ public final class SQLiteSyncStorage: SyncStorage {
             INSERT INTO accessLog (seq, at, action, status, problem, token, user, role, replica, detail, records, previousHash, hash)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
+        var entries: [AccessEntry] = []
         for draft in drafts {
             seq += 1
             let (entry, records) = draft.sealedWithRecords(seq: seq, previousHash: previous)
+            entries.append(entry)
             try insert.execute(arguments: [entry.seq, entry.at, entry.action.rawValue, entry.status, entry.problem, entry.tokenID,
                                            entry.user, entry.role, entry.replica, entry.detail, records, entry.previousHash, entry.hash])
             previous = entry.hash
         }
         try db.cachedStatement(sql: "UPDATE accessHead SET seq = ?, hash = ? WHERE id = 1").execute(arguments: [seq, previous])
+        return entries
     }
 
     /// Fills the record index from the entries it does not cover yet (SQLite's JSON1 reads
@@ -563,8 +567,7 @@ public final class SQLiteSyncStorage: SyncStorage {
             var draft = AccessDraft(at: date, action: .prune, token: nil,
                                     detail: AccessChain.pruneDetail(removed: count, through: through, lastHash: lastHash, before: before))
             draft.user = user
-            try Self.appendAccess([draft], db: db)
-            let entry = try Row.fetchOne(db, sql: "SELECT \(Self.accessColumns) FROM accessLog ORDER BY seq DESC LIMIT 1").map(Self.accessEntry)
+            let entry = try Self.appendAccess([draft], db: db).first
             return AccessPruneResult(removed: count, entry: entry)
         }
     }
@@ -610,8 +613,7 @@ public final class SQLiteSyncStorage: SyncStorage {
             var draft = entry
             draft.records = erased
             draft.detail += " records=\(erased.count) history=\(historyRows)"
-            try Self.appendAccess([draft], db: db)
-            let logged = try Row.fetchOne(db, sql: "SELECT \(Self.accessColumns) FROM accessLog ORDER BY seq DESC LIMIT 1").map(Self.accessEntry)
+            let logged = try Self.appendAccess([draft], db: db).first
             return ErasureResult(records: erased, historyRows: historyRows, entry: logged)
         }
         // Old page images leave the WAL (secure_delete zeroed the freed space in the file).
