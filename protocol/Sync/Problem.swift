@@ -36,6 +36,11 @@ public struct Problem: Codable, Hashable, Sendable, Error, CustomStringConvertib
 
     public var description: String { detail }
 
+    /// Whether this problem is of `kind` (its `type` is `urn:veld:problem:` and the kind).
+    public func `is`(_ kind: Kind) -> Bool {
+        type == "urn:veld:problem:" + kind.rawValue
+    }
+
     /// `422 invalid-record` for `items` (of `total` problems found), led by the first.
     public static func invalidRecords(_ items: [Item], total: Int) -> Problem {
         Problem(type: .invalidRecord, status: 422,

@@ -97,7 +97,7 @@ public struct SyncEngine: Sendable {
             var purged: [PurgeReceipt] = []
             do {
                 if let receipt = try await refreshIdentity() { purged.append(receipt) }
-            } catch SyncTransportError.rejected(let problem) where problem.type == "urn:veld:problem:" + Problem.Kind.wipeRequested.rawValue {
+            } catch SyncTransportError.rejected(let problem) where problem.is(.wipeRequested) {
                 // A lost device: everything goes, then the receipt says so.
                 var report = SyncReport()
                 if let receipt = try store.wipe() { report.purged = [receipt] }
@@ -105,7 +105,7 @@ public struct SyncEngine: Sendable {
                 try await sendPendingReceipts()
                 return report
             }
-            try await sendPendingReceipts()
+            if !purged.isEmpty { try await sendPendingReceipts() }
             var report = try await push()
             report.purged = purged
             let pulled = try await pull()
@@ -141,7 +141,7 @@ public struct SyncEngine: Sendable {
             } catch SyncTransportError.rejected(let problem) where problem.status == 400 {
                 try store.receiptSent(receipt.id)
             } catch SyncTransportError.rejected(let problem)
-                where problem.type == "urn:veld:problem:" + Problem.Kind.wipeRequested.rawValue && receipt.kind == .scopes {
+                where problem.is(.wipeRequested) && receipt.kind == .scopes {
                 // The device is to be wiped: what a scope removal took is moot.
                 try store.receiptSent(receipt.id)
             }
@@ -185,7 +185,7 @@ public struct SyncEngine: Sendable {
                             report.editedDuringSync = try editedDuringSync()
                             return report
                         }
-                        if problem.type == "urn:veld:problem:" + Problem.Kind.erased.rawValue {
+                        if problem.is(.erased) {
                             // Erased by the office: gone here too, unsent changes with them.
                             report.erased += try store.eraseLocally(Array(named))
                         } else {
@@ -210,7 +210,7 @@ public struct SyncEngine: Sendable {
     /// Whether a refusal is about the records it names (set those aside) rather than the
     /// batch as a whole.
     static func isAboutRecords(_ problem: Problem) -> Bool {
-        Problem.Kind.aboutRecords.contains { problem.type == "urn:veld:problem:" + $0.rawValue }
+        Problem.Kind.aboutRecords.contains(where: problem.is)
     }
 
     /// Pulls pages until the server says there is no more.
