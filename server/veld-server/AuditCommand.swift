@@ -145,7 +145,7 @@ struct Audit: AsyncParsableCommand {
                 if let expected, entry.seq == expected.seq {
                     anchorFound = true
                     if entry.hash != expected.hash {
-                        throw ExitMessage("entry \(entry.seq) no longer has the hash it had (\(expected.hash.prefix(16))…): the log was rewritten")
+                        throw ExitMessage("entry \(entry.seq) no longer has the hash it had (\(expected.hash.prefix(16))…): the log was rewritten. " + Self.incident)
                     }
                 }
             }
@@ -160,7 +160,7 @@ struct Audit: AsyncParsableCommand {
         if let expected, !anchorFound {
             let start = verifier.first?.seq ?? 0
             if expected.seq >= start {
-                throw ExitMessage("entry \(expected.seq) is gone (the log ends at \(verifier.last?.seq ?? 0)): entries were deleted")
+                throw ExitMessage("entry \(expected.seq) is gone (the log ends at \(verifier.last?.seq ?? 0)): entries were deleted. " + Self.incident)
             }
             // Pruned: only a prune that removed exactly up to the anchor can vouch for it.
             // Anything else could be a rewrite with a forged prune, so it is not accepted.
@@ -168,11 +168,12 @@ struct Audit: AsyncParsableCommand {
                 throw ExitMessage("entry \(expected.seq) was pruned, so this anchor cannot be checked; take a new anchor (the Head line) after each prune")
             }
             guard prune.lastHash == expected.hash else {
-                throw ExitMessage("entry \(expected.seq) no longer has the hash it had (\(expected.hash.prefix(16))…), says the prune that removed it: the log was rewritten")
+                throw ExitMessage("entry \(expected.seq) no longer has the hash it had (\(expected.hash.prefix(16))…), says the prune that removed it: the log was rewritten. " + Self.incident)
             }
         }
         guard verifier.problems.isEmpty else {
-            throw ExitMessage((["the access log has been tampered with:"] + verifier.problems.map { "  " + $0 }).joined(separator: "\n"))
+            throw ExitMessage((["the access log has been tampered with:"] + verifier.problems.map { "  " + $0 } + [Self.incident])
+                .joined(separator: "\n"))
         }
         guard let first = verifier.first, let last = verifier.last else {
             print("The access log is empty.")
@@ -182,6 +183,9 @@ struct Audit: AsyncParsableCommand {
         print("Head: \(last.seq):\(last.hash)")
         print("Keep the head line somewhere else: `veld-server audit --verify --anchor SEQ:HASH` then shows whether the log was rewritten since.")
     }
+
+    /// What to do when the log was changed outside Veld.
+    static let incident = "Treat this as a security incident: leave the database as it is, tell the privacy officer, and compare it with a backup from before."
 
     static func parseAnchor(_ text: String) throws -> (seq: Int64, hash: String) {
         let parts = text.split(separator: ":", maxSplits: 1)

@@ -12,7 +12,8 @@ import VeldProtocol
 /// before it (`AccessChain.genesis` for the first). An entry deleted or edited by other
 /// means (sqlite3, psql) breaks the chain, which `veld-server audit --verify` finds.
 ///
-/// No field value is ever in an entry: records are named by id, type and scope only.
+/// No field value is in an entry: records are named by id, type and scope only. The one
+/// exception is the client code an `erase` entry names (see `Erasure.entry`).
 public struct AccessEntry: Codable, Hashable, Sendable {
     /// 1, 2, 3, … without gaps (assigned by the storage under its append lock).
     public var seq: Int64
