@@ -44,6 +44,9 @@ let package = Package(
             dependencies: [
                 "VeldProtocol",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                // AES-GCM for the data at rest (CryptoKit on Apple platforms); scrypt.
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],
             swiftSettings: strict
         ),
@@ -141,6 +144,7 @@ let package = Package(
             dependencies: [
                 "VeldCore",
                 "VeldProtocol",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
                 "VeldTestSupport",

@@ -62,6 +62,7 @@ import VeldProtocol
 
         let failing = try LocalStore(home: home.url, clock: WallClock.now,
                                      faults: FaultInjection(afterRecordWrite: { throw InjectedFailure() }))
+        try failing.unlock(KeyFileStore(home: home.url))
         #expect(throws: InjectedFailure.self) {
             try failing.edit(id: note.id, changes: ["summary": .string("Rondgang tuin")])
         }
@@ -126,6 +127,10 @@ import VeldProtocol
         #expect(applied == Set(LocalStore.migrator.migrations))
         #expect(try upgraded.record(note.id) == note)
         #expect(try upgraded.outbox().map(\.recordID) == [note.id])
+        // Its plaintext was sealed on the way, and left the files.
+        #expect(try upgraded.keyStatus().generation == 1)
+        #expect(try upgraded.writer.read { db in try Data.fetchOne(db, sql: "SELECT state FROM record") }?.first == DataKeys.magic)
+        #expect(try DatabaseFiles.containing("Rondgang huiskamer", in: home.url).isEmpty)
 
         // And on an empty one.
         let freshHome = try TemporaryHome()

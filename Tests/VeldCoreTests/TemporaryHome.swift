@@ -24,3 +24,19 @@ final class TemporaryHome {
 }
 
 struct InjectedFailure: Error {}
+
+/// The files SQLite keeps for a profile's database, read as raw bytes.
+enum DatabaseFiles {
+    static let suffixes = ["", "-wal", "-shm", "-journal"]
+
+    /// Those of the database's files (and the WAL, the shared memory, a journal) whose
+    /// bytes contain `phrase`.
+    static func containing(_ phrase: String, in home: URL) throws -> [String] {
+        let needle = Data(phrase.utf8)
+        return try suffixes.compactMap { suffix in
+            let path = home.appendingPathComponent(LocalStore.databaseName).path + suffix
+            guard FileManager.default.fileExists(atPath: path) else { return nil }
+            return try Data(contentsOf: URL(fileURLWithPath: path)).range(of: needle) == nil ? nil : suffix.isEmpty ? "database" : suffix
+        }
+    }
+}

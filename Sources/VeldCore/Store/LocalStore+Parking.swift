@@ -46,7 +46,7 @@ extension LocalStore {
             for state in pushed {
                 var narrowed = problem
                 narrowed.records = problem.records?.filter { $0.id == state.id }
-                let json = String(decoding: try StableJSON.encode(narrowed), as: UTF8.self)
+                let json = try self.sealProblem(narrowed, id: state.id)
                 try db.execute(sql: "UPDATE outbox SET parkedProblem = ?, parkedAt = ? WHERE recordID = ? AND counter = ?",
                                arguments: [json, now, state.id, state.context[replica]])
             }
@@ -61,9 +61,8 @@ extension LocalStore {
                 JOIN record ON record.id = outbox.recordID WHERE outbox.parkedProblem IS NOT NULL
                 ORDER BY outbox.parkedAt, outbox.recordID
                 """).map { row in
-                let text: String = row[2]
-                return ParkedRecord(recordID: row[0], type: row[1],
-                                    problem: try StableJSON.decode(Problem.self, from: Data(text.utf8)), parkedAt: row[3])
+                let id: String = row[0]
+                return ParkedRecord(recordID: id, type: row[1], problem: try self.openProblem(row[2], id: id), parkedAt: row[3])
             }
         }
     }
@@ -94,9 +93,10 @@ extension LocalStore {
                 """, arguments: [id]) else {
                 throw LocalStoreError(.recordNotFound(id), home: self.home)
             }
-            let type: String = row[0], json: String = row[1]
-            let problemJSON: String? = row[2]
-            let local = try StableJSON.decode(RecordState.self, from: Data(json.utf8))
+            // The sealed values move to the discard log as they are: they are sealed for this record.
+            let type: String = row[0], json: Data = row[1]
+            let problemJSON: Data? = row[2]
+            let local = try self.openState(json, id: id)
             let replica = try self.profile(db).replicaID
             try db.execute(sql: "INSERT INTO discarded (recordID, type, state, problem, discardedAt) VALUES (?, ?, ?, ?, ?)",
                            arguments: [id, type, json, problemJSON, now])
@@ -115,7 +115,7 @@ extension LocalStore {
                 try db.execute(sql: "DELETE FROM record WHERE id = ?", arguments: [id])
             }
             return DiscardedChange(recordID: id, type: type, state: local,
-                                   problem: try problemJSON.map { try StableJSON.decode(Problem.self, from: Data($0.utf8)) },
+                                   problem: try problemJSON.map { try self.openProblem($0, id: id) },
                                    discardedAt: now)
         }
     }
@@ -124,10 +124,10 @@ extension LocalStore {
     public func discardedChanges() throws -> [DiscardedChange] {
         try writer.read { db in
             try Row.fetchAll(db, sql: "SELECT recordID, type, state, problem, discardedAt FROM discarded ORDER BY seq").map { row in
-                let state: String = row[2]
-                let problem: String? = row[3]
-                return DiscardedChange(recordID: row[0], type: row[1], state: try StableJSON.decode(RecordState.self, from: Data(state.utf8)),
-                                       problem: try problem.map { try StableJSON.decode(Problem.self, from: Data($0.utf8)) },
+                let id: String = row[0]
+                let problem: Data? = row[3]
+                return DiscardedChange(recordID: id, type: row[1], state: try self.openState(row[2], id: id),
+                                       problem: try problem.map { try self.openProblem($0, id: id) },
                                        discardedAt: row[4])
             }
         }
@@ -135,7 +135,7 @@ extension LocalStore {
 
     /// The record row becomes exactly `state` (no merge): what a discard goes back to.
     private func replaceWithServerState(_ state: RecordState, db: Database) throws {
-        let json = String(decoding: try StableJSON.encode(state), as: UTF8.self)
+        let json = try sealState(state)
         try db.execute(sql: """
             UPDATE record SET type = ?, scope = ?, state = ?, status = ?, deleted = ?, hasConflicts = ?, updatedAt = ? WHERE id = ?
             """, arguments: [state.type, state.scope, json, state.statusColumn, state.isDeleted, state.hasConflicts,

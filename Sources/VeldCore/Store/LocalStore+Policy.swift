@@ -41,7 +41,7 @@ extension LocalStore {
             // (A record in a scope the token never held is this device's own mistake: its
             // push is refused and it is set aside, as before.)
             guard let before else { return nil }
-            return try Self.purge(lost: before.scopes, keeping: identity.scopes, clock: now, db: db)
+            return try self.purge(lost: before.scopes, keeping: identity.scopes, clock: now, db: db)
         }
         if receipt != nil { compact() }
         return receipt

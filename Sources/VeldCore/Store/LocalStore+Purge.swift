@@ -73,7 +73,7 @@ extension LocalStore {
     /// a local change not yet sent moves to the discard log first (the office decides
     /// about it; `veld rejected --discarded` shows it), so nothing is lost silently. Returns the
     /// receipt, or nil when nothing was outside.
-    static func purge(lost before: [String], keeping scopes: [String], clock: Date, db: Database) throws -> PurgeReceipt? {
+    func purge(lost before: [String], keeping scopes: [String], clock: Date, db: Database) throws -> PurgeReceipt? {
         guard !scopes.contains("*") else { return nil }
         let allowed = Set(scopes), held = Set(before)
         let outside = try Row.fetchAll(db, sql: "SELECT id, type, scope, state FROM record").filter { row in
@@ -88,15 +88,16 @@ extension LocalStore {
                 unsent += 1
                 let problem = Problem(type: .scopeForbidden, status: 403,
                                       detail: "the office removed scope \(row["scope"] as String) from this device's token before this change was sent")
+                // The state moves as it is: it is sealed for this record.
                 try db.execute(sql: "INSERT INTO discarded (recordID, type, state, problem, discardedAt) VALUES (?, ?, ?, ?, ?)",
-                               arguments: [id, row["type"], row["state"], String(decoding: try StableJSON.encode(problem), as: UTF8.self), clock])
+                               arguments: [id, row["type"], row["state"] as Data, try sealProblem(problem, id: id), clock])
             }
             try db.execute(sql: "DELETE FROM outbox WHERE recordID = ?", arguments: [id])
             try db.execute(sql: "DELETE FROM record WHERE id = ?", arguments: [id])
         }
         let removed = Set(outside.map { $0["scope"] as String }).sorted()
         let receipt = PurgeReceipt(kind: .scopes, scopes: removed, records: outside.count, unsent: unsent)
-        try setPendingReceipts(try pendingReceipts(db) + [receipt], db)
+        try Self.setPendingReceipts(try Self.pendingReceipts(db) + [receipt], db)
         return receipt
     }
 }

@@ -209,7 +209,7 @@ extension LocalStore {
             if let status = query.status { request = request.filter(RecordRow.Columns.status == status) }
             if query.onlyConflicts { request = request.filter(RecordRow.Columns.hasConflicts == true) }
             if !query.includeDeleted && !query.onlyConflicts { request = request.filter(RecordRow.Columns.deleted == false) }
-            return try request.order(RecordRow.Columns.createdAt, Column.rowID).fetchAll(db).map { try $0.decoded() }
+            return try request.order(RecordRow.Columns.createdAt, Column.rowID).fetchAll(db).map { try self.openState($0.state, id: $0.id) }
         }
     }
 
@@ -244,10 +244,8 @@ extension LocalStore {
 
     func existing(_ idOrPrefix: String, db: Database) throws -> RecordState {
         let key = idOrPrefix.lowercased()
-        if let text = try String.fetchOne(db.cachedStatement(sql: "SELECT state FROM record WHERE id = ?"), arguments: [key]) {
-            do { return try StableJSON.decode(RecordState.self, from: Data(text.utf8)) } catch {
-                throw LocalStoreError(.unreadable("record \(key) holds a state that does not decode (\(error))"), home: home)
-            }
+        if let sealed = try Data.fetchOne(db.cachedStatement(sql: "SELECT state FROM record WHERE id = ?"), arguments: [key]) {
+            return try openState(sealed, id: key)
         }
         guard key.count >= 4, key.allSatisfy({ $0.isHexDigit || $0 == "-" }) else {
             throw LocalStoreError(.recordNotFound(idOrPrefix), home: home)
@@ -255,14 +253,8 @@ extension LocalStore {
         let matches = try RecordRow.filter(RecordRow.Columns.id.like("\(key)%")).limit(4).fetchAll(db)
         switch matches.count {
         case 0: throw LocalStoreError(.recordNotFound(idOrPrefix), home: home)
-        case 1: return try decode(matches[0])
+        case 1: return try openState(matches[0].state, id: matches[0].id)
         default: throw LocalStoreError(.ambiguousID(idOrPrefix, matches: matches.map(\.id)), home: home)
-        }
-    }
-
-    private func decode(_ row: RecordRow) throws -> RecordState {
-        do { return try row.decoded() } catch {
-            throw LocalStoreError(.unreadable("record \(row.id) holds a state that does not decode (\(error))"), home: home)
         }
     }
 
@@ -307,7 +299,7 @@ extension LocalStore {
         let isNew = before == nil
         let replica = profile.replicaID
         let now = clock().databaseValue
-        let json = String(decoding: try StableJSON.encode(state), as: UTF8.self)
+        let json = try sealState(state)
         if isNew {
             try db.cachedStatement(sql: """
                 INSERT INTO record (id, type, scope, state, status, deleted, hasConflicts, createdAt, updatedAt)
@@ -388,13 +380,13 @@ extension LocalStore {
                 }
                 guard merged != local else { continue }
                 if merged.hasConflicts && !local.hasConflicts { summary.newConflicts += 1 }
-                let json = String(decoding: try StableJSON.encode(merged), as: UTF8.self)
+                let json = try sealState(merged)
                 try update.execute(arguments: [merged.type, merged.scope, json, merged.statusColumn, merged.isDeleted,
                                                merged.hasConflicts, now, merged.id])
                 present[incoming.id] = merged
             } else {
                 if incoming.hasConflicts { summary.newConflicts += 1 }
-                let json = try encoded?[index] ?? String(decoding: StableJSON.encode(incoming), as: UTF8.self)
+                let json = try encoded.map { try seal($0[index], .state(incoming.id)) } ?? sealState(incoming)
                 try insert.execute(arguments: [incoming.id, incoming.type, incoming.scope, json, incoming.statusColumn,
                                                incoming.isDeleted, incoming.hasConflicts, now, now])
                 present[incoming.id] = incoming
@@ -415,8 +407,8 @@ extension LocalStore {
                 SELECT record.id, record.state FROM record\(join) WHERE record.id IN (\(databaseQuestionMarks(count: chunk.count)))
                 """, arguments: StatementArguments(chunk))
             while let row = try rows.next() {
-                let text: String = row[1]
-                present[row[0]] = try StableJSON.decode(RecordState.self, from: Data(text.utf8))
+                let id: String = row[0]
+                present[id] = try openState(row[1], id: id)
             }
         }
         return present

@@ -26,9 +26,11 @@ extension LocalStore {
 
     public func syncSettings() throws -> SyncSettings {
         try writer.read { db in
-            let values = Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT key, value FROM syncState").map {
-                ($0["key"] as String, $0["value"] as String)
-            })
+            var values: [String: String] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT key, value FROM syncState") {
+                let key: String = row["key"]
+                values[key] = Self.sealedSettings.contains(key) ? try self.openText(row["value"], .setting(key)) : row["value"]
+            }
             return SyncSettings(server: values[SyncKey.server].flatMap(URL.init(string:)), token: values[SyncKey.token],
                                 serverCA: values[SyncKey.serverCA],
                                 cursor: values[SyncKey.cursor] ?? "0",
@@ -38,17 +40,19 @@ extension LocalStore {
 
     /// Points this profile at a server, with the CA its certificate must chain to (nil:
     /// the system's). A different server starts pulling from the beginning (its cursor
-    /// means nothing here); records and the outbox stay. The token is kept in the profile's
-    /// database, which only its owner can read (0600, in a 0700 folder).
+    /// means nothing here); records and the outbox stay. The server, the token and the CA
+    /// are sealed under the profile's key, in a database only its owner can read (0600, in
+    /// a 0700 folder).
     public func connect(server: URL, token: String, serverCA: String? = nil) throws {
         try ServerAddress.checkPlainHTTP(server)
         try restrictPermissions()
         try writer.write { db in
-            let previous = try String.fetchOne(db, sql: "SELECT value FROM syncState WHERE key = ?", arguments: [SyncKey.server])
-            try Self.set(SyncKey.server, server.absoluteString, db)
-            try Self.set(SyncKey.token, token, db)
+            let previous = try Data.fetchOne(db, sql: "SELECT value FROM syncState WHERE key = ?", arguments: [SyncKey.server])
+                .map { try self.openText($0, .setting(SyncKey.server)) }
+            try self.setSealed(SyncKey.server, server.absoluteString, db)
+            try self.setSealed(SyncKey.token, token, db)
             if let serverCA {
-                try Self.set(SyncKey.serverCA, serverCA, db)
+                try self.setSealed(SyncKey.serverCA, serverCA, db)
             } else {
                 try db.execute(sql: "DELETE FROM syncState WHERE key = ?", arguments: [SyncKey.serverCA])
             }
@@ -129,6 +133,12 @@ extension LocalStore {
 
     func recordSync(at date: Date) throws {
         try writer.write { db in try Self.set(SyncKey.lastSyncAt, String(date.timeIntervalSince1970), db) }
+    }
+
+    /// Stores a sync setting sealed (the server, the token, the CA).
+    func setSealed(_ key: String, _ value: String, _ db: Database) throws {
+        try db.execute(sql: "INSERT INTO syncState (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                       arguments: [key, try seal(value, .setting(key))])
     }
 
     static func set(_ key: String, _ value: String, _ db: Database) throws {

@@ -25,21 +25,29 @@ public final class LocalStore: Sendable {
     let faults: FaultInjection
     /// The last identity read from the profile, with the text it was decoded from.
     let identityCache = Locked<(text: String, identity: DeviceIdentity?)?>(nil)
+    /// The profile's data keys, once `unlock` has opened them.
+    let dataKeys = DataKeys()
 
-    /// Opens the profile in `home`; fails with `notInitialised` if there is none (it never
-    /// creates a database behind a user's back).
-    public static func open(home: URL, clock: @escaping @Sendable () -> Date = WallClock.now) throws -> LocalStore {
+    /// Opens the profile in `home` with the key `keys` holds (by default the key file
+    /// `veld.key` beside the database); fails with `notInitialised` if there is none (it
+    /// never creates a database behind a user's back), and with `wrongKey` or
+    /// `keyUnavailable` when the key does not open it.
+    public static func open(home: URL, keys: (any KeyStore)? = nil,
+                            clock: @escaping @Sendable () -> Date = WallClock.now) throws -> LocalStore {
         let url = home.appendingPathComponent(databaseName)
         guard FileManager.default.fileExists(atPath: url.path) else {
             throw LocalStoreError(.notInitialised, home: home)
         }
         let store = try LocalStore(home: home, clock: clock, faults: FaultInjection())
         guard try store.profileIfPresent() != nil else { throw LocalStoreError(.notInitialised, home: home) }
+        try store.unlock(keys ?? KeyFileStore(home: home))
         return store
     }
 
-    /// Creates the profile in `home` with a new replica id. Fails if one exists.
-    public static func initialise(home: URL, user: String, role: Role,
+    /// Creates the profile in `home` with a new replica id and a new data key, wrapped by
+    /// a key from `keys` (by default a new key file, `veld.key`, beside the database).
+    /// Fails if a profile exists.
+    public static func initialise(home: URL, user: String, role: Role, keys: (any KeyStore)? = nil,
                                   clock: @escaping @Sendable () -> Date = WallClock.now) throws -> LocalStore {
         let url = home.appendingPathComponent(databaseName)
         try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true,
@@ -56,6 +64,7 @@ public final class LocalStore: Sendable {
             if try ProfileRow.fetchOne(db) != nil { throw LocalStoreError(.alreadyInitialised, home: home) }
             try ProfileRow(profile).insert(db)
         }
+        try store.unlock(keys ?? KeyFileStore(home: home))
         return store
     }
 
@@ -142,6 +151,7 @@ public final class LocalStore: Sendable {
                 t.column("discardedAt", .datetime).notNull()
             }
         }
+        registerKeyring(&migrator)
         return migrator
     }
 

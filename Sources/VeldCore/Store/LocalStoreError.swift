@@ -22,6 +22,10 @@ public struct LocalStoreError: Error, CustomStringConvertible, Sendable {
         case notParked(String)
         /// Another `veld sync` of this profile is running.
         case syncRunning(String)
+        /// The key that opens the profile cannot be had (a missing key file, no passphrase).
+        case keyUnavailable(String)
+        /// The key given does not open the profile (a wrong passphrase, another key file).
+        case wrongKey(String)
     }
 
     public let kind: Kind
@@ -60,7 +64,9 @@ public struct LocalStoreError: Error, CustomStringConvertible, Sendable {
             return "the server would refuse this change, so nothing was saved: \(detail)"
         case .notParked(let id):
             return "record \(id) has no change the server refused; `veld rejected` lists those that have"
-        case .syncRunning(let detail):
+        case .syncRunning(let detail), .keyUnavailable(let detail):
+            return detail
+        case .wrongKey(let detail):
             return detail
         case .wrongType(let id, let expected, let actual):
             return "record \(id) is a \(actual), not a \(expected); use `veld show \(id)`"

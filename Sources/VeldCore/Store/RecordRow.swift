@@ -2,7 +2,8 @@ import Foundation
 import GRDB
 import VeldProtocol
 
-/// A record as stored: its full state as stable JSON, plus the columns queries filter on.
+/// A record as stored: its full state, sealed (see `LocalStore+Encryption`), plus the
+/// columns queries filter on.
 struct RecordRow: Codable, FetchableRecord, PersistableRecord {
     static let databaseTableName = "record"
 
@@ -19,28 +20,13 @@ struct RecordRow: Codable, FetchableRecord, PersistableRecord {
     var id: String
     var type: String
     var scope: String
-    var state: String
+    /// The state's stable JSON, sealed with AES-GCM under the profile's data key.
+    var state: Data
     var status: String?
     var deleted: Bool
     var hasConflicts: Bool
     var createdAt: Date
     var updatedAt: Date
-
-    init(_ record: RecordState, createdAt: Date, updatedAt: Date) throws {
-        id = record.id
-        type = record.type
-        scope = record.scope
-        state = String(decoding: try StableJSON.encode(record), as: UTF8.self)
-        status = record.statusColumn
-        deleted = record.isDeleted
-        hasConflicts = record.hasConflicts
-        self.createdAt = createdAt
-        self.updatedAt = updatedAt
-    }
-
-    func decoded() throws -> RecordState {
-        try StableJSON.decode(RecordState.self, from: Data(state.utf8))
-    }
 }
 
 struct OutboxRow: Codable, FetchableRecord, PersistableRecord {

@@ -1,0 +1,240 @@
+import Crypto
+import Foundation
+import GRDB
+import PropertyBased
+import Testing
+@testable import VeldCore
+import VeldProtocol
+import VeldTestSupport
+
+/// Encryption at rest on the device: no field value and no secret reaches the database's
+/// files; a wrong or missing key is a clear error, never a crash or an empty store; a
+/// rotation reseals everything and a rotation cut short leaves the old key or the new one.
+@Suite struct EncryptionTests {
+    /// A cheap scrypt for tests (the real cost is 2^17; what it costs is in BENCHMARKS.md).
+    static let cheap = PassphraseKeyStore.Cost(logN: 10, r: 8, p: 1)
+
+    static func passphrase(_ home: URL, _ phrase: String) -> PassphraseKeyStore {
+        PassphraseKeyStore(home: home, cost: cheap) { phrase }
+    }
+
+    static func kind(of body: () throws -> Any) -> LocalStoreError.Kind? {
+        do {
+            _ = try body()
+            return nil
+        } catch let error as LocalStoreError {
+            return error.kind
+        } catch {
+            return nil
+        }
+    }
+
+    /// Fills a store with every kind of sealed value, each carrying a phrase of its own:
+    /// records (a visit note's summary and observations), a change the server refused (its
+    /// detail), a discarded change, a change moved to the discard log by a scope removal,
+    /// and the sync settings (the token). Returns the phrases.
+    static func fill(_ store: LocalStore, words: [String]) throws -> [String] {
+        let phrases = words.enumerated().map { "\($0.element)-\($0.offset)-\(UUID().uuidString.prefix(8))" }
+        var ids: [String] = []
+        for (index, phrase) in phrases.enumerated() {
+            var fields = TemporaryHome.visitFields
+            fields["summary"] = .string("Bezoek \(phrase)")
+            fields["observations"] = .string(String(repeating: "\(phrase) zat in de huiskamer. ", count: index % 3 + 1))
+            ids.append(try store.create(type: "visitNote", scope: index % 2 == 0 ? "loc-zonnehof" : "loc-de-linde", fields: fields).id)
+        }
+        try store.connect(server: URL(string: "https://sync.example.invalid")!, token: "tok_secret_\(phrases[0])")
+        let pushed = try store.pendingStates([ids[0]])
+        try store.park(pushed, problem: Problem(type: .invalidRecord, status: 422, detail: "refused: \(phrases[0])"),
+                       replica: try store.profile().replicaID)
+        if ids.count > 1 { _ = try store.discard(id: ids[1], serverState: nil) }
+        let identity = { (scopes: [String]) in DeviceIdentity(token: "tok_1", user: "anna", role: .visitor, scopes: scopes, replica: nil) }
+        _ = try store.adopt(identity(["loc-zonnehof", "loc-de-linde"]))
+        _ = try store.adopt(identity(["loc-zonnehof"]))  // loc-de-linde's unsent changes go to the discard log
+        return phrases
+    }
+
+    @Test func noFieldValueOrSecretReachesTheDatabaseFiles() async {
+        let words = Gen.letterOrNumber.string(of: 6...12).array(of: 1...6)
+        await checkProperty(count: 15, input: words) { (words: [String]) async throws in
+            let home = try TemporaryHome()
+            let store = try home.store()
+            let phrases = try Self.fill(store, words: words)
+            let before = try store.records(RecordQuery(includeDeleted: true))
+            let discarded = try store.discardedChanges()
+            // The store is open: the WAL holds what was written, not yet checkpointed.
+            for phrase in phrases {
+                #expect(try DatabaseFiles.containing(phrase, in: home.url).isEmpty, "\(phrase) is in the files")
+            }
+            #expect(try DatabaseFiles.containing("tok_secret", in: home.url).isEmpty)
+            #expect(try DatabaseFiles.containing("sync.example.invalid", in: home.url).isEmpty)
+            // The scan does see the files' content: the plaintext columns are there.
+            #expect(try !DatabaseFiles.containing("loc-zonnehof", in: home.url).isEmpty)
+
+            let reopened = try LocalStore.open(home: home.url)
+            #expect(try reopened.records(RecordQuery(includeDeleted: true)) == before)
+            #expect(try reopened.discardedChanges() == discarded)
+            #expect(try reopened.syncSettings().token == "tok_secret_\(phrases[0])")
+            #expect(try reopened.parked().first?.problem.detail == "refused: \(phrases[0])")
+        }
+    }
+
+    @Test func aWrongOrMissingKeyIsAClearErrorNeverAnEmptyStore() throws {
+        // A passphrase.
+        let home = try TemporaryHome()
+        let store = try LocalStore.initialise(home: home.url, user: "anna", role: .visitor,
+                                              keys: Self.passphrase(home.url, "paard batterij nietje"))
+        let note = try store.create(type: "visitNote", scope: "loc-zonnehof", fields: TemporaryHome.visitFields)
+        #expect(!FileManager.default.fileExists(atPath: home.url.appendingPathComponent(KeyFileStore.defaultName).path))
+        guard case .wrongKey(let detail)? = Self.kind(of: { try LocalStore.open(home: home.url, keys: Self.passphrase(home.url, "paard batterij nietjes")) })
+        else { Issue.record("a wrong passphrase opened the profile"); return }
+        #expect(detail.contains("passphrase does not open"))
+        guard case .keyUnavailable(let without)? = Self.kind(of: { try LocalStore.open(home: home.url) }) else {
+            Issue.record("a passphrase profile opened without one"); return
+        }
+        #expect(without.contains("VELD_PASSPHRASE"))
+        #expect(try LocalStore.open(home: home.url, keys: Self.passphrase(home.url, "paard batterij nietje")).record(note.id) == note)
+        #expect(Self.kind(of: { try LocalStore.initialise(home: TemporaryHome().url, user: "b", role: .visitor,
+                                                           keys: Self.passphrase(home.url, "kort")) })
+                .map { if case .keyUnavailable = $0 { true } else { false } } == true, "a short passphrase is refused")
+
+        // A key file: missing, another profile's, readable by others.
+        let files = try TemporaryHome()
+        let filed = try files.store()
+        let kept = try filed.create(type: "visitNote", scope: "loc-zonnehof", fields: TemporaryHome.visitFields)
+        let keyFile = files.url.appendingPathComponent(KeyFileStore.defaultName)
+        let original = try Data(contentsOf: keyFile)
+        #expect(try FileManager.default.attributesOfItem(atPath: keyFile.path)[.posixPermissions] as? Int == 0o600)
+        try FileManager.default.removeItem(at: keyFile)
+        guard case .keyUnavailable(let missing)? = Self.kind(of: { try LocalStore.open(home: files.url) }) else {
+            Issue.record("a profile opened without its key file"); return
+        }
+        #expect(missing.contains("is missing"))
+        let other = try TemporaryHome()
+        _ = try other.store()
+        try FileManager.default.copyItem(at: other.url.appendingPathComponent(KeyFileStore.defaultName), to: keyFile)
+        guard case .keyUnavailable(let another)? = Self.kind(of: { try LocalStore.open(home: files.url) }) else {
+            Issue.record("another profile's key file opened this one"); return
+        }
+        #expect(another.contains("another key"))
+        try FileManager.default.removeItem(at: keyFile)
+        try original.write(to: keyFile)
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: keyFile.path)
+        guard case .keyUnavailable(let open)? = Self.kind(of: { try LocalStore.open(home: files.url) }) else {
+            Issue.record("a key file others may read was used"); return
+        }
+        #expect(open.contains("chmod 600"))
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: keyFile.path)
+        #expect(try LocalStore.open(home: files.url).record(kept.id) == kept)
+
+        // A key file with the right id and another key: the data key does not open.
+        let forged = String(decoding: original, as: UTF8.self).split(separator: " ").prefix(3).joined(separator: " ")
+            + " " + Data(repeating: 7, count: 32).base64EncodedString() + "\n"
+        try FileManager.default.removeItem(at: keyFile)
+        try KeyFileStore.writePrivately(Data(forged.utf8), to: keyFile, home: files.url)
+        guard case .wrongKey? = Self.kind(of: { try LocalStore.open(home: files.url) }) else {
+            Issue.record("a forged key file opened the profile"); return
+        }
+    }
+
+    @Test func aValueMovedOrWrittenOutsideVeldIsRefusedNotShown() throws {
+        let home = try TemporaryHome()
+        let store = try home.store()
+        let a = try store.create(type: "visitNote", scope: "loc-zonnehof", fields: TemporaryHome.visitFields)
+        var otherFields = TemporaryHome.visitFields
+        otherFields["summary"] = .string("Een ander bezoek")
+        let b = try store.create(type: "visitNote", scope: "loc-zonnehof", fields: otherFields)
+        // b's sealed state copied onto a: sealed for b, it does not open as a.
+        try store.writer.write { db in
+            try db.execute(sql: "UPDATE record SET state = (SELECT state FROM record WHERE id = ?) WHERE id = ?", arguments: [b.id, a.id])
+        }
+        guard case .unreadable(let moved)? = Self.kind(of: { try store.record(a.id) }) else {
+            Issue.record("a state moved to another record was shown"); return
+        }
+        #expect(moved.contains("changed outside Veld"))
+        #expect(try store.record(b.id) == b)
+        // Plaintext written in: refused, not shown.
+        try store.writer.write { db in
+            try db.execute(sql: "UPDATE record SET state = ? WHERE id = ?",
+                           arguments: [String(decoding: try StableJSON.encode(a), as: UTF8.self), a.id])
+        }
+        guard case .unreadable(let plain)? = Self.kind(of: { try store.records() }) else {
+            Issue.record("a plaintext state was shown"); return
+        }
+        #expect(plain.contains("not sealed"))
+    }
+
+    @Test func rotationResealsEverythingUnderANewKey() throws {
+        let home = try TemporaryHome()
+        let store = try home.store()
+        let phrases = try Self.fill(store, words: ["rozen", "tulpen", "narcis"])
+        let records = try store.records(RecordQuery(includeDeleted: true))
+        let discarded = try store.discardedChanges(), parked = try store.parked(), settings = try store.syncSettings()
+        let keyFile = home.url.appendingPathComponent(KeyFileStore.defaultName)
+        let oldKey = try Data(contentsOf: keyFile)
+        let first = try store.keyStatus()
+        #expect(first.generation == 1 && first.reference.kind == KeyReference.keyFile)
+
+        let seen = Locked<[Int]>([])
+        let status = try store.rotateKey(using: KeyFileStore(home: home.url)) { done, _ in seen.withLock { $0.append(done) } }
+        #expect(status.generation == 2 && status.reference.id != first.reference.id)
+        #expect(status.sealedValues == first.sealedValues)
+        #expect(seen.withLock { $0.last } == records.count)
+        #expect(try Data(contentsOf: keyFile) != oldKey)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: home.url.path).filter { $0.contains(".next-") } == [])
+        // Every sealed value is under generation 2.
+        let generations = try store.writer.read { db in
+            try Data.fetchAll(db, sql: """
+                SELECT state FROM record UNION ALL SELECT state FROM discarded UNION ALL SELECT problem FROM discarded WHERE problem IS NOT NULL
+                UNION ALL SELECT parkedProblem FROM outbox WHERE parkedProblem IS NOT NULL
+                UNION ALL SELECT value FROM syncState WHERE key IN ('server', 'token', 'serverCA')
+                """).map(DataKeys.generation(of:))
+        }
+        #expect(generations.count == first.sealedValues && Set(generations) == [2])
+        for reopened in [store, try LocalStore.open(home: home.url)] {
+            #expect(try reopened.records(RecordQuery(includeDeleted: true)) == records)
+            #expect(try reopened.discardedChanges() == discarded && reopened.parked() == parked && reopened.syncSettings() == settings)
+        }
+        // The old key file opens nothing any more.
+        try FileManager.default.removeItem(at: keyFile)
+        try KeyFileStore.writePrivately(oldKey, to: keyFile, home: home.url)
+        #expect(Self.kind(of: { try LocalStore.open(home: home.url) }).map { if case .keyUnavailable = $0 { true } else { false } } == true)
+        try FileManager.default.removeItem(at: keyFile)
+        #expect(Self.kind(of: { try LocalStore.open(home: home.url) }) != nil)
+
+        // From no key file back to one is impossible without it; from the open store, to a
+        // passphrase and back.
+        let phrase = Self.passphrase(home.url, "lange zin met woorden")
+        let locked = try store.rotateKey(using: phrase)
+        #expect(locked.reference.kind == KeyReference.passphrase && locked.generation == 3)
+        #expect(try LocalStore.open(home: home.url, keys: phrase).records(RecordQuery(includeDeleted: true)) == records)
+        let unlocked = try store.rotateKey(using: KeyFileStore(home: home.url))
+        #expect(unlocked.reference.kind == KeyReference.keyFile && unlocked.generation == 4)
+        #expect(try LocalStore.open(home: home.url).records(RecordQuery(includeDeleted: true)) == records)
+        for phrase in phrases { #expect(try DatabaseFiles.containing(phrase, in: home.url).isEmpty) }
+    }
+
+    /// A KeyStore that makes its keys in `inner` and then fails where it is told to: the
+    /// process dying at that instant.
+    struct Interrupted: KeyStore {
+        let inner: KeyFileStore
+        func makeKey() throws -> (SymmetricKey, KeyReference) { try inner.makeKey() }
+        func key(for reference: KeyReference) throws -> SymmetricKey { try inner.key(for: reference) }
+        func committed(_ reference: KeyReference) throws { throw InjectedFailure() }
+        func discard(_ reference: KeyReference) {}
+    }
+
+    @Test func aRotationCutShortBetweenItsStepsCompletesOnTheNextOpen() throws {
+        let home = try TemporaryHome()
+        let store = try home.store()
+        _ = try Self.fill(store, words: ["eik", "beuk"])
+        let records = try store.records(RecordQuery(includeDeleted: true))
+        // Committed to the database, the key file not yet in its place.
+        #expect(throws: InjectedFailure.self) { try store.rotateKey(using: Interrupted(inner: KeyFileStore(home: home.url))) }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: home.url.path).filter { $0.contains(".next-") }.count == 1)
+        let reopened = try LocalStore.open(home: home.url)
+        #expect(try reopened.keyStatus().generation == 2)
+        #expect(try reopened.records(RecordQuery(includeDeleted: true)) == records)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: home.url.path).filter { $0.contains(".next-") } == [])
+        #expect(try LocalStore.open(home: home.url).records(RecordQuery(includeDeleted: true)) == records)
+    }
+}
