@@ -17,7 +17,7 @@ struct Veld: AsyncParsableCommand {
             RecordGroup<GoalNoun>.self, RecordGroup<CouncilNoun>.self,
             Show.self, List.self, Edit.self, Delete.self, Status.self, Connect.self, Sync.self, Rejected.self, Discard.self, Retry.self,
             Conflicts.self, Resolve.self,
-            History.self, SchemaCommand.self,
+            History.self, SchemaCommand.self, Key.self,
             Debug.self,
         ]
     )
@@ -32,7 +32,8 @@ struct HomeOptions: ParsableArguments {
 
     var url: URL { VeldHome.resolve(explicit: path, environment: ProcessInfo.processInfo.environment) }
 
-    func openStore() throws -> LocalStore { try LocalStore.open(home: url) }
+    /// Opens the profile with its key: the key file, or the passphrase it asks for.
+    func openStore() throws -> LocalStore { try LocalStore.open(home: url, keys: CLIKeys.existing(home: url)) }
 }
 
 struct Init: AsyncParsableCommand {
@@ -53,6 +54,12 @@ struct Init: AsyncParsableCommand {
 
     @OptionGroup var connection: ConnectionOptions
 
+    @Flag(help: ArgumentHelp("Protect the profile with a passphrase ($VELD_PASSPHRASE, else asked twice) instead of a key file.",
+                             discussion: "Use it on a laptop: a key file beside the database protects only copies of the database."))
+    var passphrase = false
+
+    @OptionGroup var cost: KeyCostOption
+
     func validate() throws {
         if user.trimmingCharacters(in: .whitespaces).isEmpty {
             throw ValidationError("--user must not be empty")
@@ -72,12 +79,19 @@ struct Init: AsyncParsableCommand {
                 throw ValidationError("this token belongs to \(identity.user), not \(user); use --user \(identity.user) or ask the office for your own token")
             }
         }
-        let store = try LocalStore.initialise(home: home.url, user: user, role: identity?.role ?? role ?? .visitor)
+        let store = try LocalStore.initialise(home: home.url, user: user, role: identity?.role ?? role ?? .visitor,
+                                              keys: CLIKeys.new(home: home.url, passphrase: passphrase, cost: cost.cost, rotating: false))
         if let target { try store.connect(server: target.server, token: target.token, serverCA: target.serverCA) }
         if let identity { try store.adopt(identity) }
         let profile = try store.profile()
         print("Initialised Veld for \(profile.user) (\(profile.role.rawValue)) in \(home.url.path)")
         print("Replica id: \(profile.replicaID)")
+        let key = try store.keyStatus().reference
+        if key.kind == KeyReference.keyFile {
+            print("Encrypted with the key in \(CLIKeys.keyFile(home: home.url).file.path); keep a copy apart from the database.")
+        } else {
+            print("Encrypted under your passphrase: without it this profile cannot be read.")
+        }
         if let identity { print("Scopes: \(identity.scopes.joined(separator: ", ")) (from the server)") }
         if let target { print("Syncs with \(target.server.absoluteString); run `veld sync` when online.") }
     }

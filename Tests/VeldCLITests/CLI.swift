@@ -131,8 +131,9 @@ final class CLI: Sendable {
 
     /// Runs and records an issue unless `veld` exits 0.
     @discardableResult
-    func ok(_ arguments: [String], stdin: Data? = nil, sourceLocation: SourceLocation = #_sourceLocation) async throws -> Result {
-        let result = try await run(arguments, stdin: stdin)
+    func ok(_ arguments: [String], stdin: Data? = nil, environment: [String: String] = [:],
+            sourceLocation: SourceLocation = #_sourceLocation) async throws -> Result {
+        let result = try await run(arguments, stdin: stdin, environment: environment)
         #expect(result.exitCode == 0, "\(result)", sourceLocation: sourceLocation)
         return result
     }
@@ -185,8 +186,9 @@ final class CLI: Sendable {
     }
 
     /// Runs an `add` command and returns the new record's id from "Added TYPE ID".
-    func add(_ arguments: [String], stdin: Data? = nil, sourceLocation: SourceLocation = #_sourceLocation) async throws -> String {
-        let result = try await ok(arguments, stdin: stdin, sourceLocation: sourceLocation)
+    func add(_ arguments: [String], stdin: Data? = nil, environment: [String: String] = [:],
+             sourceLocation: SourceLocation = #_sourceLocation) async throws -> String {
+        let result = try await ok(arguments, stdin: stdin, environment: environment, sourceLocation: sourceLocation)
         let words = result.stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ")
         guard words.count == 3, words[0] == "Added", let id = words.last, Self.isRecordID(String(id)) else {
             Issue.record("expected \"Added TYPE ID\"\n\(result)", sourceLocation: sourceLocation)

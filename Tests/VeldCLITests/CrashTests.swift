@@ -6,7 +6,7 @@ import VeldProtocol
 /// A `veld` process killed with SIGKILL at a random moment while it writes: reopening
 /// must find a consistent database that holds every change the process acknowledged.
 @Suite struct CrashTests {
-    private static func binary() throws -> URL {
+    static func binary() throws -> URL {
         if let override = ProcessInfo.processInfo.environment["VELD_BIN"] { return URL(fileURLWithPath: override) }
         let exe = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
         let candidate = URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("veld")
@@ -14,7 +14,7 @@ import VeldProtocol
     }
 
     /// Lines a child process printed, collected as they arrive.
-    private final class Collector: @unchecked Sendable {
+    final class Collector: @unchecked Sendable {
         private let lock = NSLock()
         private var data = Data()
         func append(_ chunk: Data) { lock.withLock { data.append(chunk) } }

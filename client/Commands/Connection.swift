@@ -115,20 +115,40 @@ enum ProfileTransport {
 }
 
 enum Terminal {
-    /// One line from the terminal with echo off, so a secret never shows on screen.
+    /// One line from standard input (a terminal) with echo off, so a secret never shows on screen.
     static func readSecret(prompt: String) -> String {
         FileHandle.standardError.write(Data(prompt.utf8))
+        defer { FileHandle.standardError.write(Data("\n".utf8)) }
+        return withoutEcho(STDIN_FILENO) { readLine(strippingNewline: true) ?? "" }
+    }
+
+    /// A secret asked for on the controlling terminal (`/dev/tty`), so standard input and
+    /// output stay free for data; fails with what to set instead when there is none.
+    static func ask(_ prompt: String, variable: String = "VELD_PASSPHRASE") throws -> String {
+        let fd = open("/dev/tty", O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw CLIFailure("this needs a passphrase and there is no terminal to ask on: set \(variable)")
+        }
+        defer { close(fd) }
+        _ = prompt.withCString { write(fd, $0, strlen($0)) }
+        defer { _ = write(fd, "\n", 1) }
+        return withoutEcho(fd) {
+            var bytes: [UInt8] = []
+            var byte: UInt8 = 0
+            while read(fd, &byte, 1) == 1, byte != 10, byte != 13, bytes.count < 4096 { bytes.append(byte) }
+            return String(decoding: bytes, as: UTF8.self)
+        }
+    }
+
+    private static func withoutEcho<T>(_ fd: Int32, _ body: () -> T) -> T {
         var saved = termios()
-        let canHide = tcgetattr(STDIN_FILENO, &saved) == 0
+        let canHide = tcgetattr(fd, &saved) == 0
         if canHide {
             var hidden = saved
             hidden.c_lflag &= ~tcflag_t(ECHO)
-            tcsetattr(STDIN_FILENO, TCSANOW, &hidden)
+            tcsetattr(fd, TCSANOW, &hidden)
         }
-        defer {
-            if canHide { tcsetattr(STDIN_FILENO, TCSANOW, &saved) }
-            FileHandle.standardError.write(Data("\n".utf8))
-        }
-        return readLine(strippingNewline: true) ?? ""
+        defer { if canHide { tcsetattr(fd, TCSANOW, &saved) } }
+        return body()
     }
 }

@@ -16,17 +16,18 @@ struct Debug: ParsableCommand {
 
         @OptionGroup var home: HomeOptions
         @Option(help: "How many records to write.") var count = 1000
+        @Option(help: "Text every note's summary and observations carry.") var phrase = "Rondgang"
 
         func run() throws {
             let store = try home.openStore()
-            let observations = String(repeating: "Bewoners zitten in de huiskamer. ", count: 30)
+            let observations = String(repeating: "Bewoners zitten in de huiskamer (\(phrase)). ", count: 30)
             for index in 0..<count {
                 let state = try store.create(type: "visitNote", scope: "loc-zonnehof", fields: [
                     "visitedAt": .string("2026-11-20"), "visitor": .string("crash"), "kind": .string("werkbezoek"),
-                    "summary": .string("Rondgang \(index)"), "observations": .string(observations),
+                    "summary": .string("\(phrase) \(index)"), "observations": .string(observations),
                     "status": .string("concept"),
                 ])
-                let edited = try store.edit(id: state.id, changes: ["summary": .string("Rondgang \(index) en tuin")])
+                let edited = try store.edit(id: state.id, changes: ["summary": .string("\(phrase) \(index) en tuin")])
                 FileHandle.standardOutput.write(Data("\(edited.id) \(edited.context[try store.profile().replicaID])\n".utf8))
             }
         }
