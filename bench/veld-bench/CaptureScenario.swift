@@ -1,5 +1,5 @@
 import Foundation
-import VeldCore
+@_spi(Benchmarks) import VeldCore
 import VeldProtocol
 
 /// Offline capture: edits per second into a LocalStore (state + outbox, one transaction
@@ -70,8 +70,10 @@ enum CaptureScenario {
     }
 
     /// A visitor's store holding records 0..<count of the generator (parents before goals).
-    static func seededStore(_ home: URL, _ generator: DataGenerator, _ count: Int) throws -> LocalStore {
-        let store = try LocalStore.initialise(home: home, user: "bench-visitor", role: .visitor)
+    /// `encrypted: false` keeps the values unsealed, for EncryptionScenario's comparison.
+    static func seededStore(_ home: URL, _ generator: DataGenerator, _ count: Int, encrypted: Bool = true) throws -> LocalStore {
+        let store = encrypted ? try LocalStore.initialise(home: home, user: "bench-visitor", role: .visitor)
+            : try LocalStore.initialiseWithoutEncryption(home: home, user: "bench-visitor", role: .visitor)
         var random = SeededRandom(seed: 1)
         for i in 0..<count {
             let type = generator.type(i)

@@ -1,6 +1,6 @@
 import Foundation
 import GRDB
-import VeldCore
+@_spi(Benchmarks) import VeldCore
 import VeldProtocol
 
 /// What a client child process reports, as one JSON line on stdout.
@@ -19,8 +19,11 @@ enum ClientCommands {
     }
 
     /// `client-first-sync HOME URL TOKEN`: a new device's first `sync()` into an empty store.
-    static func firstSync(home: URL, server: URL, token: String) async throws {
-        let store = try LocalStore.initialise(home: home, user: "bench-office", role: .office)
+    /// `encrypted: false` (`client-first-sync-unencrypted`): the same into a store that
+    /// keeps its values unsealed, for the side-by-side figure of what encryption costs.
+    static func firstSync(home: URL, server: URL, token: String, encrypted: Bool = true) async throws {
+        let store = encrypted ? try LocalStore.initialise(home: home, user: "bench-office", role: .office)
+            : try LocalStore.initialiseWithoutEncryption(home: home, user: "bench-office", role: .office)
         try store.connect(server: server, token: token)
         let engine = SyncEngine(store: store, transport: HTTPTransport(server: server, token: token))
         var pulled = 0

@@ -17,6 +17,9 @@ struct VeldBench {
             case "run": try await run(arguments)
             case "client-first-sync":
                 try await ClientCommands.firstSync(home: URL(fileURLWithPath: arguments[0]), server: URL(string: arguments[1])!, token: arguments[2])
+            case "client-first-sync-unencrypted":
+                try await ClientCommands.firstSync(home: URL(fileURLWithPath: arguments[0]), server: URL(string: arguments[1])!, token: arguments[2],
+                                                   encrypted: false)
             case "client-pull": try await ClientCommands.pull(home: URL(fileURLWithPath: arguments[0]))
             case "client-push":
                 try await ClientCommands.push(home: URL(fileURLWithPath: arguments[0]), count: Int(arguments[1])!, round: Int(arguments[2])!)
@@ -25,7 +28,7 @@ struct VeldBench {
                 try await Floor.client(server: URL(string: arguments[0])!, pages: URL(fileURLWithPath: arguments[1]),
                                        home: URL(fileURLWithPath: arguments[2]))
             default:
-                print("usage: veld-bench run --size smoke|default|full [--markdown BENCHMARKS.md] [--json FILE] [--only capture,sync,wire,load,merge,policy,access]")
+                print("usage: veld-bench run --size smoke|default|full [--markdown BENCHMARKS.md] [--json FILE] [--only capture,sync,wire,load,merge,policy,access,encryption]")
                 exit(command == "help" ? 0 : 2)
             }
         } catch {
@@ -39,7 +42,7 @@ struct VeldBench {
         var sizes = Sizes.standard
         var markdown: URL?
         var json: URL?
-        var only: Set<String> = ["capture", "sync", "wire", "load", "merge", "policy", "access"]
+        var only: Set<String> = ["capture", "sync", "wire", "load", "merge", "policy", "access", "encryption"]
         var command = "bash scripts/bench.sh"
         var iterator = arguments.makeIterator()
         while let argument = iterator.next() {
@@ -85,6 +88,7 @@ struct VeldBench {
             ("merge", { try MergeScenario.run(sizes, report, python: python, script: repository + "/bench/pycrdt_merge.py") }),
             ("policy", { try PolicyScenario.run(sizes, report) }),
             ("access", { try await AccessLogScenario.run(sizes, report) }),
+            ("encryption", { try await EncryptionScenario.run(sizes, report) }),
         ]
         for (name, step) in steps where only.contains(name) {
             log("== \(name)")

@@ -31,11 +31,14 @@ enum SealPurpose {
 /// The first six bytes are authenticated with the purpose.
 final class DataKeys: Sendable {
     private let keys = Locked<(current: UInt32, byGeneration: [UInt32: SymmetricKey])?>(nil)
+    /// For the benchmark's side-by-side figure only (`initialiseWithoutEncryption`): values
+    /// pass through unsealed.
+    private let passthrough = Locked(false)
     static let magic: UInt8 = 0x56
     static let format: UInt8 = 1
     static let headerSize = 6
 
-    var isUnlocked: Bool { keys.withLock { $0 != nil } }
+    func installPassthrough() { passthrough.withLock { $0 = true } }
 
     func install(_ key: SymmetricKey, generation: UInt32) {
         keys.withLock { state in
@@ -46,6 +49,7 @@ final class DataKeys: Sendable {
     }
 
     func seal(_ plaintext: Data, _ purpose: SealPurpose, home: URL) throws -> Data {
+        if passthrough.withLock({ $0 }) { return plaintext }
         guard let (generation, key) = keys.withLock({ state in state.flatMap { s in s.byGeneration[s.current].map { (s.current, $0) } } }) else {
             throw LocalStoreError(.keyUnavailable("the profile is locked (no key was given to open it)"), home: home)
         }
@@ -53,6 +57,7 @@ final class DataKeys: Sendable {
     }
 
     func open(_ sealed: Data, _ purpose: SealPurpose, home: URL) throws -> Data {
+        if passthrough.withLock({ $0 }) { return sealed }
         guard sealed.count > Self.headerSize + 28, sealed[sealed.startIndex] == Self.magic,
               sealed[sealed.startIndex + 1] == Self.format else {
             throw LocalStoreError(.unreadable("\(purpose.label) is not sealed; the database was changed outside Veld"), home: home)

@@ -85,6 +85,23 @@ extension LocalStore {
         dataKeys.install(SymmetricKey(data: dataKey), generation: generation)
     }
 
+    /// A profile whose values are stored unsealed, for the benchmark that shows what
+    /// encryption costs, side by side. Never for data: opened again with `open`, the
+    /// profile is sealed like one from before encryption.
+    @_spi(Benchmarks)
+    public static func initialiseWithoutEncryption(home: URL, user: String, role: Role) throws -> LocalStore {
+        let store = try initialise(home: home, user: user, role: role, keys: Passthrough())
+        store.dataKeys.installPassthrough()
+        try store.writer.write { db in try db.execute(sql: "DELETE FROM keyring") }
+        return store
+    }
+
+    private struct Passthrough: KeyStore {
+        func makeKey() throws -> (SymmetricKey, KeyReference) { (SymmetricKey(size: .bits256), KeyReference(kind: "none", id: "none")) }
+        func key(for reference: KeyReference) throws -> SymmetricKey { throw CryptoKitError.incorrectKeySize }
+        func committed(_ reference: KeyReference) throws {}
+    }
+
     /// How the profile is protected now.
     public func keyStatus() throws -> KeyStatus {
         try writer.read { db in

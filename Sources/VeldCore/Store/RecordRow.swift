@@ -40,9 +40,11 @@ struct OutboxRow: Codable, FetchableRecord, PersistableRecord {
 }
 
 extension RecordState {
-    /// What the `status` column holds: the shown status, when it is text.
+    /// What the `status` column holds, in plain text: the shown status, when it is one
+    /// of the schema's choices (never free text; anything else stays sealed alone).
     var statusColumn: String? {
-        if case .string(let text)? = value(of: "status") { return text }
-        return nil
+        guard case .string(let text)? = value(of: "status"), case .choice(let choices)? = Schemas.named(type)?.field("status")?.kind,
+              choices.contains(text) else { return nil }
+        return text
     }
 }
