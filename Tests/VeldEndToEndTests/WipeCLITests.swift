@@ -40,6 +40,19 @@ import VeldProtocol
         #expect(receipts.count == 1)
         #expect(receipts.first?["kind"] as? String == "scopes" && receipts.first?["records"] as? Int == 3 && receipts.first?["unsent"] as? Int == 1)
         #expect(try admin("devices").stdout.contains("removed scope(s) loc-de-linde: 3 record(s) removed, 1 unsent change(s)"))
+        let receiptID = try #require(receipts.first?["id"] as? String)
+        #expect(try admin("devices").stdout.contains("kept on the device's discard log until confirmed: veld-server receipt confirm \(receiptID)"))
+        #expect(try anna("rejected", "--discarded").stdout.contains("kept until the office confirms receipt \(receiptID)"))
+
+        // The office confirms the receipt: the device drops what it kept, on its next sync.
+        let unknown = try admin("receipt", "confirm", RecordIDs.make())
+        #expect(unknown.status == 1 && unknown.stderr.contains("no receipt"))
+        let confirmed = try admin("receipt", "confirm", receiptID)
+        #expect(confirmed.status == 0 && confirmed.stdout.contains("drops the 1 unsent change(s)"), "\(confirmed.stdout)\(confirmed.stderr)")
+        #expect(try anna("rejected", "--discarded").stdout.contains(unsentID), "nothing goes before the device hears of it")
+        #expect(try anna("sync").status == 0)
+        #expect(!(try anna("rejected", "--discarded").stdout.contains(unsentID)))
+        #expect(try admin("devices").stdout.contains("released (confirmed by"))
 
         // Lost: revoked with --wipe. The next sync empties the device and says so.
         #expect(try anna("visit", "add", "--location", "loc-zonnehof", "--kind", "werkbezoek", "--date", "2026-11-22",

@@ -44,6 +44,25 @@ import VeldServer
         }
     }
 
+    @Test func meNamesTheTokensOwnConfirmedReceiptsOnly() async throws {
+        try await TestServer.run { client, server in
+            func me(_ token: IssuedToken) async throws -> DeviceIdentity {
+                try await client.execute(uri: "/v1/me", method: .get, headers: [.authorization: token.bearer]).decode(DeviceIdentity.self)
+            }
+            let annas = PurgeReceipt(kind: .scopes, scopes: ["loc-b"], records: 2, unsent: 1)
+            let brams = PurgeReceipt(kind: .scopes, scopes: ["loc-c"], records: 1, unsent: 1)
+            for (receipt, token) in [(annas, server.anna), (brams, server.bram)] {
+                #expect(try await Self.send(String(decoding: try StableJSON.encode(receipt), as: UTF8.self), as: token, client).status == .ok)
+            }
+            #expect(try await me(server.anna).confirmedReceipts == nil)
+            _ = try await server.storage.confirmReceipt(id: annas.id, by: "office", at: Fixture.time)
+            #expect(try await me(server.anna).confirmedReceipts == [annas.id])
+            #expect(try await me(server.bram).confirmedReceipts == nil)
+            let raw = try await client.execute(uri: "/v1/me", method: .get, headers: [.authorization: server.bram.bearer])
+            #expect(!String(buffer: raw.body).contains("confirmedReceipts"), "absent, not empty, when there are none")
+        }
+    }
+
     @Test func receiptsAreCheckedBeforeTheyAreRecorded() async throws {
         try await TestServer.run { client, server in
             let id = RecordIDs.make()

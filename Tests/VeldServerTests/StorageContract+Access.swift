@@ -360,4 +360,42 @@ extension StorageContract {
         #expect(try await verify(storage).problems.isEmpty)
         #expect(try await storage.tokens().first { $0.id == anna.id }?.wipeRequestedAt == nil)
     }
+
+    /// Generated: receipts of several tokens, a random subset confirmed (some twice, by
+    /// another person): each token's confirmed list is exactly its own confirmed receipts,
+    /// latest first, and a second confirmation keeps the first.
+    static func receiptConfirmationsReachOnlyTheirToken(_ make: StorageFactory) async throws {
+        let storage = try await make()
+        var tokens: [DeviceToken] = []
+        for user in ["anna", "bram", "carla"] {
+            tokens.append(try await storage.issueToken(user: user, role: .visitor, scopes: ["loc-a", "loc-b"]).token)
+        }
+        var generator = SeededGenerator(seed: 20261203)
+        var confirmed: [String: [String]] = [:]  // token → ids, in confirmation order
+        var by: [String: String] = [:]
+        for step in 0..<40 {
+            let token = tokens[Int.random(in: 0..<tokens.count, using: &generator)]
+            let receipt = PurgeReceipt(kind: .scopes, scopes: ["loc-b"], records: 3, unsent: Int.random(in: 0...3, using: &generator))
+            #expect(try await storage.recordReceipt(receipt, token: token, at: Fixture.time(plus: step)))
+            if Bool.random(using: &generator) {
+                let who = ["office-1", "office-2"][step % 2]
+                let stored = try #require(try await storage.confirmReceipt(id: receipt.id, by: who, at: Fixture.time(plus: 1_000 + step)))
+                #expect(stored.tokenID == token.id && stored.confirmedBy == who && stored.confirmedAt == Fixture.time(plus: 1_000 + step))
+                confirmed[token.id, default: []].append(receipt.id)
+                by[receipt.id] = who
+                // Again, later, by someone else: the first confirmation stands.
+                let again = try #require(try await storage.confirmReceipt(id: receipt.id, by: "office-3", at: Fixture.time(plus: 5_000)))
+                #expect(again.confirmedBy == who && again.confirmedAt == Fixture.time(plus: 1_000 + step))
+            }
+        }
+        #expect(try await storage.confirmReceipt(id: RecordIDs.make(), by: "office-1", at: Fixture.time) == nil)
+        for token in tokens {
+            let listed = try await storage.confirmedReceipts(token: token.id, limit: 100)
+            #expect(listed == Array((confirmed[token.id] ?? []).reversed()), "\(token.user)")
+            #expect(try await storage.confirmedReceipts(token: token.id, limit: 2) == Array(listed.prefix(2)))
+        }
+        for stored in try await storage.receipts() {
+            #expect(stored.confirmedBy == by[stored.receipt.id])
+        }
+    }
 }

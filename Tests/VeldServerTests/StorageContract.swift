@@ -40,6 +40,7 @@ enum StorageContract: String, CaseIterable, Sendable, CustomTestStringConvertibl
     case clientCodeFindsPlansAndGoals
     case erasureLeavesTombstonesOnly
     case receiptsAreRecordedOnce
+    case receiptConfirmationsReachOnlyTheirToken
 
     var testDescription: String { rawValue }
 
@@ -68,6 +69,7 @@ enum StorageContract: String, CaseIterable, Sendable, CustomTestStringConvertibl
         case .clientCodeFindsPlansAndGoals: try await Self.clientCodeFindsPlansAndGoals(make)
         case .erasureLeavesTombstonesOnly: try await Self.erasureLeavesTombstonesOnly(make)
         case .receiptsAreRecordedOnce: try await Self.receiptsAreRecordedOnce(make)
+        case .receiptConfirmationsReachOnlyTheirToken: try await Self.receiptConfirmationsReachOnlyTheirToken(make)
         }
     }
 

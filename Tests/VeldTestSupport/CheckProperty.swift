@@ -81,3 +81,17 @@ public func checkProperty<InA, InB, InC, InD, InE, OutA, OutB, OutC, OutD, OutE>
         do { try await body(v0, v1, v2, v3, v4) } catch { Issue.record(error, sourceLocation: sourceLocation) }
     }, isolation: isolation, sourceLocation: sourceLocation)
 }
+
+/// A seeded generator (SplitMix64) for generated cases a test steps through itself: the
+/// same seed gives the same cases on every run.
+public struct SeededGenerator: RandomNumberGenerator {
+    private var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

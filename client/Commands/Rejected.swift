@@ -21,15 +21,19 @@ struct Rejected: ParsableCommand {
         if discarded {
             let changes = try store.discardedChanges()
             if json {
-                struct Output: Encodable { let id, type: String; let discardedAt: Date; let state: RecordState; let problem: Problem? }
+                struct Output: Encodable {
+                    let id, type: String; let discardedAt: Date; let state: RecordState; let problem: Problem?; let receipt: String?
+                }
                 print(String(decoding: try StableJSON.encode(changes.map {
-                    Output(id: $0.recordID, type: $0.type, discardedAt: $0.discardedAt, state: $0.state, problem: $0.problem)
+                    Output(id: $0.recordID, type: $0.type, discardedAt: $0.discardedAt, state: $0.state, problem: $0.problem,
+                           receipt: $0.receipt)
                 }, pretty: true), as: UTF8.self))
                 return
             }
             if changes.isEmpty { print("No discarded changes."); return }
             for change in changes {
-                print("\(change.recordID)  \(change.type)  discarded \(RecordPrinter.format(change.discardedAt))")
+                print("\(change.recordID)  \(change.type)  discarded \(RecordPrinter.format(change.discardedAt))"
+                      + (change.receipt.map { "  (scope removed; kept until the office confirms receipt \($0))" } ?? ""))
             }
             return
         }

@@ -5,6 +5,9 @@
 /// {"replica": "r-52a62fbf5cfa516f08e415f1", "role": "visitor", "scopes": ["loc-zonnehof"],
 ///  "token": "tok_1ba082d2", "user": "anna"}
 /// ```
+///
+/// `confirmedReceipts`, present when there are any, names this token's scope-removal
+/// receipts the office has confirmed: the device may drop the unsent changes it kept for them.
 public struct DeviceIdentity: Codable, Hashable, Sendable {
     /// The token's public id.
     public var token: String
@@ -14,13 +17,16 @@ public struct DeviceIdentity: Codable, Hashable, Sendable {
     public var scopes: [String]
     /// The replica the token is bound to (by its first accepted push); absent before.
     public var replica: String?
+    /// Ids of this token's purge receipts the office confirmed (at most the latest 100).
+    public var confirmedReceipts: [String]?
 
-    public init(token: String, user: String, role: Role, scopes: [String], replica: String?) {
+    public init(token: String, user: String, role: Role, scopes: [String], replica: String?, confirmedReceipts: [String]? = nil) {
         self.token = token
         self.user = user
         self.role = role
         self.scopes = scopes
         self.replica = replica
+        self.confirmedReceipts = confirmedReceipts
     }
 
     public var scopeFilter: ScopeFilter { ScopeFilter(scopes) }

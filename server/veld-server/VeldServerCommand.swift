@@ -10,7 +10,7 @@ struct VeldServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "veld-server",
         abstract: "The Veld sync server: devices push their edits and pull everyone else's.",
-        subcommands: [Serve.self, TokenCommand.self, Devices.self, Audit.self, Erase.self, Migrate.self],
+        subcommands: [Serve.self, TokenCommand.self, Devices.self, ReceiptCommand.self, Audit.self, Erase.self, Migrate.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -117,6 +117,7 @@ struct Devices: AsyncParsableCommand {
         if json {
             struct Receipt: Encodable {
                 let id: String, kind: String, scopes: [String], records: Int, unsent: Int, receivedAt: Date
+                let confirmedAt: Date?, confirmedBy: String?
             }
             struct Device: Encodable {
                 let token: String, user: String, role: String, replica: String?
@@ -129,7 +130,8 @@ struct Devices: AsyncParsableCommand {
                        wipeRequestedAt: $0.wipeRequestedAt, wipedAt: $0.wipedAt,
                        receipts: (receipts[$0.id] ?? []).map {
                            Receipt(id: $0.receipt.id, kind: $0.receipt.kind.rawValue, scopes: $0.receipt.scopes, records: $0.receipt.records,
-                                   unsent: $0.receipt.unsent, receivedAt: $0.receivedAt)
+                                   unsent: $0.receipt.unsent, receivedAt: $0.receivedAt, confirmedAt: $0.confirmedAt,
+                                   confirmedBy: $0.confirmedBy)
                        })
             }
             print(String(decoding: try StableJSON.encode(rows, pretty: true), as: UTF8.self))
@@ -149,7 +151,8 @@ struct Devices: AsyncParsableCommand {
                 let receipt = stored.receipt
                 let what = receipt.kind == .wipe ? "wiped" : "removed scope(s) \(receipt.scopes.joined(separator: ","))"
                 print("    \(InternetTime.format(stored.receivedAt)) \(what): \(receipt.records) record(s) removed, \(receipt.unsent) unsent change(s)"
-                      + (receipt.kind == .wipe ? " erased" : " kept on the device's discard log"))
+                      + (receipt.kind == .wipe ? " erased" : stored.confirmedAt.map { " released (confirmed by \(stored.confirmedBy ?? "?") \(InternetTime.format($0)))" }
+                         ?? " kept on the device's discard log until confirmed: veld-server receipt confirm \(receipt.id)"))
             }
         }
         print("\(devices.count) device(s); the change log is at position \(head).")
@@ -163,6 +166,36 @@ struct Devices: AsyncParsableCommand {
         case ..<7_200: return "\(seconds / 60) min ago"
         case ..<172_800: return "\(seconds / 3_600) h ago"
         default: return "\(seconds / 86_400) days ago"
+        }
+    }
+}
+
+struct ReceiptCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "receipt", abstract: "Confirm what a device reported it removed.", subcommands: [Confirm.self])
+
+    struct Confirm: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Confirm a device's purge receipt: the device then drops the unsent changes it kept for it.",
+            discussion: """
+                After a scope removal a device keeps its changes that had not been sent in its
+                encrypted discard log, and its receipt says how many (`veld-server devices`).
+                Once the office has dealt with them (given the scope back for a while so they
+                can be sent, or accepted that they are gone), confirm the receipt: on its next
+                sync the device removes them. A confirmation cannot be taken back.
+                """)
+        @OptionGroup var database: DatabaseOptions
+        @Argument(help: "The receipt's id, as `veld-server devices` shows it.") var id: String
+
+        func run() async throws {
+            let storage = try await database.open()
+            let who = Audit.operator()
+            guard let stored = try await storage.confirmReceipt(id: id.lowercased(), by: who, at: Date()) else {
+                throw ExitMessage("no receipt \(id); `veld-server devices --all` lists every device's receipts")
+            }
+            let receipt = stored.receipt
+            print("Receipt \(receipt.id) of \(stored.tokenID) confirmed by \(stored.confirmedBy ?? who) at \(InternetTime.format(stored.confirmedAt ?? Date()))"
+                  + (receipt.unsent > 0 ? "; on its next sync the device drops the \(receipt.unsent) unsent change(s) it kept." : "."))
         }
     }
 }

@@ -35,6 +35,9 @@ public struct DiscardedChange: Hashable, Sendable {
     public var state: RecordState
     public var problem: Problem?
     public var discardedAt: Date
+    /// For a change kept after a scope removal: the receipt that reported it. It is kept
+    /// until the office confirms that receipt.
+    public var receipt: String? = nil
 }
 
 extension LocalStore {
@@ -123,12 +126,12 @@ extension LocalStore {
     /// Every discarded change, oldest first.
     public func discardedChanges() throws -> [DiscardedChange] {
         try writer.read { db in
-            try Row.fetchAll(db, sql: "SELECT recordID, type, state, problem, discardedAt FROM discarded ORDER BY seq").map { row in
+            try Row.fetchAll(db, sql: "SELECT recordID, type, state, problem, discardedAt, receipt FROM discarded ORDER BY seq").map { row in
                 let id: String = row[0]
                 let problem: Data? = row[3]
                 return DiscardedChange(recordID: id, type: row[1], state: try self.openState(row[2], id: id),
                                        problem: try problem.map { try self.openProblem($0, id: id) },
-                                       discardedAt: row[4])
+                                       discardedAt: row[4], receipt: row[5])
             }
         }
     }

@@ -29,6 +29,7 @@ extension LocalStore {
     @discardableResult
     public func adopt(_ identity: DeviceIdentity) throws -> PurgeReceipt? {
         let now = clock()
+        var released = 0
         let receipt: PurgeReceipt? = try writer.write { db in
             // Scopes that grew: the server sends a pull only what changed after the cursor,
             // so the records already in a new scope come only with a pull from the start
@@ -40,10 +41,12 @@ extension LocalStore {
             // Scopes that shrank: the records of the scopes the token lost leave this device.
             // (A record in a scope the token never held is this device's own mistake: its
             // push is refused and it is set aside, as before.)
+            // The office confirmed receipts: what was kept for them goes.
+            released = try Self.release(confirmed: Array((identity.confirmedReceipts ?? []).prefix(100)), db: db)
             guard let before else { return nil }
             return try self.purge(lost: before.scopes, keeping: identity.scopes, clock: now, db: db)
         }
-        if receipt != nil { compact() }
+        if receipt != nil || released > 0 { compact() }
         return receipt
     }
 

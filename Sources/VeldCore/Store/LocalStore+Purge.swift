@@ -68,6 +68,15 @@ extension LocalStore {
         return receipt
     }
 
+    /// Drops the changes kept in the discard log for receipts the office confirmed, in the
+    /// caller's transaction; returns how many went.
+    static func release(confirmed receipts: [String], db: Database) throws -> Int {
+        guard !receipts.isEmpty else { return 0 }
+        try db.execute(sql: "DELETE FROM discarded WHERE receipt IN (\(databaseQuestionMarks(count: receipts.count)))",
+                       arguments: StatementArguments(receipts))
+        return db.changesCount
+    }
+
     /// Removes the records of the scopes in `lost` (the token's scopes before; `*`: all)
     /// that `scopes` no longer covers, in the caller's transaction:
     /// a local change not yet sent moves to the discard log first (the office decides
@@ -81,6 +90,7 @@ extension LocalStore {
             return !allowed.contains(scope) && (held.contains("*") || held.contains(scope))
         }
         guard !outside.isEmpty else { return nil }
+        let receiptID = RecordIDs.make()
         var unsent = 0
         for row in outside {
             let id: String = row["id"]
@@ -89,14 +99,14 @@ extension LocalStore {
                 let problem = Problem(type: .scopeForbidden, status: 403,
                                       detail: "the office removed scope \(row["scope"] as String) from this device's token before this change was sent")
                 // The state moves as it is: it is sealed for this record.
-                try db.execute(sql: "INSERT INTO discarded (recordID, type, state, problem, discardedAt) VALUES (?, ?, ?, ?, ?)",
-                               arguments: [id, row["type"], row["state"] as Data, try sealProblem(problem, id: id), clock])
+                try db.execute(sql: "INSERT INTO discarded (recordID, type, state, problem, discardedAt, receipt) VALUES (?, ?, ?, ?, ?, ?)",
+                               arguments: [id, row["type"], row["state"] as Data, try sealProblem(problem, id: id), clock, receiptID])
             }
             try db.execute(sql: "DELETE FROM outbox WHERE recordID = ?", arguments: [id])
             try db.execute(sql: "DELETE FROM record WHERE id = ?", arguments: [id])
         }
         let removed = Set(outside.map { $0["scope"] as String }).sorted()
-        let receipt = PurgeReceipt(kind: .scopes, scopes: removed, records: outside.count, unsent: unsent)
+        let receipt = PurgeReceipt(id: receiptID, kind: .scopes, scopes: removed, records: outside.count, unsent: unsent)
         try Self.setPendingReceipts(try Self.pendingReceipts(db) + [receipt], db)
         return receipt
     }

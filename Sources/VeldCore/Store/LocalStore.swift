@@ -152,6 +152,11 @@ public final class LocalStore: Sendable {
             }
         }
         registerKeyring(&migrator)
+        migrator.registerMigration("v5-discard-receipt") { db in
+            // A change kept after a scope removal names the receipt that reported it, and
+            // goes once the office confirms that receipt.
+            try db.alter(table: "discarded") { t in t.add(column: "receipt", .text) }
+        }
         return migrator
     }
 

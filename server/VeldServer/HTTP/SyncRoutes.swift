@@ -27,8 +27,10 @@ struct SyncRoutes {
         authenticated.get("me") { request, context in
             // The token as read for this request, binding included.
             let token = try context.requireToken()
+            let confirmed = try await storage.confirmedReceipts(token: token.id, limit: 100)
             return try JSONBody.response(DeviceIdentity(token: token.id, user: token.user, role: token.role, scopes: token.scopes,
-                                                        replica: token.replica), for: request)
+                                                        replica: token.replica, confirmedReceipts: confirmed.isEmpty ? nil : confirmed),
+                                         for: request)
         }
     }
 

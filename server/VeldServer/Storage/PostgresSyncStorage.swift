@@ -131,6 +131,11 @@ public final class PostgresSyncStorage: SyncStorage {
               records bigint NOT NULL, unsent bigint NOT NULL, received_at timestamptz NOT NULL)
             """,
         ]),
+        ("v8-receipt-confirmation", [
+            "ALTER TABLE receipt ADD COLUMN confirmed_at timestamptz",
+            "ALTER TABLE receipt ADD COLUMN confirmed_by text",
+            "CREATE INDEX receipt_by_token ON receipt (token, confirmed_at)",
+        ]),
     ]
 
     public func migrate() async throws {
@@ -303,17 +308,41 @@ public final class PostgresSyncStorage: SyncStorage {
 
     public func receipts() async throws -> [StoredReceipt] {
         try await guarded { [self] connection in
-            var receipts: [StoredReceipt] = []
-            for try await (id, token, kind, scopes, records, unsent, at) in try await connection.query(
-                "SELECT id, token, kind, scopes, records, unsent, received_at FROM receipt ORDER BY received_at, id", logger: logger
-            ).decode((String, String, String, String, Int64, Int64, Date).self) {
-                receipts.append(StoredReceipt(
-                    receipt: PurgeReceipt(id: id, kind: PurgeReceipt.Kind(rawValue: kind) ?? .scopes,
-                                          scopes: try StableJSON.decode([String].self, from: Data(scopes.utf8)),
-                                          records: Int(records), unsent: Int(unsent)),
-                    tokenID: token, receivedAt: at))
-            }
-            return receipts
+            try await Self.receipts(connection.query("SELECT \(unescaped: Self.receiptColumns) FROM receipt ORDER BY received_at, id",
+                                                     logger: logger))
+        }
+    }
+
+    private static let receiptColumns = "id, token, kind, scopes, records, unsent, received_at, confirmed_at, confirmed_by"
+
+    private static func receipts(_ rows: PostgresRowSequence) async throws -> [StoredReceipt] {
+        var receipts: [StoredReceipt] = []
+        for try await (id, token, kind, scopes, records, unsent, at, confirmedAt, confirmedBy) in rows.decode(
+            (String, String, String, String, Int64, Int64, Date, Date?, String?).self) {
+            receipts.append(StoredReceipt(
+                receipt: PurgeReceipt(id: id, kind: PurgeReceipt.Kind(rawValue: kind) ?? .scopes,
+                                      scopes: try StableJSON.decode([String].self, from: Data(scopes.utf8)),
+                                      records: Int(records), unsent: Int(unsent)),
+                tokenID: token, receivedAt: at, confirmedAt: confirmedAt, confirmedBy: confirmedBy))
+        }
+        return receipts
+    }
+
+    public func confirmReceipt(id: String, by user: String, at date: Date) async throws -> StoredReceipt? {
+        try await guarded { [self] connection in
+            try await connection.query("""
+                UPDATE receipt SET confirmed_at = \(date), confirmed_by = \(user) WHERE id = \(id) AND confirmed_at IS NULL
+                """, logger: logger)
+            return try await Self.receipts(connection.query("SELECT \(unescaped: Self.receiptColumns) FROM receipt WHERE id = \(id)",
+                                                            logger: logger)).first
+        }
+    }
+
+    public func confirmedReceipts(token: String, limit: Int) async throws -> [String] {
+        try await guarded { [self] connection in
+            try await connection.query("""
+                SELECT id FROM receipt WHERE token = \(token) AND confirmed_at IS NOT NULL ORDER BY confirmed_at DESC, id LIMIT \(Int64(limit))
+                """, logger: logger).decode(String.self).all()
         }
     }
 

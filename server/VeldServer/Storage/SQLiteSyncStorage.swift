@@ -178,6 +178,13 @@ public final class SQLiteSyncStorage: SyncStorage {
                 t.column("receivedAt", .datetime).notNull()
             }
         }
+        migrator.registerMigration("v8-receipt-confirmation") { db in
+            try db.alter(table: "receipt") { t in
+                t.add(column: "confirmedAt", .datetime)
+                t.add(column: "confirmedBy", .text)
+            }
+            try db.create(index: "receipt_by_token", on: "receipt", columns: ["token", "confirmedAt"])
+        }
         return migrator
     }
 
@@ -251,12 +258,30 @@ public final class SQLiteSyncStorage: SyncStorage {
 
     public func receipts() async throws -> [StoredReceipt] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM receipt ORDER BY receivedAt, id").map { row in
-                StoredReceipt(receipt: PurgeReceipt(id: row["id"], kind: PurgeReceipt.Kind(rawValue: row["kind"]) ?? .scopes,
-                                                    scopes: try StableJSON.decode([String].self, from: Data((row["scopes"] as String).utf8)),
-                                                    records: row["records"], unsent: row["unsent"]),
-                              tokenID: row["token"], receivedAt: row["receivedAt"])
-            }
+            try Row.fetchAll(db, sql: "SELECT * FROM receipt ORDER BY receivedAt, id").map(Self.storedReceipt)
+        }
+    }
+
+    private static func storedReceipt(_ row: Row) throws -> StoredReceipt {
+        StoredReceipt(receipt: PurgeReceipt(id: row["id"], kind: PurgeReceipt.Kind(rawValue: row["kind"]) ?? .scopes,
+                                            scopes: try StableJSON.decode([String].self, from: Data((row["scopes"] as String).utf8)),
+                                            records: row["records"], unsent: row["unsent"]),
+                      tokenID: row["token"], receivedAt: row["receivedAt"], confirmedAt: row["confirmedAt"], confirmedBy: row["confirmedBy"])
+    }
+
+    public func confirmReceipt(id: String, by user: String, at date: Date) async throws -> StoredReceipt? {
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE receipt SET confirmedAt = ?, confirmedBy = ? WHERE id = ? AND confirmedAt IS NULL",
+                           arguments: [date, user, id])
+            return try Row.fetchOne(db, sql: "SELECT * FROM receipt WHERE id = ?", arguments: [id]).map(Self.storedReceipt)
+        }
+    }
+
+    public func confirmedReceipts(token: String, limit: Int) async throws -> [String] {
+        try await pool.read { db in
+            try String.fetchAll(db, sql: """
+                SELECT id FROM receipt WHERE token = ? AND confirmedAt IS NOT NULL ORDER BY confirmedAt DESC, id LIMIT ?
+                """, arguments: [token, limit])
         }
     }
 

@@ -34,6 +34,14 @@ public protocol SyncStorage: Sendable {
     /// Every receipt, oldest first.
     func receipts() async throws -> [StoredReceipt]
 
+    /// The office confirms a receipt: the device may drop the unsent changes it kept for
+    /// it. A second confirmation keeps the first. Returns the receipt as stored now, nil
+    /// when there is no such receipt.
+    func confirmReceipt(id: String, by user: String, at date: Date) async throws -> StoredReceipt?
+
+    /// The ids of `token`'s confirmed receipts, latest confirmation first, at most `limit`.
+    func confirmedReceipts(token: String, limit: Int) async throws -> [String]
+
     /// Replaces an unrevoked token's scopes; false if there is no such unrevoked token.
     func updateTokenScopes(id: String, scopes: [String]) async throws -> Bool
 
@@ -171,11 +179,16 @@ public struct StoredReceipt: Hashable, Sendable {
     public var receipt: PurgeReceipt
     public var tokenID: String
     public var receivedAt: Date
+    /// When and by whom the office confirmed it (`veld-server receipt confirm`).
+    public var confirmedAt: Date?
+    public var confirmedBy: String?
 
-    public init(receipt: PurgeReceipt, tokenID: String, receivedAt: Date) {
+    public init(receipt: PurgeReceipt, tokenID: String, receivedAt: Date, confirmedAt: Date? = nil, confirmedBy: String? = nil) {
         self.receipt = receipt
         self.tokenID = tokenID
         self.receivedAt = receivedAt
+        self.confirmedAt = confirmedAt
+        self.confirmedBy = confirmedBy
     }
 
     /// The receipt's facts for the access log: no record ids (the device removed them
