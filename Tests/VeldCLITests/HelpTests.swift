@@ -5,8 +5,10 @@ import Testing
 @Suite("Help")
 struct HelpTests {
     static let commands: [(command: [String], mentions: [String])] = [
-        ([], ["init", "visit", "careplan", "goal", "council", "show", "list", "edit", "delete", "status", "schema"]),
-        (["init"], ["--user", "--role", "--home"]),
+        ([], ["init", "visit", "careplan", "goal", "council", "show", "list", "edit", "delete", "status", "schema", "key"]),
+        (["init"], ["--user", "--role", "--home", "--passphrase"]),
+        (["key"], ["status", "rotate", "VELD_KEY_FILE", "VELD_PASSPHRASE"]),
+        (["key", "rotate"], ["--passphrase", "--key-file", "--home", "one transaction"]),
         (["visit"], ["add", "list", "show", "edit", "delete"]),
         (["careplan"], ["add", "list", "show", "edit", "delete"]),
         (["goal"], ["add", "list", "show", "edit", "delete"]),

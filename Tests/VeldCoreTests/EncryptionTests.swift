@@ -93,9 +93,13 @@ import VeldTestSupport
         }
         #expect(without.contains("VELD_PASSPHRASE"))
         #expect(try LocalStore.open(home: home.url, keys: Self.passphrase(home.url, "paard batterij nietje")).record(note.id) == note)
-        #expect(Self.kind(of: { try LocalStore.initialise(home: TemporaryHome().url, user: "b", role: .visitor,
-                                                           keys: Self.passphrase(home.url, "kort")) })
+        let short = try TemporaryHome()
+        #expect(Self.kind(of: { try LocalStore.initialise(home: short.url, user: "b", role: .visitor,
+                                                           keys: Self.passphrase(short.url, "kort")) })
                 .map { if case .keyUnavailable = $0 { true } else { false } } == true, "a short passphrase is refused")
+        #expect(Self.kind(of: { try LocalStore.open(home: short.url) }) == .notInitialised, "and leaves no profile without a key")
+        #expect(try LocalStore.initialise(home: short.url, user: "b", role: .visitor, keys: Self.passphrase(short.url, "lang genoeg nu"))
+            .keyStatus().reference.kind == KeyReference.passphrase)
 
         // A key file: missing, another profile's, readable by others.
         let files = try TemporaryHome()

@@ -51,16 +51,14 @@ extension LocalStore {
             return
         }
         let (wrapping, reference) = try keys.makeKey()
-        let dataKey = SymmetricKey(size: .bits256)
-        let sealed = try writer.write { db -> Int? in
-            // Another process sealed it first: use its key.
-            guard try KeyringRow.fetchOne(db) == nil else { return nil }
-            let ring = try KeyringRow(generation: 1, reference: reference, dataKey: dataKey, wrapping: wrapping, since: clock())
-            try ring.insert(db)
-            return try self.resealAll(db, opening: { value, _ in value },
-                                      sealing: { try DataKeys.seal($0, $1, key: dataKey, generation: 1) }, progress: nil)
+        let created: (SymmetricKey, Int)?
+        do {
+            created = try writer.write { db in try self.createKeyring(db, wrapping: wrapping, reference: reference) }
+        } catch {
+            keys.discard(reference)
+            throw error
         }
-        guard let sealed else {
+        guard let (dataKey, sealed) = created else {
             keys.discard(reference)
             try unlock(keys)
             return
@@ -72,6 +70,19 @@ extension LocalStore {
             try? writer.writeWithoutTransaction { db in try db.execute(sql: "VACUUM") }
             compact()
         }
+    }
+
+    /// Makes the profile's first data key, wrapped by `wrapping`, and seals what the
+    /// profile holds in plain text (nothing, for a new one), in the caller's transaction.
+    /// Returns the key and how many values were sealed; nil when a keyring exists already
+    /// (another process made it first).
+    func createKeyring(_ db: Database, wrapping: SymmetricKey, reference: KeyReference) throws -> (SymmetricKey, Int)? {
+        guard try KeyringRow.fetchOne(db) == nil else { return nil }
+        let dataKey = SymmetricKey(size: .bits256)
+        try KeyringRow(generation: 1, reference: reference, dataKey: dataKey, wrapping: wrapping, since: clock()).insert(db)
+        let sealed = try resealAll(db, opening: { value, _ in value },
+                                   sealing: { try DataKeys.seal($0, $1, key: dataKey, generation: 1) }, progress: nil)
+        return (dataKey, sealed)
     }
 
     private func install(_ ring: KeyringRow, _ keys: any KeyStore) throws {

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import GRDB
 import VeldProtocol
@@ -59,12 +60,28 @@ public final class LocalStore: Sendable {
             }
         }
         let store = try LocalStore(home: home, clock: clock, faults: FaultInjection())
+        if try store.profileIfPresent() != nil { throw LocalStoreError(.alreadyInitialised, home: home) }
+        // The key first (a passphrase may be refused): then the profile and its keyring in
+        // one transaction, so there is never a profile without its key.
+        let keys = keys ?? KeyFileStore(home: home)
+        let (wrapping, reference) = try keys.makeKey()
         let profile = Profile(replicaID: Profile.makeReplicaID(), user: user, role: role, createdAt: clock())
-        try store.writer.write { db in
-            if try ProfileRow.fetchOne(db) != nil { throw LocalStoreError(.alreadyInitialised, home: home) }
-            try ProfileRow(profile).insert(db)
+        let dataKey: SymmetricKey
+        do {
+            dataKey = try store.writer.write { db in
+                if try ProfileRow.fetchOne(db) != nil { throw LocalStoreError(.alreadyInitialised, home: home) }
+                try ProfileRow(profile).insert(db)
+                guard let (dataKey, _) = try store.createKeyring(db, wrapping: wrapping, reference: reference) else {
+                    throw LocalStoreError(.alreadyInitialised, home: home)
+                }
+                return dataKey
+            }
+        } catch {
+            keys.discard(reference)
+            throw error
         }
-        try store.unlock(keys ?? KeyFileStore(home: home))
+        try keys.committed(reference)
+        store.dataKeys.install(dataKey, generation: 1)
         return store
     }
 
