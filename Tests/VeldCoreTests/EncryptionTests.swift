@@ -149,7 +149,7 @@ import VeldTestSupport
         let b = try store.create(type: "visitNote", scope: "loc-zonnehof", fields: otherFields)
         // b's sealed state copied onto a: sealed for b, it does not open as a.
         try store.writer.write { db in
-            try db.execute(sql: "UPDATE record SET state = (SELECT state FROM record WHERE id = ?) WHERE id = ?", arguments: [b.id, a.id])
+            try db.execute(sql: "UPDATE record SET sealedState = (SELECT sealedState FROM record WHERE id = ?) WHERE id = ?", arguments: [b.id, a.id])
         }
         guard case .unreadable(let moved)? = Self.kind(of: { try store.record(a.id) }) else {
             Issue.record("a state moved to another record was shown"); return
@@ -158,7 +158,7 @@ import VeldTestSupport
         #expect(try store.record(b.id) == b)
         // Plaintext written in: refused, not shown.
         try store.writer.write { db in
-            try db.execute(sql: "UPDATE record SET state = ? WHERE id = ?",
+            try db.execute(sql: "UPDATE record SET sealedState = ? WHERE id = ?",
                            arguments: [String(decoding: try StableJSON.encode(a), as: UTF8.self), a.id])
         }
         guard case .unreadable(let plain)? = Self.kind(of: { try store.records() }) else {
@@ -188,7 +188,7 @@ import VeldTestSupport
         // Every sealed value is under generation 2.
         let generations = try store.writer.read { db in
             try Data.fetchAll(db, sql: """
-                SELECT state FROM record UNION ALL SELECT state FROM discarded UNION ALL SELECT problem FROM discarded WHERE problem IS NOT NULL
+                SELECT sealedState FROM record UNION ALL SELECT sealedState FROM discarded UNION ALL SELECT sealedProblem FROM discarded WHERE sealedProblem IS NOT NULL
                 UNION ALL SELECT parkedProblem FROM outbox WHERE parkedProblem IS NOT NULL
                 UNION ALL SELECT value FROM syncState WHERE key IN ('server', 'token', 'serverCA')
                 """).map(DataKeys.generation(of:))
@@ -221,10 +221,16 @@ import VeldTestSupport
     /// process dying at that instant.
     struct Interrupted: KeyStore {
         let inner: KeyFileStore
-        func makeKey() throws -> (SymmetricKey, KeyReference) { try inner.makeKey() }
+        /// Also remove the new key before the profile commits to it.
+        var loseKey = false
+        func makeKey(replacing previous: KeyReference?) throws -> (SymmetricKey, KeyReference) {
+            let made = try inner.makeKey(replacing: previous)
+            if loseKey { inner.discard(made.1) }
+            return made
+        }
         func key(for reference: KeyReference) throws -> SymmetricKey { try inner.key(for: reference) }
-        func committed(_ reference: KeyReference) throws { throw InjectedFailure() }
-        func discard(_ reference: KeyReference) {}
+        func isReady(_ reference: KeyReference) -> Bool { inner.isReady(reference) }
+        func committed(_ reference: KeyReference, replacing previous: KeyReference?) throws { throw InjectedFailure() }
     }
 
     @Test func aRotationCutShortBetweenItsStepsCompletesOnTheNextOpen() throws {
@@ -240,5 +246,92 @@ import VeldTestSupport
         #expect(try reopened.records(RecordQuery(includeDeleted: true)) == records)
         #expect(try FileManager.default.contentsOfDirectory(atPath: home.url.path).filter { $0.contains(".next-") } == [])
         #expect(try LocalStore.open(home: home.url).records(RecordQuery(includeDeleted: true)) == records)
+    }
+
+    @Test func aNewKeyLostBeforeTheCommitChangesNothing() throws {
+        let home = try TemporaryHome()
+        let store = try home.store()
+        _ = try Self.fill(store, words: ["wilg"])
+        let records = try store.records(RecordQuery(includeDeleted: true))
+        guard case .keyUnavailable(let detail)? = Self.kind(of: {
+            try store.rotateKey(using: Interrupted(inner: KeyFileStore(home: home.url), loseKey: true))
+        }) else { Issue.record("a rotation committed to a key that was gone"); return }
+        #expect(detail.contains("nothing was changed"))
+        #expect(try store.keyStatus().generation == 1)
+        #expect(try LocalStore.open(home: home.url).records(RecordQuery(includeDeleted: true)) == records)
+        #expect(try store.create(type: "visitNote", scope: "loc-zonnehof", fields: TemporaryHome.visitFields).id.isEmpty == false)
+    }
+
+    @Test func aProcessThatMissedARotationIsRefusedNeverWritesUnderTheOldKey() throws {
+        let home = try TemporaryHome()
+        let first = try home.store()
+        let note = try first.create(type: "visitNote", scope: "loc-zonnehof", fields: TemporaryHome.visitFields)
+        let second = try LocalStore.open(home: home.url)  // another process, opened before the rotation
+        try first.rotateKey(using: KeyFileStore(home: home.url))
+        // The rotating store writes under the new key at once.
+        let after = try first.edit(id: note.id, changes: ["summary": .string("Na de wissel")])
+        for attempt in [{ _ = try second.edit(id: note.id, changes: ["summary": .string("Met de oude sleutel")]) },
+                        { _ = try second.create(type: "visitNote", scope: "loc-zonnehof", fields: TemporaryHome.visitFields) },
+                        { _ = try second.record(note.id) },
+                        { try second.connect(server: URL(string: "https://sync.example.invalid")!, token: "tok_x") }] {
+            #expect(Self.kind(of: attempt) == .keyChanged)
+        }
+        let reopened = try LocalStore.open(home: home.url)
+        #expect(try reopened.records() == [after])
+        #expect(try reopened.syncSettings().token == nil)
+        #expect(try reopened.rotateKey(using: KeyFileStore(home: home.url)).generation == 3)
+    }
+
+    @Test func twoProfilesCannotShareOneKeyFile() throws {
+        let shared = try TemporaryHome()
+        let keyFile = KeyFileStore(file: shared.url.appendingPathComponent("shared.key"))
+        let a = try TemporaryHome(), b = try TemporaryHome()
+        let first = try LocalStore.initialise(home: a.url, user: "anna", role: .visitor, keys: keyFile)
+        let note = try first.create(type: "visitNote", scope: "loc-zonnehof", fields: TemporaryHome.visitFields)
+        guard case .keyUnavailable(let detail)? = Self.kind(of: { try LocalStore.initialise(home: b.url, user: "bram", role: .visitor, keys: keyFile) })
+        else { Issue.record("a second profile took over the key file"); return }
+        #expect(detail.contains("another profile's key"))
+        #expect(Self.kind(of: { try LocalStore.open(home: b.url) }) == .notInitialised)
+        // Nor may a passphrase profile move onto it.
+        let phrase = try LocalStore.initialise(home: b.url, user: "bram", role: .visitor, keys: Self.passphrase(b.url, "eigen zin voor bram"))
+        #expect(Self.kind(of: { try phrase.rotateKey(using: keyFile) }).map { if case .keyUnavailable = $0 { true } else { false } } == true)
+        #expect(try LocalStore.open(home: a.url, keys: keyFile).record(note.id) == note)
+        #expect(try LocalStore.open(home: b.url, keys: Self.passphrase(b.url, "eigen zin voor bram")).keyStatus().generation == 1)
+    }
+
+    @Test func anOlderReleaseCannotWriteIntoAnEncryptedProfile() throws {
+        let home = try TemporaryHome()
+        let store = try home.store()
+        _ = try store.create(type: "visitNote", scope: "loc-zonnehof", fields: TemporaryHome.visitFields)
+        // What the release before encryption ran for every read and write of a record.
+        #expect(throws: DatabaseError.self) { try store.writer.read { db in try Row.fetchAll(db, sql: "SELECT state FROM record") } }
+        #expect(throws: DatabaseError.self) {
+            try store.writer.write { db in
+                try db.execute(sql: "INSERT INTO discarded (recordID, type, state, problem, discardedAt) VALUES ('x', 'visitNote', '{}', NULL, 0)")
+            }
+        }
+    }
+
+    @Test func passphrasesAreNormalisedAndTheirCostIsBounded() throws {
+        let home = try TemporaryHome()
+        let composed = "café aan de gracht", decomposed = "cafe\u{301} aan de gracht"
+        #expect(Array(composed.utf8) != Array(decomposed.utf8))
+        let store = try LocalStore.initialise(home: home.url, user: "anna", role: .visitor, keys: Self.passphrase(home.url, composed))
+        let note = try store.create(type: "visitNote", scope: "loc-zonnehof", fields: TemporaryHome.visitFields)
+        #expect(try LocalStore.open(home: home.url, keys: Self.passphrase(home.url, decomposed)).record(note.id) == note)
+        // A reference asking for 2 GiB is refused, not attempted.
+        let greedy = KeyReference(kind: KeyReference.passphrase, id: "x", salt: Data(count: 16).base64EncodedString(), logN: 20, r: 16, p: 4)
+        guard case .unreadable? = Self.kind(of: { try Self.passphrase(home.url, composed).key(for: greedy) }) else {
+            Issue.record("an unbounded scrypt cost was attempted"); return
+        }
+        #expect(PassphraseKeyStore.Cost.standard.isBounded)
+    }
+
+    @Test func emptyValuesSealAndOpen() throws {
+        let home = try TemporaryHome()
+        let store = try home.store()
+        try store.connect(server: URL(string: "https://sync.example.invalid")!, token: "", serverCA: "")
+        #expect(try LocalStore.open(home: home.url).syncSettings().token == "")
+        #expect(try LocalStore.open(home: home.url).syncSettings().serverCA == "")
     }
 }

@@ -129,7 +129,8 @@ import VeldProtocol
         #expect(try upgraded.outbox().map(\.recordID) == [note.id])
         // Its plaintext was sealed on the way, and left the files.
         #expect(try upgraded.keyStatus().generation == 1)
-        #expect(try upgraded.writer.read { db in try Data.fetchOne(db, sql: "SELECT state FROM record") }?.first == DataKeys.magic)
+        #expect(try upgraded.keyStatus().compactPending == false)
+        #expect(try upgraded.writer.read { db in try Data.fetchOne(db, sql: "SELECT sealedState FROM record") }?.first == DataKeys.magic)
         #expect(try DatabaseFiles.containing("Rondgang huiskamer", in: home.url).isEmpty)
 
         // And on an empty one.

@@ -101,7 +101,7 @@ enum EncryptionScenario {
         // The passphrase's derivation at the standard cost, as each command pays it.
         var derivation: [Double] = []
         let phrase = PassphraseKeyStore(home: scratch.path("kdf")) { "lange zin voor de meting" }
-        let (_, reference) = try phrase.makeKey()
+        let (_, reference) = try phrase.makeKey(replacing: nil)
         for _ in 0..<3 { derivation.append(try measure { _ = try phrase.key(for: reference) } * 1_000) }
         report.add(s, "scrypt N=2^17, r=8, p=1: deriving the key from a passphrase (each command)", unit: "ms", values: derivation)
         report.note("Encryption at rest: AES-256-GCM (BoringSSL) on every record state, discarded change, refusal and the server, token and CA, in the same transaction as the write. The unencrypted store exists for this comparison only.")

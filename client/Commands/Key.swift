@@ -115,9 +115,10 @@ struct Key: ParsableCommand {
             if total >= 10_000 { FileHandle.standardError.write(Data("Re-encrypting \(total) records…\n".utf8)) }
             let after = try store.rotateKey(using: keys)
             let oldFile = CLIKeys.keyFile(home: home.url).file
-            if before.reference.kind == KeyReference.keyFile, after.reference.kind != KeyReference.keyFile {
-                // The old key file opens nothing any more; it goes so nobody mistakes it for a key.
-                try? FileManager.default.removeItem(at: oldFile)
+            if after.reference.kind != KeyReference.keyFile {
+                // The old key file opens nothing any more; it goes so nobody mistakes it for
+                // a key (only if it holds this profile's old key).
+                CLIKeys.keyFile(home: home.url).retire(before.reference)
             }
             print("Re-encrypted \(after.sealedValues) values under data key \(after.generation), protected by \(after.reference.summary).")
             if after.reference.kind == KeyReference.keyFile {

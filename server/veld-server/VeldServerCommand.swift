@@ -180,9 +180,10 @@ struct ReceiptCommand: AsyncParsableCommand {
             discussion: """
                 After a scope removal a device keeps its changes that had not been sent in its
                 encrypted discard log, and its receipt says how many (`veld-server devices`).
-                Once the office has dealt with them (given the scope back for a while so they
-                can be sent, or accepted that they are gone), confirm the receipt: on its next
-                sync the device removes them. A confirmation cannot be taken back.
+                They are not sent from there: the device's user reads them (`veld rejected
+                --discarded`) so that what still matters is entered again by someone who holds
+                the scope. Once the office has dealt with them, confirm the receipt: on its
+                next sync the device removes them. A confirmation cannot be taken back.
                 """)
         @OptionGroup var database: DatabaseOptions
         @Argument(help: "The receipt's id, as `veld-server devices` shows it.") var id: String

@@ -39,6 +39,9 @@ final class DataKeys: Sendable {
     static let headerSize = 6
 
     func installPassthrough() { passthrough.withLock { $0 = true } }
+    var isPassthrough: Bool { passthrough.withLock { $0 } }
+    /// The generation that seals; nil before the profile is unlocked.
+    var currentGeneration: UInt32? { keys.withLock { $0?.current } }
 
     func install(_ key: SymmetricKey, generation: UInt32) {
         keys.withLock { state in
@@ -58,12 +61,13 @@ final class DataKeys: Sendable {
 
     func open(_ sealed: Data, _ purpose: SealPurpose, home: URL) throws -> Data {
         if passthrough.withLock({ $0 }) { return sealed }
-        guard sealed.count > Self.headerSize + 28, sealed[sealed.startIndex] == Self.magic,
+        guard sealed.count >= Self.headerSize + 28, sealed[sealed.startIndex] == Self.magic,
               sealed[sealed.startIndex + 1] == Self.format else {
             throw LocalStoreError(.unreadable("\(purpose.label) is not sealed; the database was changed outside Veld"), home: home)
         }
         let generation = Self.generation(of: sealed)
         guard let key = keys.withLock({ $0?.byGeneration[generation] }) else {
+            if generation > (currentGeneration ?? 0) { throw LocalStoreError(.keyChanged, home: home) }
             throw LocalStoreError(.unreadable("\(purpose.label) is sealed by a data key this profile does not hold (generation \(generation)); the database was changed outside Veld"), home: home)
         }
         do {

@@ -16,28 +16,42 @@ import Darwin
 ///
 /// ```swift
 /// struct KeychainStore: KeyStore {
-///     func makeKey() throws -> (SymmetricKey, KeyReference) { … }   // a new Keychain item
+///     func makeKey(replacing previous: KeyReference?) throws -> (SymmetricKey, KeyReference) { … }  // a new item
 ///     func key(for reference: KeyReference) throws -> SymmetricKey { … }
-///     func committed(_ reference: KeyReference) throws { … }        // delete older items
+///     func committed(_ reference: KeyReference, replacing previous: KeyReference?) throws { … }  // delete the old one
 /// }
 /// let store = try LocalStore.open(home: home, keys: KeychainStore())
 /// ```
 public protocol KeyStore: Sendable {
-    /// A new wrapping key and how to find it again. The reference is kept in the profile in
-    /// plain text, so it must hold no secret.
-    func makeKey() throws -> (SymmetricKey, KeyReference)
+    /// A new wrapping key and how to find it again; `previous` is the profile's reference
+    /// now (nil for a new profile). The reference is kept in the profile in plain text, so
+    /// it must hold no secret. A store refuses here, before anything is written, what it
+    /// cannot commit to (a key file that holds another profile's key).
+    func makeKey(replacing previous: KeyReference?) throws -> (SymmetricKey, KeyReference)
     /// The key `reference` names. Throws a ``LocalStoreError`` (`keyUnavailable`) that says
     /// what to do when it is not there.
     func key(for reference: KeyReference) throws -> SymmetricKey
-    /// The profile now uses `reference` (committed to the database): keys made before it may go.
-    func committed(_ reference: KeyReference) throws
-    /// The profile did not commit to `reference` (another process sealed it first): the
-    /// key may go.
+    /// Whether the key `reference` names is still there to commit to; asked inside the
+    /// transaction that commits the profile to it.
+    func isReady(_ reference: KeyReference) -> Bool
+    /// The profile now uses `reference` (committed to the database): it takes `previous`'s
+    /// place, and keys made before it may go.
+    func committed(_ reference: KeyReference, replacing previous: KeyReference?) throws
+    /// The profile did not commit to `reference` (it failed, or another process sealed it
+    /// first): the key may go.
     func discard(_ reference: KeyReference)
+    /// Whether keys other than `reference` wait for a commit that never came.
+    func hasAbandonedKeys(keeping reference: KeyReference) -> Bool
+    /// Removes them; called inside a write transaction that has read `reference` as the
+    /// profile's, so no commit to another key can be under way.
+    func removeAbandonedKeys(keeping reference: KeyReference)
 }
 
 extension KeyStore {
+    public func isReady(_ reference: KeyReference) -> Bool { true }
     public func discard(_ reference: KeyReference) {}
+    public func hasAbandonedKeys(keeping reference: KeyReference) -> Bool { false }
+    public func removeAbandonedKeys(keeping reference: KeyReference) {}
 }
 
 /// How a profile finds its wrapping key again: which kind of store, an id, and for a
@@ -84,13 +98,17 @@ public struct KeyReference: Codable, Hashable, Sendable {
 /// (a copy, a backup); on a lost laptop it protects only as well as the disk, so keep the
 /// file elsewhere (`VELD_KEY_FILE`) or use a passphrase.
 ///
-/// A new key is written to `FILE.next` first and takes `FILE`'s place once the profile
-/// has committed to it, so a crash at any instant leaves a key that opens the profile.
+/// A new key is written to `FILE.next-ID` first and takes `FILE`'s place once the profile
+/// has committed to it, so a crash at any instant leaves a key that opens the profile. It
+/// never takes the place of a file that holds a key other than the one it replaces: two
+/// profiles pointed at one file are refused, not silently broken.
 public struct KeyFileStore: KeyStore {
     public static let defaultName = "veld.key"
     public let file: URL
 
-    public init(file: URL) { self.file = file }
+    /// `file`, with symbolic links resolved (the mode checked and the file replaced are
+    /// those of the file itself).
+    public init(file: URL) { self.file = file.resolvingSymlinksInPath() }
 
     /// `veld.key` in the profile folder.
     public init(home: URL) { self.init(file: home.appendingPathComponent(Self.defaultName)) }
@@ -99,74 +117,102 @@ public struct KeyFileStore: KeyStore {
     /// processes making keys at once never overwrite each other's.
     func next(_ id: String) -> URL { URL(fileURLWithPath: file.path + ".next-" + id) }
 
-    public func makeKey() throws -> (SymmetricKey, KeyReference) {
+    private var home: URL { file.deletingLastPathComponent() }
+
+    public func makeKey(replacing previous: KeyReference?) throws -> (SymmetricKey, KeyReference) {
+        if let held = try read(file), held.id != (previous?.kind == KeyReference.keyFile ? previous?.id : nil) {
+            throw LocalStoreError(.keyUnavailable("the key file \(file.path) holds another profile's key (key \(held.id)); give this profile a file of its own (VELD_KEY_FILE), or move that file away if nothing uses it"), home: home)
+        }
         let key = SymmetricKey(size: .bits256)
         let reference = KeyReference(kind: KeyReference.keyFile, id: KeyReference.makeID())
-        let text = "veld-key 1 \(reference.id) \(key.withUnsafeBytes { Data($0).base64EncodedString() })\n"
-        try Self.writePrivately(Data(text.utf8), to: next(reference.id), home: file.deletingLastPathComponent())
+        let replaces = previous?.kind == KeyReference.keyFile ? previous?.id ?? "-" : "-"
+        let text = "veld-key 1 \(reference.id) \(key.withUnsafeBytes { Data($0).base64EncodedString() }) \(replaces)\n"
+        try Self.writePrivately(Data(text.utf8), to: next(reference.id), home: home)
         return (key, reference)
     }
 
     public func key(for reference: KeyReference) throws -> SymmetricKey {
         guard reference.kind == KeyReference.keyFile else { throw Self.wrongKind(reference, home: home) }
-        if let (id, key) = try read(file), id == reference.id {
-            removeAbandonedKeys()
-            return key
+        let main = try read(file)
+        if let main, main.id == reference.id { return main.key }
+        if let waiting = try read(next(reference.id)), waiting.id == reference.id {
+            // The profile committed to it and the rename was cut short: finish it, if the
+            // file still holds the key it replaces (or none); else use it where it is.
+            if main == nil || main?.id == waiting.replaces { try? move(reference) }
+            return waiting.key
         }
-        if let (id, key) = try read(next(reference.id)), id == reference.id {
-            try committed(reference)  // the profile committed to it; the rename was cut short
-            return key
-        }
-        if FileManager.default.fileExists(atPath: file.path) {
+        if main != nil {
             throw LocalStoreError(.keyUnavailable("the key file \(file.path) holds another key than this profile's (key \(reference.id)); put this profile's key file back, or point VELD_KEY_FILE at it"), home: home)
         }
         throw LocalStoreError(.keyUnavailable("the key file \(file.path) is missing; restore it from where you keep it (or point VELD_KEY_FILE at it): without it this profile cannot be read"), home: home)
     }
 
-    public func committed(_ reference: KeyReference) throws {
+    public func isReady(_ reference: KeyReference) -> Bool {
+        (try? read(next(reference.id)))??.id == reference.id
+    }
+
+    public func committed(_ reference: KeyReference, replacing previous: KeyReference?) throws {
+        let main = try read(file)
+        if main?.id == reference.id { return }
+        guard let waiting = try read(next(reference.id)), waiting.id == reference.id else {
+            throw LocalStoreError(.keyUnavailable("the new key \(next(reference.id).path) is gone; restore it to \(file.path) from a backup: without it this profile cannot be read"), home: home)
+        }
+        guard main == nil || main?.id == waiting.replaces else {
+            // Another profile's key took the file meanwhile: the new key stays where it is.
+            return
+        }
+        try move(reference)
+    }
+
+    private func move(_ reference: KeyReference) throws {
         let waiting = next(reference.id)
-        guard let (id, _) = try read(waiting), id == reference.id else { return }
         guard rename(waiting.path, file.path) == 0 else {
             throw LocalStoreError(.keyUnavailable("cannot move \(waiting.path) to \(file.path) (errno \(errno)); check the folder's permissions"), home: home)
         }
-        Self.syncFolder(file.deletingLastPathComponent())
+        Self.syncFolder(home)
     }
 
     public func discard(_ reference: KeyReference) {
         try? FileManager.default.removeItem(at: next(reference.id))
     }
 
-    /// Removes keys made for a rotation or a first seal that never committed (the process
-    /// was killed, or another process sealed first). Only those an hour old: a younger one
-    /// may belong to a rotation still under way in another process.
-    private func removeAbandonedKeys() {
-        let folder = file.deletingLastPathComponent()
+    /// Removes the key file if it holds `reference`'s key (a profile that moved to a
+    /// passphrase no longer needs it); true if it did.
+    @discardableResult
+    public func retire(_ reference: KeyReference) -> Bool {
+        guard reference.kind == KeyReference.keyFile, (try? read(file))??.id == reference.id else { return false }
+        return (try? FileManager.default.removeItem(at: file)) != nil
+    }
+
+    private var stagedNames: [String] {
         let prefix = file.lastPathComponent + ".next-"
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder.path) else { return }
-        for name in names where name.hasPrefix(prefix) {
-            let url = folder.appendingPathComponent(name)
-            if let modified = (try? FileManager.default.attributesOfItem(atPath: url.path))?[.modificationDate] as? Date,
-               modified < Date().addingTimeInterval(-3600) {
-                try? FileManager.default.removeItem(at: url)
-            }
+        return ((try? FileManager.default.contentsOfDirectory(atPath: home.path)) ?? []).filter { $0.hasPrefix(prefix) }
+    }
+
+    public func hasAbandonedKeys(keeping reference: KeyReference) -> Bool {
+        stagedNames.contains { $0 != next(reference.id).lastPathComponent }
+    }
+
+    public func removeAbandonedKeys(keeping reference: KeyReference) {
+        for name in stagedNames where name != next(reference.id).lastPathComponent {
+            try? FileManager.default.removeItem(at: home.appendingPathComponent(name))
         }
     }
 
-    private var home: URL { file.deletingLastPathComponent() }
-
-    /// The id and key in `url`, or nil if there is no such file.
-    private func read(_ url: URL) throws -> (String, SymmetricKey)? {
+    /// The id, key and replaced id in `url`, or nil if there is no such file.
+    private func read(_ url: URL) throws -> (id: String, key: SymmetricKey, replaces: String?)? {
         guard let attributes = try? FileManager.default.attributesOfItem(atPath: url.path) else { return nil }
         if let mode = attributes[.posixPermissions] as? NSNumber, mode.intValue & 0o077 != 0 {
             throw LocalStoreError(.keyUnavailable("the key file \(url.path) may be read by others (mode \(String(mode.intValue & 0o777, radix: 8))); run `chmod 600 \(url.path)` and try again"), home: home)
         }
         let text = String(decoding: try Data(contentsOf: url), as: UTF8.self)
         let parts = text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ")
-        guard parts.count == 4, parts[0] == "veld-key", parts[1] == "1",
+        guard (4...5).contains(parts.count), parts[0] == "veld-key", parts[1] == "1",
               let bytes = Data(base64Encoded: String(parts[3])), bytes.count == 32 else {
             throw LocalStoreError(.keyUnavailable("the key file \(url.path) is damaged; restore it from where you keep it"), home: home)
         }
-        return (String(parts[2]), SymmetricKey(data: bytes))
+        let replaces = parts.count == 5 && parts[4] != "-" ? String(parts[4]) : nil
+        return (String(parts[2]), SymmetricKey(data: bytes), replaces)
     }
 
     static func wrongKind(_ reference: KeyReference, home: URL) -> LocalStoreError {
@@ -225,6 +271,11 @@ public struct PassphraseKeyStore: KeyStore {
         static let logNRange = 10...20
         static let rRange = 1...16
         static let pRange = 1...4
+        /// At most 256 MiB of memory (128·r·N) and 2^22 block mixes (N·r·p) per derivation.
+        var isBounded: Bool {
+            Self.logNRange.contains(logN) && Self.rRange.contains(r) && Self.pRange.contains(p)
+                && 128 * r << logN <= 256 << 20 && (r * p) << logN <= 1 << 22
+        }
     }
 
     public static let minimumLength = 8
@@ -239,7 +290,7 @@ public struct PassphraseKeyStore: KeyStore {
         self.passphrase = passphrase
     }
 
-    public func makeKey() throws -> (SymmetricKey, KeyReference) {
+    public func makeKey(replacing previous: KeyReference?) throws -> (SymmetricKey, KeyReference) {
         let salt = Data((0..<16).map { _ in UInt8.random(in: .min ... .max) })
         let reference = KeyReference(kind: KeyReference.passphrase, id: KeyReference.makeID(),
                                      salt: salt.base64EncodedString(), logN: cost.logN, r: cost.r, p: cost.p)
@@ -259,16 +310,16 @@ public struct PassphraseKeyStore: KeyStore {
         return try derive(phrase, reference)
     }
 
-    public func committed(_ reference: KeyReference) throws {}
+    public func committed(_ reference: KeyReference, replacing previous: KeyReference?) throws {}
 
     private func derive(_ phrase: String, _ reference: KeyReference) throws -> SymmetricKey {
         guard let saltText = reference.salt, let salt = Data(base64Encoded: saltText), salt.count >= 16,
-              let logN = reference.logN, Cost.logNRange.contains(logN),
-              let r = reference.r, Cost.rRange.contains(r), let p = reference.p, Cost.pRange.contains(p) else {
+              let logN = reference.logN, let r = reference.r, let p = reference.p, Cost(logN: logN, r: r, p: p).isBounded else {
             throw LocalStoreError(.unreadable("the profile's passphrase settings are damaged or out of range"), home: home)
         }
         do {
-            return try KDF.Scrypt.deriveKey(from: Array(phrase.utf8), salt: salt, outputByteCount: 32,
+            // Normalised (NFC): the same words typed on another system give the same key.
+            return try KDF.Scrypt.deriveKey(from: Array(phrase.precomposedStringWithCanonicalMapping.utf8), salt: salt, outputByteCount: 32,
                                             rounds: 1 << logN, blockSize: r, parallelism: p)
         } catch {
             throw LocalStoreError(.keyUnavailable("the key could not be derived from the passphrase (\(error)); is there enough free memory?"), home: home)
@@ -289,9 +340,9 @@ public struct StandardKeyStore: KeyStore {
         self.protectWithPassphrase = protectWithPassphrase && passphrase != nil
     }
 
-    public func makeKey() throws -> (SymmetricKey, KeyReference) {
-        if protectWithPassphrase, let passphrase { return try passphrase.makeKey() }
-        return try keyFile.makeKey()
+    public func makeKey(replacing previous: KeyReference?) throws -> (SymmetricKey, KeyReference) {
+        if protectWithPassphrase, let passphrase { return try passphrase.makeKey(replacing: previous) }
+        return try keyFile.makeKey(replacing: previous)
     }
 
     public func key(for reference: KeyReference) throws -> SymmetricKey {
@@ -302,11 +353,19 @@ public struct StandardKeyStore: KeyStore {
         return try keyFile.key(for: reference)
     }
 
-    public func committed(_ reference: KeyReference) throws {
-        if reference.kind == KeyReference.keyFile { try keyFile.committed(reference) }
+    public func isReady(_ reference: KeyReference) -> Bool {
+        reference.kind == KeyReference.keyFile ? keyFile.isReady(reference) : true
+    }
+
+    public func committed(_ reference: KeyReference, replacing previous: KeyReference?) throws {
+        if reference.kind == KeyReference.keyFile { try keyFile.committed(reference, replacing: previous) }
     }
 
     public func discard(_ reference: KeyReference) {
         if reference.kind == KeyReference.keyFile { keyFile.discard(reference) }
     }
+
+    public func hasAbandonedKeys(keeping reference: KeyReference) -> Bool { keyFile.hasAbandonedKeys(keeping: reference) }
+
+    public func removeAbandonedKeys(keeping reference: KeyReference) { keyFile.removeAbandonedKeys(keeping: reference) }
 }

@@ -13,6 +13,9 @@ public struct KeyStatus: Hashable, Sendable {
     public var since: Date
     /// Values sealed under it: record states, discarded changes, refusals, sync settings.
     public var sealedValues: Int
+    /// Plaintext from before encryption may still be in the file's free pages or WAL (the
+    /// compaction after the first sealing met a busy moment; every open tries again).
+    public var compactPending = false
 }
 
 /// Encryption at rest. Every value that holds client data (a record's state, a discarded
@@ -35,57 +38,109 @@ extension LocalStore {
                 t.column("reference", .text).notNull()
                 t.column("wrappedKey", .blob).notNull()
                 t.column("since", .datetime).notNull()
+                // Set when plaintext from before encryption may still be in free pages or
+                // the WAL: every open compacts until that succeeds.
+                t.column("compactPending", .boolean).notNull().defaults(to: false)
             }
+            // New names for what is now sealed, so a release from before encryption fails
+            // on this file instead of writing plaintext into it.
+            try db.execute(sql: "ALTER TABLE record RENAME COLUMN state TO sealedState")
+            try db.execute(sql: "ALTER TABLE discarded RENAME COLUMN state TO sealedState")
+            try db.execute(sql: "ALTER TABLE discarded RENAME COLUMN problem TO sealedProblem")
         }
     }
 
     /// The sync settings that are sealed: where the device sends its token, the token,
-    /// and the CA that decides whom it trusts (sealed for integrity too).
+    /// and the CA that decides whom it trusts.
     static let sealedSettings = [SyncKey.server, SyncKey.token, SyncKey.serverCA]
 
     /// Opens the data key with `keys`. A profile from before encryption is sealed now, in
     /// one transaction, and compacted so its plaintext leaves the files.
     func unlock(_ keys: any KeyStore) throws {
         if let ring = try writer.read({ db in try KeyringRow.fetchOne(db) }) {
-            try install(ring, keys)
+            let reference = try install(ring, keys)
+            if keys.hasAbandonedKeys(keeping: reference) {
+                // In a write transaction that reads the profile's reference: a rotation in
+                // another process has committed by then (and its key is the reference) or
+                // has not begun.
+                try writer.write { db in
+                    if let current = try KeyringRow.fetchOne(db) { keys.removeAbandonedKeys(keeping: try current.decodedReference(home: home)) }
+                }
+            }
+            if ring.compactPending { compactPlaintext() }
             return
         }
-        let (wrapping, reference) = try keys.makeKey()
-        let created: (SymmetricKey, Int)?
+        let (wrapping, reference) = try keys.makeKey(replacing: nil)
+        let dataKey = SymmetricKey(size: .bits256)
+        let sealed: Int?
         do {
-            created = try writer.write { db in try self.createKeyring(db, wrapping: wrapping, reference: reference) }
+            sealed = try writer.write { db in
+                try self.createKeyring(db, dataKey: dataKey, wrapping: wrapping, reference: reference, keys: keys)
+            }
         } catch {
-            keys.discard(reference)
+            try settle(reference, keys: keys, after: error)
             throw error
         }
-        guard let (dataKey, sealed) = created else {
-            keys.discard(reference)
+        guard let sealed else {
+            keys.discard(reference)  // another process sealed it first: use its key
             try unlock(keys)
             return
         }
-        try keys.committed(reference)
         dataKeys.install(dataKey, generation: 1)
-        if sealed > 0 {
-            // The plaintext that was there: out of free pages and the WAL.
-            try? writer.writeWithoutTransaction { db in try db.execute(sql: "VACUUM") }
-            compact()
-        }
+        try keys.committed(reference, replacing: nil)
+        if sealed > 0 { compactPlaintext() }
     }
 
     /// Makes the profile's first data key, wrapped by `wrapping`, and seals what the
     /// profile holds in plain text (nothing, for a new one), in the caller's transaction.
-    /// Returns the key and how many values were sealed; nil when a keyring exists already
-    /// (another process made it first).
-    func createKeyring(_ db: Database, wrapping: SymmetricKey, reference: KeyReference) throws -> (SymmetricKey, Int)? {
+    /// Returns how many values were sealed; nil when a keyring exists already (another
+    /// process made it first).
+    func createKeyring(_ db: Database, dataKey: SymmetricKey, wrapping: SymmetricKey, reference: KeyReference,
+                       keys: any KeyStore) throws -> Int? {
         guard try KeyringRow.fetchOne(db) == nil else { return nil }
-        let dataKey = SymmetricKey(size: .bits256)
-        try KeyringRow(generation: 1, reference: reference, dataKey: dataKey, wrapping: wrapping, since: clock()).insert(db)
+        var ring = try KeyringRow(generation: 1, reference: reference, dataKey: dataKey, wrapping: wrapping, since: clock())
         let sealed = try resealAll(db, opening: { value, _ in value },
-                                   sealing: { try DataKeys.seal($0, $1, key: dataKey, generation: 1) }, progress: nil)
-        return (dataKey, sealed)
+                                   sealing: { try DataKeys.seal($0, $1, key: dataKey, generation: 1) }, recomputeStatus: true,
+                                   progress: nil)
+        ring.compactPending = sealed > 0
+        try ring.insert(db)
+        try checkReady(reference, keys)
+        return sealed
     }
 
-    private func install(_ ring: KeyringRow, _ keys: any KeyStore) throws {
+    /// Inside the committing transaction: the new key must still be there, or nothing commits.
+    private func checkReady(_ reference: KeyReference, _ keys: any KeyStore) throws {
+        guard keys.isReady(reference) else {
+            throw LocalStoreError(.keyUnavailable("the new key was removed before the profile could use it; nothing was changed, try again"), home: home)
+        }
+    }
+
+    /// After a failed commit to `reference`: discards the key only if the database did not
+    /// commit to it after all (a failure reported after the commit reached the disk).
+    private func settle(_ reference: KeyReference, keys: any KeyStore, after error: any Error) throws {
+        let stored = try? writer.read { db in try KeyringRow.fetchOne(db)?.decodedReference(home: home) }
+        if stored == reference { return }
+        keys.discard(reference)
+    }
+
+    /// Moves plaintext from before encryption out of the free pages and the WAL; the flag
+    /// stays until both succeed, so a busy moment is retried at the next open.
+    private func compactPlaintext() {
+        do {
+            try writer.writeWithoutTransaction { db in
+                try db.execute(sql: "VACUUM")
+                try db.checkpoint(.truncate)
+                try db.execute(sql: "UPDATE keyring SET compactPending = 0")
+                try db.checkpoint(.truncate)
+            }
+        } catch {
+            // Another process reads the file now; the next open tries again.
+        }
+    }
+
+    /// Installs the data key `ring` wraps, opened with `keys`; returns the ring's reference.
+    @discardableResult
+    private func install(_ ring: KeyringRow, _ keys: any KeyStore) throws -> KeyReference {
         let reference = try ring.decodedReference(home: home)
         let wrapping = try keys.key(for: reference)
         guard let generation = UInt32(exactly: ring.generation),
@@ -94,6 +149,7 @@ extension LocalStore {
             throw LocalStoreError(.wrongKey("\(what) does not open the profile in \(home.path); try again (a passphrase is case-sensitive), or restore the key that belongs to it"), home: home)
         }
         dataKeys.install(SymmetricKey(data: dataKey), generation: generation)
+        return reference
     }
 
     /// A profile whose values are stored unsealed, for the benchmark that shows what
@@ -108,78 +164,112 @@ extension LocalStore {
     }
 
     private struct Passthrough: KeyStore {
-        func makeKey() throws -> (SymmetricKey, KeyReference) { (SymmetricKey(size: .bits256), KeyReference(kind: "none", id: "none")) }
+        func makeKey(replacing previous: KeyReference?) throws -> (SymmetricKey, KeyReference) {
+            (SymmetricKey(size: .bits256), KeyReference(kind: "none", id: "none"))
+        }
         func key(for reference: KeyReference) throws -> SymmetricKey { throw CryptoKitError.incorrectKeySize }
-        func committed(_ reference: KeyReference) throws {}
+        func committed(_ reference: KeyReference, replacing previous: KeyReference?) throws {}
     }
 
     /// How the profile is protected now.
     public func keyStatus() throws -> KeyStatus {
         try writer.read { db in
-            guard let ring = try KeyringRow.fetchOne(db) else { throw LocalStoreError(.notInitialised, home: home) }
+            guard let ring = try KeyringRow.fetchOne(db), let generation = UInt32(exactly: ring.generation) else {
+                throw LocalStoreError(.notInitialised, home: home)
+            }
             let counts = try Int.fetchOne(db, sql: """
-                SELECT (SELECT COUNT(*) FROM record) + (SELECT COUNT(*) FROM discarded) + (SELECT COUNT(problem) FROM discarded)
+                SELECT (SELECT COUNT(*) FROM record) + (SELECT COUNT(*) FROM discarded) + (SELECT COUNT(sealedProblem) FROM discarded)
                      + (SELECT COUNT(parkedProblem) FROM outbox) + (SELECT COUNT(*) FROM syncState WHERE key IN (?, ?, ?))
                 """, arguments: StatementArguments(Self.sealedSettings)) ?? 0
-            return KeyStatus(reference: try ring.decodedReference(home: home), generation: UInt32(ring.generation),
-                             since: ring.since, sealedValues: counts)
+            return KeyStatus(reference: try ring.decodedReference(home: home), generation: generation,
+                             since: ring.since, sealedValues: counts, compactPending: ring.compactPending)
         }
     }
 
     /// Makes a new data key and reseals everything under it, in one transaction: a crash
     /// or kill at any instant leaves the profile under the old key or the new one, whole.
     /// The new data key is wrapped by a new key from `keys` (which may be another kind:
-    /// a key file becomes a passphrase). `progress` gets (done, total) as records go.
+    /// a key file becomes a passphrase). `progress` gets (done, total) as records go. A
+    /// write from another process that opened the profile before is refused afterwards
+    /// (its key is the old one) and says to run again.
     @discardableResult
     public func rotateKey(using keys: any KeyStore, progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> KeyStatus {
-        let (wrapping, reference) = try keys.makeKey()
+        let previous = try keyStatus().reference
+        let (wrapping, reference) = try keys.makeKey(replacing: previous)
         let dataKey = SymmetricKey(size: .bits256)
-        let generation: UInt32
+        let dataKeys = self.dataKeys
         do {
-            generation = try writer.write { db -> UInt32 in
-            guard let ring = try KeyringRow.fetchOne(db) else { throw LocalStoreError(.notInitialised, home: home) }
-            let generation = UInt32(ring.generation) + 1
-            try KeyringRow(generation: generation, reference: reference, dataKey: dataKey, wrapping: wrapping, since: clock()).update(db)
-            let home = self.home
-            _ = try self.resealAll(db, opening: { try self.dataKeys.open($0, $1, home: home) },
-                                   sealing: { try DataKeys.seal($0, $1, key: dataKey, generation: generation) }, progress: progress)
-            return generation
+            try writer.write { db in
+                guard let ring = try KeyringRow.fetchOne(db), let current = UInt32(exactly: ring.generation), current < .max else {
+                    throw LocalStoreError(.notInitialised, home: home)
+                }
+                try self.checkCurrentKey(db)
+                let generation = current + 1
+                try KeyringRow(generation: generation, reference: reference, dataKey: dataKey, wrapping: wrapping, since: clock()).update(db)
+                let home = self.home
+                _ = try self.resealAll(db, opening: { try dataKeys.open($0, $1, home: home) },
+                                       sealing: { try DataKeys.seal($0, $1, key: dataKey, generation: generation) },
+                                       recomputeStatus: false, progress: progress)
+                try self.checkReady(reference, keys)
+                // The new key seals from the commit on, before any other write of this process.
+                let bytes = dataKey.withUnsafeBytes { Data($0) }  // SymmetricKey is not Sendable here
+                db.afterNextTransaction(onCommit: { _ in dataKeys.install(SymmetricKey(data: bytes), generation: generation) })
             }
         } catch {
-            keys.discard(reference)
+            try settle(reference, keys: keys, after: error)
             throw error
         }
-        dataKeys.install(dataKey, generation: generation)
-        try keys.committed(reference)
+        try keys.committed(reference, replacing: previous)
         compact()
         return try keyStatus()
     }
 
+    /// The data key this process seals with must be the one the database holds: another
+    /// process may have rotated it since this one opened the profile. Called in every
+    /// transaction that seals.
+    func checkCurrentKey(_ db: Database) throws {
+        guard !dataKeys.isPassthrough else { return }
+        let generation = try Int64.fetchOne(db.cachedStatement(sql: "SELECT generation FROM keyring"))
+        guard let generation, generation == Int64(dataKeys.currentGeneration ?? 0) else {
+            throw LocalStoreError(.keyChanged, home: home)
+        }
+    }
+
     /// Reseals every sealed value, in the caller's transaction; returns how many there were.
+    /// `recomputeStatus`: the first sealing also rewrites the plain `status` column from
+    /// the state (an older release kept any text there).
     private func resealAll(_ db: Database, opening: (Data, SealPurpose) throws -> Data,
-                           sealing: (Data, SealPurpose) throws -> Data,
+                           sealing: (Data, SealPurpose) throws -> Data, recomputeStatus: Bool,
                            progress: (@Sendable (Int, Int) -> Void)?) throws -> Int {
         var count = 0
         let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM record") ?? 0
         var last: Int64 = 0
-        let update = try db.makeStatement(sql: "UPDATE record SET state = ? WHERE rowid = ?")
+        let update = try db.makeStatement(sql: recomputeStatus ? "UPDATE record SET sealedState = ?, status = ? WHERE rowid = ?"
+                                                               : "UPDATE record SET sealedState = ? WHERE rowid = ?")
         while true {
-            let rows = try Row.fetchAll(db, sql: "SELECT rowid, id, state FROM record WHERE rowid > ? ORDER BY rowid LIMIT 500",
+            let rows = try Row.fetchAll(db, sql: "SELECT rowid, id, sealedState FROM record WHERE rowid > ? ORDER BY rowid LIMIT 500",
                                         arguments: [last])
             guard let final = rows.last else { break }
             for row in rows {
                 let id: String = row[1]
                 let purpose = SealPurpose.state(id)
-                try update.execute(arguments: [try sealing(try opening(row[2], purpose), purpose), row[0] as Int64])
+                let plain = try opening(row[2], purpose)
+                let sealed = try sealing(plain, purpose)
+                if recomputeStatus {
+                    let status = (try? StableJSON.decode(RecordState.self, from: plain))?.statusColumn
+                    try update.execute(arguments: [sealed, status, row[0] as Int64])
+                } else {
+                    try update.execute(arguments: [sealed, row[0] as Int64])
+                }
             }
             count += rows.count
             last = final[0]
             progress?(count, total)
         }
-        for row in try Row.fetchAll(db, sql: "SELECT seq, recordID, state, problem FROM discarded") {
+        for row in try Row.fetchAll(db, sql: "SELECT seq, recordID, sealedState, sealedProblem FROM discarded") {
             let id: String = row[1]
             let problem = try (row[3] as Data?).map { try sealing(try opening($0, .problem(id)), .problem(id)) }
-            try db.execute(sql: "UPDATE discarded SET state = ?, problem = ? WHERE seq = ?",
+            try db.execute(sql: "UPDATE discarded SET sealedState = ?, sealedProblem = ? WHERE seq = ?",
                            arguments: [try sealing(try opening(row[2], .state(id)), .state(id)), problem, row[0] as Int64])
             count += problem == nil ? 1 : 2
         }
@@ -200,12 +290,16 @@ extension LocalStore {
 
     // MARK: Sealing values
 
-    func seal(_ text: String, _ purpose: SealPurpose) throws -> Data {
-        try dataKeys.seal(Data(text.utf8), purpose, home: home)
+    // Each seal checks, in the writing transaction, that the database still holds the
+    // data key this process seals with (`checkCurrentKey`).
+
+    func seal(_ text: String, _ purpose: SealPurpose, db: Database) throws -> Data {
+        try seal(Data(text.utf8), purpose, db: db)
     }
 
-    func seal(_ data: Data, _ purpose: SealPurpose) throws -> Data {
-        try dataKeys.seal(data, purpose, home: home)
+    func seal(_ data: Data, _ purpose: SealPurpose, db: Database) throws -> Data {
+        try checkCurrentKey(db)
+        return try dataKeys.seal(data, purpose, home: home)
     }
 
     func openText(_ sealed: Data, _ purpose: SealPurpose) throws -> String {
@@ -220,12 +314,12 @@ extension LocalStore {
         }
     }
 
-    func sealState(_ state: RecordState) throws -> Data {
-        try dataKeys.seal(try StableJSON.encode(state), .state(state.id), home: home)
+    func sealState(_ state: RecordState, db: Database) throws -> Data {
+        try seal(try StableJSON.encode(state), .state(state.id), db: db)
     }
 
-    func sealProblem(_ problem: Problem, id: String) throws -> Data {
-        try dataKeys.seal(try StableJSON.encode(problem), .problem(id), home: home)
+    func sealProblem(_ problem: Problem, id: String, db: Database) throws -> Data {
+        try seal(try StableJSON.encode(problem), .problem(id), db: db)
     }
 
     func openProblem(_ sealed: Data, id: String) throws -> Problem {
@@ -240,6 +334,7 @@ struct KeyringRow: Codable, FetchableRecord, PersistableRecord {
     var reference: String
     var wrappedKey: Data
     var since: Date
+    var compactPending = false
 
     init(generation: UInt32, reference: KeyReference, dataKey: SymmetricKey, wrapping: SymmetricKey, since: Date) throws {
         self.generation = Int64(generation)

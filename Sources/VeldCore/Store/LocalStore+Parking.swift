@@ -49,7 +49,7 @@ extension LocalStore {
             for state in pushed {
                 var narrowed = problem
                 narrowed.records = problem.records?.filter { $0.id == state.id }
-                let json = try self.sealProblem(narrowed, id: state.id)
+                let json = try self.sealProblem(narrowed, id: state.id, db: db)
                 try db.execute(sql: "UPDATE outbox SET parkedProblem = ?, parkedAt = ? WHERE recordID = ? AND counter = ?",
                                arguments: [json, now, state.id, state.context[replica]])
             }
@@ -91,7 +91,7 @@ extension LocalStore {
         let now = clock()
         return try writer.write { db in
             guard let row = try Row.fetchOne(db, sql: """
-                SELECT record.type, record.state, outbox.parkedProblem FROM record LEFT JOIN outbox ON outbox.recordID = record.id
+                SELECT record.type, record.sealedState, outbox.parkedProblem FROM record LEFT JOIN outbox ON outbox.recordID = record.id
                 WHERE record.id = ?
                 """, arguments: [id]) else {
                 throw LocalStoreError(.recordNotFound(id), home: self.home)
@@ -101,7 +101,7 @@ extension LocalStore {
             let problemJSON: Data? = row[2]
             let local = try self.openState(json, id: id)
             let replica = try self.profile(db).replicaID
-            try db.execute(sql: "INSERT INTO discarded (recordID, type, state, problem, discardedAt) VALUES (?, ?, ?, ?, ?)",
+            try db.execute(sql: "INSERT INTO discarded (recordID, type, sealedState, sealedProblem, discardedAt) VALUES (?, ?, ?, ?, ?)",
                            arguments: [id, type, json, problemJSON, now])
             try db.execute(sql: "DELETE FROM outbox WHERE recordID = ?", arguments: [id])
             if let serverState {
@@ -126,7 +126,7 @@ extension LocalStore {
     /// Every discarded change, oldest first.
     public func discardedChanges() throws -> [DiscardedChange] {
         try writer.read { db in
-            try Row.fetchAll(db, sql: "SELECT recordID, type, state, problem, discardedAt, receipt FROM discarded ORDER BY seq").map { row in
+            try Row.fetchAll(db, sql: "SELECT recordID, type, sealedState, sealedProblem, discardedAt, receipt FROM discarded ORDER BY seq").map { row in
                 let id: String = row[0]
                 let problem: Data? = row[3]
                 return DiscardedChange(recordID: id, type: row[1], state: try self.openState(row[2], id: id),
@@ -138,9 +138,9 @@ extension LocalStore {
 
     /// The record row becomes exactly `state` (no merge): what a discard goes back to.
     private func replaceWithServerState(_ state: RecordState, db: Database) throws {
-        let json = try sealState(state)
+        let json = try sealState(state, db: db)
         try db.execute(sql: """
-            UPDATE record SET type = ?, scope = ?, state = ?, status = ?, deleted = ?, hasConflicts = ?, updatedAt = ? WHERE id = ?
+            UPDATE record SET type = ?, scope = ?, sealedState = ?, status = ?, deleted = ?, hasConflicts = ?, updatedAt = ? WHERE id = ?
             """, arguments: [state.type, state.scope, json, state.statusColumn, state.isDeleted, state.hasConflicts,
                              clock().databaseValue, state.id])
     }

@@ -85,7 +85,7 @@ extension LocalStore {
     func purge(lost before: [String], keeping scopes: [String], clock: Date, db: Database) throws -> PurgeReceipt? {
         guard !scopes.contains("*") else { return nil }
         let allowed = Set(scopes), held = Set(before)
-        let outside = try Row.fetchAll(db, sql: "SELECT id, type, scope, state FROM record").filter { row in
+        let outside = try Row.fetchAll(db, sql: "SELECT id, type, scope, sealedState FROM record").filter { row in
             let scope: String = row["scope"]
             return !allowed.contains(scope) && (held.contains("*") || held.contains(scope))
         }
@@ -99,8 +99,8 @@ extension LocalStore {
                 let problem = Problem(type: .scopeForbidden, status: 403,
                                       detail: "the office removed scope \(row["scope"] as String) from this device's token before this change was sent")
                 // The state moves as it is: it is sealed for this record.
-                try db.execute(sql: "INSERT INTO discarded (recordID, type, state, problem, discardedAt, receipt) VALUES (?, ?, ?, ?, ?, ?)",
-                               arguments: [id, row["type"], row["state"] as Data, try sealProblem(problem, id: id), clock, receiptID])
+                try db.execute(sql: "INSERT INTO discarded (recordID, type, sealedState, sealedProblem, discardedAt, receipt) VALUES (?, ?, ?, ?, ?, ?)",
+                               arguments: [id, row["type"], row["sealedState"] as Data, try sealProblem(problem, id: id, db: db), clock, receiptID])
             }
             try db.execute(sql: "DELETE FROM outbox WHERE recordID = ?", arguments: [id])
             try db.execute(sql: "DELETE FROM record WHERE id = ?", arguments: [id])

@@ -209,7 +209,7 @@ extension LocalStore {
             if let status = query.status { request = request.filter(RecordRow.Columns.status == status) }
             if query.onlyConflicts { request = request.filter(RecordRow.Columns.hasConflicts == true) }
             if !query.includeDeleted && !query.onlyConflicts { request = request.filter(RecordRow.Columns.deleted == false) }
-            return try request.order(RecordRow.Columns.createdAt, Column.rowID).fetchAll(db).map { try self.openState($0.state, id: $0.id) }
+            return try request.order(RecordRow.Columns.createdAt, Column.rowID).fetchAll(db).map { try self.openState($0.sealedState, id: $0.id) }
         }
     }
 
@@ -244,7 +244,7 @@ extension LocalStore {
 
     func existing(_ idOrPrefix: String, db: Database) throws -> RecordState {
         let key = idOrPrefix.lowercased()
-        if let sealed = try Data.fetchOne(db.cachedStatement(sql: "SELECT state FROM record WHERE id = ?"), arguments: [key]) {
+        if let sealed = try Data.fetchOne(db.cachedStatement(sql: "SELECT sealedState FROM record WHERE id = ?"), arguments: [key]) {
             return try openState(sealed, id: key)
         }
         guard key.count >= 4, key.allSatisfy({ $0.isHexDigit || $0 == "-" }) else {
@@ -253,7 +253,7 @@ extension LocalStore {
         let matches = try RecordRow.filter(RecordRow.Columns.id.like("\(key)%")).limit(4).fetchAll(db)
         switch matches.count {
         case 0: throw LocalStoreError(.recordNotFound(idOrPrefix), home: home)
-        case 1: return try openState(matches[0].state, id: matches[0].id)
+        case 1: return try openState(matches[0].sealedState, id: matches[0].id)
         default: throw LocalStoreError(.ambiguousID(idOrPrefix, matches: matches.map(\.id)), home: home)
         }
     }
@@ -299,16 +299,16 @@ extension LocalStore {
         let isNew = before == nil
         let replica = profile.replicaID
         let now = clock().databaseValue
-        let json = try sealState(state)
+        let json = try sealState(state, db: db)
         if isNew {
             try db.cachedStatement(sql: """
-                INSERT INTO record (id, type, scope, state, status, deleted, hasConflicts, createdAt, updatedAt)
+                INSERT INTO record (id, type, scope, sealedState, status, deleted, hasConflicts, createdAt, updatedAt)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """).execute(arguments: [state.id, state.type, state.scope, json, state.statusColumn, state.isDeleted,
                                          state.hasConflicts, now, now])
         } else {
             try db.cachedStatement(sql: """
-                UPDATE record SET type = ?, scope = ?, state = ?, status = ?, deleted = ?, hasConflicts = ?, updatedAt = ? WHERE id = ?
+                UPDATE record SET type = ?, scope = ?, sealedState = ?, status = ?, deleted = ?, hasConflicts = ?, updatedAt = ? WHERE id = ?
                 """).execute(arguments: [state.type, state.scope, json, state.statusColumn, state.isDeleted, state.hasConflicts,
                                          now, state.id])
         }
@@ -366,11 +366,11 @@ extension LocalStore {
         let now = clock().databaseValue
         var present = try storedStates(ids: states.map(\.id), db: db)
         let insert = try db.cachedStatement(sql: """
-            INSERT INTO record (id, type, scope, state, status, deleted, hasConflicts, createdAt, updatedAt)
+            INSERT INTO record (id, type, scope, sealedState, status, deleted, hasConflicts, createdAt, updatedAt)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         let update = try db.cachedStatement(sql: """
-            UPDATE record SET type = ?, scope = ?, state = ?, status = ?, deleted = ?, hasConflicts = ?, updatedAt = ? WHERE id = ?
+            UPDATE record SET type = ?, scope = ?, sealedState = ?, status = ?, deleted = ?, hasConflicts = ?, updatedAt = ? WHERE id = ?
             """)
         for (index, incoming) in states.enumerated() {
             if let local = present[incoming.id] {
@@ -380,13 +380,13 @@ extension LocalStore {
                 }
                 guard merged != local else { continue }
                 if merged.hasConflicts && !local.hasConflicts { summary.newConflicts += 1 }
-                let json = try sealState(merged)
+                let json = try sealState(merged, db: db)
                 try update.execute(arguments: [merged.type, merged.scope, json, merged.statusColumn, merged.isDeleted,
                                                merged.hasConflicts, now, merged.id])
                 present[incoming.id] = merged
             } else {
                 if incoming.hasConflicts { summary.newConflicts += 1 }
-                let json = try encoded.map { try seal($0[index], .state(incoming.id)) } ?? sealState(incoming)
+                let json = try encoded.map { try seal($0[index], .state(incoming.id), db: db) } ?? sealState(incoming, db: db)
                 try insert.execute(arguments: [incoming.id, incoming.type, incoming.scope, json, incoming.statusColumn,
                                                incoming.isDeleted, incoming.hasConflicts, now, now])
                 present[incoming.id] = incoming
@@ -404,7 +404,7 @@ extension LocalStore {
         for start in stride(from: 0, to: ids.count, by: 500) {
             let chunk = Array(ids[start..<min(start + 500, ids.count)])
             let rows = try Row.fetchCursor(db, sql: """
-                SELECT record.id, record.state FROM record\(join) WHERE record.id IN (\(databaseQuestionMarks(count: chunk.count)))
+                SELECT record.id, record.sealedState FROM record\(join) WHERE record.id IN (\(databaseQuestionMarks(count: chunk.count)))
                 """, arguments: StatementArguments(chunk))
             while let row = try rows.next() {
                 let id: String = row[0]

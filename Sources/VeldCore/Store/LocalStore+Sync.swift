@@ -138,7 +138,7 @@ extension LocalStore {
     /// Stores a sync setting sealed (the server, the token, the CA).
     func setSealed(_ key: String, _ value: String, _ db: Database) throws {
         try db.execute(sql: "INSERT INTO syncState (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                       arguments: [key, try seal(value, .setting(key))])
+                       arguments: [key, try seal(value, .setting(key), db: db)])
     }
 
     static func set(_ key: String, _ value: String, _ db: Database) throws {

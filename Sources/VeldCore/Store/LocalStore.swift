@@ -64,24 +64,23 @@ public final class LocalStore: Sendable {
         // The key first (a passphrase may be refused): then the profile and its keyring in
         // one transaction, so there is never a profile without its key.
         let keys = keys ?? KeyFileStore(home: home)
-        let (wrapping, reference) = try keys.makeKey()
+        let (wrapping, reference) = try keys.makeKey(replacing: nil)
         let profile = Profile(replicaID: Profile.makeReplicaID(), user: user, role: role, createdAt: clock())
-        let dataKey: SymmetricKey
+        let dataKey = SymmetricKey(size: .bits256)
         do {
-            dataKey = try store.writer.write { db in
+            try store.writer.write { db in
                 if try ProfileRow.fetchOne(db) != nil { throw LocalStoreError(.alreadyInitialised, home: home) }
                 try ProfileRow(profile).insert(db)
-                guard let (dataKey, _) = try store.createKeyring(db, wrapping: wrapping, reference: reference) else {
+                guard try store.createKeyring(db, dataKey: dataKey, wrapping: wrapping, reference: reference, keys: keys) != nil else {
                     throw LocalStoreError(.alreadyInitialised, home: home)
                 }
-                return dataKey
             }
         } catch {
             keys.discard(reference)
             throw error
         }
-        try keys.committed(reference)
         store.dataKeys.install(dataKey, generation: 1)
+        try keys.committed(reference, replacing: nil)
         return store
     }
 

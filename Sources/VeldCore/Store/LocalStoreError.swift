@@ -26,6 +26,8 @@ public struct LocalStoreError: Error, CustomStringConvertible, Sendable {
         case keyUnavailable(String)
         /// The key given does not open the profile (a wrong passphrase, another key file).
         case wrongKey(String)
+        /// Another process gave the profile a new key (`veld key rotate`) since this one opened it.
+        case keyChanged
     }
 
     public let kind: Kind
@@ -68,6 +70,8 @@ public struct LocalStoreError: Error, CustomStringConvertible, Sendable {
             return detail
         case .wrongKey(let detail):
             return detail
+        case .keyChanged:
+            return "the profile in \(home.path) was given a new key (veld key rotate) while this command ran; nothing was saved, run it again"
         case .wrongType(let id, let expected, let actual):
             return "record \(id) is a \(actual), not a \(expected); use `veld show \(id)`"
         }

@@ -21,7 +21,7 @@ struct RecordRow: Codable, FetchableRecord, PersistableRecord {
     var type: String
     var scope: String
     /// The state's stable JSON, sealed with AES-GCM under the profile's data key.
-    var state: Data
+    var sealedState: Data
     var status: String?
     var deleted: Bool
     var hasConflicts: Bool
