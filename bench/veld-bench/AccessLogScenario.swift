@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -30,9 +31,10 @@ enum AccessLogScenario {
             _ = try await ServerFixture.preload(storage, generator, 0..<n)
             return tokens
         }()
-        for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: logged + suffix) {
-            try FileManager.default.copyItem(atPath: logged + suffix, toPath: unlogged + suffix)
-        }
+        // A consistent copy through SQLite (copying the files of a database that may still
+        // be open gave the copy torn pages: "database disk image is malformed").
+        try DatabaseQueue(path: logged).inDatabase { db in try db.execute(sql: "VACUUM INTO ?", arguments: [unlogged]) }
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: unlogged)  // serve refuses less
         let on = try ServerFixture.serve(database: logged)
         Cleanup.shared.add("access-on") { on.stop() }
         let (binary, arguments) = Binaries.wrapped(Binaries.server, ["serve", "--db", unlogged, "--port", "0", "--log-level", "warning"],
@@ -91,6 +93,13 @@ enum AccessLogScenario {
             pushOn.append(Double(sizes.push) / push[true]!)
             pushOff.append(Double(sizes.push) / push[false]!)
             pushRatio.append(push[true]! / push[false]!)
+        }
+        // Both databases whole after the load (a torn page would fail a pull with a 500).
+        on.stop()
+        off.stop()
+        for path in [logged, unlogged] {
+            let problems = try await DatabaseQueue(path: path).read { try String.fetchAll($0, sql: "PRAGMA integrity_check") }.filter { $0 != "ok" }
+            if !problems.isEmpty { throw BenchError("\(path) failed its integrity check: \(problems.prefix(3))") }
         }
         let s = "access log"
         let size = n >= 1_000 ? "\(n / 1_000)k" : "\(n)"
