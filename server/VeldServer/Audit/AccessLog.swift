@@ -204,18 +204,26 @@ public enum AccessChain {
         out.append(UInt8(ascii: "["))
         for (index, record) in records.enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }
-            out.append(contentsOf: #"{"effect":"#.utf8)
+            out.append(contentsOf: Keys.effect)
             RecordStateJSON.writeString(record.effect, to: &out)
-            out.append(contentsOf: #","id":"#.utf8)
+            out.append(contentsOf: Keys.id)
             RecordStateJSON.writeString(record.id, to: &out)
-            out.append(contentsOf: #","scope":"#.utf8)
+            out.append(contentsOf: Keys.scope)
             RecordStateJSON.writeString(record.scope, to: &out)
-            out.append(contentsOf: #","type":"#.utf8)
+            out.append(contentsOf: Keys.type)
             RecordStateJSON.writeString(record.type, to: &out)
             out.append(UInt8(ascii: "}"))
         }
         out.append(UInt8(ascii: "]"))
         return out
+    }
+
+    /// The keys of a record's object, as bytes once (appending an array is one copy).
+    private enum Keys {
+        static let effect = Array(#"{"effect":"#.utf8)
+        static let id = Array(#","id":"#.utf8)
+        static let scope = Array(#","scope":"#.utf8)
+        static let type = Array(#","type":"#.utf8)
     }
 
     /// What a prune entry's `detail` says: the entries it removed and the hash of the
