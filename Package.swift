@@ -35,7 +35,9 @@ let package = Package(
         .target(
             name: "VeldProtocol",
             path: "protocol",
-            exclude: ["vectors", "SPEC.md", "openapi.yaml"],
+            exclude: ["vectors", "SPEC.md", "openapi.yaml", "schemas.json", "module.schema.json"],
+            // The built-in module, compiled in as bytes (no bundle, no file I/O).
+            resources: [.embedInCode("modules/veld-core.json")],
             swiftSettings: strict
         ),
         // The client core a phone app would embed.

@@ -12,6 +12,11 @@ public struct SchemaDocument: Codable, Hashable, Sendable {
         /// `inheritedFrom` (the scope of the record `field` points at).
         public var rule: String
         public var field: String?
+
+        public init(rule: String, field: String? = nil) {
+            self.rule = rule
+            self.field = field
+        }
     }
 
     public struct Field: Codable, Hashable, Sendable {

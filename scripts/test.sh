@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs Veld's whole test suite on a fresh Debian machine with the Swift toolchain:
 # installs what is missing, builds, starts a throwaway PostgreSQL cluster on loopback, runs
-# every test, then the CLI tour, the OpenAPI check, 30 seconds of fuzzing and a smoke run
+# every test, then the CLI tour, the OpenAPI and module checks, 30 seconds of fuzzing and a smoke run
 # of the benchmarks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +16,8 @@ VELD_TOUR_QUIET=1 bash scripts/tour.sh --skip-build
 # scripts/serve.sh with serve's own flags, plain and with TLS.
 bash scripts/check-serve.sh
 bash scripts/check-openapi.sh
+# Every module against protocol/module.schema.json (JSON Schema), and the schema refuses broken ones.
+bash scripts/check-modules.sh
 # The push body reader and the push policy under libFuzzer, briefly (bash scripts/fuzz.sh 600 for longer).
 bash scripts/fuzz.sh 30
 # The benchmark harness runs end to end (tiny sizes, debug build: whether it works, not how fast).

@@ -1,0 +1,254 @@
+import Foundation
+
+/// A module: record types as a document. Veld's own types ship as the module
+/// `protocol/modules/veld-core.json`, compiled into this library as data; the format is
+/// described for other teams by `protocol/module.schema.json` (JSON Schema) and in SPEC.md.
+///
+/// ```json
+/// {"module": "veld-core", "version": 1, "summary": "…",
+///  "types": [{"type": "visitNote", "noun": "visit", "summary": "notes of a visit to a location",
+///             "scope": {"rule": "location"},
+///             "fields": [{"name": "visitedAt", "kind": "date", "required": true, "summary": "day of the visit"}, …]}]}
+/// ```
+///
+/// A field without `writers` may be written by every role; `required` is false unless
+/// given. Every type also has the field `deleted`, which a module does not list.
+public struct ModuleDocument: Codable, Hashable, Sendable {
+    public struct Field: Codable, Hashable, Sendable {
+        public var name: String
+        /// `text`, `longText`, `date`, `choice`, `choices`, `bool` or `reference`.
+        public var kind: String
+        public var required: Bool?
+        /// The roles that may write the field at all; absent: every role.
+        public var writers: [String]?
+        /// For `choice` and `choices`: the allowed values, in order.
+        public var values: [String]?
+        /// Values only some roles may set (and so only they may replace).
+        public var restrictedValues: [String: [String]]?
+        /// For `reference`: the type of the record it points at.
+        public var references: String?
+        /// One line for `--help` and for people reading the module.
+        public var summary: String
+
+        public init(name: String, kind: String, required: Bool? = nil, writers: [String]? = nil, values: [String]? = nil,
+                    restrictedValues: [String: [String]]? = nil, references: String? = nil, summary: String) {
+            self.name = name
+            self.kind = kind
+            self.required = required
+            self.writers = writers
+            self.values = values
+            self.restrictedValues = restrictedValues
+            self.references = references
+            self.summary = summary
+        }
+    }
+
+    public struct RecordType: Codable, Hashable, Sendable {
+        public var type: String
+        /// The CLI's name for it (`veld visit`).
+        public var noun: String
+        public var summary: String
+        public var scope: SchemaDocument.Scope
+        public var fields: [Field]
+
+        public init(type: String, noun: String, summary: String, scope: SchemaDocument.Scope, fields: [Field]) {
+            self.type = type
+            self.noun = noun
+            self.summary = summary
+            self.scope = scope
+            self.fields = fields
+        }
+    }
+
+    /// The module's name, `veld-core` (lowercase letters, digits and dashes).
+    public var module: String
+    /// Counts the module's published changes, from 1.
+    public var version: Int
+    public var summary: String
+    public var types: [RecordType]
+
+    public init(module: String, version: Int, summary: String, types: [RecordType]) {
+        self.module = module
+        self.version = version
+        self.summary = summary
+        self.types = types
+    }
+
+    /// The keys each object of a module may have: a misspelt key is refused, never ignored.
+    static let allowedKeys: [String: Set<String>] = [
+        "module": ["module", "version", "summary", "types"],
+        "type": ["type", "noun", "summary", "scope", "fields"],
+        "scope": ["rule", "field"],
+        "field": ["name", "kind", "required", "writers", "values", "restrictedValues", "references", "summary"],
+    ]
+
+    /// Reads a module from its JSON, refusing unknown keys and anything ``problems(alongside:)``
+    /// finds, with every reason.
+    public static func parse(_ data: Data, alongside others: [ModuleDocument] = []) throws -> ModuleDocument {
+        let object: Any
+        do { object = try JSONSerialization.jsonObject(with: data) } catch {
+            throw ModuleProblems(["the module is not JSON (\(error.localizedDescription))"])
+        }
+        var problems = unknownKeys(object)
+        if !problems.isEmpty { throw ModuleProblems(problems) }
+        let module: ModuleDocument
+        do { module = try StableJSON.decode(ModuleDocument.self, from: data) } catch {
+            throw ModuleProblems(["the module does not have the shape of protocol/module.schema.json (\(error))"])
+        }
+        problems = module.problems(alongside: others)
+        if !problems.isEmpty { throw ModuleProblems(problems) }
+        return module
+    }
+
+    private static func unknownKeys(_ object: Any) -> [String] {
+        var problems: [String] = []
+        func check(_ value: Any, as kind: String, at path: String) {
+            guard let dictionary = value as? [String: Any] else { return }
+            for key in dictionary.keys.sorted() where !(allowedKeys[kind]?.contains(key) ?? true) {
+                problems.append("\(path): unknown key \"\(key)\" (allowed: \(allowedKeys[kind]!.sorted().joined(separator: ", ")))")
+            }
+            if kind == "module", let types = dictionary["types"] as? [Any] {
+                for (index, type) in types.enumerated() { check(type, as: "type", at: "types[\(index)]") }
+            }
+            if kind == "type" {
+                if let scope = dictionary["scope"] { check(scope, as: "scope", at: "\(path).scope") }
+                for (index, field) in (dictionary["fields"] as? [Any] ?? []).enumerated() {
+                    check(field, as: "field", at: "\(path).fields[\(index)]")
+                }
+            }
+        }
+        check(object, as: "module", at: "module")
+        return problems
+    }
+
+    static let kinds: Set<String> = ["text", "longText", "date", "choice", "choices", "bool", "reference"]
+
+    /// Why this module cannot be used next to `others` (the modules in force), one reason
+    /// per entry; empty when it can. Checks names, kinds, values, roles, references and
+    /// scope rules.
+    public func problems(alongside others: [ModuleDocument] = []) -> [String] {
+        var problems: [String] = []
+        func name(_ text: String, _ pattern: String) -> Bool { text.range(of: pattern, options: .regularExpression) != nil }
+        func line(_ text: String) -> Bool { !text.isEmpty && text.count <= 200 && !text.contains(where: \.isNewline) }
+        if !name(module, "^[a-z][a-z0-9-]{1,39}$") { problems.append("module name \"\(module)\": lowercase letters, digits and dashes, 2 to 40") }
+        if version < 1 { problems.append("version \(version): a module's versions count from 1") }
+        if !line(summary) { problems.append("summary: one line of at most 200 characters") }
+        if types.isEmpty { problems.append("types: a module defines at least one type") }
+        let otherTypes = others.filter { $0.module != module }.flatMap(\.types)
+        let allTypes = Set((otherTypes + types).map(\.type))
+        let roles = Set(Role.allCases.map(\.rawValue))
+        var typesSeen: Set<String> = [], nounsSeen = Set(otherTypes.map(\.noun))
+        for other in otherTypes where types.contains(where: { $0.type == other.type }) {
+            problems.append("type \(other.type) is defined by another module already")
+        }
+        for type in types {
+            let at = "type \(type.type)"
+            if !name(type.type, "^[a-z][A-Za-z0-9]{1,39}$") { problems.append("\(at): a type name is camelCase letters and digits, 2 to 40") }
+            if !typesSeen.insert(type.type).inserted { problems.append("\(at) is defined twice") }
+            if !name(type.noun, "^[a-z][a-z0-9-]{1,29}$") { problems.append("\(at): noun \"\(type.noun)\": lowercase letters, digits and dashes") }
+            if !nounsSeen.insert(type.noun).inserted { problems.append("\(at): noun \(type.noun) is taken") }
+            if !line(type.summary) { problems.append("\(at): summary: one line of at most 200 characters") }
+            if type.fields.isEmpty { problems.append("\(at): a type has at least one field") }
+            var fieldsSeen: Set<String> = []
+            for field in type.fields {
+                let at = "\(at), field \(field.name)"
+                if !name(field.name, "^[a-z][A-Za-z0-9]{0,39}$") { problems.append("\(at): a field name is camelCase letters and digits") }
+                if field.name == RecordState.deletedField { problems.append("\(at): every type has `deleted` already; a module does not list it") }
+                if !fieldsSeen.insert(field.name).inserted { problems.append("\(at) is listed twice") }
+                if !Self.kinds.contains(field.kind) { problems.append("\(at): kind \"\(field.kind)\" is not one of \(Self.kinds.sorted().joined(separator: ", "))") }
+                if !line(field.summary) { problems.append("\(at): summary: one line of at most 200 characters") }
+                let choice = field.kind == "choice" || field.kind == "choices"
+                if choice {
+                    let values = field.values ?? []
+                    if values.isEmpty { problems.append("\(at): a \(field.kind) field lists its values") }
+                    if Set(values).count != values.count { problems.append("\(at): values are listed once each") }
+                    if values.contains(where: { !line($0) || $0.count > 100 }) { problems.append("\(at): a value is one line of at most 100 characters") }
+                } else if field.values != nil {
+                    problems.append("\(at): only choice and choices fields have values")
+                }
+                if field.kind == "reference" {
+                    if let target = field.references {
+                        if !allTypes.contains(target) { problems.append("\(at): references \(target), which no module defines") }
+                    } else {
+                        problems.append("\(at): a reference names the type it points at (references)")
+                    }
+                } else if field.references != nil {
+                    problems.append("\(at): only reference fields have references")
+                }
+                for role in field.writers ?? [] where !roles.contains(role) { problems.append("\(at): writers: no role \(role)") }
+                if let writers = field.writers, writers.isEmpty { problems.append("\(at): writers: at least one role (leave it out for every role)") }
+                for (value, valueRoles) in (field.restrictedValues ?? [:]).sorted(by: { $0.key < $1.key }) {
+                    if !(field.values ?? []).contains(value) { problems.append("\(at): restrictedValues: \(value) is not one of its values") }
+                    for role in valueRoles where !roles.contains(role) { problems.append("\(at): restrictedValues: no role \(role)") }
+                    if valueRoles.isEmpty { problems.append("\(at): restrictedValues: \(value) needs at least one role") }
+                }
+            }
+            switch type.scope.rule {
+            case "location", "organisationOrLocation":
+                if type.scope.field != nil { problems.append("\(at): scope \(type.scope.rule) takes no field") }
+            case "inheritedFrom":
+                guard let parent = type.scope.field, let field = type.fields.first(where: { $0.name == parent }) else {
+                    problems.append("\(at): scope inheritedFrom names one of the type's fields")
+                    break
+                }
+                if field.kind != "reference" || field.required != true {
+                    problems.append("\(at): scope inheritedFrom needs \(parent) to be a required reference")
+                }
+            default:
+                problems.append("\(at): scope rule \"\(type.scope.rule)\" is not location, organisationOrLocation or inheritedFrom")
+            }
+        }
+        return problems
+    }
+
+    /// The record schemas this module defines. Only for a module without problems.
+    public var schemas: [RecordSchema] {
+        types.map { type in
+            let scope: RecordSchema.ScopeRule
+            switch type.scope.rule {
+            case "location": scope = .location
+            case "organisationOrLocation": scope = .organisationOrLocation
+            default: scope = .inheritedFrom(field: type.scope.field ?? "")
+            }
+            return RecordSchema(type: type.type, noun: type.noun, summary: type.summary, scopeRule: scope,
+                                fields: type.fields.map(\.schema))
+        }
+    }
+}
+
+extension ModuleDocument.Field {
+    var schema: FieldSchema {
+        let kind: FieldKind
+        switch self.kind {
+        case "longText": kind = .text(long: true)
+        case "date": kind = .date
+        case "bool": kind = .bool
+        case "choice": kind = .choice(values ?? [])
+        case "choices": kind = .choices(values ?? [])
+        case "reference": kind = .reference(references ?? "")
+        default: kind = .text(long: false)
+        }
+        func roles(_ names: [String]) -> Set<Role> { Set(names.compactMap(Role.init(rawValue:))) }
+        return FieldSchema(name, kind, required: required ?? false, writers: writers.map(roles) ?? Role.everyone,
+                           restrictedValues: (restrictedValues ?? [:]).mapValues(roles), summary: summary)
+    }
+}
+
+/// Why a module was refused: every reason, one per line.
+public struct ModuleProblems: Error, CustomStringConvertible, Sendable {
+    public let reasons: [String]
+    public init(_ reasons: [String]) { self.reasons = reasons }
+    public var description: String { "the module was refused:\n" + reasons.map { "- \($0)" }.joined(separator: "\n") }
+}
+
+/// The modules that ship with Veld, compiled in as data (`protocol/modules/*.json`).
+public enum Modules {
+    public static let builtIn: [ModuleDocument] = {
+        do {
+            return [try ModuleDocument.parse(Data(PackageResources.veld_core_json))]
+        } catch {
+            // A build defect, not input: the module tests refuse such a build first.
+            fatalError("the built-in module veld-core does not load: \(error)")
+        }
+    }()
+}
