@@ -15,7 +15,7 @@ struct Veld: AsyncParsableCommand {
         subcommands: [
             Init.self, RecordGroup<VisitNoun>.self, RecordGroup<CarePlanNoun>.self,
             RecordGroup<GoalNoun>.self, RecordGroup<CouncilNoun>.self,
-            Show.self, List.self, Edit.self, Delete.self, Status.self, Connect.self, Sync.self, Rejected.self, Discard.self, Retry.self,
+            Add.self, Show.self, List.self, Edit.self, Delete.self, Status.self, Connect.self, Sync.self, Rejected.self, Discard.self, Retry.self,
             Conflicts.self, Resolve.self,
             History.self, SchemaCommand.self, Key.self,
             Debug.self,

@@ -8,6 +8,7 @@ struct HelpTests {
         ([], ["init", "visit", "careplan", "goal", "council", "show", "list", "edit", "delete", "status", "schema", "key"]),
         (["init"], ["--user", "--role", "--home", "--passphrase"]),
         (["key"], ["status", "rotate", "VELD_KEY_FILE", "VELD_PASSPHRASE"]),
+        (["add"], ["<type>", "--scope", "--location", "--json", "visitNote (visit)", "carePlanGoal (goal)", "clientCode*"]),
         (["key", "rotate"], ["--passphrase", "--key-file", "--home", "one transaction"]),
         (["visit"], ["add", "list", "show", "edit", "delete"]),
         (["careplan"], ["add", "list", "show", "edit", "delete"]),
@@ -62,7 +63,7 @@ struct HelpTests {
             #expect(types.stdout.contains(type), "\(types)")
         }
         let carePlan = try await cli.ok("schema", "careplan")
-        #expect(carePlan.stdoutLines.contains { $0.hasPrefix("approvedBy") && $0.contains("office only") }, "\(carePlan)")
+        #expect(carePlan.stdoutLines.contains { $0.hasPrefix("approvedBy") && $0.contains("written by office, admin") }, "\(carePlan)")
         #expect(carePlan.stdoutLines.contains { $0.hasPrefix("clientCode") && $0.contains("required") }, "\(carePlan)")
         #expect(try await cli.ok("schema", "carePlan").stdout == carePlan.stdout)
     }

@@ -203,3 +203,37 @@ struct GenericTests {
         #expect(flattened?.hasSuffix("Eerste regel Tweede regel ëé") == true, "\(visits)")
     }
 }
+
+/// `veld add TYPE`: any type by its name or noun, with field=value pairs, checked against
+/// its schema with the same words as the typed commands.
+@Suite struct GenericAddTests {
+    @Test func anyTypeIsAddedFromFieldValuePairs() async throws {
+        let cli = try CLI()
+        try await cli.initialise(role: "office")
+        let visit = try await cli.add("add", "visitNote", "--location", "loc-zonnehof", "visitedAt=2026-11-20", "visitor=anna",
+                                      "kind=werkbezoek", "summary=Rondgang", "status=concept", "themes=veiligheid, informatie")
+        let shown = try await cli.show(visit)
+        #expect(shown["type"]?.string == "visitNote" && shown["scope"]?.string == "loc-zonnehof")
+        #expect(shown["fields"]?["themes"]?.array?.count == 2)
+        let plan = try await cli.add("add", "careplan", "--scope", "loc-zonnehof", "clientCode=ZH-0099", "financing=Wlz",
+                                     "careStart=2026-10-01", "status=concept")
+        // A goal takes its scope from its care plan, given by an id prefix.
+        let goal = try await cli.add("add", "goal", "carePlan=\(plan.prefix(8))", "domain=welzijn", "goal=Dagelijks naar buiten",
+                                     "status=open")
+        #expect(try await cli.show(goal)["scope"]?.string == "loc-zonnehof")
+        let council = try await cli.json(["add", "council", "--scope", "org-bezinn", "council=Cliëntenraad Zonnehof", "kind=signaal",
+                                          "topic=Maaltijden", "status=open", "--json"])
+        #expect(council["scope"]?.string == "org-bezinn")
+
+        try await cli.fails(["add", "invoice", "--scope", "loc-zonnehof"], mentioning: ["unknown type 'invoice'", "visitNote"])
+        try await cli.fails(["add", "visit", "--location", "loc-zonnehof", "visitedAt=2026-11-20", "visitor=anna", "kind=werkbezoek",
+                             "summary=Rondgang", "status=concept", "mood=goed"], mentioning: ["mood"])
+        try await cli.fails(["add", "visit", "--location", "org-bezinn", "visitedAt=2026-11-20", "visitor=anna", "kind=werkbezoek",
+                             "summary=Rondgang", "status=concept"], mentioning: ["org-bezinn"])
+        try await cli.fails(["add", "visit", "visitedAt=2026-11-20", "visitor=anna", "kind=feest", "summary=Rondgang",
+                             "status=concept", "--location", "loc-zonnehof"], mentioning: ["kind", "werkbezoek"])
+        try await cli.fails(["add", "goal", "--scope", "loc-de-linde", "carePlan=\(plan.prefix(8))", "domain=welzijn", "goal=x",
+                             "status=open"], mentioning: ["scope"])
+        #expect(try await cli.json(["list", "--json"]).array?.count == 4, "no refused add wrote anything")
+    }
+}

@@ -42,6 +42,37 @@ struct List: ParsableCommand {
     }
 }
 
+struct Add: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Add a record of any type: veld add TYPE --scope SCOPE field=value ….",
+        discussion: "Values are checked against the type's schema, as `veld edit` does. A type whose scope "
+            + "comes from a parent (a goal) takes no --scope; give the parent's field instead.\n\n"
+            + Schemas.all.map { schema in
+                "\(schema.type) (\(schema.noun)): " + schema.fields.filter { $0.name != RecordState.deletedField }
+                    .map { $0.required ? $0.name + "*" : $0.name }.joined(separator: ", ")
+            }.joined(separator: "\n") + "\n(* required; `veld schema TYPE` says what each field holds)")
+
+    @OptionGroup var home: HomeOptions
+    @Argument(help: "The type (visitNote, carePlan, …) or its short name (visit, careplan, …).") var type: String
+    @Option(name: [.customLong("scope"), .customLong("location")],
+            help: ArgumentHelp("Where the record belongs: loc-… (a location) or org-… (an organisation).", valueName: "scope"))
+    var scope: String?
+    @Argument(help: "field=value pairs; field=@FILE or field=@- reads long text.") var assignments: [String] = []
+    @Flag(help: "Print the new record as JSON.") var json = false
+
+    func validate() throws {
+        guard Schemas.named(type) != nil else {
+            throw ValidationError("unknown type '\(type)'; known types: " + Schemas.all.map(\.type).joined(separator: ", "))
+        }
+        try Assignments.checkSyntax(assignments)
+    }
+
+    func run() throws {
+        guard let schema = Schemas.named(type) else { return }
+        try AddRecord.run(home: home, schema: schema, scope: scope, input: try Assignments.parse(assignments), json: json)
+    }
+}
+
 struct Edit: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Edit fields of any record: veld edit <id> field=value [field=value …].",
@@ -122,7 +153,12 @@ struct SchemaCommand: ParsableCommand {
         for field in schema.fields {
             var notes: [String] = []
             if field.required { notes.append("required") }
-            if field.writers != Role.everyone { notes.append("office only") }
+            if field.writers != Role.everyone {
+                notes.append("written by " + Role.allCases.filter(field.writers.contains).map(\.rawValue).joined(separator: ", "))
+            }
+            for (value, roles) in field.restrictedValues.sorted(by: { $0.key < $1.key }) {
+                notes.append("\(value): " + Role.allCases.filter(roles.contains).map(\.rawValue).joined(separator: ", "))
+            }
             let note = notes.isEmpty ? "" : " (" + notes.joined(separator: ", ") + ")"
             print("\(field.name.padding(16)) \(field.summary)\(note)")
             print("\("".padding(16)) \(field.kind)")
