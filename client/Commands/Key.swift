@@ -111,8 +111,7 @@ struct Key: ParsableCommand {
             let before = try store.keyStatus()
             let toPassphrase = passphrase || (!keyFile && before.reference.kind == KeyReference.passphrase)
             let keys = CLIKeys.new(home: home.url, passphrase: toPassphrase, cost: cost.cost, rotating: true)
-            let total = try store.records(RecordQuery(includeDeleted: true)).count
-            if total >= 10_000 { FileHandle.standardError.write(Data("Re-encrypting \(total) records…\n".utf8)) }
+            if before.sealedValues >= 10_000 { FileHandle.standardError.write(Data("Re-encrypting \(before.sealedValues) values…\n".utf8)) }
             let after = try store.rotateKey(using: keys)
             let oldFile = CLIKeys.keyFile(home: home.url).file
             if after.reference.kind != KeyReference.keyFile {

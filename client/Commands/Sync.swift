@@ -135,7 +135,8 @@ struct Sync: AsyncParsableCommand {
         if let code = Self.exitCode(report) { throw code }
     }
 
-    /// 1 when the server refused the push as a whole, 3 when it set records aside.
+    /// 1 when the server refused the push as a whole or the device was wiped, 3 when it
+    /// set records aside.
     static func exitCode(_ report: SyncReport) -> ExitCode? {
         if report.pushRefused != nil || report.wiped { return ExitCode(1) }
         if report.parked > 0 { return ExitCode(3) }

@@ -30,44 +30,52 @@ enum SealPurpose {
 /// endian), then AES-256-GCM's nonce (12 random bytes), ciphertext and tag (16 bytes).
 /// The first six bytes are authenticated with the purpose.
 final class DataKeys: Sendable {
-    private let keys = Locked<(current: UInt32, byGeneration: [UInt32: SymmetricKey])?>(nil)
-    /// For the benchmark's side-by-side figure only (`initialiseWithoutEncryption`): values
-    /// pass through unsealed.
-    private let passthrough = Locked(false)
+    /// The keys by generation, the one that seals, and (for the benchmark's side-by-side
+    /// figure only, `initialiseWithoutEncryption`) whether values pass through unsealed:
+    /// one lock for all of it.
+    private struct State {
+        var current: UInt32?
+        var byGeneration: [UInt32: SymmetricKey] = [:]
+        var passthrough = false
+    }
+    private let state = Locked(State())
     static let magic: UInt8 = 0x56
     static let format: UInt8 = 1
     static let headerSize = 6
 
-    func installPassthrough() { passthrough.withLock { $0 = true } }
-    var isPassthrough: Bool { passthrough.withLock { $0 } }
+    func installPassthrough() { state.withLock { $0.passthrough = true } }
+    var isPassthrough: Bool { state.withLock { $0.passthrough } }
     /// The generation that seals; nil before the profile is unlocked.
-    var currentGeneration: UInt32? { keys.withLock { $0?.current } }
+    var currentGeneration: UInt32? { state.withLock { $0.current } }
 
     func install(_ key: SymmetricKey, generation: UInt32) {
-        keys.withLock { state in
-            var byGeneration = state?.byGeneration ?? [:]
-            byGeneration[generation] = key
-            state = (generation, byGeneration)
+        state.withLock { state in
+            state.byGeneration[generation] = key
+            state.current = generation
         }
     }
 
     func seal(_ plaintext: Data, _ purpose: SealPurpose, home: URL) throws -> Data {
-        if passthrough.withLock({ $0 }) { return plaintext }
-        guard let (generation, key) = keys.withLock({ state in state.flatMap { s in s.byGeneration[s.current].map { (s.current, $0) } } }) else {
+        let (passthrough, current) = state.withLock { state in
+            (state.passthrough, state.current.flatMap { generation in state.byGeneration[generation].map { (generation, $0) } })
+        }
+        if passthrough { return plaintext }
+        guard let (generation, key) = current else {
             throw LocalStoreError(.keyUnavailable("the profile is locked (no key was given to open it)"), home: home)
         }
         return try Self.seal(plaintext, purpose, key: key, generation: generation)
     }
 
     func open(_ sealed: Data, _ purpose: SealPurpose, home: URL) throws -> Data {
-        if passthrough.withLock({ $0 }) { return sealed }
+        if isPassthrough { return sealed }
         guard sealed.count >= Self.headerSize + 28, sealed[sealed.startIndex] == Self.magic,
               sealed[sealed.startIndex + 1] == Self.format else {
             throw LocalStoreError(.unreadable("\(purpose.label) is not sealed; the database was changed outside Veld"), home: home)
         }
         let generation = Self.generation(of: sealed)
-        guard let key = keys.withLock({ $0?.byGeneration[generation] }) else {
-            if generation > (currentGeneration ?? 0) { throw LocalStoreError(.keyChanged, home: home) }
+        let (key, current) = state.withLock { ($0.byGeneration[generation], $0.current) }
+        guard let key else {
+            if generation > (current ?? 0) { throw LocalStoreError(.keyChanged, home: home) }
             throw LocalStoreError(.unreadable("\(purpose.label) is sealed by a data key this profile does not hold (generation \(generation)); the database was changed outside Veld"), home: home)
         }
         do {

@@ -78,7 +78,7 @@ extension LocalStore {
                 try self.createKeyring(db, dataKey: dataKey, wrapping: wrapping, reference: reference, keys: keys)
             }
         } catch {
-            try settle(reference, keys: keys, after: error)
+            settle(reference, keys: keys)
             throw error
         }
         guard let sealed else {
@@ -117,7 +117,7 @@ extension LocalStore {
 
     /// After a failed commit to `reference`: discards the key only if the database did not
     /// commit to it after all (a failure reported after the commit reached the disk).
-    private func settle(_ reference: KeyReference, keys: any KeyStore, after error: any Error) throws {
+    func settle(_ reference: KeyReference, keys: any KeyStore) {
         let stored = try? writer.read { db in try KeyringRow.fetchOne(db)?.decodedReference(home: home) }
         if stored == reference { return }
         keys.discard(reference)
@@ -216,7 +216,7 @@ extension LocalStore {
                 db.afterNextTransaction(onCommit: { _ in dataKeys.install(SymmetricKey(data: bytes), generation: generation) })
             }
         } catch {
-            try settle(reference, keys: keys, after: error)
+            settle(reference, keys: keys)
             throw error
         }
         try keys.committed(reference, replacing: previous)

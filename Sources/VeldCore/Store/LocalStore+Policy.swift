@@ -38,11 +38,11 @@ extension LocalStore {
             if Self.widens(from: before?.scopes, to: identity.scopes) { try Self.set(SyncKey.cursor, "0", db) }
             try Self.set(SyncKey.identity, String(decoding: try StableJSON.encode(identity), as: UTF8.self), db)
             try db.execute(sql: "UPDATE profile SET user = ?, role = ?", arguments: [identity.user, identity.role.rawValue])
+            // The office confirmed receipts: what was kept for them goes.
+            released = try Self.release(confirmed: Array((identity.confirmedReceipts ?? []).prefix(100)), db: db)
             // Scopes that shrank: the records of the scopes the token lost leave this device.
             // (A record in a scope the token never held is this device's own mistake: its
             // push is refused and it is set aside, as before.)
-            // The office confirmed receipts: what was kept for them goes.
-            released = try Self.release(confirmed: Array((identity.confirmedReceipts ?? []).prefix(100)), db: db)
             guard let before else { return nil }
             return try self.purge(lost: before.scopes, keeping: identity.scopes, clock: now, db: db)
         }

@@ -76,7 +76,7 @@ public final class LocalStore: Sendable {
                 }
             }
         } catch {
-            keys.discard(reference)
+            store.settle(reference, keys: keys)
             throw error
         }
         store.dataKeys.install(dataKey, generation: 1)
