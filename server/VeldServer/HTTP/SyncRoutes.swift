@@ -79,7 +79,7 @@ struct SyncRoutes {
         if let problem = receipt.problem { throw Problem(type: .malformed, status: 400, detail: problem) }
         switch (receipt.kind, token.wipeRequestedAt != nil) {
         case (.wipe, false):
-            throw Problem(type: .malformed, status: 400, detail: "this device was not asked to wipe; a wipe receipt is for a token revoked with --wipe")
+            throw Problem(type: .malformed, status: 400, detail: "this device was not asked to wipe; a wipe receipt is for a token revoked with --wipe (send a scopes receipt, or nothing)")
         case (.scopes, true):
             throw Problem(type: .wipeRequested, status: 401, detail: "this device is to be wiped; send a wipe receipt")
         default: break
@@ -88,12 +88,12 @@ struct SyncRoutes {
             // Reported already: the same receipt again is answered, a new one is not taken
             // (a wiped device has nothing more to report).
             guard try await storage.receipts().contains(where: { $0.receipt.id == receipt.id && $0.tokenID == token.id }) else {
-                throw Problem(type: .malformed, status: 400, detail: "this device's wipe was reported already (\(token.id))")
+                throw Problem(type: .malformed, status: 400, detail: "this device's wipe was reported already (\(token.id)); it has nothing more to send: stop syncing with this token")
             }
             return try JSONBody.response(ReceiptAnswer(id: receipt.id, recorded: false), for: request)
         }
         if receipt.kind == .scopes, let held = receipt.scopes.first(where: { token.mayAccess(scope: $0) }) {
-            throw Problem(type: .malformed, status: 400, detail: "scope \(held) is still in this token; a scopes receipt names scopes it lost")
+            throw Problem(type: .malformed, status: 400, detail: "scope \(held) is still in this token; a scopes receipt names only scopes it lost (compare with GET /v1/me)")
         }
         let recorded = try await storage.recordReceipt(receipt, token: token, at: clock())
         context.logger.info("receipt", metadata: ["kind": .string(receipt.kind.rawValue), "records": .stringConvertible(receipt.records)])

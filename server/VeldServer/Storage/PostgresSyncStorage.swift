@@ -774,7 +774,7 @@ public final class PostgresSyncStorage: SyncStorage {
             func rows(_ type: String) async throws -> [Row] {
                 var rows: [Row] = []
                 for try await (id, state, last) in try await connection.query("""
-                    SELECT r.id, r.state, COALESCE((SELECT max(received_at) FROM history h WHERE h.record_id = r.id), 'epoch'::timestamptz)
+                    SELECT r.id, r.state, COALESCE((SELECT max(received_at) FROM history h WHERE h.record_id = r.id), now())
                     FROM record r WHERE r.type = \(type) AND r.state <> ''
                     """, logger: logger).decode((String, String, Date).self) { rows.append((id, state, last)) }
                 return rows

@@ -650,7 +650,7 @@ public final class SQLiteSyncStorage: SyncStorage {
         let (plans, goals): ([(id: String, state: String, last: Date)], [(id: String, state: String, last: Date)]) = try await pool.read { db in
             func rows(_ type: String) throws -> [(id: String, state: String, last: Date)] {
                 try Row.fetchAll(db, sql: """
-                    SELECT r.id, r.state, COALESCE((SELECT MAX(receivedAt) FROM history h WHERE h.recordID = r.id), '1970-01-01 00:00:00.000') AS last
+                    SELECT r.id, r.state, COALESCE((SELECT MAX(receivedAt) FROM history h WHERE h.recordID = r.id), strftime('%Y-%m-%d %H:%M:%f', 'now')) AS last
                     FROM record r WHERE r.type = ? AND r.state <> ''
                     """, arguments: [type]).map { (id: $0[0] as String, state: $0[1] as String, last: $0[2] as Date) }
             }

@@ -219,6 +219,8 @@ public struct CarePlanGroup: Hashable, Sendable {
     public var planID: String
     public var clientCodes: [String]
     public var goalIDs: [String]
+    /// The latest change in its history (or a goal's); a record with no history (accepted
+    /// before history was kept) counts as changed now, so retention never erases it unseen.
     public var lastChange: Date
 
     public init(planID: String, clientCodes: [String], goalIDs: [String], lastChange: Date) {
