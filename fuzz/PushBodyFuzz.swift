@@ -21,7 +21,7 @@ let pusher = Pusher(tokenID: "tok_fuzz", user: "anna", role: .visitor, scopes: S
 public func fuzz(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     let data = Data(bytes: start, count: count)
     guard let read = try? RecordStateJSON.readPush(data), read.invalid.isEmpty,
-          let checked = try? PushPolicy.check(read.request, by: pusher),
+          let checked = try? PushPolicy.check(read.request, by: pusher, in: .builtIn),
           case .write(let plan)? = try? PushPolicy.decide(checked, fingerprint: "f",
                                                           inputs: PushPolicy.Inputs(stored: [stored.id: stored])) else { return 0 }
     for write in plan.writes {

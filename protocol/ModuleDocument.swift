@@ -29,9 +29,15 @@ public struct ModuleDocument: Codable, Hashable, Sendable {
         public var references: String?
         /// One line for `--help` and for people reading the module.
         public var summary: String
+        /// Hidden from forms and help, still stored, merged and accepted: how a module
+        /// retires a field without breaking the devices that hold it.
+        public var deprecated: Bool?
+        /// Values of a `choice` or `choices` field retired the same way.
+        public var deprecatedValues: [String]?
 
         public init(name: String, kind: String, required: Bool? = nil, writers: [String]? = nil, values: [String]? = nil,
-                    restrictedValues: [String: [String]]? = nil, references: String? = nil, summary: String) {
+                    restrictedValues: [String: [String]]? = nil, references: String? = nil, summary: String,
+                    deprecated: Bool? = nil, deprecatedValues: [String]? = nil) {
             self.name = name
             self.kind = kind
             self.required = required
@@ -40,6 +46,8 @@ public struct ModuleDocument: Codable, Hashable, Sendable {
             self.restrictedValues = restrictedValues
             self.references = references
             self.summary = summary
+            self.deprecated = deprecated
+            self.deprecatedValues = deprecatedValues
         }
     }
 
@@ -50,13 +58,17 @@ public struct ModuleDocument: Codable, Hashable, Sendable {
         public var summary: String
         public var scope: SchemaDocument.Scope
         public var fields: [Field]
+        /// Hidden from `veld add` and forms; its records are still stored, merged and accepted.
+        public var deprecated: Bool?
 
-        public init(type: String, noun: String, summary: String, scope: SchemaDocument.Scope, fields: [Field]) {
+        public init(type: String, noun: String, summary: String, scope: SchemaDocument.Scope, fields: [Field],
+                    deprecated: Bool? = nil) {
             self.type = type
             self.noun = noun
             self.summary = summary
             self.scope = scope
             self.fields = fields
+            self.deprecated = deprecated
         }
     }
 
@@ -77,9 +89,10 @@ public struct ModuleDocument: Codable, Hashable, Sendable {
     /// The keys each object of a module may have: a misspelt key is refused, never ignored.
     static let allowedKeys: [String: Set<String>] = [
         "module": ["module", "version", "summary", "types"],
-        "type": ["type", "noun", "summary", "scope", "fields"],
+        "type": ["type", "noun", "summary", "scope", "fields", "deprecated"],
         "scope": ["rule", "field"],
-        "field": ["name", "kind", "required", "writers", "values", "restrictedValues", "references", "summary"],
+        "field": ["name", "kind", "required", "writers", "values", "restrictedValues", "references", "summary",
+                  "deprecated", "deprecatedValues"],
     ]
 
     /// Reads a module from its JSON, refusing unknown keys and anything ``problems(alongside:)``
@@ -166,6 +179,12 @@ public struct ModuleDocument: Codable, Hashable, Sendable {
                 } else if field.values != nil {
                     problems.append("\(at): only choice and choices fields have values")
                 }
+                for value in field.deprecatedValues ?? [] where !(field.values ?? []).contains(value) {
+                    problems.append("\(at): deprecatedValues: \(value) is not one of its values")
+                }
+                if field.deprecated == true, field.required == true {
+                    problems.append("\(at): a deprecated field is not required (forms no longer ask for it)")
+                }
                 if field.kind == "reference" {
                     if let target = field.references {
                         if !allTypes.contains(target) { problems.append("\(at): references \(target), which no module defines") }
@@ -211,7 +230,7 @@ public struct ModuleDocument: Codable, Hashable, Sendable {
             default: scope = .inheritedFrom(field: type.scope.field ?? "")
             }
             return RecordSchema(type: type.type, noun: type.noun, summary: type.summary, scopeRule: scope,
-                                fields: type.fields.map(\.schema))
+                                fields: type.fields.map(\.schema), deprecated: type.deprecated ?? false)
         }
     }
 }
@@ -230,7 +249,8 @@ extension ModuleDocument.Field {
         }
         func roles(_ names: [String]) -> Set<Role> { Set(names.compactMap(Role.init(rawValue:))) }
         return FieldSchema(name, kind, required: required ?? false, writers: writers.map(roles) ?? Role.everyone,
-                           restrictedValues: (restrictedValues ?? [:]).mapValues(roles), summary: summary)
+                           restrictedValues: (restrictedValues ?? [:]).mapValues(roles), summary: summary,
+                           deprecated: deprecated ?? false, deprecatedValues: Set(deprecatedValues ?? []))
     }
 }
 

@@ -36,16 +36,30 @@ public struct FieldSchema: Hashable, Sendable {
     public let restrictedValues: [String: Set<Role>]
     /// One line for `--help` and for people reading the schema.
     public let summary: String
+    /// Retired by its module: hidden from help and forms, still stored and accepted.
+    public let deprecated: Bool
+    /// Values retired the same way (still valid, no longer offered).
+    public let deprecatedValues: Set<String>
 
     public init(_ name: String, _ kind: FieldKind, required: Bool = false,
                 writers: Set<Role> = Role.everyone, restrictedValues: [String: Set<Role>] = [:],
-                summary: String) {
+                summary: String, deprecated: Bool = false, deprecatedValues: Set<String> = []) {
         self.name = name
         self.kind = kind
         self.required = required
         self.writers = writers
         self.restrictedValues = restrictedValues
         self.summary = summary
+        self.deprecated = deprecated
+        self.deprecatedValues = deprecatedValues
+    }
+
+    /// The values a form offers: every value but the retired ones.
+    public var offeredValues: [String] {
+        switch kind {
+        case .choice(let values), .choices(let values): return values.filter { !deprecatedValues.contains($0) }
+        default: return []
+        }
     }
 
     /// Whether `role` may replace `old` (a value this field holds now): a value only some
@@ -90,12 +104,16 @@ public struct RecordSchema: Hashable, Sendable {
     public let scopeRule: ScopeRule
     /// The type's own fields followed by `deleted`.
     public let fields: [FieldSchema]
+    /// Retired by its module: not offered for new records, still stored and accepted.
+    public let deprecated: Bool
 
-    public init(type: String, noun: String, summary: String, scopeRule: ScopeRule, fields: [FieldSchema]) {
+    public init(type: String, noun: String, summary: String, scopeRule: ScopeRule, fields: [FieldSchema],
+                deprecated: Bool = false) {
         self.type = type
         self.noun = noun
         self.summary = summary
         self.scopeRule = scopeRule
+        self.deprecated = deprecated
         self.fields = fields + [
             FieldSchema(RecordState.deletedField, .bool, summary: "whether the record has been deleted")
         ]

@@ -8,7 +8,9 @@
 /// writing", not an office judgement; the office can still edit it afterwards.
 public enum Schemas {
     /// Every type of the built-in modules (`protocol/modules/*.json`), in their order.
-    public static let all: [RecordSchema] = Modules.builtIn.flatMap(\.schemas)
+    /// A device and a server work on a ``SchemaSet`` (the set in force); these are the
+    /// built-in set's.
+    public static var all: [RecordSchema] { SchemaSet.builtIn.schemas }
 
     public static let visitNote = builtIn("visitNote")
     public static let councilInput = builtIn("councilInput")
@@ -22,9 +24,7 @@ public enum Schemas {
     }
 
     /// The schema of `type` (`visitNote`), also found by its noun (`visit`).
-    public static func named(_ name: String) -> RecordSchema? {
-        all.first { $0.type == name } ?? all.first { $0.noun == name }
-    }
+    public static func named(_ name: String) -> RecordSchema? { SchemaSet.builtIn.named(name) }
 
     private static func builtIn(_ type: String) -> RecordSchema {
         guard let schema = all.first(where: { $0.type == type }) else {

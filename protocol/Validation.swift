@@ -37,8 +37,7 @@ public struct ValidationError: Error, Hashable, Sendable, CustomStringConvertibl
         let subject = field.map { "\(type) \(recordID), field \($0)" } ?? "\(type) \(recordID)"
         switch problem {
         case .unknownType:
-            return "record \(recordID): unknown record type '\(type)'; known types are "
-                + Schemas.all.map(\.type).joined(separator: ", ")
+            return "record \(recordID): unknown record type '\(type)'; it is in no module in force (GET /v1/schemas lists them; on a device, `veld schema`, and `veld sync` fetches the newest set)"
         case .invalidID:
             return "record id '\(recordID)' is not a UUID"
         case .invalidScope(let scope, let expected):
@@ -197,13 +196,8 @@ extension FieldSchema {
 }
 
 extension Schemas {
-    /// Validates `state` against the schema of its type.
-    public static func validate(_ state: RecordState) -> [ValidationError] {
-        guard let schema = named(state.type), schema.type == state.type else {
-            return [ValidationError(recordID: state.id, type: state.type, problem: .unknownType)]
-        }
-        return schema.validate(state)
-    }
+    /// Validates `state` against the schema of its type in the built-in set.
+    public static func validate(_ state: RecordState) -> [ValidationError] { SchemaSet.builtIn.validate(state) }
 }
 
 /// Record ids: lowercase UUIDs.

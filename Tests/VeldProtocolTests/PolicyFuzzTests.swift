@@ -65,7 +65,7 @@ import VeldTestSupport
                 }
             }
             guard let read = try? RecordStateJSON.readPush(Data(bytes)), read.invalid.isEmpty,
-                  let checked = try? PushPolicy.check(read.request, by: Self.pusher),
+                  let checked = try? PushPolicy.check(read.request, by: Self.pusher, in: .builtIn),
                   case .write(let plan)? = try? PushPolicy.decide(checked, fingerprint: "f", inputs: PushPolicy.Inputs(stored: [stored.id: stored]))
             else { return }
             for write in plan.writes {

@@ -16,7 +16,7 @@ import VeldProtocol
     }
 
     static func decide(_ records: [RecordState], stored: [String: RecordState] = [:], now: Date? = nil) throws(Problem) -> PushPolicy.Outcome {
-        let checked = try PushPolicy.check(PushRequest(replica: "r-anna", batch: UUID().uuidString.lowercased(), records: records), by: anna)
+        let checked = try PushPolicy.check(PushRequest(replica: "r-anna", batch: UUID().uuidString.lowercased(), records: records), by: anna, in: .builtIn)
         return try PushPolicy.decide(checked, fingerprint: "f", inputs: PushPolicy.Inputs(now: now, stored: stored))
     }
 

@@ -68,7 +68,7 @@ enum PolicyScenario {
     static func decide(_ body: Data, _ pusher: Pusher, _ stored: [String: RecordState]) throws -> PushPolicy.Outcome {
         let read = try RecordStateJSON.readPush(body)
         guard read.invalid.isEmpty else { throw BenchError("the bench body is invalid: \(read.invalid[0].reason)") }
-        let checked = try PushPolicy.check(read.request, by: pusher)
+        let checked = try PushPolicy.check(read.request, by: pusher, in: .builtIn)
         return try PushPolicy.decide(checked, fingerprint: "bench", inputs: PushPolicy.Inputs(stored: stored))
     }
 }

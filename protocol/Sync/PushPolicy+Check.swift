@@ -3,9 +3,11 @@ import Foundation
 extension PushPolicy {
     /// The checks that need nothing stored, in SPEC's order: the replica and batch ids
     /// (400), the batch size (413), then every record (422 `invalid-record`, else 403
-    /// `scope-forbidden`). Linear in the size of the batch. `schemaValidated` skips the
-    /// schema check for records the caller has just validated (a client's own edit).
-    public static func check(_ request: PushRequest, by pusher: Pusher, schemaValidated: Bool = false) throws(Problem) -> CheckedPush {
+    /// `scope-forbidden`), each record against `schemas`, the module set in force. Linear
+    /// in the size of the batch. `schemaValidated` skips the schema check for records the
+    /// caller has just validated (a client's own edit).
+    public static func check(_ request: PushRequest, by pusher: Pusher, in schemas: SchemaSet,
+                             schemaValidated: Bool = false) throws(Problem) -> CheckedPush {
         guard ReplicaIDs.isValid(request.replica) else {
             throw Problem(type: .malformed, status: 400,
                           detail: "replica must be the device's replica id: 1 to \(SyncLimits.maxReplicaLength) printable ASCII characters without spaces, quotes or backslashes")
@@ -29,7 +31,7 @@ extension PushPolicy {
             }
             storedIDs.append(record.id)
             if !schemaValidated {
-                for error in Schemas.validate(record) {
+                for error in schemas.validate(record) {
                     refusals.add(.invalidRecord, record.id, field: error.field, error.description)
                 }
             }
@@ -37,7 +39,7 @@ extension PushPolicy {
             if !pusher.scopes.contains(record.scope) {
                 refusals.add(.scopeForbidden, record.id, "scope \(record.scope)")
             }
-            if let schema = Schemas.named(record.type), case .inheritedFrom(let field) = schema.scopeRule {
+            if let schema = schemas.named(record.type), case .inheritedFrom(let field) = schema.scopeRule {
                 for entry in record.entries(of: field) {
                     if case .string(let parent) = entry.value, RecordIDs.isValid(parent), !seen.contains(parent) {
                         storedIDs.append(parent)
@@ -47,7 +49,7 @@ extension PushPolicy {
         }
         if let problem = refusals.problem(role: pusher.role, replica: request.replica) { throw problem }
         var unique: Set<String> = []
-        return CheckedPush(request: request, pusher: pusher, storedIDs: storedIDs.filter { unique.insert($0).inserted })
+        return CheckedPush(request: request, pusher: pusher, schemas: schemas, storedIDs: storedIDs.filter { unique.insert($0).inserted })
     }
 
     /// What the schema does not say about a state but the protocol does: counters from 1 to

@@ -36,8 +36,8 @@ extension PushPolicy {
         var inBatch: [String: RecordState] = [:]
         for record in request.records { inBatch[record.id] = record }
         for record in request.records {
-            merged.append(judge(record, pusher: pusher, replica: request.replica, inputs: inputs, inBatch: inBatch,
-                                refusals: &refusals))
+            merged.append(judge(record, pusher: pusher, replica: request.replica, schemas: push.schemas, inputs: inputs,
+                                inBatch: inBatch, refusals: &refusals))
         }
         if let problem = refusals.problem(role: pusher.role, replica: request.replica) { throw problem }
         let states = merged.compactMap { $0 }
@@ -50,7 +50,7 @@ extension PushPolicy {
 
     /// Every problem of one record against its stored state; the merged state when the
     /// record has none.
-    static func judge(_ record: RecordState, pusher: Pusher, replica: String, inputs: Inputs,
+    static func judge(_ record: RecordState, pusher: Pusher, replica: String, schemas: SchemaSet, inputs: Inputs,
                       inBatch: [String: RecordState], refusals: inout Refusals) -> RecordState? {
         let id = record.id
         let stored = inputs.stored[id]
@@ -68,7 +68,7 @@ extension PushPolicy {
                 return nil
             }
         }
-        guard let schema = Schemas.named(record.type) else { return nil }
+        guard let schema = schemas.named(record.type) else { return nil }
         let known = stored ?? RecordState(id: id, type: record.type, scope: record.scope)
         let before = refusals.total
 
@@ -157,7 +157,9 @@ extension PushPolicy {
         }
 
         // The merged state keeps every required field and stays within the limits.
-        for required in schema.requiredFields where (merged.value(of: required.name) ?? .null).isNull {
+        // (A stored record without it came from a set in which it was optional: not this push's doing.)
+        for required in schema.requiredFields where (merged.value(of: required.name) ?? .null).isNull
+            && (stored == nil || !(known.value(of: required.name) ?? .null).isNull) {
             refusals.add(.dotReused, id, field: required.name,
                          "merging this state with the server's would leave \(required.name) without a value, which only happens when edits are named twice")
         }

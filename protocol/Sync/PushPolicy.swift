@@ -29,7 +29,7 @@ public struct Pusher: Hashable, Sendable {
 /// storage to persist. A storage only reads those inputs and writes the plan.
 ///
 /// ```swift
-/// let checked = try PushPolicy.check(request, by: pusher)          // 400, 413, 422, 403
+/// let checked = try PushPolicy.check(request, by: pusher, in: schemas)   // 400, 413, 422, 403
 /// // … in the write transaction: read checked.storedIDs, the binding, the batch …
 /// switch try PushPolicy.decide(checked, fingerprint: fingerprint, inputs: inputs) {
 /// case .replay(let json): return json                               // seen before
@@ -115,6 +115,8 @@ public enum PushPolicy {
 public struct CheckedPush: Sendable {
     public let request: PushRequest
     public let pusher: Pusher
+    /// The module set the batch was checked against; ``PushPolicy/decide(_:fingerprint:inputs:)`` judges by it too.
+    public let schemas: SchemaSet
     /// The ids whose stored states ``PushPolicy/decide(_:fingerprint:inputs:)`` needs: every
     /// record of the batch and every care plan a goal of the batch points at.
     public let storedIDs: [String]

@@ -89,7 +89,7 @@ extension LocalStore {
         guard keep else { return try delete(id: state.id) }
         let deleteDots = Set(state.entries(of: RecordState.deletedField).filter { $0.value == .bool(true) }.map(\.dot))
         let role = try profile().role
-        let schema = Schemas.named(state.type)
+        let schema = try schemaSet().named(state.type)
         var changes: [String: FieldValue] = [RecordState.deletedField: .bool(false)]
         for conflict in Self.conflicts(of: state) where conflict.field != RecordState.deletedField {
             let edited = conflict.entries.filter { !deleteDots.contains($0.dot) }

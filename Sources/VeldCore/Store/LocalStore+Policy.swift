@@ -64,7 +64,8 @@ extension LocalStore {
         let pusher = Pusher(tokenID: "local", user: profile.user, role: profile.role, scopes: scopes)
         var stored: [String: RecordState] = [:]
         if let before { stored[state.id] = before }
-        if let parentField = Schemas.named(state.type)?.parentField {
+        let schemas = try schemaSet(db)
+        if let parentField = schemas.named(state.type)?.parentField {
             let parents = state.entries(of: parentField).compactMap { entry -> String? in
                 if case .string(let id) = entry.value { return id }
                 return nil
@@ -74,7 +75,7 @@ extension LocalStore {
         let request = PushRequest(replica: profile.replicaID, batch: "00000000-0000-0000-0000-000000000000", records: [state])
         do {
             // The schema was checked just before (with errors that name the input).
-            let checked = try PushPolicy.check(request, by: pusher, schemaValidated: true)
+            let checked = try PushPolicy.check(request, by: pusher, in: schemas, schemaValidated: true)
             _ = try PushPolicy.decide(checked, fingerprint: "", inputs: PushPolicy.Inputs(stored: stored))
         } catch {
             let reasons = error.records?.map(\.reason) ?? []

@@ -53,7 +53,7 @@ extension LocalStore {
     public func create(type: String, scope: String?, fields: [String: FieldValue],
                        id: String = RecordIDs.make()) throws -> RecordState {
         let profile = try profile()
-        guard let schema = Schemas.named(type), schema.type == type else {
+        guard let schema = try schemaSet().named(type), schema.type == type else {
             throw invalid(ValidationError(recordID: "(new)", type: type, problem: .unknownType))
         }
         guard RecordIDs.isValid(id), try writer.read({ db in try RecordRow.exists(db, key: id) }) == false else {
@@ -109,7 +109,7 @@ extension LocalStore {
     private func edit(id: String, changes: [String: FieldValue], profile: Profile, db: Database) throws -> RecordState {
         var state = try existing(id, db: db)
         try ensureCounterRoom(state, replica: profile.replicaID)
-        guard let schema = Schemas.named(state.type) else {
+        guard let schema = try schemaSet(db).named(state.type), schema.type == state.type else {
             throw invalid(ValidationError(recordID: state.id, type: state.type, problem: .unknownType))
         }
         var problems = schema.validateChanges(changes, role: profile.role, recordID: state.id)
@@ -139,7 +139,7 @@ extension LocalStore {
             let profile = try self.profile(db)
             var state = try self.existing(id, db: db)
             try self.ensureCounterRoom(state, replica: profile.replicaID)
-            guard let schema = Schemas.named(state.type) else {
+            guard let schema = try self.schemaSet(db).named(state.type), schema.type == state.type else {
                 throw self.invalid(ValidationError(recordID: state.id, type: state.type, problem: .unknownType))
             }
             if state.isDeleted && !state.hasConflicts { throw LocalStoreError(.recordDeleted(state.id), home: self.home) }
@@ -157,7 +157,7 @@ extension LocalStore {
     /// References may be given as a unique id prefix.
     @discardableResult
     public func create(type: String, scope: String?, input: [String: String]) throws -> RecordState {
-        guard let schema = Schemas.named(type), schema.type == type else {
+        guard let schema = try schemaSet().named(type), schema.type == type else {
             throw invalid(ValidationError(recordID: "(new)", type: type, problem: .unknownType))
         }
         return try create(type: type, scope: scope, fields: parse(input, schema: schema, recordID: "(new)"))
@@ -167,7 +167,7 @@ extension LocalStore {
     @discardableResult
     public func edit(id: String, input: [String: String]) throws -> RecordState {
         let state = try record(id)
-        guard let schema = Schemas.named(state.type) else {
+        guard let schema = try schemaSet().named(state.type), schema.type == state.type else {
             throw invalid(ValidationError(recordID: state.id, type: state.type, problem: .unknownType))
         }
         return try edit(id: state.id, changes: parse(input, schema: schema, recordID: state.id))
@@ -293,7 +293,17 @@ extension LocalStore {
     /// own server must refuse, short of the office changing the token afterwards.
     private func saveLocalEdit(_ state: RecordState, before: RecordState?, schema: RecordSchema, profile: Profile,
                                db: Database) throws {
-        let problems = schema.validate(state)
+        var problems = schema.validate(state)
+        if let before {
+            // A field this edit wrote nothing new into holds what came from elsewhere: a
+            // field, a value or an absence of a newer module set than this device's. It is
+            // kept as it is and never refused here; the server judges it by its own set.
+            problems.removeAll { problem in
+                guard let field = problem.field else { return false }
+                let held = Set(before.entries(of: field).map(\.value))
+                return state.entries(of: field).allSatisfy { held.contains($0.value) }
+            }
+        }
         guard problems.isEmpty else { throw invalid(problems) }
         try checkPolicy(state, before: before, profile: profile, db: db)
         let isNew = before == nil

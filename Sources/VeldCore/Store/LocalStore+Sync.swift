@@ -22,6 +22,10 @@ extension LocalStore {
         static let cursor = "cursor"
         static let lastSyncAt = "lastSyncAt"
         static let identity = "identity"
+        /// The module set the server last sent (`GET /v1/schemas`), its ETag and when.
+        static let schemas = "schemas"
+        static let schemasETag = "schemasETag"
+        static let schemasReceivedAt = "schemasReceivedAt"
     }
 
     public func syncSettings() throws -> SyncSettings {

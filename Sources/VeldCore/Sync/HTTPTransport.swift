@@ -54,6 +54,14 @@ public struct HTTPTransport: SyncTransport {
         try await send("GET", server.appendingPathComponent("v1/me"), expecting: DeviceIdentity.self)
     }
 
+    public func schemas(ifNoneMatch etag: String?) async throws -> SchemaFetch {
+        let answer = try await exchange(
+            "GET", server.appendingPathComponent("v1/schemas"),
+            extraHeaders: etag.map { [(name: "If-None-Match", value: $0)] } ?? [], allowNotModified: true)
+        if answer.status == 304 { return .unchanged }
+        return .set(try decode(SchemaSet.self, from: answer.body), etag: answer.headers["etag"])
+    }
+
     public func record(id: String) async throws -> RecordState? {
         do {
             return try await send("GET", server.appendingPathComponent("v1/records/\(id)"), expecting: RecordState.self)
@@ -83,6 +91,12 @@ public struct HTTPTransport: SyncTransport {
 
     /// The body of a 2xx answer; anything else as a `SyncTransportError`.
     private func fetch(_ method: String, _ url: URL, body: Data? = nil) async throws -> Data {
+        try await exchange(method, url, body: body).body
+    }
+
+    /// A 2xx answer (or a 304 when `allowNotModified`); anything else as a `SyncTransportError`.
+    private func exchange(_ method: String, _ url: URL, body: Data? = nil, extraHeaders: [(name: String, value: String)] = [],
+                          allowNotModified: Bool = false) async throws -> HTTPExchangeAnswer {
         // Checked on every request, not only when the address is typed: a profile made
         // before this rule still never sends its token in the clear.
         do { try ServerAddress.checkPlainHTTP(url) } catch let invalid as ServerAddress.Invalid {
@@ -91,11 +105,14 @@ public struct HTTPTransport: SyncTransport {
         var headers = [(name: "Authorization", value: "Bearer \(token)"), (name: "Accept", value: "application/json"),
                        (name: "User-Agent", value: "veld/\(VeldCoreInfo.version)")]
         if body != nil { headers.append((name: "Content-Type", value: "application/json")) }
+        headers += extraHeaders
         let answer = try await exchange.send(HTTPExchangeRequest(method: method, url: url, headers: headers, body: body, timeout: timeout))
         let data = answer.body
         switch answer.status {
         case 200..<300:
-            return data
+            return answer
+        case 304 where allowNotModified:
+            return answer
         case 300..<400:
             throw SyncTransportError.badResponse(
                 "the server answered \(answer.status), a redirect; Veld does not follow redirects (the token would go along): connect to the address it names")

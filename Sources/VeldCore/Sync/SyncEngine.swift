@@ -24,6 +24,10 @@ public struct SyncReport: Hashable, Sendable {
     /// Why pushing stopped early, when the server refused a batch as a whole (its token,
     /// its replica): the pull still ran, the outbox waits.
     public var pushRefused: Problem?
+    /// The version of a module set received in this sync (nil: the kept one is current).
+    public var newSchemaSet: Int?
+    /// Why the server's module set was not taken (the kept one stays in force).
+    public var schemaSetProblem: String?
 }
 
 /// Where a running sync is, for a progress line.
@@ -106,8 +110,10 @@ public struct SyncEngine: Sendable {
                 return report
             }
             if !purged.isEmpty { try await sendPendingReceipts() }
+            let schemas = try await refreshSchemas()
             var report = try await push()
             report.purged = purged
+            (report.newSchemaSet, report.schemaSetProblem) = schemas
             let pulled = try await pull()
             report.pulled = pulled.changed
             report.newConflicts = pulled.newConflicts
@@ -126,6 +132,27 @@ public struct SyncEngine: Sendable {
             // A server without /v1/me: keep what the profile has.
         }
         return nil
+    }
+
+    /// Fetches the module set in force when it changed (`GET /v1/schemas` with the kept
+    /// ETag): the device keeps the last set it got, and checks its edits against it.
+    /// Returns the version of a newly kept set, or why the server's was not taken.
+    func refreshSchemas() async throws -> (version: Int?, problem: String?) {
+        do {
+            let etag = try store.schemaSetETag()
+            switch try await withRetry({ try await transport.schemas(ifNoneMatch: etag) }) {
+            case .set(let set, let etag):
+                try store.keepSchemaSet(set, etag: etag, at: store.clock())
+                return (set.version, nil)
+            case .unchanged, .unsupported:
+                return (nil, nil)
+            }
+        } catch SyncTransportError.rejected(let problem) where [404, 405].contains(problem.status) {
+            return (nil, nil)  // a server from before modules were published: the built-in set stays
+        } catch SyncTransportError.badResponse(let detail) {
+            // A set this release cannot read (a newer format): the kept one stays, and the sync goes on.
+            return (nil, "the server's module set was not taken (\(detail)); the set kept on this device stays in force")
+        }
     }
 
     /// Sends the receipts that wait, oldest first; one the server refuses as malformed

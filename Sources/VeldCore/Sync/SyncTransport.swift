@@ -18,10 +18,25 @@ public protocol SyncTransport: Sendable {
     func record(id: String) async throws -> RecordState?
     /// Reports what this device removed on the office's word (`POST /v1/receipts`).
     func sendReceipt(_ receipt: PurgeReceipt) async throws
+    /// The module set in force (`GET /v1/schemas`), unless it is still the one the server
+    /// tagged `etag`.
+    func schemas(ifNoneMatch etag: String?) async throws -> SchemaFetch
+}
+
+/// What `GET /v1/schemas` gave.
+public enum SchemaFetch: Sendable {
+    /// The set with the ETag the server gave it.
+    case set(SchemaSet, etag: String?)
+    /// Still the set with the ETag asked about (304).
+    case unchanged
+    /// The transport cannot ask (a test double).
+    case unsupported
 }
 
 extension SyncTransport {
     public func me() async throws -> DeviceIdentity? { nil }
+
+    public func schemas(ifNoneMatch etag: String?) async throws -> SchemaFetch { .unsupported }
 
     /// A transport without receipts (a test double) takes them and says nothing.
     public func sendReceipt(_ receipt: PurgeReceipt) async throws {}

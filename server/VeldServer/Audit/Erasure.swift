@@ -7,13 +7,13 @@ public enum Erasure {
     /// Names the records of the batch that are erased, or that point at an erased record
     /// (a goal of an erased care plan): those go from the device, and the rest of the
     /// batch can go again.
-    static func refusal(_ erasedIDs: [String], in request: PushRequest) -> Problem {
+    static func refusal(_ erasedIDs: [String], in request: PushRequest, schemas: SchemaSet) -> Problem {
         let erased = Set(erasedIDs)
         var items: [Problem.Item] = []
         for record in request.records {
             if erased.contains(record.id) {
                 items.append(Problem.Item(id: record.id, reason: "record \(record.id) was erased by the office (AVG art. 17)"))
-            } else if let schema = Schemas.named(record.type), case .inheritedFrom(let field) = schema.scopeRule,
+            } else if let schema = schemas.named(record.type), case .inheritedFrom(let field) = schema.scopeRule,
                       let parent = record.entries(of: field).lazy.compactMap({ entry -> String? in
                           if case .string(let id) = entry.value, erased.contains(id) { return id }
                           return nil

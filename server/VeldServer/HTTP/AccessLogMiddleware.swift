@@ -33,10 +33,10 @@ public final class AccessNotes: @unchecked Sendable {
 
     /// The records a refused request named, as far as they are well-formed: a refused
     /// push may carry anything, and the log takes no text a client made up.
-    func name(_ states: [RecordState]) {
+    func name(_ states: [RecordState], knownTypes schemas: SchemaSet) {
         records = states.prefix(SyncLimits.maxBatchRecords).compactMap { state in
             guard RecordIDs.isValid(state.id) else { return nil }
-            return AccessedRecord(id: state.id, type: Schemas.all.contains { $0.type == state.type } ? state.type : "",
+            return AccessedRecord(id: state.id, type: schemas.named(state.type)?.type == state.type ? state.type : "",
                                   scope: Scopes.isValid(state.scope) ? state.scope : "", effect: "refused")
         }
     }

@@ -32,7 +32,7 @@ public func buildApplication(
     let router = Router(context: VeldRequestContext.self)
     router.add(middleware: ProblemMiddleware())
     router.add(middleware: LogRequestsMiddleware(.debug))
-    SyncRoutes(storage: storage, clock: clock, bodyDeadline: bodyDeadline).add(to: router)
+    SyncRoutes(storage: storage, clock: clock, schemas: SchemaCache(storage: storage), bodyDeadline: bodyDeadline).add(to: router)
     // A connection that sends nothing for `idleTimeout` (also while its headers or body
     // are due) is closed, so half-open connections cannot pile up.
     let http1 = HTTP1Channel.Configuration(idleTimeout: TimeAmount(idleTimeout))

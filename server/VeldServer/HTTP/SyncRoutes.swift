@@ -8,6 +8,8 @@ import VeldProtocol
 struct SyncRoutes {
     let storage: any SyncStorage
     let clock: @Sendable () -> Date
+    /// The module set in force, as this process last read it.
+    let schemas: SchemaCache
     /// How long a request body may take to arrive in all (a body trickled a byte at a time
     /// would otherwise hold its connection open for ever: the idle timeout restarts on
     /// every byte).
@@ -24,6 +26,7 @@ struct SyncRoutes {
         authenticated.get("records/:id/history") { request, context in try await history(request, context) }
         authenticated.get("records/:id") { request, context in try await record(request, context) }
         authenticated.post("receipts") { request, context in try await receipt(request, context) }
+        authenticated.get("schemas") { request, context in try await publishedSchemas(request, context) }
         authenticated.get("me") { request, context in
             // The token as read for this request, binding included.
             let token = try context.requireToken()
@@ -100,13 +103,33 @@ struct SyncRoutes {
         return try JSONBody.response(ReceiptAnswer(id: receipt.id, recorded: recorded), for: request)
     }
 
+    /// The module set in force, read fresh (a few rows), with a strong ETag: a device that
+    /// sends the tag it kept gets a 304 and no body.
+    func publishedSchemas(_ request: Request, _ context: VeldRequestContext) async throws -> Response {
+        _ = try context.requireToken()
+        let published = try await schemas.refresh()
+        var headers = HTTPFields()
+        headers[.eTag] = published.etag
+        headers[.cacheControl] = "no-cache"
+        let tags = request.headers[values: .ifNoneMatch].flatMap { $0.split(separator: ",") }
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+        if tags.contains(published.etag) || tags.contains("*") {
+            return Response(status: .notModified, headers: headers)
+        }
+        var response = try JSONBody.response(json: ByteBuffer(bytes: published.json), for: request)
+        response.headers[.eTag] = published.etag
+        response.headers[.cacheControl] = "no-cache"
+        return response
+    }
+
     /// Reads the body strictly, runs the checks that need nothing stored, then lets the
     /// storage run the rest of the policy in its write transaction.
     func push(_ request: Request, _ context: VeldRequestContext) async throws -> Response {
         let token = try context.requireToken()
         let body = try await JSONBody.body(of: request, deadline: bodyDeadline)
         let push = try JSONBody.decodePush(from: body)
-        context.access?.name(push.records)
+        let used = try await schemas.inForce()
+        context.access?.name(push.records, knownTypes: used.set)
         if ReplicaIDs.isValid(push.replica) { context.access?.replica = push.replica }
         if UUID(uuidString: push.batch) != nil { context.access?.detail = "batch=\(push.batch)" }
         // The binding as the token was read: refused before any record is looked at (the
@@ -114,11 +137,20 @@ struct SyncRoutes {
         if let bound = token.replica, ReplicaIDs.isValid(push.replica), bound != push.replica {
             throw PushPolicy.replicaMismatch(tokenID: token.id, bound: bound, pushed: push.replica)
         }
-        let checked = try PushPolicy.check(push, by: token.pusher)
         // The fingerprint of the stable encoding, so a resend in other bytes (key order,
         // spaces, gzip) is still recognised as the same batch (protocol/SPEC.md § Replay).
         let fingerprint = TokenSecret.fingerprint(try StableJSON.encode(push))
-        let response = try await storage.applyPush(checked, token: token, fingerprint: fingerprint, at: clock()) { _ in }
+        let response: PushResponse
+        do {
+            let checked = try PushPolicy.check(push, by: token.pusher, in: used.set)
+            response = try await storage.applyPush(checked, token: token, fingerprint: fingerprint, at: clock()) { _ in }
+        } catch let problem as Problem where [403, 422].contains(problem.status) {
+            // Refused by a set this process read earlier: another process (or `schema add`)
+            // may have added what the batch uses. Judged again on the set in force now.
+            guard let fresh = try await schemas.refreshed(ifOlderThan: used) else { throw problem }
+            let checked = try PushPolicy.check(push, by: token.pusher, in: fresh.set)
+            response = try await storage.applyPush(checked, token: token, fingerprint: fingerprint, at: clock()) { _ in }
+        }
         context.access?.loggedByStorage = true
         context.logger.info("push", metadata: [
             "replica": .string(push.replica), "batch": .string(push.batch), "records": .stringConvertible(push.records.count),

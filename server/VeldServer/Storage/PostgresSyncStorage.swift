@@ -136,6 +136,12 @@ public final class PostgresSyncStorage: SyncStorage {
             "ALTER TABLE receipt ADD COLUMN confirmed_by text",
             "CREATE INDEX receipt_by_token ON receipt (token, confirmed_at)",
         ]),
+        ("v9-modules", [
+            """
+            CREATE TABLE module (name text NOT NULL, version bigint NOT NULL, document text NOT NULL,
+              added_at timestamptz NOT NULL, added_by text NOT NULL, PRIMARY KEY (name, version))
+            """,
+        ]),
     ]
 
     public func migrate() async throws {
@@ -346,6 +352,37 @@ public final class PostgresSyncStorage: SyncStorage {
         }
     }
 
+    // MARK: Modules
+
+    public func storedModules() async throws -> [StoredModule] {
+        try await guarded { [self] connection in try await Self.storedModules(connection, logger: logger) }
+    }
+
+    private static func storedModules(_ connection: PostgresConnection, logger: Logger) async throws -> [StoredModule] {
+        var modules: [StoredModule] = []
+        let rows = try await connection.query(
+            "SELECT name, version, document, added_at, added_by FROM module ORDER BY added_at, name, version", logger: logger)
+        for try await (name, version, document, addedAt, addedBy) in rows.decode((String, Int64, String, Date, String).self) {
+            modules.append(StoredModule(name: name, version: Int(version), document: document, addedAt: addedAt, addedBy: addedBy))
+        }
+        return modules
+    }
+
+    public func addModule(_ module: StoredModule, check: @escaping @Sendable ([StoredModule]) throws -> Void) async throws {
+        let logger = logger
+        try await guarded { connection in
+            try await connection.withTransaction(logger: logger) { connection in
+                // One module change at a time, across every server process; reads and pushes go on.
+                try await connection.query("LOCK TABLE module IN SHARE ROW EXCLUSIVE MODE", logger: logger)
+                try check(try await Self.storedModules(connection, logger: logger))
+                try await connection.query("""
+                    INSERT INTO module (name, version, document, added_at, added_by)
+                    VALUES (\(module.name), \(Int64(module.version)), \(module.document), \(module.addedAt), \(module.addedBy))
+                    """, logger: logger)
+            }
+        }
+    }
+
     public func updateTokenScopes(id: String, scopes: [String]) async throws -> Bool {
         let encoded = String(decoding: try StableJSON.encode(scopes), as: UTF8.self)
         return try await guarded { [self] connection in
@@ -401,7 +438,7 @@ public final class PostgresSyncStorage: SyncStorage {
                         stored[id] = try StableJSON.decode(RecordState.self, from: Data(state.utf8))
                         runs[id] = Int(run)
                     }
-                    if !erased.isEmpty { throw Erasure.refusal(erased, in: request) }
+                    if !erased.isEmpty { throw Erasure.refusal(erased, in: request, schemas: push.schemas) }
                 }
                 let counterRows: PostgresRowSequence = try await connection.query(
                     "SELECT value FROM counter WHERE name = 'position'", logger: logger)

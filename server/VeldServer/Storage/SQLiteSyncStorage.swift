@@ -185,6 +185,17 @@ public final class SQLiteSyncStorage: SyncStorage {
             }
             try db.create(index: "receipt_by_token", on: "receipt", columns: ["token", "confirmedAt"])
         }
+        migrator.registerMigration("v9-modules") { db in
+            // Every version of every module added; the latest of each is in force.
+            try db.create(table: "module") { t in
+                t.column("name", .text).notNull()
+                t.column("version", .integer).notNull()
+                t.column("document", .text).notNull()
+                t.column("addedAt", .datetime).notNull()
+                t.column("addedBy", .text).notNull()
+                t.primaryKey(["name", "version"])
+            }
+        }
         return migrator
     }
 
@@ -285,6 +296,29 @@ public final class SQLiteSyncStorage: SyncStorage {
         }
     }
 
+    // MARK: Modules
+
+    public func storedModules() async throws -> [StoredModule] {
+        try await pool.read { db in try Self.storedModules(db) }
+    }
+
+    static func storedModules(_ db: Database) throws -> [StoredModule] {
+        try Row.fetchAll(db, sql: "SELECT * FROM module ORDER BY addedAt, name, version").map { row in
+            StoredModule(name: row["name"], version: row["version"], document: row["document"], addedAt: row["addedAt"],
+                         addedBy: row["addedBy"])
+        }
+    }
+
+    public func addModule(_ module: StoredModule, check: @escaping @Sendable ([StoredModule]) throws -> Void) async throws {
+        // GRDB's write transactions take SQLite's write lock first (BEGIN IMMEDIATE): no
+        // other module change reads in between.
+        try await pool.write { db in
+            try check(Self.storedModules(db))
+            try db.execute(sql: "INSERT INTO module (name, version, document, addedAt, addedBy) VALUES (?, ?, ?, ?, ?)",
+                           arguments: [module.name, module.version, module.document, module.addedAt, module.addedBy])
+        }
+    }
+
     public func updateTokenScopes(id: String, scopes: [String]) async throws -> Bool {
         let encoded = String(decoding: try StableJSON.encode(scopes), as: UTF8.self)
         return try await pool.write { db in
@@ -345,7 +379,7 @@ public final class SQLiteSyncStorage: SyncStorage {
                     runs[row[0]] = row[2]
                 }
             }
-            if !erased.isEmpty { throw Erasure.refusal(erased, in: request) }
+            if !erased.isEmpty { throw Erasure.refusal(erased, in: request, schemas: push.schemas) }
         }
         let position = try Int64.fetchOne(db.cachedStatement(sql: "SELECT value FROM counter WHERE name = 'position'")) ?? 0
         let inputs = PushPolicy.Inputs(priorBatch: prior, boundReplica: bound, replicaHeldByAnotherToken: held,

@@ -117,6 +117,17 @@ public protocol SyncStorage: Sendable {
     /// The highest change-log position so far.
     func headPosition() async throws -> Int64
 
+    // MARK: Modules
+
+    /// Every module version added with `veld-server schema add`, in the order added.
+    func storedModules() async throws -> [StoredModule]
+
+    /// Stores a module version in one transaction that no other module change runs
+    /// beside, after `check` accepted it against the modules stored then (it throws to
+    /// refuse; nothing is stored).
+    func addModule(_ module: StoredModule,
+                   check: @escaping @Sendable (_ stored: [StoredModule]) throws -> Void) async throws
+
     /// Writes what the store keeps in memory for a moment (each device's last pull and
     /// cursor); the server calls it when it shuts down. Safe to call at any time.
     func flushPendingWrites() async
@@ -127,7 +138,7 @@ extension SyncStorage {
     /// `Problem`), then ``applyPush(_:token:fingerprint:at:check:)``.
     public func push(_ request: PushRequest, token: DeviceToken, fingerprint: String, at date: Date,
                      validate: @escaping @Sendable (_ stored: [String: RecordState]) throws -> Void = { _ in }) async throws -> PushResponse {
-        let checked = try PushPolicy.check(request, by: token.pusher)
+        let checked = try PushPolicy.check(request, by: token.pusher, in: try await ModuleSets.published(self).set)
         return try await applyPush(checked, token: token, fingerprint: fingerprint, at: date, check: validate)
     }
 
@@ -171,6 +182,24 @@ public struct EncodedPullPage: Hashable, Sendable {
         self.records = records
         self.lastPosition = lastPosition
         self.more = more
+    }
+}
+
+/// One version of a module as the server keeps it: the document exactly as added.
+public struct StoredModule: Hashable, Sendable {
+    public var name: String
+    public var version: Int
+    /// The module document, in stable JSON.
+    public var document: String
+    public var addedAt: Date
+    public var addedBy: String
+
+    public init(name: String, version: Int, document: String, addedAt: Date, addedBy: String) {
+        self.name = name
+        self.version = version
+        self.document = document
+        self.addedAt = addedAt
+        self.addedBy = addedBy
     }
 }
 

@@ -1,0 +1,67 @@
+import Foundation
+import GRDB
+import VeldProtocol
+
+/// The module set a device works on: the one the server last sent (kept, so a device
+/// offline for weeks keeps working on it), or the built-in set before its first sync.
+public struct KeptSchemaSet: Sendable {
+    public var set: SchemaSet
+    /// The server's ETag for it; nil for the built-in set.
+    public var etag: String?
+    /// When it came; nil for the built-in set.
+    public var receivedAt: Date?
+}
+
+extension LocalStore {
+    /// The module set every local edit is checked against.
+    public func schemaSet() throws -> SchemaSet {
+        try writer.read { db in try self.schemaSet(db) }
+    }
+
+    func schemaSet(_ db: Database) throws -> SchemaSet {
+        let text: String?
+        do {
+            text = try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM syncState WHERE key = ?"), arguments: [SyncKey.schemas])
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_ERROR {
+            return .builtIn  // a profile from before sync existed
+        }
+        guard let text else { return .builtIn }
+        if let cached = schemaCache.withLock({ $0 }), cached.text == text { return cached.set }
+        // Kept only after it decoded and checked; a set that no longer decodes (a newer
+        // release's format) falls back to the built-in one until the next sync replaces it.
+        let set = (try? StableJSON.decode(SchemaSet.self, from: Data(text.utf8))) ?? .builtIn
+        schemaCache.withLock { $0 = (text, set) }
+        return set
+    }
+
+    /// The set in force with where it came from, for `veld schema`.
+    public func keptSchemaSet() throws -> KeptSchemaSet {
+        try writer.read { db in
+            let set = try self.schemaSet(db)
+            let etag = try? String.fetchOne(db, sql: "SELECT value FROM syncState WHERE key = ?", arguments: [SyncKey.schemasETag])
+            let received = (try? String.fetchOne(db, sql: "SELECT value FROM syncState WHERE key = ?", arguments: [SyncKey.schemasReceivedAt]))
+                .flatMap { $0 }.flatMap(Double.init).map { Date(timeIntervalSince1970: $0) }
+            return KeptSchemaSet(set: set, etag: etag ?? nil, receivedAt: received)
+        }
+    }
+
+    /// The ETag of the kept set, for `If-None-Match`.
+    public func schemaSetETag() throws -> String? {
+        try writer.read { db in
+            try String.fetchOne(db, sql: "SELECT value FROM syncState WHERE key = ?", arguments: [SyncKey.schemasETag])
+        }
+    }
+
+    /// Keeps the set the server sent. Records of types or fields it lacks stay as they
+    /// are: a set never removes data, it only says what a local edit may write.
+    public func keepSchemaSet(_ set: SchemaSet, etag: String?, at date: Date) throws {
+        let text = String(decoding: try StableJSON.encode(set), as: UTF8.self)
+        try writer.write { db in
+            try Self.set(SyncKey.schemas, text, db)
+            if let etag { try Self.set(SyncKey.schemasETag, etag, db) } else {
+                try db.execute(sql: "DELETE FROM syncState WHERE key = ?", arguments: [SyncKey.schemasETag])
+            }
+            try Self.set(SyncKey.schemasReceivedAt, String(date.timeIntervalSince1970), db)
+        }
+    }
+}
