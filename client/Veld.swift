@@ -32,6 +32,18 @@ struct HomeOptions: ParsableArguments {
 
     var url: URL { VeldHome.resolve(explicit: path, environment: ProcessInfo.processInfo.environment) }
 
+    /// The profile folder as the command line gives it (`--home DIR` or `--home=DIR`),
+    /// for what is decided before the arguments are parsed (a command's help).
+    static var fromCommandLine: URL {
+        let arguments = CommandLine.arguments
+        var explicit: String?
+        for (index, argument) in arguments.enumerated() {
+            if argument == "--home", index + 1 < arguments.count { explicit = arguments[index + 1] }
+            if argument.hasPrefix("--home=") { explicit = String(argument.dropFirst("--home=".count)) }
+        }
+        return VeldHome.resolve(explicit: explicit, environment: ProcessInfo.processInfo.environment)
+    }
+
     /// Opens the profile with its key: the key file, or the passphrase it asks for.
     func openStore() throws -> LocalStore { try LocalStore.open(home: url, keys: CLIKeys.existing(home: url)) }
 }

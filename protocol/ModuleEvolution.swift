@@ -10,7 +10,7 @@ extension ModuleDocument {
     /// a field keeps its kind (`text` and `longText` differ only in how they are edited)
     /// and its reference, a type keeps its scope rule, nothing becomes required, and no
     /// role loses a field or a value it could write. Summaries, nouns and deprecations may
-    /// change freely.
+    /// change freely, and a type kept to locations may widen to organisations too.
     public func changeProblems(from old: ModuleDocument) -> [String] {
         var problems: [String] = []
         if version <= old.version {
@@ -22,7 +22,9 @@ extension ModuleDocument {
                 problems.append("\(at) is removed, but devices hold its records; keep it and mark it \"deprecated\": true (no longer offered, still stored)")
                 continue
             }
-            if type.scope != oldType.scope {
+            // Widening from locations to organisations too keeps every stored scope valid.
+            let widened = oldType.scope.rule == "location" && type.scope.rule == "organisationOrLocation"
+            if type.scope != oldType.scope && !widened {
                 problems.append("\(at): its scope rule changes from \(oldType.scope.describe) to \(type.scope.describe), which would put stored records in the wrong scope; keep the rule, or define a new type with the new one")
             }
             for oldField in oldType.fields {

@@ -65,17 +65,28 @@ public struct FieldSchema: Hashable, Sendable {
     /// Whether `role` may replace `old` (a value this field holds now): a value only some
     /// roles may set (a care plan's `vastgesteld`) is only theirs to change again.
     public func permits(_ role: Role, toReplace old: FieldValue) -> Bool {
-        if case .string(let text) = old, let allowed = restrictedValues[text] { return allowed.contains(role) }
-        return true
+        mayHold(role, old)
     }
 
     /// Whether `role` may write `value` into this field.
     public func permits(_ role: Role, toWrite value: FieldValue) -> Bool {
-        guard writers.contains(role) else { return false }
-        if case .string(let text) = value, let allowed = restrictedValues[text] {
-            return allowed.contains(role)
+        writers.contains(role) && mayHold(role, value)
+    }
+
+    /// Whether every restricted value in `value` (one value, or each of a list) is the role's.
+    private func mayHold(_ role: Role, _ value: FieldValue) -> Bool {
+        restrictedValue(in: value, notFor: role) == nil
+    }
+
+    /// The first value in `value` (one value, or each of a list) that is restricted to
+    /// roles other than `role`.
+    public func restrictedValue(in value: FieldValue, notFor role: Role) -> String? {
+        guard !restrictedValues.isEmpty else { return nil }
+        switch value {
+        case .string(let text): return restrictedValues[text]?.contains(role) == false ? text : nil
+        case .strings(let list): return list.first { restrictedValues[$0]?.contains(role) == false }
+        default: return nil
         }
-        return true
     }
 }
 

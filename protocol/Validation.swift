@@ -114,7 +114,7 @@ extension RecordSchema {
             let valueErrors = schema.check(value, recordID: recordID, type: type)
             errors += valueErrors
             if valueErrors.isEmpty, !schema.permits(role, toWrite: value) {
-                let restricted: String? = if case .string(let text) = value, schema.restrictedValues[text] != nil { text } else { nil }
+                let restricted = schema.restrictedValue(in: value, notFor: role)
                 errors.append(ValidationError(recordID: recordID, type: type, field: name,
                                               problem: .notPermitted(role: role, value: restricted)))
             }

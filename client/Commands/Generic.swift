@@ -12,7 +12,8 @@ struct Show: ParsableCommand {
     @Flag(help: "Print JSON: id, type, scope, fields, conflicts.") var json = false
 
     func run() throws {
-        try RecordPrinter.show(try home.openStore().record(id), json: json)
+        let store = try home.openStore()
+        try RecordPrinter.show(try store.record(id), schemas: try store.schemaSet(), json: json)
     }
 }
 
@@ -21,7 +22,7 @@ struct List: ParsableCommand {
         abstract: "List records of every type, or filtered by type, scope, status, conflicts.")
 
     @OptionGroup var home: HomeOptions
-    @Option(help: "Only this type: visitNote, councilInput, carePlan, carePlanGoal (or visit, council, careplan, goal).")
+    @Option(help: "Only this type (visitNote, carePlan, … or visit, careplan, …; `veld schema` lists them).")
     var type: String?
     @Option(help: "Only this scope, e.g. loc-zonnehof.") var scope: String?
     @Option(help: "Only records with this status.") var status: String?
@@ -29,28 +30,30 @@ struct List: ParsableCommand {
     @Flag(help: "Include deleted records.") var deleted = false
     @Flag(help: "Print a JSON array.") var json = false
 
-    func validate() throws {
-        if let type, Schemas.named(type) == nil {
-            throw ValidationError("unknown type '\(type)'; known types: " + Schemas.all.map(\.type).joined(separator: ", "))
-        }
-    }
-
     func run() throws {
-        let query = RecordQuery(type: type.flatMap { Schemas.named($0)?.type }, scope: scope, status: status,
-                                onlyConflicts: conflicts, includeDeleted: deleted)
-        try RecordPrinter.list(try home.openStore().records(query), schema: type.flatMap(Schemas.named), json: json)
+        let store = try home.openStore()
+        let schemas = try store.schemaSet()
+        let schema = try type.map { try SchemaCommand.schema($0, in: schemas) }
+        let query = RecordQuery(type: schema?.type, scope: scope, status: status, onlyConflicts: conflicts, includeDeleted: deleted)
+        try RecordPrinter.list(try store.records(query), schema: schema, json: json)
     }
 }
 
 struct Add: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Add a record of any type: veld add TYPE --scope SCOPE field=value ….",
-        discussion: "Values are checked against the type's schema, as `veld edit` does. A type whose scope "
-            + "comes from a parent (a goal) takes no --scope; give the parent's field instead.\n\n"
-            + Schemas.all.map { schema in
-                "\(schema.type) (\(schema.noun)): " + schema.fields.filter { $0.name != RecordState.deletedField }
-                    .map { $0.required ? $0.name + "*" : $0.name }.joined(separator: ", ")
-            }.joined(separator: "\n") + "\n(* required; `veld schema TYPE` says what each field holds)")
+    /// Lists the types of the set this device keeps (read from the profile without its
+    /// key; the built-in set before the first sync), so a module's type shows its fields.
+    static var configuration: CommandConfiguration {
+        let schemas = LocalStore.peekSchemaSet(home: HomeOptions.fromCommandLine) ?? .builtIn
+        return CommandConfiguration(
+            abstract: "Add a record of any type: veld add TYPE --scope SCOPE field=value ….",
+            discussion: "Values are checked against the type's schema in the module set this device keeps "
+                + "(set version \(schemas.version); `veld sync` fetches a newer one), as `veld edit` does. A type whose "
+                + "scope comes from a parent (a goal) takes no --scope; give the parent's field instead.\n\n"
+                + schemas.schemas.filter { !$0.deprecated }.map { schema in
+                    "\(schema.type) (\(schema.noun)): " + schema.fields.filter { $0.name != RecordState.deletedField && !$0.deprecated }
+                        .map { $0.required ? $0.name + "*" : $0.name }.joined(separator: ", ")
+                }.joined(separator: "\n") + "\n(* required; `veld schema TYPE` says what each field holds)")
+    }
 
     @OptionGroup var home: HomeOptions
     @Argument(help: "The type (visitNote, carePlan, …) or its short name (visit, careplan, …).") var type: String
@@ -61,14 +64,11 @@ struct Add: ParsableCommand {
     @Flag(help: "Print the new record as JSON.") var json = false
 
     func validate() throws {
-        guard Schemas.named(type) != nil else {
-            throw ValidationError("unknown type '\(type)'; known types: " + Schemas.all.map(\.type).joined(separator: ", "))
-        }
         try Assignments.checkSyntax(assignments)
     }
 
     func run() throws {
-        guard let schema = Schemas.named(type) else { return }
+        let schema = try SchemaCommand.schema(type, in: try home.openStore().schemaSet())
         try AddRecord.run(home: home, schema: schema, scope: scope, input: try Assignments.parse(assignments), json: json)
     }
 }
@@ -138,27 +138,66 @@ struct Status: ParsableCommand {
 
 struct SchemaCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "schema", abstract: "List the record types, or the fields of one type.")
+        commandName: "schema", abstract: "List the record types of the module set this device keeps, or the fields of one type.",
+        discussion: """
+            The set is the one the server sent at the last `veld sync` (a device offline for \
+            weeks keeps working on it), or the set built into this release before the first sync. \
+            Records of a type or with a field from a newer set are kept intact and shown as such.
+            """)
 
+    @OptionGroup var home: HomeOptions
     @Argument(help: "A type (visitNote, carePlan, …) or its short name (visit, careplan, …).") var type: String?
+    @Flag(help: "Print JSON: the set as the server sent it, or one type's fields.") var json = false
+
+    /// The schema of `name` in `schemas`, or an error that lists the types there are.
+    static func schema(_ name: String, in schemas: SchemaSet) throws -> RecordSchema {
+        guard let schema = schemas.named(name) else {
+            throw CLIFailure("unknown type '\(name)'; known types: " + schemas.schemas.map(\.type).joined(separator: ", ")
+                             + " (`veld sync` fetches the server's newest module set)")
+        }
+        return schema
+    }
 
     func run() throws {
+        let store = try home.openStore()
+        let kept = try store.keptSchemaSet()
+        let schemas = kept.set
         guard let type else {
-            for schema in Schemas.all { print("\(schema.type.padding(13)) \(schema.noun.padding(9)) \(schema.summary)") }
+            if json {
+                print(String(decoding: try StableJSON.encode(schemas, pretty: true), as: UTF8.self))
+                return
+            }
+            if let received = kept.receivedAt {
+                let server = (try? store.syncSettings().server?.absoluteString) ?? nil
+                print("Module set version \(schemas.version), received \(ISO8601DateFormatter().string(from: received))"
+                      + (server.map { " from \($0)" } ?? ""))
+            } else {
+                print("Module set version \(schemas.version), built into this release (`veld sync` fetches the server's)")
+            }
+            for module in schemas.modules { print("  module \(module.module) version \(module.version): \(module.summary)") }
+            for schema in schemas.schemas {
+                print("\(schema.type.padding(13)) \(schema.noun.padding(9)) \(schema.summary)\(schema.deprecated ? " (deprecated)" : "")")
+            }
             return
         }
-        guard let schema = Schemas.named(type) else {
-            throw ValidationError("unknown type '\(type)'; known types: " + Schemas.all.map(\.type).joined(separator: ", "))
+        let schema = try Self.schema(type, in: schemas)
+        if json {
+            let document = schemas.module(defining: schema.type)?.types.first { $0.type == schema.type }
+            print(String(decoding: try StableJSON.encode(document, pretty: true), as: UTF8.self))
+            return
         }
+        if let module = schemas.module(defining: schema.type) { print("\(schema.type): \(schema.summary) (module \(module.module) version \(module.version))") }
         for field in schema.fields {
             var notes: [String] = []
             if field.required { notes.append("required") }
+            if field.deprecated { notes.append("deprecated") }
             if field.writers != Role.everyone {
                 notes.append("written by " + Role.allCases.filter(field.writers.contains).map(\.rawValue).joined(separator: ", "))
             }
             for (value, roles) in field.restrictedValues.sorted(by: { $0.key < $1.key }) {
                 notes.append("\(value): " + Role.allCases.filter(roles.contains).map(\.rawValue).joined(separator: ", "))
             }
+            if !field.deprecatedValues.isEmpty { notes.append("no longer offered: " + field.deprecatedValues.sorted().joined(separator: ", ")) }
             let note = notes.isEmpty ? "" : " (" + notes.joined(separator: ", ") + ")"
             print("\(field.name.padding(16)) \(field.summary)\(note)")
             print("\("".padding(16)) \(field.kind)")

@@ -57,7 +57,7 @@ struct TypedShow<Noun: RecordNoun>: ParsableCommand {
         guard state.type == Noun.schema.type else {
             throw LocalStoreError(.wrongType(id: state.id, expected: Noun.schema.type, actual: state.type), home: store.home)
         }
-        try RecordPrinter.show(state, json: json)
+        try RecordPrinter.show(state, schemas: try store.schemaSet(), json: json)
     }
 }
 

@@ -120,6 +120,10 @@ struct Sync: AsyncParsableCommand {
         var line = "Synced with \(server.absoluteString): pushed \(report.pushed), pulled \(report.pulled), new conflicts \(report.newConflicts)."
         if report.newConflicts > 0 { line += " `veld conflicts` lists them." }
         print(line)
+        if let version = report.newSchemaSet {
+            print("Received module set version \(version) from the server; `veld schema` lists its types.")
+        }
+        if let problem = report.schemaSetProblem { FileHandle.standardError.write(Data("\(problem)\n".utf8)) }
         if report.erased > 0 {
             print("\(report.erased) record(s) were erased by the office (a client's request or the retention period) and are removed from this device.")
         }

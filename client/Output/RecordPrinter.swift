@@ -4,24 +4,30 @@ import VeldProtocol
 
 /// How records look on a terminal and as JSON.
 enum RecordPrinter {
-    static func show(_ state: RecordState, json: Bool) throws {
+    static func show(_ state: RecordState, schemas: SchemaSet = .builtIn, json: Bool) throws {
         if json {
             print(String(decoding: try StableJSON.encode(RecordView(state), pretty: true), as: UTF8.self))
             return
         }
-        let schema = Schemas.named(state.type)
+        let schema = schemas.named(state.type).flatMap { $0.type == state.type ? $0 : nil }
         var header = "\(state.type) \(state.id)  scope \(state.scope)"
         if state.isDeleted { header += "  DELETED" }
         print(header)
+        if schema == nil {
+            print("! a type from a newer module set than this device's: kept intact, not editable here until `veld sync` brings the set")
+        }
         if state.hasConflicts {
             print("! \(state.conflicts.count) field(s) in conflict: shown is the latest value; all values are listed")
         }
-        let names = (schema?.fieldNames ?? state.fields.keys.sorted()).filter { $0 != RecordState.deletedField || state.isDeleted || state.entries(of: $0).count > 1 }
+        // The schema's fields in order, then any a newer module set added (kept intact, marked).
+        let known = schema?.fieldNames ?? []
+        let newer = state.fields.keys.filter { !known.contains($0) }.sorted()
+        let names = (known + newer).filter { $0 != RecordState.deletedField || state.isDeleted || state.entries(of: $0).count > 1 }
         for name in names where !state.entries(of: name).isEmpty {
             let entries = state.conflicts[name] ?? state.entries(of: name)
             if entries.count == 1 {
                 guard !entries[0].value.isNull else { continue }
-                printField(name, entries[0].value.description)
+                printField(name, entries[0].value.description + (schema != nil && newer.contains(name) ? "   (from a newer module)" : ""))
             } else {
                 printField(name, (state.value(of: name)?.description ?? "") + "   [CONFLICT: \(entries.count) values]")
                 for (index, entry) in entries.enumerated() {
@@ -64,7 +70,7 @@ enum RecordPrinter {
     }
 
     static func title(of state: RecordState) -> String {
-        for field in ["summary", "topic", "goal", "clientCode"] {
+        for field in ["summary", "topic", "goal", "clientCode", "title"] {
             if let value = state.value(of: field), !value.isNull { return value.description }
         }
         return ""

@@ -198,7 +198,7 @@ extension PushPolicy {
         if !field.writers.contains(role) {
             return "the \(role.rawValue) role may not write \(field.name); it belongs to the office"
         }
-        if case .string(let text) = value, field.restrictedValues[text] != nil {
+        if let text = field.restrictedValue(in: value, notFor: role) {
             return "the \(role.rawValue) role may not set \(field.name) to '\(text)'; that decision belongs to the office"
         }
         return "the \(role.rawValue) role may not write \(field.name)"

@@ -10,7 +10,8 @@ struct VeldServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "veld-server",
         abstract: "The Veld sync server: devices push their edits and pull everyone else's.",
-        subcommands: [Serve.self, TokenCommand.self, Devices.self, ReceiptCommand.self, Audit.self, Erase.self, Migrate.self],
+        subcommands: [Serve.self, TokenCommand.self, Devices.self, ReceiptCommand.self, SchemaCommand.self, Audit.self, Erase.self,
+                      Migrate.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -77,6 +78,8 @@ struct Serve: AsyncParsableCommand {
             }
         }
         let storage = try await database.open(.serve, logger: logger)
+        // A set that no longer forms would refuse every push: say why before listening.
+        _ = try await SchemaCommand.published(storage)
         let host = host
         let describe = database.describe
         let scheme = tls == nil ? "http" : "https"

@@ -65,3 +65,20 @@ extension LocalStore {
         }
     }
 }
+
+extension LocalStore {
+    /// The module set kept in the profile at `home`, read without its key (the set is not
+    /// client data and is stored in the clear): what `--help` lists before a command opens
+    /// the profile. Nil when there is no profile or it holds no set yet.
+    public static func peekSchemaSet(home: URL) -> SchemaSet? {
+        let url = home.appendingPathComponent(databaseName)
+        guard FileManager.default.fileExists(atPath: url.path) else { return nil }
+        var configuration = Configuration()
+        configuration.readonly = true
+        guard let queue = try? DatabaseQueue(path: url.path, configuration: configuration),
+              let text = try? queue.read({ db in
+                  try String.fetchOne(db, sql: "SELECT value FROM syncState WHERE key = ?", arguments: [SyncKey.schemas])
+              }) else { return nil }
+        return try? StableJSON.decode(SchemaSet.self, from: Data(text.utf8))
+    }
+}
