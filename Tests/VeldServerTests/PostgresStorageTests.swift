@@ -68,7 +68,7 @@ struct PostgresStorageTests {
         let url = try await PostgresTestDatabase.freshURL()
         let first = try PostgresSyncStorage(url: url)
         let second = try PostgresSyncStorage(url: url)
-        #expect(try await first.pendingMigrations().count == 8, "v1…v8")
+        #expect(try await first.pendingMigrations().count == 9, "v1…v9")
         async let a: Void = first.migrate()
         async let b: Void = second.migrate()
         _ = try await (a, b)

@@ -41,6 +41,7 @@ enum StorageContract: String, CaseIterable, Sendable, CustomTestStringConvertibl
     case erasureLeavesTombstonesOnly
     case receiptsAreRecordedOnce
     case receiptConfirmationsReachOnlyTheirToken
+    case modulesAreAddedOneAtATime
 
     var testDescription: String { rawValue }
 
@@ -70,7 +71,70 @@ enum StorageContract: String, CaseIterable, Sendable, CustomTestStringConvertibl
         case .erasureLeavesTombstonesOnly: try await Self.erasureLeavesTombstonesOnly(make)
         case .receiptsAreRecordedOnce: try await Self.receiptsAreRecordedOnce(make)
         case .receiptConfirmationsReachOnlyTheirToken: try await Self.receiptConfirmationsReachOnlyTheirToken(make)
+        case .modulesAreAddedOneAtATime: try await Self.modulesAreAddedOneAtATime(make)
         }
+    }
+
+    // MARK: Modules
+
+    /// A module change is checked against what is stored in its own transaction: a refused
+    /// one stores nothing, and of concurrent changes that clash (two modules defining one
+    /// type, two next versions of one module) exactly one is stored.
+    static func modulesAreAddedOneAtATime(_ make: StorageFactory) async throws {
+        let storage = try await make()
+        #expect(try await storage.storedModules().isEmpty)
+        #expect(try await ModuleSets.published(storage).set == SchemaSet.builtIn)
+        let klachten = try ModuleDocument.parse(try ExampleModules.klachten())
+        await #expect(throws: ModuleProblems.self) {
+            var broken = klachten
+            broken.types[0].fields[0].kind = "number"
+            _ = try await ModuleSets.add(try StableJSON.encode(broken), to: storage, by: "admin:a", at: Fixture.time)
+        }
+        #expect(try await storage.storedModules().isEmpty)
+        // Two modules that define the same type, at once.
+        var twin = klachten
+        twin.module = "klachten-bis"
+        twin.types[0].noun = "klacht-bis"
+        let outcomes = await withTaskGroup(of: Bool.self) { group in
+            for document in [klachten, twin] {
+                group.addTask {
+                    guard let data = try? StableJSON.encode(document) else { return false }
+                    return (try? await ModuleSets.add(data, to: storage, by: "admin:a", at: Fixture.time)) != nil
+                }
+            }
+            return await group.reduce(into: [Bool]()) { $0.append($1) }
+        }
+        #expect(outcomes.filter { $0 }.count == 1)
+        let stored = try await storage.storedModules()
+        #expect(stored.count == 1 && stored[0].version == 1)
+        #expect(try await ModuleSets.published(storage).set.named("klacht") != nil)
+        // The same document again: in force, nothing stored.
+        guard case .alreadyInForce = try await ModuleSets.add(try StableJSON.encode(try ModuleDocument.parse(Data(stored[0].document.utf8))),
+                                                             to: storage, by: "admin:b", at: Fixture.time) else {
+            Issue.record("the same module was stored twice")
+            return
+        }
+        // Two next versions at once: one is stored, the other no longer follows the version in force.
+        let base = try StableJSON.decode(ModuleDocument.self, from: Data(stored[0].document.utf8))
+        let nexts = (0..<2).map { index -> ModuleDocument in
+            var next = base
+            next.version = 2
+            next.types[0].fields.append(ModuleDocument.Field(name: "extra\(index)", kind: "text", summary: "added by \(index)"))
+            return next
+        }
+        let added = await withTaskGroup(of: Bool.self) { group in
+            for next in nexts {
+                group.addTask {
+                    guard let data = try? StableJSON.encode(next) else { return false }
+                    return (try? await ModuleSets.add(data, to: storage, by: "admin:c", at: Fixture.time)) != nil
+                }
+            }
+            return await group.reduce(into: [Bool]()) { $0.append($1) }
+        }
+        #expect(added.filter { $0 }.count == 1)
+        #expect(try await storage.storedModules().map(\.version) == [1, 2])
+        let inForce = try #require(try await ModuleSets.published(storage).set.named("klacht"))
+        #expect([inForce.field("extra0"), inForce.field("extra1")].compactMap { $0 }.count == 1)
     }
 
     // MARK: Schema
