@@ -97,11 +97,14 @@ struct Sync: AsyncParsableCommand {
                 let purged: [PurgeReceipt]?
                 let wiped: Bool?
                 let refusal: Problem?
+                /// The version of a module set received in this sync; left out when none came.
+                let schemaSet: Int?
             }
             let output = Output(pushed: report.pushed, pulled: report.pulled, newConflicts: report.newConflicts,
                                 editedDuringSync: report.editedDuringSync, rejected: report.parked, erased: report.erased,
                                 purged: report.purged.isEmpty ? nil : report.purged, wiped: report.wiped ? true : nil,
-                                refusal: report.pushRefused)
+                                refusal: report.pushRefused, schemaSet: report.newSchemaSet)
+            if let problem = report.schemaSetProblem { FileHandle.standardError.write(Data("\(problem)\n".utf8)) }
             print(String(decoding: try StableJSON.encode(output, pretty: true), as: UTF8.self))
             if let code = Self.exitCode(report) { throw code }
             return

@@ -61,8 +61,12 @@ enum RecordPrinter {
         case GoalNoun.schema.type?: columns = GoalNoun.columns
         case CouncilNoun.schema.type?: columns = CouncilNoun.columns
         default:
+            // A module's type: its first text field is its title.
+            let titleField = schema?.fields.first { if case .text = $0.kind { return true } else { return false } }?.name
             columns = [.id, .type, .scope, .field("STATUS", "status", width: 14),
-                       TableColumn(header: "TITLE", width: 0) { state in title(of: state) }]
+                       TableColumn(header: "TITLE", width: 0) { state in
+                           titleField.flatMap { state.value(of: $0) }.map(\.description) ?? title(of: state)
+                       }]
         }
         print(Table(columns: columns).render(states))
         let conflicted = states.filter(\.hasConflicts).count

@@ -339,7 +339,13 @@ extension LocalStore {
     }
 
     func invalid(_ errors: ValidationError...) -> LocalStoreError { invalid(errors) }
-    func invalid(_ errors: [ValidationError]) -> LocalStoreError { LocalStoreError(.invalid(errors), home: home) }
+    /// The refusal of an edit, naming the module that defines the type (from the set the
+    /// edit was just checked against).
+    func invalid(_ errors: [ValidationError]) -> LocalStoreError {
+        let set = schemaCache.withLock { $0?.set } ?? .builtIn
+        let module = errors.first.flatMap { set.module(defining: $0.type) }.map { "module \($0.module) version \($0.version)" }
+        return LocalStoreError(.invalid(errors), home: home, module: module)
+    }
 }
 
 extension RecordSchema {

@@ -32,10 +32,13 @@ public struct LocalStoreError: Error, CustomStringConvertible, Sendable {
 
     public let kind: Kind
     public let home: URL
+    /// For an invalid edit: the module (and its version) that defines the type.
+    public var module: String?
 
-    public init(_ kind: Kind, home: URL) {
+    public init(_ kind: Kind, home: URL, module: String? = nil) {
         self.kind = kind
         self.home = home
+        self.module = module
     }
 
     public var description: String {
@@ -45,7 +48,7 @@ public struct LocalStoreError: Error, CustomStringConvertible, Sendable {
         case .alreadyInitialised:
             return "a Veld profile already exists in \(home.path); use it, or pass --home DIR for another one"
         case .invalid(let errors):
-            return errors.map(\.description).joined(separator: "; ")
+            return errors.map(\.description).joined(separator: "; ") + (module.map { " (\($0))" } ?? "")
         case .recordNotFound(let id):
             return "no record \(id) on this device; `veld list` shows what is here"
         case .ambiguousID(let prefix, let matches):
