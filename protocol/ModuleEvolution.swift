@@ -135,7 +135,7 @@ public struct SchemaSet: Hashable, Sendable {
     /// Validates `state` against the schema of its type.
     public func validate(_ state: RecordState) -> [ValidationError] {
         guard let schema = byName[state.type], schema.type == state.type else {
-            return [ValidationError(recordID: state.id, type: state.type, problem: .unknownType)]
+            return [ValidationError(recordID: state.id, type: state.type, problem: .unknownType(known: schemas.map(\.type)))]
         }
         return schema.validate(state)
     }

@@ -4,7 +4,8 @@ import Foundation
 /// what was expected. Its description is a sentence a person can act on.
 public struct ValidationError: Error, Hashable, Sendable, CustomStringConvertible {
     public enum Problem: Hashable, Sendable {
-        case unknownType
+        /// A type in no module of the set in force, which has the `known` types.
+        case unknownType(known: [String])
         case invalidID
         case invalidScope(String, expected: String)
         case unknownField(allowed: [String])
@@ -36,8 +37,9 @@ public struct ValidationError: Error, Hashable, Sendable, CustomStringConvertibl
     public var description: String {
         let subject = field.map { "\(type) \(recordID), field \($0)" } ?? "\(type) \(recordID)"
         switch problem {
-        case .unknownType:
-            return "record \(recordID): unknown record type '\(type)'; it is in no module in force (GET /v1/schemas lists them; on a device, `veld schema`, and `veld sync` fetches the newest set)"
+        case .unknownType(let known):
+            return "record \(recordID): unknown record type '\(type)'; the module set in force has "
+                + known.joined(separator: ", ") + " (GET /v1/schemas lists them; on a device `veld schema`, and `veld sync` fetches the newest set)"
         case .invalidID:
             return "record id '\(recordID)' is not a UUID"
         case .invalidScope(let scope, let expected):

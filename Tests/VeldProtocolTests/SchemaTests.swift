@@ -115,7 +115,7 @@ import VeldProtocol
 
     @Test func unknownTypesAreRefused() {
         let state = RecordState(id: Self.id, type: "invoice", scope: "loc-zonnehof")
-        #expect(Schemas.validate(state).first?.problem == .unknownType)
+        #expect(Schemas.validate(state).first?.problem == .unknownType(known: Schemas.all.map(\.type)))
     }
 
     @Test func versionVectorComparisonIsConsistentWithJoin() async {

@@ -159,8 +159,8 @@ struct SchemaCommand: ParsableCommand {
     }
 
     func run() throws {
-        let store = try home.openStore()
-        let kept = try store.keptSchemaSet()
+        // Read without the profile's key: a module set is not client data.
+        let kept = LocalStore.peekKeptSchemaSet(home: home.url) ?? KeptSchemaSet(set: .builtIn, etag: nil, receivedAt: nil)
         let schemas = kept.set
         guard let type else {
             if json {
@@ -168,9 +168,7 @@ struct SchemaCommand: ParsableCommand {
                 return
             }
             if let received = kept.receivedAt {
-                let server = (try? store.syncSettings().server?.absoluteString) ?? nil
-                print("Module set version \(schemas.version), received \(ISO8601DateFormatter().string(from: received))"
-                      + (server.map { " from \($0)" } ?? ""))
+                print("Module set version \(schemas.version), received from the server \(ISO8601DateFormatter().string(from: received))")
             } else {
                 print("Module set version \(schemas.version), built into this release (`veld sync` fetches the server's)")
             }

@@ -54,7 +54,7 @@ extension LocalStore {
                        id: String = RecordIDs.make()) throws -> RecordState {
         let profile = try profile()
         guard let schema = try schemaSet().named(type), schema.type == type else {
-            throw invalid(ValidationError(recordID: "(new)", type: type, problem: .unknownType))
+            throw invalid(ValidationError(recordID: "(new)", type: type, problem: .unknownType(known: self.knownTypes)))
         }
         guard RecordIDs.isValid(id), try writer.read({ db in try RecordRow.exists(db, key: id) }) == false else {
             throw invalid(ValidationError(recordID: id, type: type, problem: .invalidID))
@@ -110,7 +110,7 @@ extension LocalStore {
         var state = try existing(id, db: db)
         try ensureCounterRoom(state, replica: profile.replicaID)
         guard let schema = try schemaSet(db).named(state.type), schema.type == state.type else {
-            throw invalid(ValidationError(recordID: state.id, type: state.type, problem: .unknownType))
+            throw invalid(ValidationError(recordID: state.id, type: state.type, problem: .unknownType(known: self.knownTypes)))
         }
         var problems = schema.validateChanges(changes, role: profile.role, recordID: state.id)
         for (name, value) in changes.sorted(by: { $0.key < $1.key }) {
@@ -140,7 +140,7 @@ extension LocalStore {
             var state = try self.existing(id, db: db)
             try self.ensureCounterRoom(state, replica: profile.replicaID)
             guard let schema = try self.schemaSet(db).named(state.type), schema.type == state.type else {
-                throw self.invalid(ValidationError(recordID: state.id, type: state.type, problem: .unknownType))
+                throw self.invalid(ValidationError(recordID: state.id, type: state.type, problem: .unknownType(known: self.knownTypes)))
             }
             if state.isDeleted && !state.hasConflicts { throw LocalStoreError(.recordDeleted(state.id), home: self.home) }
             // Re-assert only what this role may write and replace (the push policy's rule):
@@ -158,7 +158,7 @@ extension LocalStore {
     @discardableResult
     public func create(type: String, scope: String?, input: [String: String]) throws -> RecordState {
         guard let schema = try schemaSet().named(type), schema.type == type else {
-            throw invalid(ValidationError(recordID: "(new)", type: type, problem: .unknownType))
+            throw invalid(ValidationError(recordID: "(new)", type: type, problem: .unknownType(known: self.knownTypes)))
         }
         return try create(type: type, scope: scope, fields: parse(input, schema: schema, recordID: "(new)"))
     }
@@ -168,7 +168,7 @@ extension LocalStore {
     public func edit(id: String, input: [String: String]) throws -> RecordState {
         let state = try record(id)
         guard let schema = try schemaSet().named(state.type), schema.type == state.type else {
-            throw invalid(ValidationError(recordID: state.id, type: state.type, problem: .unknownType))
+            throw invalid(ValidationError(recordID: state.id, type: state.type, problem: .unknownType(known: self.knownTypes)))
         }
         return try edit(id: state.id, changes: parse(input, schema: schema, recordID: state.id))
     }
@@ -339,6 +339,9 @@ extension LocalStore {
     }
 
     func invalid(_ errors: ValidationError...) -> LocalStoreError { invalid(errors) }
+    /// The types of the set last read, for an "unknown type" refusal.
+    var knownTypes: [String] { (schemaCache.withLock { $0?.set } ?? .builtIn).schemas.map(\.type) }
+
     /// The refusal of an edit, naming the module that defines the type (from the set the
     /// edit was just checked against).
     func invalid(_ errors: [ValidationError]) -> LocalStoreError {

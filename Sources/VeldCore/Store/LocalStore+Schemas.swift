@@ -10,6 +10,12 @@ public struct KeptSchemaSet: Sendable {
     public var etag: String?
     /// When it came; nil for the built-in set.
     public var receivedAt: Date?
+
+    public init(set: SchemaSet, etag: String?, receivedAt: Date?) {
+        self.set = set
+        self.etag = etag
+        self.receivedAt = receivedAt
+    }
 }
 
 extension LocalStore {
@@ -32,17 +38,6 @@ extension LocalStore {
         let set = (try? StableJSON.decode(SchemaSet.self, from: Data(text.utf8))) ?? .builtIn
         schemaCache.withLock { $0 = (text, set) }
         return set
-    }
-
-    /// The set in force with where it came from, for `veld schema`.
-    public func keptSchemaSet() throws -> KeptSchemaSet {
-        try writer.read { db in
-            let set = try self.schemaSet(db)
-            let etag = try? String.fetchOne(db, sql: "SELECT value FROM syncState WHERE key = ?", arguments: [SyncKey.schemasETag])
-            let received = (try? String.fetchOne(db, sql: "SELECT value FROM syncState WHERE key = ?", arguments: [SyncKey.schemasReceivedAt]))
-                .flatMap { $0 }.flatMap(Double.init).map { Date(timeIntervalSince1970: $0) }
-            return KeptSchemaSet(set: set, etag: etag ?? nil, receivedAt: received)
-        }
     }
 
     /// The ETag of the kept set, for `If-None-Match`.
@@ -71,14 +66,26 @@ extension LocalStore {
     /// client data and is stored in the clear): what `--help` lists before a command opens
     /// the profile. Nil when there is no profile or it holds no set yet.
     public static func peekSchemaSet(home: URL) -> SchemaSet? {
+        peekKeptSchemaSet(home: home).flatMap { $0.receivedAt == nil ? nil : $0.set }
+    }
+}
+
+extension LocalStore {
+    /// The kept set with when it came, read without the profile's key (see
+    /// ``peekSchemaSet(home:)``); nil when there is no profile at `home`.
+    public static func peekKeptSchemaSet(home: URL) -> KeptSchemaSet? {
         let url = home.appendingPathComponent(databaseName)
         guard FileManager.default.fileExists(atPath: url.path) else { return nil }
         var configuration = Configuration()
         configuration.readonly = true
-        guard let queue = try? DatabaseQueue(path: url.path, configuration: configuration),
-              let text = try? queue.read({ db in
-                  try String.fetchOne(db, sql: "SELECT value FROM syncState WHERE key = ?", arguments: [SyncKey.schemas])
-              }) else { return nil }
-        return try? StableJSON.decode(SchemaSet.self, from: Data(text.utf8))
+        guard let queue = try? DatabaseQueue(path: url.path, configuration: configuration) else { return nil }
+        let values = (try? queue.read { db in
+            try Dictionary(uniqueKeysWithValues: Row.fetchAll(db, sql: "SELECT key, value FROM syncState WHERE key IN (?, ?, ?)",
+                                                              arguments: [SyncKey.schemas, SyncKey.schemasETag, SyncKey.schemasReceivedAt])
+                .map { (row: Row) -> (String, String) in (row["key"], row["value"]) })
+        }) ?? [:]
+        let set = values[SyncKey.schemas].flatMap { try? StableJSON.decode(SchemaSet.self, from: Data($0.utf8)) }
+        return KeptSchemaSet(set: set ?? .builtIn, etag: set == nil ? nil : values[SyncKey.schemasETag],
+                             receivedAt: set == nil ? nil : values[SyncKey.schemasReceivedAt].flatMap(Double.init).map { Date(timeIntervalSince1970: $0) })
     }
 }
