@@ -61,7 +61,7 @@ struct Init: AsyncParsableCommand {
     @Option(help: "Your user name, recorded as the author of your edits.")
     var user: String
 
-    @Option(help: "Your role when offline: visitor, council, office or admin (the token decides once a server is set).")
+    @Option(help: "Your role when offline: visitor, council, carer, office or admin (the token decides once a server is set).")
     var role: Role?
 
     @OptionGroup var connection: ConnectionOptions

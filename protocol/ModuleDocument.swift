@@ -60,15 +60,19 @@ public struct ModuleDocument: Codable, Hashable, Sendable {
         public var fields: [Field]
         /// Hidden from `veld add` and forms; its records are still stored, merged and accepted.
         public var deprecated: Bool?
+        /// The roles that may read (and so write) records of the type at all, within their
+        /// scopes; absent: every role.
+        public var readers: [String]?
 
         public init(type: String, noun: String, summary: String, scope: SchemaDocument.Scope, fields: [Field],
-                    deprecated: Bool? = nil) {
+                    deprecated: Bool? = nil, readers: [String]? = nil) {
             self.type = type
             self.noun = noun
             self.summary = summary
             self.scope = scope
             self.fields = fields
             self.deprecated = deprecated
+            self.readers = readers
         }
     }
 
@@ -89,7 +93,7 @@ public struct ModuleDocument: Codable, Hashable, Sendable {
     /// The keys each object of a module may have: a misspelt key is refused, never ignored.
     static let allowedKeys: [String: Set<String>] = [
         "module": ["module", "version", "summary", "types"],
-        "type": ["type", "noun", "summary", "scope", "fields", "deprecated"],
+        "type": ["type", "noun", "summary", "scope", "fields", "deprecated", "readers"],
         "scope": ["rule", "field"],
         "field": ["name", "kind", "required", "writers", "values", "restrictedValues", "references", "summary",
                   "deprecated", "deprecatedValues"],
@@ -162,6 +166,8 @@ public struct ModuleDocument: Codable, Hashable, Sendable {
             if !nounsSeen.insert(type.noun).inserted { problems.append("\(at): noun \(type.noun) is taken") }
             if !line(type.summary) { problems.append("\(at): summary: one line of at most 200 characters") }
             if type.fields.isEmpty { problems.append("\(at): a type has at least one field") }
+            for role in type.readers ?? [] where !roles.contains(role) { problems.append("\(at): readers: no role \(role)") }
+            if let readers = type.readers, readers.isEmpty { problems.append("\(at): readers: at least one role (leave it out for every role)") }
             var fieldsSeen: Set<String> = []
             for field in type.fields {
                 let at = "\(at), field \(field.name)"
@@ -230,7 +236,8 @@ public struct ModuleDocument: Codable, Hashable, Sendable {
             default: scope = .inheritedFrom(field: type.scope.field ?? "")
             }
             return RecordSchema(type: type.type, noun: type.noun, summary: type.summary, scopeRule: scope,
-                                fields: type.fields.map(\.schema), deprecated: type.deprecated ?? false)
+                                fields: type.fields.map(\.schema), deprecated: type.deprecated ?? false,
+                                readers: type.readers.map { Set($0.compactMap(Role.init(rawValue:))) } ?? Role.everyone)
         }
     }
 }

@@ -27,6 +27,10 @@ extension ModuleDocument {
             if type.scope != oldType.scope && !widened {
                 problems.append("\(at): its scope rule changes from \(oldType.scope.describe) to \(type.scope.describe), which would put stored records in the wrong scope; keep the rule, or define a new type with the new one")
             }
+            let oldReaders = oldType.readerSet, readers = type.readerSet
+            for role in Role.allCases where oldReaders.contains(role) && !readers.contains(role) {
+                problems.append("\(at): the \(role.rawValue) role loses reading it, but its devices hold such records and may have written them offline; keep the role among its readers")
+            }
             for oldField in oldType.fields {
                 let at = "\(at), field \(oldField.name)"
                 guard let field = type.fields.first(where: { $0.name == oldField.name }) else {
@@ -79,6 +83,10 @@ extension ModuleDocument.Field {
     }
 }
 
+extension ModuleDocument.RecordType {
+    var readerSet: Set<Role> { readers.map { Set($0.compactMap(Role.init(rawValue:))) } ?? Role.everyone }
+}
+
 extension SchemaDocument.Scope {
     var describe: String { field.map { "\(rule) (\($0))" } ?? rule }
 }
@@ -126,6 +134,18 @@ public struct SchemaSet: Hashable, Sendable {
 
     /// The schema of `type` (`visitNote`), also found by its noun (`visit`).
     public func named(_ name: String) -> RecordSchema? { byName[name] }
+
+    /// The types `role` may not read: what a pull, a history or a record answer never
+    /// gives a token of that role.
+    public func hiddenTypes(for role: Role) -> Set<String> {
+        Set(schemas.filter { !$0.readers.contains(role) }.map(\.type))
+    }
+
+    /// Whether `role` may read records of `type` (a type in no module: yes, for the
+    /// schema check to refuse it with its own reason).
+    public func mayRead(_ type: String, as role: Role) -> Bool {
+        byName[type].map { $0.type != type || $0.readers.contains(role) } ?? true
+    }
 
     /// The module that defines `type`.
     public func module(defining type: String) -> ModuleDocument? {

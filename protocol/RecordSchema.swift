@@ -117,9 +117,13 @@ public struct RecordSchema: Hashable, Sendable {
     public let fields: [FieldSchema]
     /// Retired by its module: not offered for new records, still stored and accepted.
     public let deprecated: Bool
+    /// The roles that may read records of this type, and so write them; a token of another
+    /// role never receives one, in any answer.
+    public let readers: Set<Role>
 
     public init(type: String, noun: String, summary: String, scopeRule: ScopeRule, fields: [FieldSchema],
-                deprecated: Bool = false) {
+                deprecated: Bool = false, readers: Set<Role> = Role.everyone) {
+        self.readers = readers
         self.type = type
         self.noun = noun
         self.summary = summary

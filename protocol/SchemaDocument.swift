@@ -41,6 +41,8 @@ public struct SchemaDocument: Codable, Hashable, Sendable {
         public var summary: String
         public var scope: Scope
         public var fields: [Field]
+        /// The roles that may read the type; absent: every role.
+        public var readers: [String]?
     }
 
     public var roles: [String]
@@ -60,7 +62,8 @@ public struct SchemaDocument: Codable, Hashable, Sendable {
             case "organisationOrLocation": scope = "an organisation `org-…` or a location `loc-…`"
             default: scope = "the scope of the record its `\(type.scope.field ?? "")` points at, exactly"
             }
-            out += "### `\(type.type)` (`veld \(type.noun)`)\n\n\(type.summary.prefix(1).uppercased() + type.summary.dropFirst()). Scope: \(scope).\n\n"
+            let readers = type.readers.map { "Read (and written) only by " + $0.joined(separator: ", ") + "." } ?? "Read by every role."
+            out += "### `\(type.type)` (`veld \(type.noun)`)\n\n\(type.summary.prefix(1).uppercased() + type.summary.dropFirst()). Scope: \(scope). \(readers)\n\n"
             out += "| field | kind | required | who may write it | meaning |\n|---|---|---|---|---|\n"
             for field in type.fields {
                 var kind = "`\(field.kind)`"
@@ -87,7 +90,8 @@ extension SchemaDocument.RecordType {
         case .inheritedFrom(let field): scope = SchemaDocument.Scope(rule: "inheritedFrom", field: field)
         }
         self.init(type: schema.type, noun: schema.noun, summary: schema.summary, scope: scope,
-                  fields: schema.fields.map(SchemaDocument.Field.init))
+                  fields: schema.fields.map(SchemaDocument.Field.init),
+                  readers: schema.readers == Role.everyone ? nil : Role.allCases.filter(schema.readers.contains).map(\.rawValue))
     }
 }
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The offline CLI tour: a field visitor with no network initialises a profile, captures a
+# The offline CLI tour: a carer at a location with no network initialises a profile, captures a
 # visit, a care plan with a goal and an advice request, lists, shows, edits and checks
 # status. Runs in a temporary profile unless VELD_HOME is set. Pass --skip-build to reuse
 # an existing debug build.
@@ -24,7 +24,7 @@ run() {
 }
 id_of() { "$veld" "$@" --json | sed -n 's/^  "id" : "\(.*\)",$/\1/p'; }
 
-run init --user anna
+run init --user anna --role carer
 visit=$(id_of visit add --location loc-zonnehof --kind werkbezoek --date 2026-11-20 \
   --summary "Rondgang huiskamer" \
   --observations "Bewoners zaten samen aan de koffie; twee medewerkers op de groep.")

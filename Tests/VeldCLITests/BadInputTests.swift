@@ -86,16 +86,16 @@ struct BadInput: Sendable, CustomTestStringConvertible {
         BadInput("edit a goal's care plan", ["goal", "edit", "{goal}", "carePlan={careplan}"], mentions: ["carePlan"]),
         // Office-only fields and values.
         BadInput("careplan edit approvedBy=x", ["careplan", "edit", "{careplan}", "approvedBy=x"],
-                 mentions: ["approvedBy", "visitor role may not write"]),
+                 mentions: ["approvedBy", "carer role may not write"]),
         BadInput("careplan edit status=vastgesteld", ["careplan", "edit", "{careplan}", "status=vastgesteld"],
                  mentions: ["status", "may not set 'vastgesteld'"]),
         BadInput("edit status=Vastgesteld", ["edit", "{careplan}", "status=Vastgesteld"], mentions: ["may not set 'vastgesteld'"]),
         BadInput("careplan add --approved-by", replacing(carePlan, "--approved-by", with: "Directie"),
-                 mentions: ["approvedBy", "visitor role may not write"]),
+                 mentions: ["approvedBy", "carer role may not write"]),
         BadInput("careplan add --status vastgesteld", replacing(carePlan, "--status", with: "vastgesteld"),
                  mentions: ["may not set 'vastgesteld'"]),
         BadInput("council edit response=", ["council", "edit", "{council}", "response=Akkoord"],
-                 mentions: ["response", "visitor role may not write"]),
+                 mentions: ["response", "carer role may not write"]),
         // A BSN is never a client code.
         BadInput("--client-code 111222333", replacing(carePlan, "--client-code", with: "111222333"),
                  mentions: ["clientCode", "BSN"]),
@@ -169,7 +169,7 @@ struct BadInputTests {
         let after = try await cli.json("status", "--json")
         #expect(after == before)
         #expect(after["user"] == .string("anna"))
-        #expect(after["role"] == .string("visitor"))
+        #expect(after["role"] == .string("carer"))
     }
 
     @Test("an ambiguous id prefix is an error that says to type more")

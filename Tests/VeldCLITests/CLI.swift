@@ -178,7 +178,7 @@ final class CLI: Sendable {
     // MARK: Shortcuts
 
     /// `veld init --user NAME --role ROLE`.
-    func initialise(user: String = "anna", role: String? = nil, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+    func initialise(user: String = "anna", role: String? = "carer", sourceLocation: SourceLocation = #_sourceLocation) async throws {
         var arguments = ["init", "--user", user]
         if let role { arguments += ["--role", role] }
         let result = try await ok(arguments, sourceLocation: sourceLocation)

@@ -32,7 +32,7 @@ import VeldProtocol
     @Test func killedMidWriteLosesNothingAcknowledged() throws {
         let home = FileManager.default.temporaryDirectory.appendingPathComponent("veld-crash-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: home) }
-        let store = try LocalStore.initialise(home: home, user: "crash", role: .visitor)
+        let store = try LocalStore.initialise(home: home, user: "crash", role: .carer)
         let replica = try store.profile().replicaID
         var acknowledged: [(id: String, counter: UInt64)] = []
 

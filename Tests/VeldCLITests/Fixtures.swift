@@ -11,7 +11,7 @@ struct Fixture: Sendable {
     /// A visit note that has been deleted.
     let deletedVisit: String
 
-    static func make(_ cli: CLI, role: String? = nil, sourceLocation: SourceLocation = #_sourceLocation) async throws -> Fixture {
+    static func make(_ cli: CLI, role: String? = "carer", sourceLocation: SourceLocation = #_sourceLocation) async throws -> Fixture {
         try await cli.initialise(user: "anna", role: role, sourceLocation: sourceLocation)
         let visit = try await cli.add(
             "visit", "add", "--location", "loc-zonnehof", "--kind", "werkbezoek", "--date", "2026-11-20",

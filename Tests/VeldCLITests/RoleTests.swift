@@ -46,14 +46,17 @@ struct RoleTests {
         #expect(fields?["participants"] == .array([.string("cliënt"), .string("mantelzorger")]))
     }
 
-    @Test("a council profile may not approve a care plan either")
+    @Test("a council profile may not read or write care plans, nor answer advice")
     func council() async throws {
         let cli = try CLI()
-        let fixture = try await Fixture.make(cli, role: "council")
+        try await cli.initialise(user: "cora", role: "council")
+        let council = try await cli.add(
+            "council", "add", "--scope", "org-bezinn", "--council", "Cliëntenraad Zonnehof", "--kind", "adviesaanvraag",
+            "--topic", "Nieuwe dagbesteding")
         let before = try await cli.snapshot()
-        try await cli.fails(["careplan", "edit", fixture.carePlan, "approvedBy=x"], mentioning: ["council role may not write"])
-        try await cli.fails(["edit", fixture.carePlan, "status=vastgesteld"], mentioning: ["council role may not set 'vastgesteld'"])
-        try await cli.fails(["edit", fixture.council, "response=x"], mentioning: ["council role"])
+        try await cli.fails(["careplan", "add", "--location", "loc-zonnehof", "--client-code", "ZH-0042", "--financing", "Wlz",
+                             "--care-start", "2026-10-01"], mentioning: ["council role may not read or write carePlan records"])
+        try await cli.fails(["edit", council, "response=x"], mentioning: ["council role"])
         #expect(try await cli.snapshot() == before)
     }
 }

@@ -7,8 +7,8 @@ struct TourTests {
     @Test("init, add one of each type, list, show, edit, status")
     func tour() async throws {
         let cli = try CLI()
-        let initialised = try await cli.ok("init", "--user", "anna")
-        #expect(initialised.stdout.contains("Initialised Veld for anna (visitor)"))
+        let initialised = try await cli.ok("init", "--user", "anna", "--role", "carer")
+        #expect(initialised.stdout.contains("Initialised Veld for anna (carer)"))
         #expect(initialised.stdout.contains(cli.home.path))
         #expect(initialised.stdoutLines.contains { $0.hasPrefix("Replica id: ") })
 
@@ -74,14 +74,14 @@ struct TourTests {
         #expect(status.stdout.contains("Pending    4 record(s)"), "\(status)")
         #expect(status.stdout.contains("Conflicts  0"), "\(status)")
         #expect(status.stdout.contains("1 visitNote, 1 councilInput, 1 carePlan, 1 carePlanGoal"), "\(status)")
-        #expect(status.stdout.contains("anna (visitor)"), "\(status)")
+        #expect(status.stdout.contains("anna (carer)"), "\(status)")
 
         let statusJSON = try await cli.json("status", "--json")
         #expect(statusJSON["pending"] == .number(4))
         #expect(statusJSON["conflicts"] == .number(0))
         #expect(statusJSON["deleted"] == .number(0))
         #expect(statusJSON["user"] == .string("anna"))
-        #expect(statusJSON["role"] == .string("visitor"))
+        #expect(statusJSON["role"] == .string("carer"))
         #expect(statusJSON["home"] == .string(cli.home.path))
         #expect(statusJSON["replica"]?.string?.isEmpty == false)
         #expect(statusJSON["records"] == .object([

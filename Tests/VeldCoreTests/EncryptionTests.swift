@@ -47,7 +47,7 @@ import VeldTestSupport
         try store.park(pushed, problem: Problem(type: .invalidRecord, status: 422, detail: "refused: \(phrases[0])"),
                        replica: try store.profile().replicaID)
         if ids.count > 1 { _ = try store.discard(id: ids[1], serverState: nil) }
-        let identity = { (scopes: [String]) in DeviceIdentity(token: "tok_1", user: "anna", role: .visitor, scopes: scopes, replica: nil) }
+        let identity = { (scopes: [String]) in DeviceIdentity(token: "tok_1", user: "anna", role: .carer, scopes: scopes, replica: nil) }
         _ = try store.adopt(identity(["loc-zonnehof", "loc-de-linde"]))
         _ = try store.adopt(identity(["loc-zonnehof"]))  // loc-de-linde's unsent changes go to the discard log
         return phrases
@@ -81,7 +81,7 @@ import VeldTestSupport
     @Test func aWrongOrMissingKeyIsAClearErrorNeverAnEmptyStore() throws {
         // A passphrase.
         let home = try TemporaryHome()
-        let store = try LocalStore.initialise(home: home.url, user: "anna", role: .visitor,
+        let store = try LocalStore.initialise(home: home.url, user: "anna", role: .carer,
                                               keys: Self.passphrase(home.url, "paard batterij nietje"))
         let note = try store.create(type: "visitNote", scope: "loc-zonnehof", fields: TemporaryHome.visitFields)
         #expect(!FileManager.default.fileExists(atPath: home.url.appendingPathComponent(KeyFileStore.defaultName).path))
@@ -94,11 +94,11 @@ import VeldTestSupport
         #expect(without.contains("VELD_PASSPHRASE"))
         #expect(try LocalStore.open(home: home.url, keys: Self.passphrase(home.url, "paard batterij nietje")).record(note.id) == note)
         let short = try TemporaryHome()
-        #expect(Self.kind(of: { try LocalStore.initialise(home: short.url, user: "b", role: .visitor,
+        #expect(Self.kind(of: { try LocalStore.initialise(home: short.url, user: "b", role: .carer,
                                                            keys: Self.passphrase(short.url, "kort")) })
                 .map { if case .keyUnavailable = $0 { true } else { false } } == true, "a short passphrase is refused")
         #expect(Self.kind(of: { try LocalStore.open(home: short.url) }) == .notInitialised, "and leaves no profile without a key")
-        #expect(try LocalStore.initialise(home: short.url, user: "b", role: .visitor, keys: Self.passphrase(short.url, "lang genoeg nu"))
+        #expect(try LocalStore.initialise(home: short.url, user: "b", role: .carer, keys: Self.passphrase(short.url, "lang genoeg nu"))
             .keyStatus().reference.kind == KeyReference.passphrase)
 
         // A key file: missing, another profile's, readable by others.
@@ -286,14 +286,14 @@ import VeldTestSupport
         let shared = try TemporaryHome()
         let keyFile = KeyFileStore(file: shared.url.appendingPathComponent("shared.key"))
         let a = try TemporaryHome(), b = try TemporaryHome()
-        let first = try LocalStore.initialise(home: a.url, user: "anna", role: .visitor, keys: keyFile)
+        let first = try LocalStore.initialise(home: a.url, user: "anna", role: .carer, keys: keyFile)
         let note = try first.create(type: "visitNote", scope: "loc-zonnehof", fields: TemporaryHome.visitFields)
-        guard case .keyUnavailable(let detail)? = Self.kind(of: { try LocalStore.initialise(home: b.url, user: "bram", role: .visitor, keys: keyFile) })
+        guard case .keyUnavailable(let detail)? = Self.kind(of: { try LocalStore.initialise(home: b.url, user: "bram", role: .carer, keys: keyFile) })
         else { Issue.record("a second profile took over the key file"); return }
         #expect(detail.contains("another profile's key"))
         #expect(Self.kind(of: { try LocalStore.open(home: b.url) }) == .notInitialised)
         // Nor may a passphrase profile move onto it.
-        let phrase = try LocalStore.initialise(home: b.url, user: "bram", role: .visitor, keys: Self.passphrase(b.url, "eigen zin voor bram"))
+        let phrase = try LocalStore.initialise(home: b.url, user: "bram", role: .carer, keys: Self.passphrase(b.url, "eigen zin voor bram"))
         #expect(Self.kind(of: { try phrase.rotateKey(using: keyFile) }).map { if case .keyUnavailable = $0 { true } else { false } } == true)
         #expect(try LocalStore.open(home: a.url, keys: keyFile).record(note.id) == note)
         #expect(try LocalStore.open(home: b.url, keys: Self.passphrase(b.url, "eigen zin voor bram")).keyStatus().generation == 1)
@@ -316,7 +316,7 @@ import VeldTestSupport
         let home = try TemporaryHome()
         let composed = "café aan de gracht", decomposed = "cafe\u{301} aan de gracht"
         #expect(Array(composed.utf8) != Array(decomposed.utf8))
-        let store = try LocalStore.initialise(home: home.url, user: "anna", role: .visitor, keys: Self.passphrase(home.url, composed))
+        let store = try LocalStore.initialise(home: home.url, user: "anna", role: .carer, keys: Self.passphrase(home.url, composed))
         let note = try store.create(type: "visitNote", scope: "loc-zonnehof", fields: TemporaryHome.visitFields)
         #expect(try LocalStore.open(home: home.url, keys: Self.passphrase(home.url, decomposed)).record(note.id) == note)
         // A reference asking for 2 GiB is refused, not attempted.

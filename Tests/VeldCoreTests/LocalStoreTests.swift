@@ -14,7 +14,7 @@ import VeldProtocol
         #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
         // Reopening keeps the replica id; initialising again is refused.
         #expect(try LocalStore.open(home: home.url).profile().replicaID == profile.replicaID)
-        #expect(throws: LocalStoreError.self) { try LocalStore.initialise(home: home.url, user: "bob", role: .visitor) }
+        #expect(throws: LocalStoreError.self) { try LocalStore.initialise(home: home.url, user: "bob", role: .carer) }
         #expect(try LocalStore.open(home: home.url).profile().user == "anna")
     }
 
@@ -103,7 +103,7 @@ import VeldProtocol
         FileManager.default.createFile(atPath: home.url.appendingPathComponent(LocalStore.databaseName).path, contents: nil)
         let old = try LocalStore(home: home.url, clock: WallClock.now, faults: FaultInjection(), migrateUpTo: "v1-records-outbox")
         try old.writer.write { db in
-            try ProfileRow(Profile(replicaID: "r-old", user: "anna", role: .visitor, createdAt: Date())).insert(db)
+            try ProfileRow(Profile(replicaID: "r-old", user: "anna", role: .carer, createdAt: Date())).insert(db)
         }
         // The rows as that release wrote them (today's code writes today's schema).
         var note = RecordState(id: RecordIDs.make(), type: "visitNote", scope: "loc-zonnehof")

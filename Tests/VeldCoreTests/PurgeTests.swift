@@ -38,7 +38,7 @@ import VeldTestSupport
             let made = try Self.populate(store, codes)
             // The first identity removes nothing: a record in a scope the token never held
             // is this device's own mistake, refused on push and set aside, not purged.
-            let identity = { (scopes: [String]) in DeviceIdentity(token: "tok_1", user: "anna", role: .visitor, scopes: scopes, replica: nil) }
+            let identity = { (scopes: [String]) in DeviceIdentity(token: "tok_1", user: "anna", role: .carer, scopes: scopes, replica: nil) }
             #expect(try store.adopt(identity(Self.scopes)) == nil)
             #expect(try store.records(RecordQuery(includeDeleted: true)).count == made.count)
             let kept = Self.scopes.enumerated().filter { mask & (1 << $0.offset) != 0 }.map(\.element)
@@ -70,7 +70,7 @@ import VeldTestSupport
         let home = try TemporaryHome()
         let store = try home.store()
         let made = try Self.populate(store, Array(0..<8))
-        #expect(try store.adopt(DeviceIdentity(token: "tok_1", user: "anna", role: .visitor, scopes: ["loc-a"], replica: nil)) == nil)
+        #expect(try store.adopt(DeviceIdentity(token: "tok_1", user: "anna", role: .carer, scopes: ["loc-a"], replica: nil)) == nil)
         #expect(try store.records(RecordQuery(includeDeleted: true)).count == made.count)
     }
 

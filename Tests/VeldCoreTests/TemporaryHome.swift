@@ -13,7 +13,7 @@ final class TemporaryHome {
 
     deinit { try? FileManager.default.removeItem(at: url) }
 
-    func store(user: String = "anna", role: Role = .visitor) throws -> LocalStore {
+    func store(user: String = "anna", role: Role = .carer) throws -> LocalStore {
         try LocalStore.initialise(home: url, user: user, role: role)
     }
 

@@ -30,8 +30,8 @@ import VeldProtocol
         func admin(_ arguments: String...) throws -> Binaries.Result {
             try Binaries.run(Binaries.server, ["audit"] + arguments + ["--db", server.database])
         }
-        let anna = try Device("anna", .visitor, ["loc-zonnehof"], server)
-        let bram = try Device("bram", .visitor, ["loc-de-linde"], server)
+        let anna = try Device("anna", .carer, ["loc-zonnehof"], server)
+        let bram = try Device("bram", .carer, ["loc-de-linde"], server)
         let olga = try Device("olga", .office, ["*"], server)
 
         let plan = try anna("careplan", "add", "--location", "loc-zonnehof", "--client-code", "ZH-0042", "--financing", "Wlz",

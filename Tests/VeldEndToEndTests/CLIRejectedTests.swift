@@ -23,7 +23,7 @@ import VeldProtocol
         let here = try add("loc-zonnehof", "Rondgang huiskamer")
         let linde = try add("loc-de-linde", "Rondgang De Linde")
         let elders = try add("loc-elders", "Verkeerde locatie")
-        let first = try server.token(user: "anna", role: .visitor, scopes: ["loc-zonnehof"])
+        let first = try server.token(user: "anna", role: .carer, scopes: ["loc-zonnehof"])
         let connected = try veld("connect", "--server", server.url!.absoluteString, "--token-file", "-", stdin: first)
         #expect(connected.status == 0 && connected.stdout.contains("scopes loc-zonnehof"), "\(connected.stdout)\(connected.stderr)")
 
@@ -54,7 +54,7 @@ import VeldProtocol
             ["token", "list", "--db", server.database, "--json"]).stdout.utf8)) as? [[String: Any]] ?? []
         let oldID = try #require(tokens.first { $0["user"] as? String == "anna" }?["id"] as? String)
         #expect(try Binaries.run(Binaries.server, ["token", "revoke", oldID, "--db", server.database]).status == 0)
-        let second = try server.token(user: "anna", role: .visitor, scopes: ["loc-zonnehof", "loc-de-linde"])
+        let second = try server.token(user: "anna", role: .carer, scopes: ["loc-zonnehof", "loc-de-linde"])
         #expect(try veld("connect", "--server", server.url!.absoluteString, "--token-file", "-", stdin: second).status == 0)
         #expect(try veld("retry", "--all").stdout.contains("1 change(s)"))
         let again = try veld("sync")
@@ -71,8 +71,8 @@ import VeldProtocol
     @Test func twoSyncsOfOneProfileAtOnce() async throws {
         let server = try ServerProcess()
         let anna = try TemporaryFolder("veld-cli-twice")
-        let token = try server.token(user: "anna", role: .visitor, scopes: ["loc-zonnehof"])
-        let store = try LocalStore.initialise(home: anna.url, user: "anna", role: .visitor)
+        let token = try server.token(user: "anna", role: .carer, scopes: ["loc-zonnehof"])
+        let store = try LocalStore.initialise(home: anna.url, user: "anna", role: .carer)
         try store.connect(server: server.url!, token: token)
         var ids: Set<String> = []
         for index in 0..<300 {

@@ -9,7 +9,7 @@ import VeldProtocol
         let server = try ServerProcess()
         let anna = try TemporaryFolder("veld-cli-anna")
         let office = try TemporaryFolder("veld-cli-office")
-        let annaToken = try server.token(user: "anna", role: .visitor, scopes: ["loc-zonnehof"])
+        let annaToken = try server.token(user: "anna", role: .carer, scopes: ["loc-zonnehof"])
         let officeToken = try server.token(user: "office", role: .office, scopes: ["*"])
         func veld(_ home: TemporaryFolder, _ arguments: String..., stdin: String? = nil) throws -> Binaries.Result {
             try Binaries.run(Binaries.cli, arguments + ["--home", home.url.path], stdin: stdin)
@@ -61,8 +61,8 @@ import VeldProtocol
     @Test func aClientKilledMidSyncCompletesOnTheNextSync() throws {
         let server = try ServerProcess()
         let anna = try TemporaryFolder("veld-kill-anna")
-        let token = try server.token(user: "anna", role: .visitor, scopes: ["loc-zonnehof"])
-        let store = try LocalStore.initialise(home: anna.url, user: "anna", role: .visitor)
+        let token = try server.token(user: "anna", role: .carer, scopes: ["loc-zonnehof"])
+        let store = try LocalStore.initialise(home: anna.url, user: "anna", role: .carer)
         try store.connect(server: server.url!, token: token)
         var ids: Set<String> = []
         for index in 0..<240 {

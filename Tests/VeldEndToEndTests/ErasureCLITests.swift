@@ -23,7 +23,7 @@ import VeldProtocol
 
     @Test func anErasedClientLeavesNoByteOnTheServerOrAnyDevice() throws {
         let server = try ServerProcess()
-        let anna = try AuditCLITests.Device("anna", .visitor, ["loc-zonnehof"], server)
+        let anna = try AuditCLITests.Device("anna", .carer, ["loc-zonnehof"], server)
         let olga = try AuditCLITests.Device("olga", .office, ["*"], server)
         func admin(_ arguments: String...) throws -> Binaries.Result {
             try Binaries.run(Binaries.server, arguments + ["--db", server.database])
@@ -106,7 +106,7 @@ import VeldProtocol
     /// a plan whose goal changed recently stays; `--retain` says how long.
     @Test func recordsPastTheRetentionAreErased() throws {
         let server = try ServerProcess()
-        let anna = try AuditCLITests.Device("anna", .visitor, ["loc-zonnehof"], server)
+        let anna = try AuditCLITests.Device("anna", .carer, ["loc-zonnehof"], server)
         for code in ["ZH-0001", "ZH-0002"] {
             #expect(try anna("careplan", "add", "--location", "loc-zonnehof", "--client-code", code, "--financing", "Wlz",
                              "--care-start", "2001-10-01").status == 0)

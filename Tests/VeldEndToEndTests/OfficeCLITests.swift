@@ -60,8 +60,8 @@ import VeldProtocol
         /// A care plan both visitors changed concurrently in two fields.
         init() throws {
             server = try ServerProcess()
-            anna = try Person("anna", role: .visitor, scopes: ["loc-zonnehof"], server: server)
-            bram = try Person("bram", role: .visitor, scopes: ["loc-zonnehof"], server: server)
+            anna = try Person("anna", role: .carer, scopes: ["loc-zonnehof"], server: server)
+            bram = try Person("bram", role: .carer, scopes: ["loc-zonnehof"], server: server)
             office = try Person("office", role: .office, scopes: ["*"], server: server)
             let added = try anna.json("careplan", "add", "--location", "loc-zonnehof", "--client-code", "ZH-0042",
                                       "--financing", "Wlz", "--care-start", "2026-10-01") as? [String: Any]
@@ -183,7 +183,7 @@ import VeldProtocol
 
     @Test func devicesShowWhoHasNotSynced() throws {
         let team = try Team()
-        let late = try Person("carla", role: .visitor, scopes: ["loc-zonnehof"], server: team.server)
+        let late = try Person("carla", role: .carer, scopes: ["loc-zonnehof"], server: team.server)
         _ = late
         let devices = try Binaries.run(Binaries.server, ["devices", "--db", team.server.database, "--json"])
         let rows = try JSONSerialization.jsonObject(with: Data(devices.stdout.utf8)) as? [[String: Any]] ?? []

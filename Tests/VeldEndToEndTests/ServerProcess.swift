@@ -148,7 +148,7 @@ final class Device: @unchecked Sendable {
     let token: String
     let name: String
 
-    init(_ name: String, role: Role = .visitor, scopes: [String] = ["loc-zonnehof"], server: ServerProcess) throws {
+    init(_ name: String, role: Role = .carer, scopes: [String] = ["loc-zonnehof"], server: ServerProcess) throws {
         self.name = name
         home = try TemporaryFolder("veld-device-\(name)")
         store = try LocalStore.initialise(home: home.url, user: name, role: role)

@@ -27,7 +27,7 @@ import VeldTestSupport
     @Test func theCLISyncsOverHTTPSWithTheOrganisationsCA() throws {
         #expect(server.url?.scheme == "https")
         let anna = try TemporaryFolder("veld-tls-anna")
-        let token = try server.token(user: "anna", role: .visitor, scopes: ["loc-zonnehof"])
+        let token = try server.token(user: "anna", role: .carer, scopes: ["loc-zonnehof"])
         let tokenFile = anna.url.appendingPathComponent("token.txt")
         try Data((token + "\n").utf8).write(to: tokenFile)
         let initialised = try veld(anna, "init", "--user", "anna", "--server", server.url!.absoluteString,
@@ -49,7 +49,7 @@ import VeldTestSupport
 
     @Test func aCertificateFromAnotherCAIsRefusedAndNothingIsKept() throws {
         let other = try TestCA(name: "Another CA")
-        let token = try server.token(user: "bram", role: .visitor, scopes: ["loc-zonnehof"])
+        let token = try server.token(user: "bram", role: .carer, scopes: ["loc-zonnehof"])
         for caArguments in [["--ca-file", other.certificate], []] {
             let bram = try TemporaryFolder("veld-tls-bram")
             #expect(try veld(bram, "init", "--user", "bram").status == 0)
@@ -63,7 +63,7 @@ import VeldTestSupport
     }
 
     @Test func theDefaultURLSessionTransportTrustsOnlyTheSystemsCAs() async throws {
-        let token = try server.token(user: "bram", role: .visitor, scopes: ["loc-zonnehof"])
+        let token = try server.token(user: "bram", role: .carer, scopes: ["loc-zonnehof"])
         await #expect {
             _ = try await HTTPTransport(server: server.url!, token: token).me()
         } throws: { error in

@@ -37,7 +37,7 @@ import VeldTestSupport
 
     /// Whether `schema` accepts the witness's record and lets its role write what it wrote.
     static func admits(_ schema: RecordSchema?, _ witness: Witness) -> Bool {
-        guard let schema, schema.type == witness.type else { return false }
+        guard let schema, schema.type == witness.type, schema.readers.contains(witness.role) else { return false }
         var state = RecordState(id: someID, type: witness.type, scope: witness.scope)
         state.edit(witness.fields, replica: "r-1", author: "anna", time: Date(timeIntervalSince1970: 1_700_000_000))
         guard schema.validate(state).isEmpty,
@@ -101,6 +101,9 @@ import VeldTestSupport
     static func breakage(from old: ModuleDocument, to new: ModuleDocument) -> String? {
         let newSchemas = Dictionary(uniqueKeysWithValues: new.schemas.map { ($0.type, $0) })
         for schema in old.schemas {
+            if let readers = newSchemas[schema.type]?.readers, let lost = schema.readers.subtracting(readers).first {
+                return "the \(lost.rawValue) role could read \(schema.type) and no longer can"
+            }
             if let refused = witnesses(of: schema).first(where: { !admits(newSchemas[schema.type], $0) }) {
                 return "a record \(refused.role.rawValue) could write is refused: \(refused.fields) in \(refused.scope)"
             }
@@ -123,7 +126,7 @@ import VeldTestSupport
         var field = type.fields[fieldIndex]
         let roles = Role.allCases.map(\.rawValue)
         let role = roles[(salt / 3) % roles.count]
-        switch code % 20 {
+        switch code % 22 {
         case 0: // a new type
             module.types.append(ModuleDocument.RecordType(
                 type: "extra\(salt)", noun: "extra-\(salt)", summary: "a later type",
@@ -162,6 +165,8 @@ import VeldTestSupport
             }
         case 17: type.scope = SchemaDocument.Scope(rule: type.scope.rule == "location" ? "organisationOrLocation" : "location")
         case 18: if field.kind == "reference" { field.references = field.references == "carePlan" ? "visitNote" : "carePlan" } else { field.summary = "the same" }
+        case 19: type.readers = Array(Set([role, "office"])).sorted()   // fewer readers, unless it had these only
+        case 20: type.readers = nil                // every role
         default: // a type removed
             if module.types.count > 1 { module.types.remove(at: typeIndex); return module }
             type.summary = "kept"
@@ -186,7 +191,7 @@ import VeldTestSupport
             var set = try #require(try SchemaSet.builtIn.adding(base))
             var current = base
             for (index, step) in steps.enumerated() {
-                let next = Self.change(current, step, step / 20 + index * 31)
+                let next = Self.change(current, step, step / 22 + index * 31)
                 // Changes that are not well-formed modules are refused by the format rules;
                 // only well-formed ones say anything about evolution.
                 guard next.problems(alongside: set.modules).isEmpty else { continue }
@@ -195,12 +200,12 @@ import VeldTestSupport
                 let reasons = Self.refusal { added = try set.adding(next); return added }
                 tally.count(accepted: reasons.isEmpty)
                 if reasons.isEmpty {
-                    #expect(broken == nil, "accepted, but \(broken ?? ""): change \(step % 20)")
+                    #expect(broken == nil, "accepted, but \(broken ?? ""): change \(step % 22)")
                     set = try #require(added)
                     current = next
                     #expect(set.version == SchemaSet.builtIn.version + current.version)
                 } else {
-                    #expect(broken != nil, "refused, but nothing breaks (change \(step % 20)): \(reasons)")
+                    #expect(broken != nil, "refused, but nothing breaks (change \(step % 22)): \(reasons)")
                     // Each refusal says what to do instead.
                     #expect(reasons.allSatisfy { $0.contains(";") }, "\(reasons)")
                 }

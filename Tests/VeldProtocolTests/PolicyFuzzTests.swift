@@ -11,7 +11,7 @@ import VeldTestSupport
 /// policy accepts must keep the invariants it exists for, checked here independently of
 /// its code.
 @Suite struct PolicyFuzzTests {
-    static let pusher = Pusher(tokenID: "tok_fuzz", user: "anna", role: .visitor, scopes: ScopeFilter(["loc-a"]))
+    static let pusher = Pusher(tokenID: "tok_fuzz", user: "anna", role: .carer, scopes: ScopeFilter(["loc-a"]))
 
     /// The stored plan (approved by the office) and anna's honest push of it.
     static func honest(_ code: Int) -> (stored: RecordState, pushed: RecordState) {

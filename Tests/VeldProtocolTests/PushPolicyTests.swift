@@ -4,7 +4,7 @@ import VeldProtocol
 
 /// The policy's rules that need no storage, on hand-made states.
 @Suite struct PushPolicyTests {
-    static let anna = Pusher(tokenID: "tok_anna", user: "Kees", role: .visitor, scopes: ScopeFilter(["loc-a"]))
+    static let anna = Pusher(tokenID: "tok_anna", user: "Kees", role: .carer, scopes: ScopeFilter(["loc-a"]))
     static let time = Date(timeIntervalSince1970: 1_795_168_800)
 
     static func note(_ fields: [String: FieldValue] = [:], replica: String = "r-other", author: String = "Joost") -> RecordState {

@@ -58,18 +58,18 @@ import VeldProtocol
     @Test func officeDecisionsBelongToTheOffice() {
         let plan = Schemas.carePlan
         let id = Self.id
-        #expect(plan.validateChanges(["approvedBy": .string("office")], role: .visitor, recordID: id).first?.problem
-                == .notPermitted(role: .visitor, value: nil))
+        #expect(plan.validateChanges(["approvedBy": .string("office")], role: .carer, recordID: id).first?.problem
+                == .notPermitted(role: .carer, value: nil))
         #expect(plan.validateChanges(["status": .string("vastgesteld")], role: .council, recordID: id).first?.problem
                 == .notPermitted(role: .council, value: "vastgesteld"))
-        #expect(plan.validateChanges(["status": .string("besproken")], role: .visitor, recordID: id) == [])
+        #expect(plan.validateChanges(["status": .string("besproken")], role: .carer, recordID: id) == [])
         for role in [Role.office, .admin] {
             #expect(plan.validateChanges(["status": .string("vastgesteld"), "approvedBy": .string("x")], role: role, recordID: id) == [])
         }
-        #expect(Schemas.councilInput.validateChanges(["response": .string("Akkoord")], role: .visitor, recordID: id).count == 1)
+        #expect(Schemas.councilInput.validateChanges(["response": .string("Akkoord")], role: .carer, recordID: id).count == 1)
         #expect(Schemas.councilInput.validateChanges(["response": .string("Akkoord")], role: .office, recordID: id) == [])
         // The visitor finalises their own visit note.
-        #expect(Schemas.visitNote.validateChanges(["status": .string("definitief")], role: .visitor, recordID: id) == [])
+        #expect(Schemas.visitNote.validateChanges(["status": .string("definitief")], role: .carer, recordID: id) == [])
     }
 
     @Test func clientCodesAreNeverBSNs() {

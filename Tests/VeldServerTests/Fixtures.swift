@@ -96,12 +96,13 @@ extension SyncStorage {
     }
 
     /// The whole change log, through small pages.
-    func everything(pageSize: Int = 1_000, scopes: ScopeFilter = .all) async throws -> (records: [RecordState], positions: [Int64]) {
+    func everything(pageSize: Int = 1_000, scopes: ScopeFilter = .all,
+                    hiding hidden: Set<String> = []) async throws -> (records: [RecordState], positions: [Int64]) {
         var records: [RecordState] = []
         var positions: [Int64] = []
         var cursor: Int64 = 0
         while true {
-            let page = try await pull(scopes: scopes, after: cursor, limit: pageSize, token: nil, at: Fixture.time)
+            let page = try await pull(scopes: scopes, hiding: hidden, after: cursor, limit: pageSize, token: nil, at: Fixture.time)
             records += page.records
             if !page.records.isEmpty { positions.append(page.lastPosition) }
             cursor = page.lastPosition

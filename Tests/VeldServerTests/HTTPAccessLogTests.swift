@@ -63,8 +63,8 @@ import VeldTestSupport
 
     @Test func generatedSyncsWriteExactlyTheExpectedEntries() async throws {
         try await TestServer.run { client, server in
-            let carl = try await server.storage.issueToken(user: "carl", role: .visitor, scopes: ["loc-b"])
-            let dora = try await server.storage.issueToken(user: "dora", role: .visitor, scopes: ["loc-a"])
+            let carl = try await server.storage.issueToken(user: "carl", role: .carer, scopes: ["loc-b"])
+            let dora = try await server.storage.issueToken(user: "dora", role: .carer, scopes: ["loc-a"])
             _ = try await server.storage.revokeToken(id: dora.id, at: Fixture.time)
             let devices = [
                 Device(token: server.anna, replica: "r-anna", user: "anna", scopes: ["loc-a"]),

@@ -87,7 +87,7 @@ import VeldServer
             plan.edit(["approvedBy": .string("olga")], replica: "r-office", author: "olga", time: Fixture.time)
             try await client.accepted(Records.batch("r-office", [plan]), as: server.office)
             var deleted = plan
-            deleted.delete(allFields: Schemas.carePlan.reassertedByDelete(of: plan, role: .visitor), replica: "r-anna",
+            deleted.delete(allFields: Schemas.carePlan.reassertedByDelete(of: plan, role: .carer), replica: "r-anna",
                            author: "anna", time: Fixture.time)
             #expect(deleted.entries(of: "approvedBy") == plan.entries(of: "approvedBy"))
             #expect(deleted.value(of: "status") == plan.value(of: "status"))

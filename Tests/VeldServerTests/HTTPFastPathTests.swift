@@ -90,7 +90,7 @@ import VeldServer
         let path = folder.url.appendingPathComponent("veld-server.sqlite").path
         let storage = try SQLiteSyncStorage(path: path)
         try await storage.migrate()
-        let anna = try await storage.issueToken(user: "anna", role: .visitor, scopes: ["loc-a"])
+        let anna = try await storage.issueToken(user: "anna", role: .carer, scopes: ["loc-a"])
         let response = try await storage.accept(Records.batch("r-anna", [Records.visitNote(replica: "r-anna")]), token: anna)
         let position = try #require(response.results.first?.position)
         for second in 1...20 {

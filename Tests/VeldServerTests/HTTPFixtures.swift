@@ -34,8 +34,8 @@ struct TestServer: Sendable {
         let server = TestServer(
             storage: storage,
             office: try await storage.issueToken(user: "olga", role: .office, scopes: ["*"]),
-            anna: try await storage.issueToken(user: "anna", role: .visitor, scopes: ["loc-a"]),
-            bram: try await storage.issueToken(user: "bram", role: .visitor, scopes: ["loc-a"])
+            anna: try await storage.issueToken(user: "anna", role: .carer, scopes: ["loc-a"]),
+            bram: try await storage.issueToken(user: "bram", role: .carer, scopes: ["loc-a"])
         )
         var logger = Logger(label: "veld-server-test")
         logger.logLevel = .critical

@@ -187,7 +187,7 @@ import VeldTestSupport
     @Test func aReplicaIdCannotBeTakenOverOrTruncated() async throws {
         try await TestServer.run(.live) { client, server in
             try await client.accepted(Records.batch("r-anna", [Records.visitNote(replica: "r-anna")]), as: server.anna)
-            let fresh = try await server.storage.issueToken(user: "anna", role: .visitor, scopes: ["loc-a"])
+            let fresh = try await server.storage.issueToken(user: "anna", role: .carer, scopes: ["loc-a"])
             let takeover = try await server.expectNothingStored {
                 try await client.push(Records.batch("r-anna", [Records.visitNote(replica: "r-anna")]), as: fresh)
             }

@@ -64,7 +64,7 @@ import VeldServer
         try await TestServer.run { client, server in
             // The fixture's clock stands at Fixture.time: a token that expired a second before.
             let secret = TokenSecret.make()
-            var token = DeviceToken(id: TokenSecret.makeID(), user: "anna", role: .visitor, scopes: ["loc-a"],
+            var token = DeviceToken(id: TokenSecret.makeID(), user: "anna", role: .carer, scopes: ["loc-a"],
                                     createdAt: Fixture.time(plus: -86_400), expiresAt: Fixture.time(plus: -1))
             try await server.storage.insertToken(token, hash: TokenSecret.hash(secret))
             let expired = IssuedToken(secret: secret, token: token)
@@ -106,7 +106,7 @@ import VeldServer
                 try await client.push(Records.batch("r-anna", [plan]), as: server.anna)
             }
             let problem = try expectProblem(response, status: 403, .fieldForbidden,
-                                            detail: ["visitor", "\(plan.id) (\(field))", "office"])
+                                            detail: ["carer", "\(plan.id) (\(field))", "office"])
             #expect(problem.records?.map(\.id) == [plan.id])
             #expect(problem.records?.map(\.field) == [field])
         }

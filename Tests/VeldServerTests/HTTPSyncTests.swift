@@ -156,7 +156,7 @@ import VeldServer
                 #expect(try await client.pullAll(as: server.office, limit: limit).map(\.id) == all, "limit \(limit)")
             }
             // A token without scopes sees nothing at all.
-            let nowhere = try await server.storage.issueToken(user: "niemand", role: .visitor, scopes: [])
+            let nowhere = try await server.storage.issueToken(user: "niemand", role: .carer, scopes: [])
             #expect(try await client.pullAll(as: nowhere).isEmpty)
         }
     }

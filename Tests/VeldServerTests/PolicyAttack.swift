@@ -3,7 +3,7 @@ import Testing
 import VeldProtocol
 import VeldServer
 
-/// Attacks derived from a settled honest history: each one is built by a visitor from what
+/// Attacks derived from a settled honest history: each one is built by a carer or a visitor from what
 /// it has just pulled (so its context covers everything the server holds in its scope),
 /// and each must be refused with nothing stored.
 enum PolicyAttack: Int, CaseIterable, Sendable {
@@ -40,18 +40,21 @@ enum PolicyAttack: Int, CaseIterable, Sendable {
 
     /// The attack as a push, or nil when the history has nothing to attack this way.
     func attempt(in history: PolicyHistory, code: Int) async throws -> Attempt? {
-        let visitors = history.devices.indices.filter { history.devices[$0].role == .visitor }
+        let visitors = history.devices.indices.filter { history.devices[$0].role != .office }
         guard !visitors.isEmpty else { return nil }
         let attacker = history.devices[visitors[code % visitors.count]]
         let office = history.devices[0]
         let targets = attacker.local.values.filter { !$0.fields.isEmpty }.sorted { $0.id < $1.id }
         let me = attacker.name
         func push(_ records: [RecordState], _ expected: Problem.Kind...) -> Attempt {
-            Attempt(request: Records.batch(me, records), token: attacker.token, expected: Set(expected.map(Self.type)))
+            // A record of a type the attacker's role may not read is refused for that, too.
+            let hidden = records.contains { !SchemaSet.builtIn.mayRead($0.type, as: attacker.role) }
+            return Attempt(request: Records.batch(me, records), token: attacker.token,
+                           expected: Set((expected + (hidden ? [.typeForbidden] : [])).map(Self.type)))
         }
         func writableText(_ schema: RecordSchema) -> FieldSchema? {
             schema.fields.first { field in
-                if case .text = field.kind, field.writers.contains(.visitor), field.name != "clientCode" { return true }
+                if case .text = field.kind, field.writers.contains(attacker.role), field.name != "clientCode" { return true }
                 return false
             }
         }
@@ -126,7 +129,7 @@ enum PolicyAttack: Int, CaseIterable, Sendable {
             let bound = history.devices.filter { !$0.sent.isEmpty }
             guard !bound.isEmpty else { return nil }
             let victim = bound[code % bound.count]
-            let thief = try await history.storage.issueToken(user: "dief", role: .visitor, scopes: ["loc-a"])
+            let thief = try await history.storage.issueToken(user: "dief", role: .carer, scopes: ["loc-a"])
             let note = Records.visitNote(replica: victim.name, author: "dief")
             return Attempt(request: Records.batch(victim.name, [note]), token: thief, expected: [Self.type(.replicaMismatch)])
 

@@ -3,7 +3,7 @@ import Testing
 import VeldProtocol
 import VeldServer
 
-/// A generated history of honest devices (an office and visitors) that create, edit,
+/// A generated history of honest devices (an office, carers and visitors) that create, edit,
 /// delete, push, pull, replay and resend, driven by a list of codes, against a real
 /// storage through the whole push policy. Every push of an honest device must be
 /// accepted; the attacks in `PolicyAttack` are then made from what a device has pulled.
@@ -26,15 +26,16 @@ struct PolicyHistory {
     var refusals: [String] = []
     var clock = 0
 
-    /// One office (all scopes) and `count - 1` visitors of `loc-a`.
+    /// One office (all scopes) and `count - 1` carers and visitors of `loc-a`, in turn.
     init(storage: any SyncStorage, devices count: Int) async throws {
         self.storage = storage
         var devices: [Device] = []
         for index in 0..<count {
             let office = index == 0
-            let user = office ? "olga" : "visitor\(index)"
-            let token = try await storage.issueToken(user: user, role: office ? .office : .visitor, scopes: office ? ["*"] : ["loc-a"])
-            devices.append(Device(name: "r-\(user)", user: user, role: office ? .office : .visitor, token: token))
+            let role: Role = office ? .office : index % 2 == 1 ? .carer : .visitor
+            let user = office ? "olga" : "\(role.rawValue)\(index)"
+            let token = try await storage.issueToken(user: user, role: role, scopes: office ? ["*"] : ["loc-a"])
+            devices.append(Device(name: "r-\(user)", user: user, role: role, token: token))
         }
         self.devices = devices
     }
@@ -71,7 +72,9 @@ struct PolicyHistory {
         let schema: RecordSchema
         var scope = device.role == .office && code % 3 == 0 ? "loc-b" : "loc-a"
         var values: [String: FieldValue] = [:]
-        switch kind {
+        // A role creates only what it may read (a visitor: no care plans, no goals).
+        let mayReadPlans = SchemaSet.builtIn.mayRead(Schemas.carePlan.type, as: device.role)
+        switch mayReadPlans ? kind : kind % 2 * 2 {
         case 0: schema = Schemas.visitNote
         case 1: schema = Schemas.carePlan
         case 2: schema = Schemas.councilInput
@@ -150,8 +153,11 @@ struct PolicyHistory {
 
     mutating func pull(_ actor: Int) async throws {
         let scopes = devices[actor].scopes
-        for record in try await storage.everything(pageSize: 7, scopes: scopes).records {
+        // As GET /v1/pull does: what the role may not read is skipped.
+        let hidden = SchemaSet.builtIn.hiddenTypes(for: devices[actor].role)
+        for record in try await storage.everything(pageSize: 7, scopes: scopes, hiding: hidden).records {
             #expect(scopes.contains(record.scope), "a pull returned a record outside the token's scopes")
+            #expect(!hidden.contains(record.type), "a pull returned a \(record.type), which the \(devices[actor].role.rawValue) role may not read")
             let merged = try devices[actor].local[record.id].map { try $0.merged(with: record) } ?? record
             devices[actor].local[record.id] = merged
         }

@@ -68,7 +68,7 @@ struct PostgresStorageTests {
         let url = try await PostgresTestDatabase.freshURL()
         let first = try PostgresSyncStorage(url: url)
         let second = try PostgresSyncStorage(url: url)
-        #expect(try await first.pendingMigrations().count == 9, "v1…v9")
+        #expect(try await first.pendingMigrations().count == 10, "v1…v10")
         async let a: Void = first.migrate()
         async let b: Void = second.migrate()
         _ = try await (a, b)
@@ -86,7 +86,7 @@ struct PostgresStorageTests {
         let reader = try PostgresSyncStorage(url: url)
         var tokens: [IssuedToken] = []
         for index in 0..<6 {
-            tokens.append(try await writers[0].issueToken(user: "user\(index)", role: .visitor, scopes: ["loc-a"]))
+            tokens.append(try await writers[0].issueToken(user: "user\(index)", role: .carer, scopes: ["loc-a"]))
         }
         let issued = tokens
         let pushed = try await withThrowingTaskGroup(of: [String].self) { group in

@@ -24,7 +24,7 @@ import VeldServer
             #expect(try await storage.needsMigration())
             try await storage.migrate()
             #expect(try await !storage.needsMigration())
-            token = try await storage.issueToken(user: "anna", role: .visitor, scopes: ["loc-a"])
+            token = try await storage.issueToken(user: "anna", role: .carer, scopes: ["loc-a"])
             try await storage.accept(Records.batch("r-anna", [note]), token: token)
         }
         let attributes = try FileManager.default.attributesOfItem(atPath: path)
@@ -60,7 +60,7 @@ import VeldServer
         let path = folder.url.appendingPathComponent("veld-server.sqlite").path
         let storage = try SQLiteSyncStorage(path: path)
         try await storage.migrate()
-        let anna = try await storage.issueToken(user: "anna", role: .visitor, scopes: ["loc-a"])
+        let anna = try await storage.issueToken(user: "anna", role: .carer, scopes: ["loc-a"])
         var note = Records.visitNote(replica: "r-anna", changes: ["observations": .string(String(repeating: "Rustig. ", count: 131_000))])
         try await storage.accept(Records.batch("r-anna", [note]), token: anna)
         for step in 0..<10 {

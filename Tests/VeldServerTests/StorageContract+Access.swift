@@ -34,7 +34,7 @@ extension StorageContract {
     static func accessLogChainsConcurrentWrites(_ make: StorageFactory) async throws {
         let storage = try await make()
         var devices: [IssuedToken] = []
-        for index in 0..<8 { devices.append(try await storage.issueToken(user: "user\(index)", role: .visitor, scopes: ["loc-a"])) }
+        for index in 0..<8 { devices.append(try await storage.issueToken(user: "user\(index)", role: .carer, scopes: ["loc-a"])) }
         let pushed = try await withThrowingTaskGroup(of: (String, [String])?.self) { group in
             for (index, device) in devices.enumerated() {
                 group.addTask {
@@ -93,7 +93,7 @@ extension StorageContract {
     /// applied to the whole log; the newest `limit` come oldest first.
     static func accessLogQueries(_ make: StorageFactory) async throws {
         let storage = try await make()
-        let anna = try await storage.issueToken(user: "anna", role: .visitor, scopes: ["loc-a"])
+        let anna = try await storage.issueToken(user: "anna", role: .carer, scopes: ["loc-a"])
         let olga = try await storage.issueToken(user: "olga", role: .office, scopes: ["*"])
         let ids = (0..<4).map { _ in RecordIDs.make() }
         var drafts: [AccessDraft] = []
@@ -135,7 +135,7 @@ extension StorageContract {
     /// nothing; a second prune chains on.
     static func accessLogPrune(_ make: StorageFactory) async throws {
         let storage = try await make()
-        let anna = try await storage.issueToken(user: "anna", role: .visitor, scopes: ["loc-a"])
+        let anna = try await storage.issueToken(user: "anna", role: .carer, scopes: ["loc-a"])
         let drafts = (0..<10).map { day in
             AccessDraft(at: Fixture.time(plus: day * 86_400), action: .pull, token: anna.token,
                         records: [AccessedRecord(id: RecordIDs.make(), type: "visitNote", scope: "loc-a", effect: "read")])
@@ -203,7 +203,7 @@ extension StorageContract {
     /// hide an entry from `audit --record`), and a whole entry inserted. Each starts from
     /// an intact log; `restore` undoes the change.
     static func tamperingIsDetected(_ storage: any SyncStorage, _ tables: AccessLogTables) async throws {
-        let anna = try await storage.issueToken(user: "anna", role: .visitor, scopes: ["loc-a"])
+        let anna = try await storage.issueToken(user: "anna", role: .carer, scopes: ["loc-a"])
         let ids = (0..<5).map { _ in RecordIDs.make() }
         try await storage.appendAccess(ids.enumerated().map { index, id in
             AccessDraft(at: Fixture.time(plus: index), action: .pull, token: anna.token,
@@ -247,8 +247,8 @@ extension StorageContract {
     static func erasureLeavesTombstonesOnly(_ make: StorageFactory) async throws {
         let storage = try await make()
         let olga = try await storage.issueToken(user: "olga", role: .office, scopes: ["*"])
-        let anna = try await storage.issueToken(user: "anna", role: .visitor, scopes: ["loc-a"])
-        let bram = try await storage.issueToken(user: "bram", role: .visitor, scopes: ["loc-b"])
+        let anna = try await storage.issueToken(user: "anna", role: .carer, scopes: ["loc-a"])
+        let bram = try await storage.issueToken(user: "bram", role: .carer, scopes: ["loc-b"])
         let plan = Records.carePlan(replica: "r-olga", author: "olga", changes: ["clientCode": .string("ZH-0042")])
         let other = Records.carePlan(replica: "r-olga", author: "olga", changes: ["clientCode": .string("ZH-0043")])
         var goal = RecordState(id: RecordIDs.make(), type: "carePlanGoal", scope: "loc-a")
@@ -336,8 +336,8 @@ extension StorageContract {
     /// purge entry, a wipe receipt marks the token wiped, and the tokens' other fields stay.
     static func receiptsAreRecordedOnce(_ make: StorageFactory) async throws {
         let storage = try await make()
-        let anna = try await storage.issueToken(user: "anna", role: .visitor, scopes: ["loc-a", "loc-b"])
-        let bram = try await storage.issueToken(user: "bram", role: .visitor, scopes: ["loc-a"])
+        let anna = try await storage.issueToken(user: "anna", role: .carer, scopes: ["loc-a", "loc-b"])
+        let bram = try await storage.issueToken(user: "bram", role: .carer, scopes: ["loc-a"])
         #expect(try await !storage.requestWipe(id: "tok_00000000", at: Fixture.time))
         let scopes = PurgeReceipt(kind: .scopes, scopes: ["loc-b"], records: 4, unsent: 1)
         #expect(try await storage.recordReceipt(scopes, token: anna.token, at: Fixture.time))
@@ -368,7 +368,7 @@ extension StorageContract {
         let storage = try await make()
         var tokens: [DeviceToken] = []
         for user in ["anna", "bram", "carla"] {
-            tokens.append(try await storage.issueToken(user: user, role: .visitor, scopes: ["loc-a", "loc-b"]).token)
+            tokens.append(try await storage.issueToken(user: user, role: .carer, scopes: ["loc-a", "loc-b"]).token)
         }
         var generator = SeededGenerator(seed: 20261203)
         var confirmed: [String: [String]] = [:]  // token → ids, in confirmation order

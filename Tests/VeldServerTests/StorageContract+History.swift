@@ -10,8 +10,8 @@ extension StorageContract {
     /// device and what it did to each field; refused and replayed batches add nothing.
     static func historyKeepsEveryAcceptedChange(_ make: StorageFactory) async throws {
         let storage = try await make()
-        let anna = try await storage.issueToken(user: "anna", role: .visitor, scopes: ["loc-a"])
-        let bram = try await storage.issueToken(user: "bram", role: .visitor, scopes: ["loc-a"])
+        let anna = try await storage.issueToken(user: "anna", role: .carer, scopes: ["loc-a"])
+        let bram = try await storage.issueToken(user: "bram", role: .carer, scopes: ["loc-a"])
         let note = Records.visitNote(replica: "r-anna")
         let first = Records.batch("r-anna", [note])
         try await storage.accept(first, token: anna, at: Fixture.time(plus: 0))
@@ -47,7 +47,7 @@ extension StorageContract {
     /// What the data said at a moment: the state after the last change accepted then.
     static func stateAsOfADate(_ make: StorageFactory) async throws {
         let storage = try await make()
-        let anna = try await storage.issueToken(user: "anna", role: .visitor, scopes: ["loc-a"])
+        let anna = try await storage.issueToken(user: "anna", role: .carer, scopes: ["loc-a"])
         let note = Records.visitNote(replica: "r-anna")
         try await storage.accept(Records.batch("r-anna", [note]), token: anna, at: Fixture.time(plus: 100))
         let edited = Records.edited(note, ["status": .string("definitief")], replica: "r-anna")
@@ -77,7 +77,7 @@ extension StorageContract {
     /// A pull remembers where the device got to, so the office can see who lags behind.
     static func deviceCursors(_ make: StorageFactory) async throws {
         let storage = try await make()
-        let anna = try await storage.issueToken(user: "anna", role: .visitor, scopes: ["loc-a"])
+        let anna = try await storage.issueToken(user: "anna", role: .carer, scopes: ["loc-a"])
         let office = try await storage.issueToken(user: "olga", role: .office, scopes: ["*"])
         #expect(try await storage.headPosition() == 0)
         let notes = (0..<3).map { _ in Records.visitNote(replica: "r-anna") }

@@ -141,7 +141,7 @@ enum StorageContract: String, CaseIterable, Sendable, CustomTestStringConvertibl
 
     static func migrateIsRepeatable(_ make: StorageFactory) async throws {
         let storage = try await make()
-        let token = try await storage.issueToken(user: "anna", role: .visitor, scopes: ["loc-a"])
+        let token = try await storage.issueToken(user: "anna", role: .carer, scopes: ["loc-a"])
         let note = Records.visitNote(replica: "r-anna")
         try await storage.accept(Records.batch("r-anna", [note]), token: token)
         try await storage.migrate()
@@ -159,7 +159,7 @@ enum StorageContract: String, CaseIterable, Sendable, CustomTestStringConvertibl
     static func concurrentPushesAnswerAlone(_ make: StorageFactory) async throws {
         let storage = try await make()
         var devices: [IssuedToken] = []
-        for index in 0..<12 { devices.append(try await storage.issueToken(user: "user\(index)", role: .visitor, scopes: ["loc-a"])) }
+        for index in 0..<12 { devices.append(try await storage.issueToken(user: "user\(index)", role: .carer, scopes: ["loc-a"])) }
         let outcomes = try await withThrowingTaskGroup(of: (Int, [String], PushResponse?).self) { group in
             for (index, device) in devices.enumerated() {
                 group.addTask {
@@ -199,8 +199,8 @@ enum StorageContract: String, CaseIterable, Sendable, CustomTestStringConvertibl
 
     static func refusedBatchStoresNothing(_ make: StorageFactory) async throws {
         let storage = try await make()
-        let anna = try await storage.issueToken(user: "anna", role: .visitor, scopes: ["loc-a"])
-        let bram = try await storage.issueToken(user: "bram", role: .visitor, scopes: ["loc-a"])
+        let anna = try await storage.issueToken(user: "anna", role: .carer, scopes: ["loc-a"])
+        let bram = try await storage.issueToken(user: "bram", role: .carer, scopes: ["loc-a"])
         let first = Records.visitNote(replica: "r-anna")
         let accepted = try await storage.accept(Records.batch("r-anna", [first]), token: anna)
         let firstPosition = try #require(accepted.results.first?.position)
@@ -244,7 +244,7 @@ enum StorageContract: String, CaseIterable, Sendable, CustomTestStringConvertibl
 
     static func replayIsIdempotent(_ make: StorageFactory) async throws {
         let storage = try await make()
-        let anna = try await storage.issueToken(user: "anna", role: .visitor, scopes: ["loc-a"])
+        let anna = try await storage.issueToken(user: "anna", role: .carer, scopes: ["loc-a"])
         let notes = (0..<3).map { _ in Records.visitNote(replica: "r-anna") }
         let request = Records.batch("r-anna", notes)
         let fingerprint = try Records.fingerprint(request)
@@ -271,7 +271,7 @@ enum StorageContract: String, CaseIterable, Sendable, CustomTestStringConvertibl
 
         // A batch id belongs to the device (the replica, bound to one active token) that
         // pushed it: another token can neither replay anna's answer nor reuse her batch id.
-        let bram = try await storage.issueToken(user: "bram", role: .visitor, scopes: ["loc-a"])
+        let bram = try await storage.issueToken(user: "bram", role: .carer, scopes: ["loc-a"])
         let beforeBram = try await storage.snapshot()
         let borrowed = await #expect(throws: Problem.self) {
             try await storage.push(request, token: bram.token, fingerprint: fingerprint, at: Fixture.time(plus: 3)) { _ in }
@@ -289,7 +289,7 @@ enum StorageContract: String, CaseIterable, Sendable, CustomTestStringConvertibl
 
     static func changeLogOrder(_ make: StorageFactory) async throws {
         let storage = try await make()
-        let anna = try await storage.issueToken(user: "anna", role: .visitor, scopes: ["loc-a"])
+        let anna = try await storage.issueToken(user: "anna", role: .carer, scopes: ["loc-a"])
         let a = Records.visitNote(replica: "r-anna")
         let b = Records.visitNote(replica: "r-anna")
         let c = Records.visitNote(replica: "r-anna")
@@ -332,7 +332,7 @@ enum StorageContract: String, CaseIterable, Sendable, CustomTestStringConvertibl
 
     static func pagingWalksEveryRecordOnce(_ make: StorageFactory) async throws {
         let storage = try await make()
-        let anna = try await storage.issueToken(user: "anna", role: .visitor, scopes: ["loc-a"])
+        let anna = try await storage.issueToken(user: "anna", role: .carer, scopes: ["loc-a"])
         var positions: [String: Int64] = [:]
         var pushed: [String] = []
         for size in [3, 1, 3] {
@@ -403,7 +403,7 @@ enum StorageContract: String, CaseIterable, Sendable, CustomTestStringConvertibl
 
     static func replicaBinding(_ make: StorageFactory) async throws {
         let storage = try await make()
-        let anna = try await storage.issueToken(user: "anna", role: .visitor, scopes: ["loc-a"])
+        let anna = try await storage.issueToken(user: "anna", role: .carer, scopes: ["loc-a"])
         try await storage.accept(Records.batch("r-anna", [Records.visitNote(replica: "r-anna")]), token: anna,
                                  at: Fixture.time(plus: 30))
         let bound = try #require(try await storage.tokens().first { $0.id == anna.id })
@@ -422,13 +422,13 @@ enum StorageContract: String, CaseIterable, Sendable, CustomTestStringConvertibl
 
         // Its own replica keeps working; another token may take the other replica.
         try await storage.accept(Records.batch("r-anna", [Records.visitNote(replica: "r-anna")]), token: anna)
-        let second = try await storage.issueToken(user: "anna", role: .visitor, scopes: ["loc-a"])
+        let second = try await storage.issueToken(user: "anna", role: .carer, scopes: ["loc-a"])
         try await storage.accept(other, token: second)
         #expect(try await storage.record(id: other.records[0].id) == other.records[0])
 
         // A fresh token cannot take over a replica that an active token holds (it would
         // spend that device's dots)…
-        let thief = try await storage.issueToken(user: "anna", role: .visitor, scopes: ["loc-a"])
+        let thief = try await storage.issueToken(user: "anna", role: .carer, scopes: ["loc-a"])
         let beforeTheft = try await storage.snapshot()
         let taken = await #expect(throws: Problem.self) {
             try await storage.accept(Records.batch("r-anna", [Records.visitNote(replica: "r-anna")]), token: thief)
@@ -438,14 +438,14 @@ enum StorageContract: String, CaseIterable, Sendable, CustomTestStringConvertibl
         // …but a device whose old token was revoked keeps its replica under the new one.
         #expect(try await storage.revokeToken(id: anna.id, at: Fixture.time(plus: 40)))
         // Only to a token of the same user: a replica id is public (every dot names one).
-        let stranger = try await storage.issueToken(user: "bram", role: .visitor, scopes: ["loc-a"])
+        let stranger = try await storage.issueToken(user: "bram", role: .carer, scopes: ["loc-a"])
         let beforeStranger = try await storage.snapshot()
         let strangers = await #expect(throws: Problem.self) {
             try await storage.accept(Records.batch("r-anna", [Records.visitNote(replica: "r-anna", author: "bram")]), token: stranger)
         }
         #expect(strangers?.type == "urn:veld:problem:replica-mismatch" && strangers?.detail.contains("another user's device") == true)
         #expect(try await storage.snapshot() == beforeStranger)
-        let renewed = try await storage.issueToken(user: "anna", role: .visitor, scopes: ["loc-a"])
+        let renewed = try await storage.issueToken(user: "anna", role: .carer, scopes: ["loc-a"])
         try await storage.accept(Records.batch("r-anna", [Records.visitNote(replica: "r-anna")]), token: renewed)
         #expect(try await storage.tokens().first { $0.id == renewed.id }?.replica == "r-anna")
     }
@@ -455,7 +455,7 @@ enum StorageContract: String, CaseIterable, Sendable, CustomTestStringConvertibl
     static func tokens(_ make: StorageFactory) async throws {
         let storage = try await make()
         #expect(try await storage.tokens().isEmpty)
-        let anna = try await storage.issueToken(user: "anna", role: .visitor, scopes: ["loc-a", "loc-b"])
+        let anna = try await storage.issueToken(user: "anna", role: .carer, scopes: ["loc-a", "loc-b"])
         let olga = try await storage.issueToken(user: "olga", role: .office, scopes: ["*"])
 
         #expect(try await storage.token(hash: TokenSecret.hash(anna.secret)) == anna.token)
@@ -472,7 +472,7 @@ enum StorageContract: String, CaseIterable, Sendable, CustomTestStringConvertibl
         #expect(try await storage.revokeToken(id: "tok_00000000", at: Fixture.time(plus: 10)) == false)
         let revoked = try #require(try await storage.token(hash: TokenSecret.hash(anna.secret)))
         #expect(revoked.revokedAt == Fixture.time(plus: 10))
-        #expect(revoked.user == "anna" && revoked.scopes == ["loc-a", "loc-b"] && revoked.role == .visitor)
+        #expect(revoked.user == "anna" && revoked.scopes == ["loc-a", "loc-b"] && revoked.role == .carer)
 
         // Revoking again does not move the moment it was revoked.
         _ = try await storage.revokeToken(id: anna.id, at: Fixture.time(plus: 99))
@@ -487,7 +487,7 @@ enum StorageContract: String, CaseIterable, Sendable, CustomTestStringConvertibl
     /// and new scopes are kept; a revoked token can be neither rotated nor changed.
     static func tokenRotationAndScopes(_ make: StorageFactory) async throws {
         let storage = try await make()
-        let anna = try await storage.issueToken(user: "anna", role: .visitor, scopes: ["loc-a"])
+        let anna = try await storage.issueToken(user: "anna", role: .carer, scopes: ["loc-a"])
         try await storage.accept(Records.batch("r-anna", [Records.visitNote(replica: "r-anna")]), token: anna)
         let secret = TokenSecret.make()
         let expiry = Fixture.time(plus: 90 * 86_400)
@@ -545,7 +545,7 @@ extension StorageContract {
     /// records of 3 MiB each come as two pages, whatever the limit.
     static func pullPagesAreBoundedByBytes(_ make: StorageFactory) async throws {
         let storage = try await make()
-        let anna = try await storage.issueToken(user: "anna", role: .visitor, scopes: ["loc-a"])
+        let anna = try await storage.issueToken(user: "anna", role: .carer, scopes: ["loc-a"])
         let text = String(repeating: "Lange waarneming. ", count: (SyncLimits.maxValueBytes - 64) / 18)
         let notes = (0..<3).map { index in
             Records.visitNote(replica: "r-anna", changes: ["summary": .string("\(index) " + text), "observations": .string(text),
@@ -650,7 +650,7 @@ private struct GeneratedRun {
         names = (0..<replicas).map { "r-\($0)" }
         var tokens: [IssuedToken] = []
         for index in 0..<replicas {
-            tokens.append(try await storage.issueToken(user: "user\(index)", role: .visitor, scopes: ["loc-a", "loc-b"]))
+            tokens.append(try await storage.issueToken(user: "user\(index)", role: .carer, scopes: ["loc-a", "loc-b"]))
         }
         self.tokens = tokens
         let ids = (0..<records).map { _ in RecordIDs.make() }

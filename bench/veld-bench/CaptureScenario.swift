@@ -72,8 +72,8 @@ enum CaptureScenario {
     /// A visitor's store holding records 0..<count of the generator (parents before goals).
     /// `encrypted: false` keeps the values unsealed, for EncryptionScenario's comparison.
     static func seededStore(_ home: URL, _ generator: DataGenerator, _ count: Int, encrypted: Bool = true) throws -> LocalStore {
-        let store = encrypted ? try LocalStore.initialise(home: home, user: "bench-visitor", role: .visitor)
-            : try LocalStore.initialiseWithoutEncryption(home: home, user: "bench-visitor", role: .visitor)
+        let store = encrypted ? try LocalStore.initialise(home: home, user: "bench-visitor", role: .carer)
+            : try LocalStore.initialiseWithoutEncryption(home: home, user: "bench-visitor", role: .carer)
         var random = SeededRandom(seed: 1)
         for i in 0..<count {
             let type = generator.type(i)

@@ -43,7 +43,7 @@ enum LoadScenario {
             let home = scopes[i % scopes.count]
             let neighbour = scopes[(i + 1) % scopes.count]
             let user = DataGenerator.people[i % DataGenerator.people.count]
-            let token = try await ServerFixture.token(storage, user: user, role: .visitor, scopes: [home, neighbour])
+            let token = try await ServerFixture.token(storage, user: user, role: .carer, scopes: [home, neighbour])
             list.append(Device(index: i, user: user, token: token, replica: DataGenerator.replica(10_000 + run * 10_000 + i), home: home,
                                neighbour: neighbour))
         }

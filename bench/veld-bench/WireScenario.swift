@@ -105,8 +105,8 @@ enum WireScenario {
         let (writerToken, readerToken) = try await {
             let storage = try SQLiteSyncStorage(path: database)
             try await storage.migrate()
-            return (try await ServerFixture.token(storage, user: "Anna de Vries", role: .visitor, scopes: [scope]),
-                    try await ServerFixture.token(storage, user: "Joost Bakker", role: .visitor, scopes: [scope]))
+            return (try await ServerFixture.token(storage, user: "Anna de Vries", role: .carer, scopes: [scope]),
+                    try await ServerFixture.token(storage, user: "Joost Bakker", role: .carer, scopes: [scope]))
         }()
         let server = try ServerFixture.serve(database: database)
         Cleanup.shared.add("wire-server") { server.stop() }

@@ -116,6 +116,10 @@ struct Sync: AsyncParsableCommand {
                 + ". This profile can no longer sync; ask the office for a new token and `veld init` a new profile.\n").utf8))
             throw ExitCode(1)
         }
+        for receipt in report.purged where receipt.kind == .types {
+            print("This device's role may not read \((receipt.types ?? []).joined(separator: ", ")) records (the module set in force says so): \(receipt.records) record(s) removed"
+                  + (receipt.unsent > 0 ? "; \(receipt.unsent) change(s) not yet sent are kept aside (`veld rejected --discarded`) and the office is told." : "."))
+        }
         for receipt in report.purged where receipt.kind == .scopes {
             print("The office removed scope(s) \(receipt.scopes.joined(separator: ", ")) from this device: \(receipt.records) record(s) removed"
                   + (receipt.unsent > 0 ? "; \(receipt.unsent) change(s) not yet sent are kept aside (`veld rejected --discarded`) and the office is told." : "."))

@@ -54,6 +54,7 @@ public struct Problem: Codable, Hashable, Sendable, Error, CustomStringConvertib
         case unauthenticated = "unauthenticated"
         case wipeRequested = "wipe-requested"
         case scopeForbidden = "scope-forbidden"
+        case typeForbidden = "type-forbidden"
         case fieldForbidden = "field-forbidden"
         case forgedDot = "forged-dot"
         case forgedAuthor = "forged-author"
@@ -71,7 +72,7 @@ public struct Problem: Codable, Hashable, Sendable, Error, CustomStringConvertib
         /// The push refusals that name the records they are about, in the order a push is
         /// answered (protocol/SPEC.md, POST /v1/push): a client sets exactly those records
         /// aside and pushes the rest.
-        public static let aboutRecords: [Kind] = [.erased, .invalidRecord, .scopeForbidden, .fieldForbidden, .forgedDot, .forgedAuthor,
+        public static let aboutRecords: [Kind] = [.erased, .invalidRecord, .scopeForbidden, .typeForbidden, .fieldForbidden, .forgedDot, .forgedAuthor,
                                                   .entryOmitted, .dotReused]
 
         public var title: String {
@@ -81,6 +82,7 @@ public struct Problem: Codable, Hashable, Sendable, Error, CustomStringConvertib
             case .unauthenticated: return "Not authenticated"
             case .wipeRequested: return "Device to be wiped"
             case .scopeForbidden: return "Scope not allowed"
+            case .typeForbidden: return "Record type not allowed for this role"
             case .fieldForbidden: return "Field not allowed for this role"
             case .forgedDot: return "Edit attributed to another replica"
             case .forgedAuthor: return "Edit attributed to another user"

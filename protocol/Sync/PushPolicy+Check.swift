@@ -39,6 +39,9 @@ extension PushPolicy {
             if !pusher.scopes.contains(record.scope) {
                 refusals.add(.scopeForbidden, record.id, "scope \(record.scope)")
             }
+            if !schemas.mayRead(record.type, as: pusher.role) {
+                refusals.add(.typeForbidden, record.id, "the \(pusher.role.rawValue) role may not read or write \(record.type) records")
+            }
             if let schema = schemas.named(record.type), case .inheritedFrom(let field) = schema.scopeRule {
                 for entry in record.entries(of: field) {
                     if case .string(let parent) = entry.value, RecordIDs.isValid(parent), !seen.contains(parent) {

@@ -152,6 +152,11 @@ struct Refusals {
             return Problem(type: kind, status: 403,
                            detail: "\(scopes) not in this device's token (records \(names)); ask the office for access. Nothing was stored.",
                            records: list)
+        case .typeForbidden:
+            let reasons = Set(list.map(\.reason)).sorted().joined(separator: "; ")
+            return Problem(type: kind, status: 403,
+                           detail: "\(reasons) (records \(names)); ask the office for a token of a role that may. Nothing was stored.",
+                           records: list)
         case .fieldForbidden:
             return Problem(type: kind, status: 403,
                            detail: "the \(role.rawValue) role may not write \(names); those decisions belong to the office. Nothing was stored.",

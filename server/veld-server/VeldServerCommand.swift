@@ -119,7 +119,7 @@ struct Devices: AsyncParsableCommand {
         }
         if json {
             struct Receipt: Encodable {
-                let id: String, kind: String, scopes: [String], records: Int, unsent: Int, receivedAt: Date
+                let id: String, kind: String, scopes: [String], types: [String]?, records: Int, unsent: Int, receivedAt: Date
                 let confirmedAt: Date?, confirmedBy: String?
             }
             struct Device: Encodable {
@@ -132,7 +132,8 @@ struct Devices: AsyncParsableCommand {
                        lastPullAt: $0.lastPullAt, behind: $0.lastCursor.map { head - $0 }, revoked: $0.revokedAt != nil,
                        wipeRequestedAt: $0.wipeRequestedAt, wipedAt: $0.wipedAt,
                        receipts: (receipts[$0.id] ?? []).map {
-                           Receipt(id: $0.receipt.id, kind: $0.receipt.kind.rawValue, scopes: $0.receipt.scopes, records: $0.receipt.records,
+                           Receipt(id: $0.receipt.id, kind: $0.receipt.kind.rawValue, scopes: $0.receipt.scopes, types: $0.receipt.types,
+                                   records: $0.receipt.records,
                                    unsent: $0.receipt.unsent, receivedAt: $0.receivedAt, confirmedAt: $0.confirmedAt,
                                    confirmedBy: $0.confirmedBy)
                        })
@@ -152,7 +153,11 @@ struct Devices: AsyncParsableCommand {
                    device.id + (device.revokedAt == nil ? "" : " (\(device.state(at: now)))")].joined(separator: " "))
             for stored in receipts[device.id] ?? [] {
                 let receipt = stored.receipt
-                let what = receipt.kind == .wipe ? "wiped" : "removed scope(s) \(receipt.scopes.joined(separator: ","))"
+                let what = switch receipt.kind {
+                case .wipe: "wiped"
+                case .scopes: "removed scope(s) \(receipt.scopes.joined(separator: ","))"
+                case .types: "removed type(s) its role may not read: \((receipt.types ?? []).joined(separator: ","))"
+                }
                 print("    \(InternetTime.format(stored.receivedAt)) \(what): \(receipt.records) record(s) removed, \(receipt.unsent) unsent change(s)"
                       + (receipt.kind == .wipe ? " erased" : stored.confirmedAt.map { " released (confirmed by \(stored.confirmedBy ?? "?") \(InternetTime.format($0)))" }
                          ?? " kept on the device's discard log until confirmed: veld-server receipt confirm \(receipt.id)"))
@@ -228,7 +233,7 @@ struct TokenCommand: AsyncParsableCommand {
             abstract: "Issue a token for one device. The token is printed once; only its hash is kept.")
         @OptionGroup var database: DatabaseOptions
         @Option(help: "Whose device this is.") var user: String
-        @Option(help: "visitor, council, office or admin.") var role: Role
+        @Option(help: "visitor, council, carer (care plans), office or admin.") var role: Role
         @Option(name: .customLong("scope"), parsing: .singleValue,
                 help: "A scope the device may read and write (repeat, or comma-separate); * for all.")
         var scopes: [String]

@@ -35,7 +35,10 @@ extension LocalStore {
             // so the records already in a new scope come only with a pull from the start
             // (merging them again is harmless).
             let before = try self.identity(db)
-            if Self.widens(from: before?.scopes, to: identity.scopes) { try Self.set(SyncKey.cursor, "0", db) }
+            // Another role may read other types: those come only with a pull from the start too.
+            if Self.widens(from: before?.scopes, to: identity.scopes) || (before.map { $0.role != identity.role } ?? false) {
+                try Self.set(SyncKey.cursor, "0", db)
+            }
             try Self.set(SyncKey.identity, String(decoding: try StableJSON.encode(identity), as: UTF8.self), db)
             try db.execute(sql: "UPDATE profile SET user = ?, role = ?", arguments: [identity.user, identity.role.rawValue])
             // The office confirmed receipts: what was kept for them goes.

@@ -91,23 +91,59 @@ extension LocalStore {
         }
         guard !outside.isEmpty else { return nil }
         let receiptID = RecordIDs.make()
-        var unsent = 0
-        for row in outside {
-            let id: String = row["id"]
-            if try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM outbox WHERE recordID = ?)", arguments: [id]) == true {
-                unsent += 1
-                let problem = Problem(type: .scopeForbidden, status: 403,
-                                      detail: "the office removed scope \(row["scope"] as String) from this device's token before this change was sent")
-                // The state moves as it is: it is sealed for this record.
-                try db.execute(sql: "INSERT INTO discarded (recordID, type, sealedState, sealedProblem, discardedAt, receipt) VALUES (?, ?, ?, ?, ?, ?)",
-                               arguments: [id, row["type"], row["sealedState"] as Data, try sealProblem(problem, id: id, db: db), clock, receiptID])
-            }
-            try db.execute(sql: "DELETE FROM outbox WHERE recordID = ?", arguments: [id])
-            try db.execute(sql: "DELETE FROM record WHERE id = ?", arguments: [id])
+        let unsent = try remove(outside, receipt: receiptID, clock: clock, db: db) { row in
+            Problem(type: .scopeForbidden, status: 403,
+                    detail: "the office removed scope \(row["scope"] as String) from this device's token before this change was sent")
         }
         let removed = Set(outside.map { $0["scope"] as String }).sorted()
         let receipt = PurgeReceipt(id: receiptID, kind: .scopes, scopes: removed, records: outside.count, unsent: unsent)
         try Self.setPendingReceipts(try Self.pendingReceipts(db) + [receipt], db)
         return receipt
+    }
+
+    /// Removes the records of the types this profile's role may not read in the module set
+    /// it keeps (a token of another role, or a set that keeps a type from the role, as
+    /// veld-core 2 does care plans from visitors), the way a scope removal does: a change
+    /// not yet sent moves to the discard log first, and a receipt reports what went.
+    /// Nil when the profile holds none.
+    public func purgeUnreadableTypes() throws -> PurgeReceipt? {
+        let receipt: PurgeReceipt? = try writer.write { db in
+            let hidden = try self.schemaSet(db).hiddenTypes(for: self.profile(db).role).sorted()
+            guard !hidden.isEmpty else { return nil }
+            let rows = try Row.fetchAll(db, sql: "SELECT id, type, scope, sealedState FROM record WHERE type IN (\(databaseQuestionMarks(count: hidden.count)))",
+                                        arguments: StatementArguments(hidden))
+            guard !rows.isEmpty else { return nil }
+            let role = try self.profile(db).role
+            let receiptID = RecordIDs.make()
+            let unsent = try self.remove(rows, receipt: receiptID, clock: self.clock(), db: db) { row in
+                Problem(type: .typeForbidden, status: 403,
+                        detail: "the \(role.rawValue) role may not read or write \(row["type"] as String) records; this change was not sent")
+            }
+            let types = Set(rows.map { $0["type"] as String }).sorted()
+            let receipt = PurgeReceipt(id: receiptID, kind: .types, types: types, records: rows.count, unsent: unsent)
+            try Self.setPendingReceipts(try Self.pendingReceipts(db) + [receipt], db)
+            return receipt
+        }
+        if receipt != nil { compact() }
+        return receipt
+    }
+
+    /// Removes `rows` (id, type, scope, sealedState of records) in the caller's transaction;
+    /// a record with a change not yet sent goes to the discard log first, under `receipt`
+    /// with the problem `why` gives. Returns how many had such a change.
+    private func remove(_ rows: [Row], receipt: String, clock: Date, db: Database, why: (Row) -> Problem) throws -> Int {
+        var unsent = 0
+        for row in rows {
+            let id: String = row["id"]
+            if try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM outbox WHERE recordID = ?)", arguments: [id]) == true {
+                unsent += 1
+                // The state moves as it is: it is sealed for this record.
+                try db.execute(sql: "INSERT INTO discarded (recordID, type, sealedState, sealedProblem, discardedAt, receipt) VALUES (?, ?, ?, ?, ?, ?)",
+                               arguments: [id, row["type"], row["sealedState"] as Data, try sealProblem(why(row), id: id, db: db), clock, receipt])
+            }
+            try db.execute(sql: "DELETE FROM outbox WHERE recordID = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM record WHERE id = ?", arguments: [id])
+        }
+        return unsent
     }
 }

@@ -52,6 +52,12 @@ extension LocalStore {
     public func keepSchemaSet(_ set: SchemaSet, etag: String?, at date: Date) throws {
         let text = String(decoding: try StableJSON.encode(set), as: UTF8.self)
         try writer.write { db in
+            // A type the role may read now and could not before: its records come only with
+            // a pull from the start (the server skipped them), as for a scope added.
+            let role = try self.profile(db).role
+            if !(try self.schemaSet(db).hiddenTypes(for: role)).subtracting(set.hiddenTypes(for: role)).isEmpty {
+                try Self.set(SyncKey.cursor, "0", db)
+            }
             try Self.set(SyncKey.schemas, text, db)
             if let etag { try Self.set(SyncKey.schemasETag, etag, db) } else {
                 try db.execute(sql: "DELETE FROM syncState WHERE key = ?", arguments: [SyncKey.schemasETag])

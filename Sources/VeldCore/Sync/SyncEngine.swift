@@ -111,6 +111,11 @@ public struct SyncEngine: Sendable {
             }
             if !purged.isEmpty { try await sendPendingReceipts() }
             let schemas = try await refreshSchemas()
+            // What the role may not read (in the set now kept) leaves the device.
+            if let receipt = try store.purgeUnreadableTypes() {
+                purged.append(receipt)
+                try await sendPendingReceipts()
+            }
             var report = try await push()
             report.purged = purged
             (report.newSchemaSet, report.schemaSetProblem) = schemas

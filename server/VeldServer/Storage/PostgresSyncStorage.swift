@@ -142,6 +142,10 @@ public final class PostgresSyncStorage: SyncStorage {
               added_at timestamptz NOT NULL, added_by text NOT NULL, PRIMARY KEY (name, version))
             """,
         ]),
+        ("v10-receipt-types", [
+            // The types a `types` receipt names (JSON, like its scopes); NULL for other kinds.
+            "ALTER TABLE receipt ADD COLUMN types text",
+        ]),
     ]
 
     public func migrate() async throws {
@@ -293,12 +297,13 @@ public final class PostgresSyncStorage: SyncStorage {
 
     public func recordReceipt(_ receipt: PurgeReceipt, token: DeviceToken, at date: Date) async throws -> Bool {
         let scopes = String(decoding: try StableJSON.encode(receipt.scopes), as: UTF8.self)
+        let types = try receipt.types.map { String(decoding: try StableJSON.encode($0), as: UTF8.self) }
         let logger = logger
         return try await guarded { connection in
             try await connection.withTransaction(logger: logger) { connection in
                 let inserted = try await connection.query("""
-                    INSERT INTO receipt (id, token, kind, scopes, records, unsent, received_at)
-                    VALUES (\(receipt.id), \(token.id), \(receipt.kind.rawValue), \(scopes), \(Int64(receipt.records)), \(Int64(receipt.unsent)), \(date))
+                    INSERT INTO receipt (id, token, kind, scopes, types, records, unsent, received_at)
+                    VALUES (\(receipt.id), \(token.id), \(receipt.kind.rawValue), \(scopes), \(types), \(Int64(receipt.records)), \(Int64(receipt.unsent)), \(date))
                     ON CONFLICT (id) DO NOTHING RETURNING id
                     """, logger: logger).decode(String.self).all()
                 guard !inserted.isEmpty else { return false }
@@ -319,15 +324,16 @@ public final class PostgresSyncStorage: SyncStorage {
         }
     }
 
-    private static let receiptColumns = "id, token, kind, scopes, records, unsent, received_at, confirmed_at, confirmed_by"
+    private static let receiptColumns = "id, token, kind, scopes, types, records, unsent, received_at, confirmed_at, confirmed_by"
 
     private static func receipts(_ rows: PostgresRowSequence) async throws -> [StoredReceipt] {
         var receipts: [StoredReceipt] = []
-        for try await (id, token, kind, scopes, records, unsent, at, confirmedAt, confirmedBy) in rows.decode(
-            (String, String, String, String, Int64, Int64, Date, Date?, String?).self) {
+        for try await (id, token, kind, scopes, types, records, unsent, at, confirmedAt, confirmedBy) in rows.decode(
+            (String, String, String, String, String?, Int64, Int64, Date, Date?, String?).self) {
             receipts.append(StoredReceipt(
                 receipt: PurgeReceipt(id: id, kind: PurgeReceipt.Kind(rawValue: kind) ?? .scopes,
                                       scopes: try StableJSON.decode([String].self, from: Data(scopes.utf8)),
+                                      types: try types.map { try StableJSON.decode([String].self, from: Data($0.utf8)) },
                                       records: Int(records), unsent: Int(unsent)),
                 tokenID: token, receivedAt: at, confirmedAt: confirmedAt, confirmedBy: confirmedBy))
         }
@@ -490,17 +496,21 @@ public final class PostgresSyncStorage: SyncStorage {
         }
     }
 
-    public func pullEncoded(scopes: ScopeFilter, after position: Int64, limit: Int, token: DeviceToken?, at date: Date) async throws -> EncodedPullPage {
+    public func pullEncoded(scopes: ScopeFilter, hiding hidden: Set<String>, after position: Int64, limit: Int, token: DeviceToken?,
+                            at date: Date) async throws -> EncodedPullPage {
         let page = try await guarded { [self] connection in
             let rows: PostgresRowSequence
+            let hiddenList = hidden.sorted()
             switch scopes {
             case .all:
                 rows = try await connection.query("""
-                    SELECT state, position, id, type, scope FROM record WHERE position > \(position) ORDER BY position LIMIT \(limit + 1)
+                    SELECT state, position, id, type, scope FROM record WHERE position > \(position) AND NOT (type = ANY(\(hiddenList)))
+                    ORDER BY position LIMIT \(limit + 1)
                     """, logger: logger)
             case .only(let set):
                 rows = try await connection.query("""
                     SELECT state, position, id, type, scope FROM record WHERE position > \(position) AND scope = ANY(\(set.sorted()))
+                      AND NOT (type = ANY(\(hiddenList)))
                     ORDER BY position LIMIT \(limit + 1)
                     """, logger: logger)
             }

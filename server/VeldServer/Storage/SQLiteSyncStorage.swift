@@ -196,6 +196,10 @@ public final class SQLiteSyncStorage: SyncStorage {
                 t.primaryKey(["name", "version"])
             }
         }
+        migrator.registerMigration("v10-receipt-types") { db in
+            // The types a `types` receipt names (JSON, like its scopes); NULL for other kinds.
+            try db.alter(table: "receipt") { t in t.add(column: "types", .text) }
+        }
         return migrator
     }
 
@@ -254,10 +258,11 @@ public final class SQLiteSyncStorage: SyncStorage {
 
     public func recordReceipt(_ receipt: PurgeReceipt, token: DeviceToken, at date: Date) async throws -> Bool {
         let scopes = String(decoding: try StableJSON.encode(receipt.scopes), as: UTF8.self)
+        let types = try receipt.types.map { String(decoding: try StableJSON.encode($0), as: UTF8.self) }
         return try await writes.submit { db in
             try db.execute(sql: """
-                INSERT OR IGNORE INTO receipt (id, token, kind, scopes, records, unsent, receivedAt) VALUES (?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [receipt.id, token.id, receipt.kind.rawValue, scopes, receipt.records, receipt.unsent, date])
+                INSERT OR IGNORE INTO receipt (id, token, kind, scopes, types, records, unsent, receivedAt) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [receipt.id, token.id, receipt.kind.rawValue, scopes, types, receipt.records, receipt.unsent, date])
             guard db.changesCount > 0 else { return false }
             if receipt.kind == .wipe {
                 try db.execute(sql: "UPDATE token SET wipedAt = COALESCE(wipedAt, ?) WHERE id = ?", arguments: [date, token.id])
@@ -276,6 +281,7 @@ public final class SQLiteSyncStorage: SyncStorage {
     private static func storedReceipt(_ row: Row) throws -> StoredReceipt {
         StoredReceipt(receipt: PurgeReceipt(id: row["id"], kind: PurgeReceipt.Kind(rawValue: row["kind"]) ?? .scopes,
                                             scopes: try StableJSON.decode([String].self, from: Data((row["scopes"] as String).utf8)),
+                                            types: try (row["types"] as String?).map { try StableJSON.decode([String].self, from: Data($0.utf8)) },
                                             records: row["records"], unsent: row["unsent"]),
                       tokenID: row["token"], receivedAt: row["receivedAt"], confirmedAt: row["confirmedAt"], confirmedBy: row["confirmedBy"])
     }
@@ -416,22 +422,26 @@ public final class SQLiteSyncStorage: SyncStorage {
         return plan.response
     }
 
-    public func pullEncoded(scopes: ScopeFilter, after position: Int64, limit: Int, token: DeviceToken?, at date: Date) async throws -> EncodedPullPage {
+    public func pullEncoded(scopes: ScopeFilter, hiding hidden: Set<String>, after position: Int64, limit: Int, token: DeviceToken?,
+                            at date: Date) async throws -> EncodedPullPage {
         let (states, records, erased, last, more): ([String], [AccessedRecord], [String], Int64, Bool) = try await pool.read { db in
+            let hiddenList = hidden.sorted()
+            let hiding = hiddenList.isEmpty ? "" : " AND type NOT IN (\(databaseQuestionMarks(count: hiddenList.count)))"
             let statement: Statement
             let arguments: StatementArguments
             switch scopes {
             case .all:
-                statement = try db.cachedStatement(sql: "SELECT state, position, id, type, scope FROM record WHERE position > ? ORDER BY position LIMIT ?")
-                arguments = [position, limit + 1]
+                statement = try db.cachedStatement(sql: "SELECT state, position, id, type, scope FROM record WHERE position > ?\(hiding) ORDER BY position LIMIT ?")
+                arguments = StatementArguments([position]) + StatementArguments(hiddenList) + StatementArguments([limit + 1])
             case .only(let set):
                 let list = set.sorted()
                 guard !list.isEmpty else { return ([], [], [], position, false) }
                 statement = try db.cachedStatement(sql: """
-                    SELECT state, position, id, type, scope FROM record WHERE position > ? AND scope IN (\(databaseQuestionMarks(count: list.count)))
+                    SELECT state, position, id, type, scope FROM record WHERE position > ? AND scope IN (\(databaseQuestionMarks(count: list.count)))\(hiding)
                     ORDER BY position LIMIT ?
                     """)
-                arguments = StatementArguments([position]) + StatementArguments(list) + StatementArguments([limit + 1])
+                arguments = StatementArguments([position]) + StatementArguments(list) + StatementArguments(hiddenList)
+                    + StatementArguments([limit + 1])
             }
             var states: [String] = []
             var records: [AccessedRecord] = []

@@ -60,9 +60,11 @@ public protocol SyncStorage: Sendable {
 
     /// Records in `scopes` whose position is after `position`, in position order, each as
     /// the stable JSON it was stored as (no decoding): what `GET /v1/pull` splices into its
-    /// answer. A pull with a token also notes how far that device got (see
+    /// answer. Records (and tombstones) of the `hidden` types are skipped: the token's role
+    /// may not read them. A pull with a token also notes how far that device got (see
     /// ``flushPendingWrites()``).
-    func pullEncoded(scopes: ScopeFilter, after position: Int64, limit: Int, token: DeviceToken?, at date: Date) async throws -> EncodedPullPage
+    func pullEncoded(scopes: ScopeFilter, hiding hidden: Set<String>, after position: Int64, limit: Int, token: DeviceToken?,
+                     at date: Date) async throws -> EncodedPullPage
 
     func record(id: String) async throws -> RecordState?
 
@@ -142,9 +144,15 @@ extension SyncStorage {
         return try await applyPush(checked, token: token, fingerprint: fingerprint, at: date, check: validate)
     }
 
+    /// Records in `scopes` whose position is after `position`, in position order, as stored.
+    public func pullEncoded(scopes: ScopeFilter, after position: Int64, limit: Int, token: DeviceToken?, at date: Date) async throws -> EncodedPullPage {
+        try await pullEncoded(scopes: scopes, hiding: [], after: position, limit: limit, token: token, at: date)
+    }
+
     /// Records in `scopes` whose position is after `position`, in position order, decoded.
-    public func pull(scopes: ScopeFilter, after position: Int64, limit: Int, token: DeviceToken?, at date: Date) async throws -> PullPage {
-        let page = try await pullEncoded(scopes: scopes, after: position, limit: limit, token: token, at: date)
+    public func pull(scopes: ScopeFilter, hiding hidden: Set<String> = [], after position: Int64, limit: Int, token: DeviceToken?,
+                     at date: Date) async throws -> PullPage {
+        let page = try await pullEncoded(scopes: scopes, hiding: hidden, after: position, limit: limit, token: token, at: date)
         return PullPage(records: try page.states.map { try StableJSON.decode(RecordState.self, from: Data($0.utf8)) },
                         lastPosition: page.lastPosition, more: page.more)
     }

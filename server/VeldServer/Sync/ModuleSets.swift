@@ -110,6 +110,16 @@ final class SchemaCache: @unchecked Sendable {
         return fresh
     }
 
+    /// Whether `role` may read records of `type`. A set read earlier can only allow less:
+    /// a refusal is checked again on a fresh read.
+    /// A type this process does not know yet is read afresh first: it comes from a module
+    /// added since, which may keep it from this role.
+    func mayRead(_ type: String, as role: Role) async throws -> Bool {
+        let set = try await inForce().set
+        if set.named(type)?.type == type, set.mayRead(type, as: role) { return true }
+        return try await refresh().set.mayRead(type, as: role)
+    }
+
     /// A fresh read when it differs from `used`; nil when `used` is still in force.
     func refreshed(ifOlderThan used: PublishedSchemas) async throws -> PublishedSchemas? {
         let fresh = try await refresh()
