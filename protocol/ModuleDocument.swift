@@ -148,7 +148,7 @@ public struct ModuleDocument: Codable, Hashable, Sendable {
         func name(_ text: String, _ pattern: String) -> Bool { text.range(of: pattern, options: .regularExpression) != nil }
         func line(_ text: String) -> Bool { !text.isEmpty && text.count <= 200 && !text.contains(where: \.isNewline) }
         if !name(module, "^[a-z][a-z0-9-]{1,39}$") { problems.append("module name \"\(module)\": lowercase letters, digits and dashes, 2 to 40") }
-        if version < 1 { problems.append("version \(version): a module's versions count from 1") }
+        if version < 1 || version > 1_000_000 { problems.append("version \(version): a module's versions count from 1 (to at most 1,000,000)") }
         if !line(summary) { problems.append("summary: one line of at most 200 characters") }
         if types.isEmpty { problems.append("types: a module defines at least one type") }
         let otherTypes = others.filter { $0.module != module }.flatMap(\.types)
@@ -218,6 +218,13 @@ public struct ModuleDocument: Codable, Hashable, Sendable {
                 }
                 if field.kind != "reference" || field.required != true {
                     problems.append("\(at): scope inheritedFrom needs \(parent) to be a required reference")
+                }
+                // A record that belongs to another tells of it: no role reads it that may not read the other.
+                if let target = field.references, let parentType = (otherTypes + types).first(where: { $0.type == target }) {
+                    let parentReaders = parentType.readerSet
+                    for role in Role.allCases where type.readerSet.contains(role) && !parentReaders.contains(role) {
+                        problems.append("\(at): the \(role.rawValue) role would read it but may not read the \(target) it belongs to; give it readers among \(target)'s")
+                    }
                 }
             default:
                 problems.append("\(at): scope rule \"\(type.scope.rule)\" is not location, organisationOrLocation or inheritedFrom")

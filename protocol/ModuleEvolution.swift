@@ -142,9 +142,15 @@ public struct SchemaSet: Hashable, Sendable {
     }
 
     /// Whether `role` may read records of `type` (a type in no module: yes, for the
-    /// schema check to refuse it with its own reason).
+    /// schema check of a push to refuse it with its own reason; a stored record is judged
+    /// by ``mayReadStored(_:as:)``).
     public func mayRead(_ type: String, as role: Role) -> Bool {
         byName[type].map { $0.type != type || $0.readers.contains(role) } ?? true
+    }
+
+    /// Whether `role` may read a stored record of `type`: only of a type this set defines.
+    public func mayReadStored(_ type: String, as role: Role) -> Bool {
+        byName[type].map { $0.type == type && $0.readers.contains(role) } ?? false
     }
 
     /// The module that defines `type`.

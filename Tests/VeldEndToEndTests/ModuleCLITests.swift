@@ -67,6 +67,7 @@ import VeldTestSupport
         let id = try #require(try JSONSerialization.jsonObject(with: Data(made.stdout.utf8)) as? [String: Any])["id"] as? String
         let anID = try #require(id)
         #expect(try veld(anna, "list", "--type", "klacht").stdout.contains("Koud eten"))
+        #expect(try veld(anna, "list", "klacht").stdout == veld(anna, "list", "--type", "klacht").stdout)
         #expect(try veld(anna, "sync").stdout.contains("pushed 1"))
 
         // The office receives it and closes it: the module gave the office that decision.

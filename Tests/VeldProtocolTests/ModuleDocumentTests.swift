@@ -98,6 +98,20 @@ import VeldTestSupport
         }
     }
 
+    @Test func aTypeThatBelongsToAnotherIsReadOnlyByItsReaders() throws {
+        // A note on a care plan, readable by every role, would tell visitors of the plan.
+        var note = ModuleDocument.RecordType(
+            type: "planNote", noun: "plan-note", summary: "a note on a care plan",
+            scope: SchemaDocument.Scope(rule: "inheritedFrom", field: "carePlan"),
+            fields: [ModuleDocument.Field(name: "carePlan", kind: "reference", required: true, references: "carePlan", summary: "the plan")])
+        let module = ModuleDocument(module: "plan-notes", version: 1, summary: "notes on care plans", types: [note])
+        #expect(module.problems(alongside: Modules.builtIn).contains { $0.contains("visitor role would read it but may not read the carePlan") })
+        note.readers = ["carer", "office"]
+        #expect(ModuleDocument(module: "plan-notes", version: 1, summary: "notes on care plans", types: [note]).problems(alongside: Modules.builtIn).isEmpty)
+        // Versions are bounded, so a set's version never overflows.
+        #expect(ModuleDocument(module: "plan-notes", version: Int.max, summary: "notes", types: [note]).problems().contains { $0.contains("1,000,000") })
+    }
+
     @Test func unknownKeysAndOtherShapesAreRefusedNotIgnored() throws {
         var json = String(decoding: try StableJSON.encode(Self.generated([1, 2, 3], number: 1)), as: UTF8.self)
         json = json.replacingOccurrences(of: #""required":true"#, with: #""requried":true"#)

@@ -99,10 +99,18 @@ import VeldServer
                     continuation.resume(with: Result { try Self.trickle(head, port: port) })
                 }
             }
-            #expect(answer.hasPrefix("HTTP/1.1 408"), "answer: \(answer.prefix(200))")
-            #expect(answer.contains("request-timeout"))
+            let elapsed = Date().timeIntervalSince(started)
+            // The answer, unless a byte sent just as the server closed made its kernel reset the
+            // connection (which drops the answer unread on this side): then the cut-off itself,
+            // after the deadline, is what shows.
+            if answer.isEmpty {
+                #expect(elapsed >= 1.5, "the connection ended before the body deadline")
+            } else {
+                #expect(answer.hasPrefix("HTTP/1.1 408"), "answer: \(answer.prefix(200))")
+                #expect(answer.contains("request-timeout"))
+            }
             // Bounded: well before the 30 s idle timeout, or the 100,000 bytes' 5.5 hours.
-            #expect(Date().timeIntervalSince(started) < 25)
+            #expect(elapsed < 25)
             #expect(try await server.storage.headPosition() == 0)
         }
     }
@@ -120,6 +128,10 @@ import VeldServer
             let count = recv(fd, &buffer, buffer.count, 0)
             if count > 0 { answer += buffer[0..<count] }
             if count == 0 || (count < 0 && !answer.isEmpty) { break }
+            if count < 0 && errno != EAGAIN && errno != EWOULDBLOCK { break }  // reset: the server closed
+            // Nothing to send into an answer that is already arriving.
+            var ready = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            if poll(&ready, 1, 0) > 0 { continue }
             var byte: UInt8 = 0x20
             if send(fd, &byte, 1, Int32(MSG_NOSIGNAL)) < 0 { break }
         }

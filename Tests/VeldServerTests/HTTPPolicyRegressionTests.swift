@@ -9,7 +9,9 @@ import VeldServer
 import VeldTestSupport
 
 /// Each hole found by trying the server as an attacker would, pushed as it was reproduced
-/// to a real server on a loopback port: every one is refused with nothing stored.
+/// through the server's whole HTTP stack (routed in process: the end-to-end suites run the
+/// real binaries on loopback, and a 20-second client timeout on a shared machine is no
+/// part of what these check): every one is refused with nothing stored.
 @Suite struct HTTPPolicyRegressionTests {
     /// A plan the office approved: `approvedBy` and `status: vastgesteld` under its dot.
     static func approvedPlan() -> RecordState {
@@ -27,7 +29,7 @@ import VeldTestSupport
     }
 
     @Test func leavingOutTheOfficesApprovalIsRefused() async throws {
-        try await TestServer.run(.live) { client, server in
+        try await TestServer.run { client, server in
             let plan = Self.approvedPlan()
             try await client.accepted(Records.batch("r-anna", [Records.carePlan(id: plan.id, replica: "r-anna")]), as: server.anna)
             try await client.accepted(Records.batch("r-office", [plan]), as: server.office)
@@ -47,7 +49,7 @@ import VeldTestSupport
     /// A status in conflict (the office's `vastgesteld` beside a visitor's `besproken`):
     /// the visitor may not drop the office's entry and keep only its own.
     @Test func droppingTheOfficesSideOfAConflictIsRefused() async throws {
-        try await TestServer.run(.live) { client, server in
+        try await TestServer.run { client, server in
             let created = Records.carePlan(replica: "r-anna")
             try await client.accepted(Records.batch("r-anna", [created]), as: server.anna)
             let byOffice = Records.edited(created, ["status": .string("vastgesteld")], replica: "r-office", author: "olga")
@@ -69,7 +71,7 @@ import VeldTestSupport
     }
 
     @Test func leavingOutTheOfficesResponseIsRefused() async throws {
-        try await TestServer.run(.live) { client, server in
+        try await TestServer.run { client, server in
             var input = RecordState(id: RecordIDs.make(), type: "councilInput", scope: "loc-a")
             input.edit(["council": .string("Cliëntenraad"), "kind": .string("adviesaanvraag"), "topic": .string("Dagbesteding"),
                         "status": .string("open")], replica: "r-anna", author: "anna", time: Fixture.time)
@@ -85,7 +87,7 @@ import VeldTestSupport
     }
 
     @Test func newEditsCarryTheTokensUser() async throws {
-        try await TestServer.run(.live) { client, server in
+        try await TestServer.run { client, server in
             let spoofed = Records.visitNote(replica: "r-anna", author: "office")
             let response = try await server.expectNothingStored { try await client.push(Records.batch("r-anna", [spoofed]), as: server.anna) }
             try expectProblem(response, status: 403, .forgedAuthor, detail: [spoofed.id, "another author"])
@@ -93,7 +95,7 @@ import VeldTestSupport
     }
 
     @Test func aFloodOfOwnEntriesInOneFieldIsRefused() async throws {
-        try await TestServer.run(.live) { client, server in
+        try await TestServer.run { client, server in
             let note = Records.visitNote(replica: "r-anna")
             var context = note.context
             var entries = note.entries(of: "summary")
@@ -112,7 +114,7 @@ import VeldTestSupport
     /// A goal takes its plan's scope exactly, and a plan the pusher cannot read gets the
     /// same answer as one that does not exist.
     @Test func aGoalCannotEscapeItsPlansScope() async throws {
-        try await TestServer.run(.live) { client, server in
+        try await TestServer.run { client, server in
             let hidden = Records.carePlan(scope: "loc-b", replica: "r-office", author: "olga")
             try await client.accepted(Records.batch("r-office", [hidden]), as: server.office)
             let mine = Records.carePlan(scope: "loc-a", replica: "r-anna")
@@ -145,7 +147,7 @@ import VeldTestSupport
     /// An id taken in a scope the pusher cannot read: refused without naming the record's
     /// type or scope.
     @Test func aRecordOutsideTheScopesIsNeverDescribed() async throws {
-        try await TestServer.run(.live) { client, server in
+        try await TestServer.run { client, server in
             let hidden = Records.carePlan(scope: "loc-b", replica: "r-office", author: "olga")
             try await client.accepted(Records.batch("r-office", [hidden]), as: server.office)
             let clash = Records.visitNote(id: hidden.id, scope: "loc-a", replica: "r-anna")
@@ -157,7 +159,7 @@ import VeldTestSupport
 
     /// Every read honours the token's scopes, the office's included.
     @Test func anOfficeTokenReadsTheHistoryOfItsScopesOnly() async throws {
-        try await TestServer.run(.live) { client, server in
+        try await TestServer.run { client, server in
             let inB = Records.carePlan(scope: "loc-b", replica: "r-office", author: "olga")
             try await client.accepted(Records.batch("r-office", [inB]), as: server.office)
             let regional = try await server.storage.issueToken(user: "rita", role: .office, scopes: ["loc-a"])
@@ -173,7 +175,7 @@ import VeldTestSupport
     /// Counter 0 of the office's replica counts as seen by everyone: a visitor once made a
     /// plan `vastgesteld` with an `approvedBy` that way.
     @Test func counterZeroIsRefused() async throws {
-        try await TestServer.run(.live) { client, server in
+        try await TestServer.run { client, server in
             var plan = Records.carePlan(replica: "r-anna")
             var fields = plan.fields
             fields["approvedBy"] = [FieldEntry(value: .string("olga"), dot: Dot(replica: "r-office", counter: 0), author: "olga", time: Fixture.time)]
@@ -185,7 +187,7 @@ import VeldTestSupport
     }
 
     @Test func aReplicaIdCannotBeTakenOverOrTruncated() async throws {
-        try await TestServer.run(.live) { client, server in
+        try await TestServer.run { client, server in
             try await client.accepted(Records.batch("r-anna", [Records.visitNote(replica: "r-anna")]), as: server.anna)
             let fresh = try await server.storage.issueToken(user: "anna", role: .carer, scopes: ["loc-a"])
             let takeover = try await server.expectNothingStored {
@@ -200,7 +202,7 @@ import VeldTestSupport
     }
 
     @Test func twoEntriesWithOneDotInAFieldAreRefused() async throws {
-        try await TestServer.run(.live) { client, server in
+        try await TestServer.run { client, server in
             let note = Records.visitNote(replica: "r-anna")
             let body = String(decoding: try StableJSON.encode(Records.batch("r-anna", [note])), as: UTF8.self)
             let entry = try #require(body.range(of: #"\{"author":"anna","dot":\{"counter":1,"replica":"r-anna"\},"time":"[^"]*","value":"Rondgang huiskamer"\}"#,
@@ -213,7 +215,7 @@ import VeldTestSupport
 
     /// A body of 11,000 nested arrays under an unknown key once crashed the server.
     @Test func deepNestingIs400() async throws {
-        try await TestServer.run(.live) { client, server in
+        try await TestServer.run { client, server in
             let nested = String(repeating: "[", count: 11_000) + String(repeating: "]", count: 11_000)
             let body = #"{"batch":"6e7c2a58-3f5f-4cf5-9d53-0b9f1e8a2d11","records":[],"replica":"r-anna","x":"# + nested + "}"
             let response = try await server.expectNothingStored { try await client.post(body: ByteBuffer(string: body), as: server.anna) }
@@ -224,7 +226,7 @@ import VeldTestSupport
     @Test(arguments: [("2026-11-20T11:00:00+01:00", "not YYYY-MM-DDTHH:MM:SSZ"), ("2026-11-20T10:00:00z", "not YYYY-MM-DDTHH:MM:SSZ"),
                       ("2026-11-20T10:00:00.5Z", "not YYYY-MM-DDTHH:MM:SSZ")])
     func timesInAnotherFormAre422(_ time: String, _ fragment: String) async throws {
-        try await TestServer.run(.live) { client, server in
+        try await TestServer.run { client, server in
             let note = Records.visitNote(replica: "r-anna")
             let body = String(decoding: try StableJSON.encode(Records.batch("r-anna", [note])), as: UTF8.self)
                 .replacingOccurrences(of: "2026-11-20T10:00:00Z", with: time)
@@ -234,7 +236,7 @@ import VeldTestSupport
     }
 
     @Test func bodiesThatTwoReadersMightReadApartAre400() async throws {
-        try await TestServer.run(.live) { client, server in
+        try await TestServer.run { client, server in
             let batch = "6e7c2a58-3f5f-4cf5-9d53-0b9f1e8a2d11"
             let duplicate = #"{"batch":"\#(batch)","records":[],"replica":"r-anna","replica":"r-bram"}"#
             let zeros = #"{"batch":"\#(batch)","records":[],"replica":"r-anna","x":007}"#
@@ -252,7 +254,7 @@ import VeldTestSupport
     /// A restored device spends a dot the server has seen on a field the server never held
     /// (its edit would vanish in the merge): refused as a reused replica.
     @Test func aSeenDotOnAFieldTheServerNeverHeldIs409() async throws {
-        try await TestServer.run(.live) { client, server in
+        try await TestServer.run { client, server in
             let note = Records.visitNote(replica: "r-anna")
             let second = Records.edited(note, ["summary": .string("Tweede")], replica: "r-anna")
             try await client.accepted(Records.batch("r-anna", [second]), as: server.anna)
@@ -271,7 +273,7 @@ import VeldTestSupport
     /// Generated records whose entry times are written in some other form than the one
     /// Veld allows: each push is a 422 naming the record and field, and nothing is stored.
     @Test func generatedTimesInAnotherFormAreRefused() async throws {
-        try await TestServer.run(.live) { client, server in
+        try await TestServer.run { client, server in
             await checkProperty(count: 40, input: Gen.int(in: 0...1_000_000), Gen.int(in: 0...5)) { code, form in
                 let note = Records.visitNote(replica: "r-anna", changes: ["observations": .string("Waarneming \(code)")])
                 let canonical = "2026-11-20T10:00:00Z"
@@ -290,7 +292,7 @@ import VeldTestSupport
     }
 
     @Test func aCursorTheServerNeverIssuedIs400() async throws {
-        try await TestServer.run(.live) { client, server in
+        try await TestServer.run { client, server in
             try await client.accepted(Records.batch("r-anna", [Records.visitNote(replica: "r-anna")]), as: server.anna)
             try expectProblem(try await client.pull(as: server.anna, since: "2"), status: 400, .malformed, detail: ["since 2", "pull again from 0"])
             #expect(try await client.pull(as: server.anna, since: "1").status == .ok)

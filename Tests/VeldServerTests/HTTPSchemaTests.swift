@@ -85,6 +85,36 @@ import VeldTestSupport
         }
     }
 
+    /// A device that took a newer set (here: one that lets visitors read complaints) names
+    /// it on its pull, and the process answers on that set, though it read an older one a
+    /// moment ago: the records the older set hid are not skipped past.
+    @Test func aPullNamingANewerSetIsAnsweredOnIt() async throws {
+        try await TestServer.run { client, server in
+            var klachten = try ModuleDocument.parse(try ExampleModules.klachten())
+            klachten.types[0].readers = ["carer", "office", "admin"]
+            _ = try await ModuleSets.add(try StableJSON.encode(klachten), to: server.storage, by: "admin:test", at: Fixture.time)
+            let vera = try await server.storage.issueToken(user: "vera", role: .visitor, scopes: ["loc-a"])
+            let complaint = Self.klacht(replica: "r-office", author: "olga")
+            try await client.accepted(Records.batch("r-office", [complaint]), as: server.office)
+            #expect(try await client.pullAll(as: vera).isEmpty, "a visitor pulled a complaint its role may not read")
+            klachten.version = 2
+            klachten.types[0].readers = ["visitor", "carer", "office", "admin"]
+            guard case .added(let wider) = try await ModuleSets.add(try StableJSON.encode(klachten), to: server.storage,
+                                                                  by: "admin:test", at: Fixture.time) else {
+                Issue.record("widening the readers was refused")
+                return
+            }
+            let pulled = try await client.pull(as: vera, since: "0", headers: [HTTPField.Name("Veld-Schemas")!: wider.etag])
+            #expect(try pulled.decode(PullResponse.self).records.map(\.id) == [complaint.id])
+            // Narrowing them again is refused: the visitors' devices hold complaints now.
+            klachten.version = 3
+            klachten.types[0].readers = ["carer", "office", "admin"]
+            await #expect(throws: ModuleProblems.self) {
+                _ = try await ModuleSets.add(try StableJSON.encode(klachten), to: server.storage, by: "admin:test", at: Fixture.time)
+            }
+        }
+    }
+
     @Test func aBreakingChangeIsRefusedAndNothingIsStored() async throws {
         try await TestServer.run { _, server in
             _ = try await ModuleSets.add(try ExampleModules.klachten(), to: server.storage, by: "admin:test", at: Fixture.time)

@@ -84,13 +84,18 @@ enum StorageContract: String, CaseIterable, Sendable, CustomTestStringConvertibl
         let storage = try await make()
         #expect(try await storage.storedModules().isEmpty)
         #expect(try await ModuleSets.published(storage).set == SchemaSet.builtIn)
+        // The release's built-ins go into the database once; the set is unchanged by it.
+        try await ModuleSets.installBuiltIns(storage, at: Fixture.time)
+        try await ModuleSets.installBuiltIns(storage, at: Fixture.time)
+        #expect(try await storage.storedModules().map(\.name) == Modules.builtIn.map(\.module))
+        #expect(try await ModuleSets.published(storage).set == SchemaSet.builtIn)
         let klachten = try ModuleDocument.parse(try ExampleModules.klachten())
         await #expect(throws: ModuleProblems.self) {
             var broken = klachten
             broken.types[0].fields[0].kind = "number"
             _ = try await ModuleSets.add(try StableJSON.encode(broken), to: storage, by: "admin:a", at: Fixture.time)
         }
-        #expect(try await storage.storedModules().isEmpty)
+        #expect(try await storage.storedModules().filter { $0.name != "veld-core" }.isEmpty)
         // Two modules that define the same type, at once.
         var twin = klachten
         twin.module = "klachten-bis"
@@ -105,7 +110,7 @@ enum StorageContract: String, CaseIterable, Sendable, CustomTestStringConvertibl
             return await group.reduce(into: [Bool]()) { $0.append($1) }
         }
         #expect(outcomes.filter { $0 }.count == 1)
-        let stored = try await storage.storedModules()
+        let stored = try await storage.storedModules().filter { $0.name != "veld-core" }
         #expect(stored.count == 1 && stored[0].version == 1)
         #expect(try await ModuleSets.published(storage).set.named("klacht") != nil)
         // The same document again: in force, nothing stored.
@@ -132,7 +137,7 @@ enum StorageContract: String, CaseIterable, Sendable, CustomTestStringConvertibl
             return await group.reduce(into: [Bool]()) { $0.append($1) }
         }
         #expect(added.filter { $0 }.count == 1)
-        #expect(try await storage.storedModules().map(\.version) == [1, 2])
+        #expect(try await storage.storedModules().filter { $0.name != "veld-core" }.map(\.version) == [1, 2])
         let inForce = try #require(try await ModuleSets.published(storage).set.named("klacht"))
         #expect([inForce.field("extra0"), inForce.field("extra1")].compactMap { $0 }.count == 1)
     }

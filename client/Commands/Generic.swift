@@ -22,7 +22,9 @@ struct List: ParsableCommand {
         abstract: "List records of every type, or filtered by type, scope, status, conflicts.")
 
     @OptionGroup var home: HomeOptions
-    @Option(help: "Only this type (visitNote, carePlan, … or visit, careplan, …; `veld schema` lists them).")
+    @Argument(help: "Only this type (visitNote, carePlan, klacht, … or visit, careplan, …; `veld schema` lists them).")
+    var typeName: String?
+    @Option(help: "Only this type (the same as the argument).")
     var type: String?
     @Option(help: "Only this scope, e.g. loc-zonnehof.") var scope: String?
     @Option(help: "Only records with this status.") var status: String?
@@ -30,10 +32,14 @@ struct List: ParsableCommand {
     @Flag(help: "Include deleted records.") var deleted = false
     @Flag(help: "Print a JSON array.") var json = false
 
+    func validate() throws {
+        if let typeName, let type, typeName != type { throw ValidationError("give the type once: as an argument or with --type") }
+    }
+
     func run() throws {
         let store = try home.openStore()
         let schemas = try store.schemaSet()
-        let schema = try type.map { try SchemaCommand.schema($0, in: schemas) }
+        let schema = try (typeName ?? type).map { try SchemaCommand.schema($0, in: schemas) }
         let query = RecordQuery(type: schema?.type, scope: scope, status: status, onlyConflicts: conflicts, includeDeleted: deleted)
         try RecordPrinter.list(try store.records(query), schema: schema, json: json)
     }

@@ -57,7 +57,7 @@ extension PushPolicy {
         if let stored {
             // A record outside the pusher's scopes, or of a type its role may not read, is
             // not named, typed or placed: the answer is the same whatever the id holds there.
-            guard pusher.scopes.contains(stored.scope), schemas.mayRead(stored.type, as: pusher.role) else {
+            guard pusher.scopes.contains(stored.scope), schemas.mayReadStored(stored.type, as: pusher.role) else {
                 refusals.add(.invalidRecord, id,
                              "record \(id) cannot be written by this device: its id is taken by a record outside this device's scopes; a new record needs a new id")
                 return nil
@@ -77,7 +77,7 @@ extension PushPolicy {
             for entry in record.entries(of: field) where !known.context.contains(entry.dot) {
                 guard case .string(let parentID) = entry.value else { continue }
                 guard let parent = inputs.stored[parentID] ?? inBatch[parentID], parent.type == parentType,
-                      pusher.scopes.contains(parent.scope), schemas.mayRead(parent.type, as: pusher.role) else {
+                      pusher.scopes.contains(parent.scope), schemas.mayReadStored(parent.type, as: pusher.role) else {
                     refusals.add(.invalidRecord, id, field: field,
                                  "\(record.type) \(id), field \(field): \(parentID) is not a \(parentType) this device can read; push the \(parentType) first, or pick one in this device's scopes")
                     continue

@@ -34,7 +34,8 @@ struct SchemaCommand: AsyncParsableCommand {
             print("MODULE               VERSION  FROM                             TYPES")
             for module in published.set.modules {
                 let added = stored.last { $0.name == module.module && $0.version == module.version }
-                let from = added.map { "\($0.addedBy) \(InternetTime.format($0.addedAt))" } ?? "built in"
+                // A release stores its built-in modules itself (serve, migrate): those are "built in".
+                let from = added.flatMap { $0.addedBy.hasPrefix("release ") ? nil : "\($0.addedBy) \(InternetTime.format($0.addedAt))" } ?? "built in"
                 let types = module.types.map { $0.type + ($0.deprecated == true ? " (deprecated)" : "") }.joined(separator: ", ")
                 print(module.module.padding(20) + " " + String(module.version).padding(8) + " " + from.padding(32) + " " + types)
             }
@@ -87,6 +88,13 @@ struct SchemaCommand: AsyncParsableCommand {
             case .alreadyInForce(let published):
                 print("That exact document is in force already (set version \(published.set.version)); nothing was stored.")
             }
+        }
+    }
+
+    /// This release's built-in modules into the database, or the reason they do not go.
+    static func installBuiltIns(_ storage: any SyncStorage) async throws {
+        do { try await ModuleSets.installBuiltIns(storage, at: Date()) } catch let problems as ModuleProblems {
+            throw ExitMessage("this release's built-in modules do not fit the database's: \(problems)")
         }
     }
 

@@ -78,7 +78,10 @@ struct Serve: AsyncParsableCommand {
             }
         }
         let storage = try await database.open(.serve, logger: logger)
-        // A set that no longer forms would refuse every push: say why before listening.
+        // This release's built-in modules into the database (every process then enforces
+        // the same set); a set that no longer forms would refuse every push: say why before
+        // listening.
+        try await SchemaCommand.installBuiltIns(storage)
         _ = try await SchemaCommand.published(storage)
         let host = host
         let describe = database.describe
@@ -218,7 +221,7 @@ struct Migrate: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOptions
 
     func run() async throws {
-        _ = try await database.open(.migrate)
+        try await SchemaCommand.installBuiltIns(try await database.open(.migrate))
         print("The database (\(database.describe)) is up to date.")
     }
 }

@@ -279,7 +279,8 @@ public struct SyncEngine: Sendable {
 
     private func fetch(since cursor: String) -> Task<(page: PullResponse, encoded: [String]?), any Error> {
         let transport = transport, pageSize = pageSize
-        return Task { try await withRetry { try await transport.pullEncoded(since: cursor, limit: pageSize) } }
+        let holding = try? store.schemaSetETag()
+        return Task { try await withRetry { try await transport.pullEncoded(since: cursor, limit: pageSize, holding: holding ?? nil) } }
     }
 
     private func withRetry<T: Sendable>(_ operation: () async throws -> T) async throws -> T {

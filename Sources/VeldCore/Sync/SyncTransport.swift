@@ -10,6 +10,9 @@ public protocol SyncTransport: Sendable {
     /// transport has it: a record new to the store is then kept as those bytes instead of
     /// being encoded again.
     func pullEncoded(since cursor: String, limit: Int) async throws -> (page: PullResponse, encoded: [String]?)
+    /// The same, naming the module set the device holds (its ETag), so the server answers on
+    /// that set or a newer one.
+    func pullEncoded(since cursor: String, limit: Int, holding schemas: String?) async throws -> (page: PullResponse, encoded: [String]?)
     /// What the server knows of this device's token (`GET /v1/me`); nil from a transport
     /// that cannot say.
     func me() async throws -> DeviceIdentity?
@@ -47,6 +50,10 @@ extension SyncTransport {
 
     public func pullEncoded(since cursor: String, limit: Int) async throws -> (page: PullResponse, encoded: [String]?) {
         (try await pull(since: cursor, limit: limit), nil)
+    }
+
+    public func pullEncoded(since cursor: String, limit: Int, holding schemas: String?) async throws -> (page: PullResponse, encoded: [String]?) {
+        try await pullEncoded(since: cursor, limit: limit)
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
@@ -109,6 +110,9 @@ struct SyncRoutes {
         return try JSONBody.response(ReceiptAnswer(id: receipt.id, recorded: recorded), for: request)
     }
 
+    /// The header in which a device names the module set it holds (its ETag) on a pull.
+    static let schemasHeader = HTTPField.Name("Veld-Schemas")!
+
     /// The module set in force, read fresh (a few rows), with a strong ETag: a device that
     /// sends the tag it kept gets a 304 and no body.
     func publishedSchemas(_ request: Request, _ context: VeldRequestContext) async throws -> Response {
@@ -192,13 +196,18 @@ struct SyncRoutes {
         // What the token's role may not read is skipped, like what its scopes do not hold. A
         // page with a type this process does not know comes from a module added since,
         // which may keep that type from this role: the set is read again and the page with it.
-        var used = try await schemas.inForce().set
-        var page = try await storage.pullEncoded(scopes: token.scopeFilter, hiding: used.hiddenTypes(for: token.role), after: since,
-                                                 limit: limit, token: token, at: clock())
-        for _ in 0..<3 where page.records.contains(where: { used.named($0.type)?.type != $0.type }) {
-            used = try await schemas.refresh().set
-            page = try await storage.pullEncoded(scopes: token.scopeFilter, hiding: used.hiddenTypes(for: token.role), after: since,
-                                                 limit: limit, token: token, at: clock())
+        var used = try await schemas.inForce(deviceHolds: request.headers[Self.schemasHeader]).set
+        var hidden = used.hiddenTypes(for: token.role)
+        var page = try await storage.pullEncoded(scopes: token.scopeFilter, hiding: hidden, after: since, limit: limit, token: token,
+                                                 at: clock())
+        for attempt in 0..<3 {
+            let unknown = Set(page.records.map { (record: AccessedRecord) in record.type }.filter { used.named($0)?.type != $0 })
+            guard !unknown.isEmpty else { break }
+            // Read again; a type that is still in no module is nobody's to read.
+            if attempt < 2 { used = try await schemas.refresh().set }
+            hidden = used.hiddenTypes(for: token.role).union(attempt < 2 ? [] : unknown)
+            page = try await storage.pullEncoded(scopes: token.scopeFilter, hiding: hidden, after: since, limit: limit, token: token,
+                                                 at: clock())
         }
         context.access?.records = page.records
         context.access?.detail = "since=\(since) cursor=\(page.lastPosition) more=\(page.more)"

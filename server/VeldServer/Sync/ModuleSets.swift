@@ -25,10 +25,43 @@ public enum ModuleSets {
         try PublishedSchemas(set: inForce(try await storage.storedModules()))
     }
 
-    /// Built-ins first in their order, then added modules in the order they were first
-    /// added; each at its latest version. Fails when the stored modules no longer fit the
-    /// release's built-ins (a release whose module defines a type an added one defines
-    /// too): the server refuses to start, with the reasons.
+    /// Stores this release's built-in modules where the database lacks them or holds an
+    /// older version (`serve` and `migrate` call it), so that every process on one database
+    /// enforces the same set, whatever release it runs: the set in force is what the
+    /// database holds. A release may do what an organisation's change may not (veld-core 2
+    /// keeps care plans from visitors; devices remove what their role may no longer read).
+    /// Fails, storing nothing, when the database holds another document under a built-in's
+    /// version (an organisation's own change to a built-in module, meeting a release's).
+    public static func installBuiltIns(_ storage: any SyncStorage, at date: Date) async throws {
+        for builtIn in Modules.builtIn {
+            let document = String(decoding: try StableJSON.encode(builtIn), as: UTF8.self)
+            let stored = try await storage.storedModules().filter { $0.name == builtIn.module }
+            if let same = stored.first(where: { $0.version == builtIn.version }) {
+                let held = try StableJSON.decode(ModuleDocument.self, from: Data(same.document.utf8))
+                guard held == builtIn else {
+                    throw ModuleProblems(["the database holds another \(builtIn.module) version \(builtIn.version) than this release's; merge its changes into this release's module (veld-server schema show \(builtIn.module)) and add it as version \(builtIn.version + 1)"])
+                }
+                continue
+            }
+            guard stored.allSatisfy({ $0.version < builtIn.version }) else { continue }  // the database's is newer
+            do {
+                try await storage.addModule(StoredModule(name: builtIn.module, version: builtIn.version, document: document,
+                                                         addedAt: date, addedBy: "release \(VeldServerInfo.version)")) { now in
+                    // Another process may have stored it meanwhile; then there is nothing to do.
+                    if now.contains(where: { $0.name == builtIn.module && $0.version >= builtIn.version }) { throw AlreadyInForce() }
+                    // The release's module must still fit the organisation's added ones.
+                    let others = try inForce(now).modules.filter { $0.module != builtIn.module }
+                    _ = try SchemaSet(modules: [builtIn] + others)
+                }
+            } catch is AlreadyInForce {}
+        }
+    }
+
+    /// The set in force: each module at the latest version the database holds, built-ins
+    /// first in their order, then added modules in the order they were first added. A
+    /// built-in the database does not hold yet (a storage never served, as in tests)
+    /// counts as this release's version. Fails when the stored modules do not form a set:
+    /// the server refuses to start, with the reasons.
     public static func inForce(_ stored: [StoredModule]) throws -> SchemaSet {
         var latest: [String: ModuleDocument] = [:], order: [String] = []
         for module in stored {
@@ -40,10 +73,7 @@ public enum ModuleSets {
             if (latest[module.name]?.version ?? 0) < document.version { latest[module.name] = document }
         }
         var modules: [ModuleDocument] = []
-        for builtIn in Modules.builtIn {
-            let stored = latest.removeValue(forKey: builtIn.module)
-            modules.append(stored.map { $0.version > builtIn.version ? $0 : builtIn } ?? builtIn)
-        }
+        for builtIn in Modules.builtIn { modules.append(latest.removeValue(forKey: builtIn.module) ?? builtIn) }
         modules += order.compactMap { latest[$0] }
         return try SchemaSet(modules: modules)
     }
@@ -91,22 +121,37 @@ public enum ModuleSets {
 /// The set in force as this process last read it. Module changes only ever add, so a set
 /// read earlier accepts less than the current one, never more: a push it refuses is judged
 /// again after a fresh read (``refreshed(ifOlderThan:)``), and one it accepts is accepted.
+///
+/// It is read again at least every `maxAge`, and whenever a device says it holds another
+/// set (the `Veld-Schemas` header of a pull, with the ETag it kept): a device that took a
+/// set from another process is never answered by this one on an older set.
 final class SchemaCache: @unchecked Sendable {
     private let storage: any SyncStorage
+    private let maxAge: TimeInterval
     private let lock = NSLock()
-    private var current: PublishedSchemas?
+    private var current: (set: PublishedSchemas, at: Date)?
 
-    init(storage: any SyncStorage) { self.storage = storage }
+    init(storage: any SyncStorage, maxAge: TimeInterval = 5) {
+        self.storage = storage
+        self.maxAge = maxAge
+    }
 
     func inForce() async throws -> PublishedSchemas {
-        if let current = lock.withLock({ current }) { return current }
+        if let current = lock.withLock({ current }), Date().timeIntervalSince(current.at) < maxAge { return current.set }
+        return try await refresh()
+    }
+
+    /// The set in force, read again when `etag` (the set a device holds) is not this process's.
+    func inForce(deviceHolds etag: String?) async throws -> PublishedSchemas {
+        let cached = try await inForce()
+        guard let etag, etag != cached.etag else { return cached }
         return try await refresh()
     }
 
     @discardableResult
     func refresh() async throws -> PublishedSchemas {
         let fresh = try await ModuleSets.published(storage)
-        lock.withLock { current = fresh }
+        lock.withLock { current = (fresh, Date()) }
         return fresh
     }
 
@@ -116,8 +161,8 @@ final class SchemaCache: @unchecked Sendable {
     /// added since, which may keep it from this role.
     func mayRead(_ type: String, as role: Role) async throws -> Bool {
         let set = try await inForce().set
-        if set.named(type)?.type == type, set.mayRead(type, as: role) { return true }
-        return try await refresh().set.mayRead(type, as: role)
+        if set.mayReadStored(type, as: role) { return true }
+        return try await refresh().set.mayReadStored(type, as: role)
     }
 
     /// A fresh read when it differs from `used`; nil when `used` is still in force.
