@@ -289,6 +289,7 @@ extension StorageContract {
         #expect(forB.erased.isEmpty && forB.states.count == 1)
 
         // A device that still holds the plan pushes it: refused, nothing stored.
+        let vera = try await storage.issueToken(user: "vera", role: .visitor, scopes: ["loc-a"])
         let snapshot = try await storage.snapshot()
         let stale = Records.edited(edited, ["agreements": .string("Zoon komt")], replica: "r-olga", author: "olga", at: 200)
         do {
@@ -308,6 +309,20 @@ extension StorageContract {
             Issue.record("a goal of an erased plan was accepted")
         } catch let problem as Problem {
             #expect(problem.status == 410 && problem.records?.map(\.id) == [orphan.id] && problem.records?.first?.field == "carePlan")
+        }
+        #expect(try await storage.snapshot() == snapshot)
+        // A token that could not read the plan learns nothing of it, erased or not: from
+        // another scope (bram) or a role that may not read plans (vera), its id is "taken".
+        for (token, replica) in [(bram, "r-bram"), (vera, "r-vera")] {
+            let probe = Records.visitNote(id: plan.id, scope: token.token.scopes[0], replica: replica, author: token.token.user)
+            do {
+                try await storage.accept(Records.batch(replica, [probe]), token: token)
+                Issue.record("a push over an erased record's id was accepted")
+            } catch let problem as Problem {
+                #expect(problem.status == 422 && problem.type == "urn:veld:problem:invalid-record" && problem.detail.contains("its id is taken"),
+                        "\(problem.detail)")
+                #expect(!problem.detail.contains("erased") && !problem.detail.contains("carePlan"))
+            }
         }
         #expect(try await storage.snapshot() == snapshot)
 

@@ -108,12 +108,12 @@ extension LocalStore {
     /// Nil when the profile holds none.
     public func purgeUnreadableTypes() throws -> PurgeReceipt? {
         let receipt: PurgeReceipt? = try writer.write { db in
-            let hidden = try self.schemaSet(db).hiddenTypes(for: self.profile(db).role).sorted()
+            let role = try self.profile(db).role
+            let hidden = try self.schemaSet(db).hiddenTypes(for: role).sorted()
             guard !hidden.isEmpty else { return nil }
             let rows = try Row.fetchAll(db, sql: "SELECT id, type, scope, sealedState FROM record WHERE type IN (\(databaseQuestionMarks(count: hidden.count)))",
                                         arguments: StatementArguments(hidden))
             guard !rows.isEmpty else { return nil }
-            let role = try self.profile(db).role
             let receiptID = RecordIDs.make()
             let unsent = try self.remove(rows, receipt: receiptID, clock: self.clock(), db: db) { row in
                 Problem(type: .typeForbidden, status: 403,

@@ -27,6 +27,24 @@ public enum Erasure {
                        records: Array(items.prefix(100)))
     }
 
+    /// Sorts the tombstones a push meets (id, type, scope): the ids of those the pusher may
+    /// see (its scopes, its role's types) come back, to be answered `410`; any other stands
+    /// in `stored` as an empty record of its type and scope, so the policy answers it as it
+    /// answers a record out of the device's reach ("its id is taken", or a plan it cannot
+    /// read), and the answer does not tell that a record was there and was erased.
+    static func visibleTombstones(_ found: [(id: String, type: String, scope: String)], for push: CheckedPush,
+                                  stored: inout [String: RecordState]) -> [String] {
+        var visible: [String] = []
+        for tombstone in found {
+            if push.pusher.scopes.contains(tombstone.scope), push.schemas.mayReadStored(tombstone.type, as: push.pusher.role) {
+                visible.append(tombstone.id)
+            } else {
+                stored[tombstone.id] = RecordState(id: tombstone.id, type: tombstone.type, scope: tombstone.scope)
+            }
+        }
+        return visible
+    }
+
     /// The access-log entry of an erasure: who, why, and which records; never their content.
     public static func entry(at date: Date, by user: String, reason: String, clientCode: String?) -> AccessDraft {
         var draft = AccessDraft(at: date, action: .erase, token: nil, detail: detail(reason: reason, clientCode: clientCode))

@@ -433,18 +433,19 @@ public final class PostgresSyncStorage: SyncStorage {
                 var runs: [String: Int] = [:]
                 if prior == nil {
                     let storedRows: PostgresRowSequence = try await connection.query(
-                        "SELECT id, state, history_run FROM record WHERE id = ANY(\(push.storedIDs))", logger: logger)
-                    var erased: [String] = []
-                    for try await (id, state, run) in storedRows.decode((String, String, Int32).self) {
+                        "SELECT id, state, history_run, type, scope FROM record WHERE id = ANY(\(push.storedIDs))", logger: logger)
+                    var erased: [(id: String, type: String, scope: String)] = []
+                    for try await (id, state, run, type, scope) in storedRows.decode((String, String, Int32, String, String).self) {
                         // An erased record is a tombstone: an empty state.
                         if state.isEmpty {
-                            erased.append(id)
+                            erased.append((id, type, scope))
                             continue
                         }
                         stored[id] = try StableJSON.decode(RecordState.self, from: Data(state.utf8))
                         runs[id] = Int(run)
                     }
-                    if !erased.isEmpty { throw Erasure.refusal(erased, in: request, schemas: push.schemas) }
+                    let visible = Erasure.visibleTombstones(erased, for: push, stored: &stored)
+                    if !visible.isEmpty { throw Erasure.refusal(visible, in: request, schemas: push.schemas) }
                 }
                 let counterRows: PostgresRowSequence = try await connection.query(
                     "SELECT value FROM counter WHERE name = 'position'", logger: logger)

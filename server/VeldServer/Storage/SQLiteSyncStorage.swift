@@ -366,26 +366,27 @@ public final class SQLiteSyncStorage: SyncStorage {
         }
         var stored: [String: RecordState] = [:]
         var runs: [String: Int] = [:]
-        var erased: [String] = []
+        var erased: [(id: String, type: String, scope: String)] = []
         if prior == nil {
             let ids = push.storedIDs
             for chunk in stride(from: 0, to: ids.count, by: 500) {
                 let slice = Array(ids[chunk..<min(chunk + 500, ids.count)])
                 let select = try db.cachedStatement(sql: """
-                    SELECT id, state, historyRun FROM record WHERE id IN (\(databaseQuestionMarks(count: slice.count)))
+                    SELECT id, state, historyRun, type, scope FROM record WHERE id IN (\(databaseQuestionMarks(count: slice.count)))
                     """)
                 let rows = try Row.fetchCursor(select, arguments: StatementArguments(slice))
                 while let row = try rows.next() {
                     // An erased record is a tombstone: an empty state.
                     if try row.withUnsafeData(atIndex: 1, { ($0?.count ?? 0) == 0 }) {
-                        erased.append(row[0])
+                        erased.append((row[0], row[3], row[4]))
                         continue
                     }
                     stored[row[0]] = try row.withUnsafeData(atIndex: 1) { try StableJSON.decode(RecordState.self, from: $0 ?? Data()) }
                     runs[row[0]] = row[2]
                 }
             }
-            if !erased.isEmpty { throw Erasure.refusal(erased, in: request, schemas: push.schemas) }
+            let visible = Erasure.visibleTombstones(erased, for: push, stored: &stored)
+            if !visible.isEmpty { throw Erasure.refusal(visible, in: request, schemas: push.schemas) }
         }
         let position = try Int64.fetchOne(db.cachedStatement(sql: "SELECT value FROM counter WHERE name = 'position'")) ?? 0
         let inputs = PushPolicy.Inputs(priorBatch: prior, boundReplica: bound, replicaHeldByAnotherToken: held,
