@@ -24,19 +24,23 @@ extension LocalStore {
         try writer.read { db in try self.schemaSet(db) }
     }
 
+    /// Every edit asks, twice (its own check and the push policy's): what it reads is the
+    /// kept set's generation, a few bytes; the set itself only when another is kept.
     func schemaSet(_ db: Database) throws -> SchemaSet {
-        let text: String?
+        let generation: String?
         do {
-            text = try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM syncState WHERE key = ?"), arguments: [SyncKey.schemas])
+            generation = try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM syncState WHERE key = ?"),
+                                             arguments: [SyncKey.schemasGeneration])
         } catch let error as DatabaseError where error.resultCode == .SQLITE_ERROR {
             return .builtIn  // a profile from before sync existed
         }
-        guard let text else { return .builtIn }
-        if let cached = schemaCache.withLock({ $0 }), cached.text == text { return cached.set }
+        guard let generation else { return .builtIn }
+        if let cached = schemaCache.withLock({ $0 }), cached.generation == generation { return cached.set }
         // Kept only after it decoded and checked; a set that no longer decodes (a newer
         // release's format) falls back to the built-in one until the next sync replaces it.
-        let set = (try? StableJSON.decode(SchemaSet.self, from: Data(text.utf8))) ?? .builtIn
-        schemaCache.withLock { $0 = (text, set) }
+        let text = try String.fetchOne(db, sql: "SELECT value FROM syncState WHERE key = ?", arguments: [SyncKey.schemas])
+        let set = text.flatMap { try? StableJSON.decode(SchemaSet.self, from: Data($0.utf8)) } ?? .builtIn
+        schemaCache.withLock { $0 = (generation, set) }
         return set
     }
 
@@ -59,6 +63,11 @@ extension LocalStore {
                 try Self.set(SyncKey.cursor, "0", db)
             }
             try Self.set(SyncKey.schemas, text, db)
+            // Each kept set gets the next generation: what every edit compares (another
+            // process, a console beside a `veld sync`, sees the change on its next edit).
+            let generation = try Int.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM syncState WHERE key = ?",
+                                              arguments: [SyncKey.schemasGeneration]) ?? 0
+            try Self.set(SyncKey.schemasGeneration, String(generation + 1), db)
             if let etag { try Self.set(SyncKey.schemasETag, etag, db) } else {
                 try db.execute(sql: "DELETE FROM syncState WHERE key = ?", arguments: [SyncKey.schemasETag])
             }

@@ -26,6 +26,8 @@ extension LocalStore {
         static let schemas = "schemas"
         static let schemasETag = "schemasETag"
         static let schemasReceivedAt = "schemasReceivedAt"
+        /// Counts the sets kept: what a local edit compares to know its cached set is current.
+        static let schemasGeneration = "schemasGeneration"
     }
 
     public func syncSettings() throws -> SyncSettings {

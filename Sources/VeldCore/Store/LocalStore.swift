@@ -26,8 +26,8 @@ public final class LocalStore: Sendable {
     let faults: FaultInjection
     /// The last identity read from the profile, with the text it was decoded from.
     let identityCache = Locked<(text: String, identity: DeviceIdentity?)?>(nil)
-    /// The module set last read from the profile, with the text it was decoded from.
-    let schemaCache = Locked<(text: String, set: SchemaSet)?>(nil)
+    /// The module set last read from the profile, with its generation.
+    let schemaCache = Locked<(generation: String, set: SchemaSet)?>(nil)
     /// The profile's data keys, once `unlock` has opened them.
     let dataKeys = DataKeys()
 

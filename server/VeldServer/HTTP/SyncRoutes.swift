@@ -150,16 +150,18 @@ struct SyncRoutes {
         // The fingerprint of the stable encoding, so a resend in other bytes (key order,
         // spaces, gzip) is still recognised as the same batch (protocol/SPEC.md § Replay).
         let fingerprint = TokenSecret.fingerprint(try StableJSON.encode(push))
+        func apply(_ set: SchemaSet) async throws -> PushResponse {
+            let checked = try PushPolicy.check(push, by: token.pusher, in: set)
+            return try await storage.applyPush(checked, token: token, fingerprint: fingerprint, at: clock()) { _ in }
+        }
         let response: PushResponse
         do {
-            let checked = try PushPolicy.check(push, by: token.pusher, in: used.set)
-            response = try await storage.applyPush(checked, token: token, fingerprint: fingerprint, at: clock()) { _ in }
+            response = try await apply(used.set)
         } catch let problem as Problem where [403, 422].contains(problem.status) {
             // Refused by a set this process read earlier: another process (or `schema add`)
             // may have added what the batch uses. Judged again on the set in force now.
             guard let fresh = try await schemas.refreshed(ifOlderThan: used) else { throw problem }
-            let checked = try PushPolicy.check(push, by: token.pusher, in: fresh.set)
-            response = try await storage.applyPush(checked, token: token, fingerprint: fingerprint, at: clock()) { _ in }
+            response = try await apply(fresh.set)
         }
         context.access?.loggedByStorage = true
         context.logger.info("push", metadata: [
@@ -196,18 +198,20 @@ struct SyncRoutes {
         // What the token's role may not read is skipped, like what its scopes do not hold. A
         // page with a type this process does not know comes from a module added since,
         // which may keep that type from this role: the set is read again and the page with it.
+        func fetch(hiding hidden: Set<String>) async throws -> EncodedPullPage {
+            try await storage.pullEncoded(scopes: token.scopeFilter, hiding: hidden, after: since, limit: limit, token: token, at: clock())
+        }
+        func unknownTypes(_ page: EncodedPullPage, _ set: SchemaSet) -> Set<String> {
+            Set(page.records.lazy.map(\.type).filter { set.named($0)?.type != $0 })
+        }
         var used = try await schemas.inForce(deviceHolds: request.headers[Self.schemasHeader]).set
-        var hidden = used.hiddenTypes(for: token.role)
-        var page = try await storage.pullEncoded(scopes: token.scopeFilter, hiding: hidden, after: since, limit: limit, token: token,
-                                                 at: clock())
-        for attempt in 0..<3 {
-            let unknown = Set(page.records.map { (record: AccessedRecord) in record.type }.filter { used.named($0)?.type != $0 })
-            guard !unknown.isEmpty else { break }
-            // Read again; a type that is still in no module is nobody's to read.
-            if attempt < 2 { used = try await schemas.refresh().set }
-            hidden = used.hiddenTypes(for: token.role).union(attempt < 2 ? [] : unknown)
-            page = try await storage.pullEncoded(scopes: token.scopeFilter, hiding: hidden, after: since, limit: limit, token: token,
-                                                 at: clock())
+        var page = try await fetch(hiding: used.hiddenTypes(for: token.role))
+        if !unknownTypes(page, used).isEmpty {
+            used = try await schemas.refresh().set
+            page = try await fetch(hiding: used.hiddenTypes(for: token.role))
+            // A type that is still in no module is nobody's to read.
+            let unknown = unknownTypes(page, used)
+            if !unknown.isEmpty { page = try await fetch(hiding: used.hiddenTypes(for: token.role).union(unknown)) }
         }
         context.access?.records = page.records
         context.access?.detail = "since=\(since) cursor=\(page.lastPosition) more=\(page.more)"
