@@ -63,9 +63,13 @@ public struct ModuleDocument: Codable, Hashable, Sendable {
         /// The roles that may read (and so write) records of the type at all, within their
         /// scopes; absent: every role.
         public var readers: [String]?
+        /// The roles that may delete (and restore) its records: they write its `deleted`;
+        /// absent: every reader. A type whose records are one role's decision (a bulletin)
+        /// keeps other roles from deleting them as much as from editing them.
+        public var deleters: [String]?
 
         public init(type: String, noun: String, summary: String, scope: SchemaDocument.Scope, fields: [Field],
-                    deprecated: Bool? = nil, readers: [String]? = nil) {
+                    deprecated: Bool? = nil, readers: [String]? = nil, deleters: [String]? = nil) {
             self.type = type
             self.noun = noun
             self.summary = summary
@@ -73,6 +77,7 @@ public struct ModuleDocument: Codable, Hashable, Sendable {
             self.fields = fields
             self.deprecated = deprecated
             self.readers = readers
+            self.deleters = deleters
         }
     }
 
@@ -93,7 +98,7 @@ public struct ModuleDocument: Codable, Hashable, Sendable {
     /// The keys each object of a module may have: a misspelt key is refused, never ignored.
     static let allowedKeys: [String: Set<String>] = [
         "module": ["module", "version", "summary", "types"],
-        "type": ["type", "noun", "summary", "scope", "fields", "deprecated", "readers"],
+        "type": ["type", "noun", "summary", "scope", "fields", "deprecated", "readers", "deleters"],
         "scope": ["rule", "field"],
         "field": ["name", "kind", "required", "writers", "values", "restrictedValues", "references", "summary",
                   "deprecated", "deprecatedValues"],
@@ -168,6 +173,8 @@ public struct ModuleDocument: Codable, Hashable, Sendable {
             if type.fields.isEmpty { problems.append("\(at): a type has at least one field") }
             for role in type.readers ?? [] where !roles.contains(role) { problems.append("\(at): readers: no role \(role)") }
             if let readers = type.readers, readers.isEmpty { problems.append("\(at): readers: at least one role (leave it out for every role)") }
+            for role in type.deleters ?? [] where !roles.contains(role) { problems.append("\(at): deleters: no role \(role)") }
+            if let deleters = type.deleters, deleters.isEmpty { problems.append("\(at): deleters: at least one role (leave it out for every reader)") }
             var fieldsSeen: Set<String> = []
             for field in type.fields {
                 let at = "\(at), field \(field.name)"
@@ -244,7 +251,8 @@ public struct ModuleDocument: Codable, Hashable, Sendable {
             }
             return RecordSchema(type: type.type, noun: type.noun, summary: type.summary, scopeRule: scope,
                                 fields: type.fields.map(\.schema), deprecated: type.deprecated ?? false,
-                                readers: type.readers.map { Set($0.compactMap(Role.init(rawValue:))) } ?? Role.everyone)
+                                readers: type.readers.map { Set($0.compactMap(Role.init(rawValue:))) } ?? Role.everyone,
+                                deleters: type.deleters.map { Set($0.compactMap(Role.init(rawValue:))) })
         }
     }
 }

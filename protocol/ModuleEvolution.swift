@@ -31,6 +31,10 @@ extension ModuleDocument {
             for role in Role.allCases where oldReaders.contains(role) && !readers.contains(role) {
                 problems.append("\(at): the \(role.rawValue) role loses reading it, but its devices hold such records and may have written them offline; keep the role among its readers")
             }
+            let oldDeleters = oldType.deleterSet, deleters = type.deleterSet
+            for role in Role.allCases where oldDeleters.contains(role) && readers.contains(role) && !deleters.contains(role) {
+                problems.append("\(at): the \(role.rawValue) role loses the right to delete its records, but its devices may hold deletes made offline; keep the role among its deleters")
+            }
             for oldField in oldType.fields {
                 let at = "\(at), field \(oldField.name)"
                 guard let field = type.fields.first(where: { $0.name == oldField.name }) else {
@@ -85,6 +89,7 @@ extension ModuleDocument.Field {
 
 extension ModuleDocument.RecordType {
     var readerSet: Set<Role> { readers.map { Set($0.compactMap(Role.init(rawValue:))) } ?? Role.everyone }
+    var deleterSet: Set<Role> { deleters.map { Set($0.compactMap(Role.init(rawValue:))) } ?? Role.everyone }
 }
 
 extension SchemaDocument.Scope {

@@ -122,7 +122,7 @@ public struct RecordSchema: Hashable, Sendable {
     public let readers: Set<Role>
 
     public init(type: String, noun: String, summary: String, scopeRule: ScopeRule, fields: [FieldSchema],
-                deprecated: Bool = false, readers: Set<Role> = Role.everyone) {
+                deprecated: Bool = false, readers: Set<Role> = Role.everyone, deleters: Set<Role>? = nil) {
         self.readers = readers
         self.type = type
         self.noun = noun
@@ -130,7 +130,8 @@ public struct RecordSchema: Hashable, Sendable {
         self.scopeRule = scopeRule
         self.deprecated = deprecated
         self.fields = fields + [
-            FieldSchema(RecordState.deletedField, .bool, summary: "whether the record has been deleted")
+            FieldSchema(RecordState.deletedField, .bool, writers: deleters ?? Role.everyone,
+                        summary: "whether the record has been deleted")
         ]
     }
 

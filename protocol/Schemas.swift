@@ -1,9 +1,11 @@
 /// The record types of Veld's first version (see DOMAIN.md), read from the built-in
 /// module `protocol/modules/veld-core.json`, which ships compiled in as data.
 ///
-/// Decisions that belong to roles: a care plan's `approvedBy` and its status
-/// `vastgesteld`, and an advice request's `response`, are written by the office (or an
-/// admin) only. A visit note's status `definitief` may be set by its visitor: the note is
+/// Decisions that belong to roles: a care plan's `reviewedBy` and `reviewedOn`, an
+/// advice request's `response`, a melding's `response`, an ontwikkelplan's `decision`
+/// and every field of a bulletin are written by the office (or an admin) only. What
+/// is agreed with the client (`agreedWith`, `agreedOn`, `responsibleProfessional`) is
+/// the carer's to record. A visit note's status `definitief` may be set by its visitor: the note is
 /// the visitor's own account of what they saw, and "definitief" means "I am done
 /// writing", not an office judgement; the office can still edit it afterwards.
 public enum Schemas {
@@ -16,6 +18,11 @@ public enum Schemas {
     public static let councilInput = builtIn("councilInput")
     public static let carePlan = builtIn("carePlan")
     public static let carePlanGoal = builtIn("carePlanGoal")
+    public static let melding = builtIn("melding")
+    public static let ontwikkelplan = builtIn("ontwikkelplan")
+    public static let participation = builtIn("participation")
+    public static let bulletin = builtIn("bulletin")
+    public static let acknowledgement = builtIn("acknowledgement")
 
     /// The Kwaliteitskader themes a visit note may touch (the values of its `themes`).
     public static var kwaliteitskaderThemes: [String] {

@@ -158,13 +158,14 @@ extension FieldSchema {
         case (.date, .string(let text)):
             return CalendarDate.isValid(text) ? [] : fail(.invalidDate(text))
         case (.choice(let allowed), .string(let text)):
-            return allowed.contains(text) ? [] : fail(.notAChoice(text, allowed: allowed))
+            // The error lists what a form offers: a retired value stays valid, but is not suggested.
+            return allowed.contains(text) ? [] : fail(.notAChoice(text, allowed: offeredValues))
         case (.bool, .bool):
             return []
         case (.reference, .string(let text)):
             return RecordIDs.isValid(text) ? [] : fail(.invalidReference(text))
         case (.choices(let allowed), .strings(let list)):
-            if let bad = list.first(where: { !allowed.contains($0) }) { return fail(.notAChoice(bad, allowed: allowed)) }
+            if let bad = list.first(where: { !allowed.contains($0) }) { return fail(.notAChoice(bad, allowed: offeredValues)) }
             var seen: Set<String> = []
             if let repeated = list.first(where: { !seen.insert($0).inserted }) { return fail(.repeatedChoice(repeated)) }
             return []

@@ -29,7 +29,7 @@ visit=$(id_of visit add --location loc-zonnehof --kind werkbezoek --date 2026-11
   --summary "Rondgang huiskamer" \
   --observations "Bewoners zaten samen aan de koffie; twee medewerkers op de groep.")
 [ -n "$quiet" ] || echo "visit: $visit"
-plan=$(id_of careplan add --location loc-zonnehof --client-code ZH-0042 --financing Wlz --care-start 2026-10-01)
+plan=$(id_of careplan add --location loc-zonnehof --client-code ZH-0042 --law Wlz --care-start 2026-10-01)
 run goal add --care-plan "$plan" --domain welzijn --goal "Dagelijks naar buiten"
 printf 'De cliëntenraad wordt gevraagd te adviseren over de nieuwe dagbesteding.\nGraag voor 15 december.\n' \
   | "$veld" council add --scope org-bezinn --council "Cliëntenraad Zonnehof" --kind adviesaanvraag \

@@ -19,7 +19,7 @@ struct BadInput: Sendable, CustomTestStringConvertible {
     static let visit = ["visit", "add", "--location", "loc-zonnehof", "--kind", "werkbezoek", "--date", "2026-11-20",
                         "--summary", "Rondgang"]
     static let carePlan = ["careplan", "add", "--location", "loc-zonnehof", "--client-code", "ZH-0099",
-                           "--financing", "Wlz", "--care-start", "2026-10-01"]
+                           "--law", "Wlz", "--care-start", "2026-10-01"]
 
     /// `base` with the value of `option` replaced (or the option removed for nil).
     static func replacing(_ base: [String], _ option: String, with value: String?) -> [String] {
@@ -39,8 +39,10 @@ struct BadInput: Sendable, CustomTestStringConvertible {
         BadInput("visit --themes bogus", replacing(visit, "--themes", with: "veiligheid, eten"), mentions: ["themes", "'eten'"]),
         BadInput("visit --themes twice", replacing(visit, "--themes", with: "veiligheid, Veiligheid"),
                  mentions: ["themes", "'veiligheid' is listed twice"]),
-        BadInput("careplan --financing", replacing(carePlan, "--financing", with: "WLZ-plus"),
-                 mentions: ["financing", "'WLZ-plus'", "Wlz"]),
+        BadInput("careplan --law", replacing(carePlan, "--law", with: "WLZ-plus"),
+                 mentions: ["law", "'WLZ-plus'", "Wlz", "veld-core"]),
+        BadInput("careplan --delivery-form", carePlan + ["--delivery-form", "persoonsgebonden"],
+                 mentions: ["deliveryForm", "'persoonsgebonden'", "pgb"]),
         BadInput("careplan --participants", replacing(carePlan, "--participants", with: "buren"),
                  mentions: ["participants", "'buren'"]),
         BadInput("edit kind=foo", ["edit", "{visit}", "kind=foo"], mentions: ["kind", "'foo'"]),
@@ -90,8 +92,8 @@ struct BadInput: Sendable, CustomTestStringConvertible {
         BadInput("careplan edit status=vastgesteld", ["careplan", "edit", "{careplan}", "status=vastgesteld"],
                  mentions: ["status", "may not set 'vastgesteld'"]),
         BadInput("edit status=Vastgesteld", ["edit", "{careplan}", "status=Vastgesteld"], mentions: ["may not set 'vastgesteld'"]),
-        BadInput("careplan add --approved-by", replacing(carePlan, "--approved-by", with: "Directie"),
-                 mentions: ["approvedBy", "carer role may not write"]),
+        BadInput("careplan add --reviewed-by", replacing(carePlan, "--reviewed-by", with: "Directie"),
+                 mentions: ["reviewedBy", "carer role may not write"]),
         BadInput("careplan add --status vastgesteld", replacing(carePlan, "--status", with: "vastgesteld"),
                  mentions: ["may not set 'vastgesteld'"]),
         BadInput("council edit response=", ["council", "edit", "{council}", "response=Akkoord"],

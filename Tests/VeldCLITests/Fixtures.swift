@@ -16,9 +16,9 @@ struct Fixture: Sendable {
         let visit = try await cli.add(
             "visit", "add", "--location", "loc-zonnehof", "--kind", "werkbezoek", "--date", "2026-11-20",
             "--summary", "Rondgang huiskamer", "--observations", "Bewoners zitten in de huiskamer.",
-            "--themes", "veiligheid, informatie", "--council-involved", sourceLocation: sourceLocation)
+            "--themes", "veiligheid, informatie", "--participation", "cliëntenraad", sourceLocation: sourceLocation)
         let carePlan = try await cli.add(
-            "careplan", "add", "--location", "loc-zonnehof", "--client-code", "ZH-0042", "--financing", "Wlz",
+            "careplan", "add", "--location", "loc-zonnehof", "--client-code", "ZH-0042", "--law", "Wlz",
             "--care-start", "2026-10-01", sourceLocation: sourceLocation)
         let goal = try await cli.add(
             "goal", "add", "--care-plan", String(carePlan.prefix(8)), "--domain", "welzijn",
@@ -64,8 +64,8 @@ struct Noun: Sendable, CustomTestStringConvertible {
                             "--summary", "Kwaliteitsbezoek afdeling 2"],
              cell: "Kwaliteitsbezoek afdeling 2", editField: "kind", editValue: "dialoog"),
         Noun(name: "careplan", type: "carePlan",
-             columns: ["ID", "SCOPE", "CLIENT", "FINANCING", "START", "DISCUSSED", "STATUS", "APPROVED BY"],
-             addArguments: ["--location", "loc-zonnehof", "--client-code", "ZH-0077", "--financing", "Wmo",
+             columns: ["ID", "SCOPE", "CLIENT", "LAW", "FORM", "START", "STATUS", "REVIEWED BY"],
+             addArguments: ["--location", "loc-zonnehof", "--client-code", "ZH-0077", "--law", "Wmo",
                             "--care-start", "2026-09-01"],
              cell: "ZH-0077", editField: "status", editValue: "besproken"),
         Noun(name: "goal", type: "carePlanGoal", columns: ["ID", "CARE PLAN", "DOMAIN", "STATUS", "EVALUATED", "GOAL"],

@@ -15,11 +15,14 @@ struct HelpTests {
         (["goal"], ["add", "list", "show", "edit", "delete"]),
         (["council"], ["add", "list", "show", "edit", "delete"]),
         (["visit", "add"], ["--location", "--kind", "--date", "--summary", "--observations", "--observations-file",
-                            "--visitor", "--themes", "--council-involved", "--no-council-involved", "--follow-up",
+                            "--visitor", "--themes", "--gz-themes", "--participation", "cliëntenraad", "verwantenraad",
+                            "gesprek cliëntenraad", "--follow-up",
                             "--follow-up-file", "--follow-up-due", "--status", "--json", "--home"]),
-        (["careplan", "add"], ["--location", "--client-code", "--financing", "--care-start", "--last-discussed",
-                               "--participants", "--risk-assessment", "--risk-assessment-file", "--agreements",
-                               "--agreements-file", "--status", "--approved-by", "--json", "--home"]),
+        (["careplan", "add"], ["--location", "--client-code", "--law", "--delivery-form", "--financier", "--care-start",
+                               "--last-discussed", "--participants", "--risk-assessment", "--risk-assessment-file",
+                               "--agreements", "--agreements-file", "--agreed-with", "--agreed-on",
+                               "--responsible-professional", "--next-evaluation", "--status", "afgesproken",
+                               "--reviewed-by", "--reviewed-on", "--json", "--home"]),
         (["goal", "add"], ["--care-plan", "--domain", "--goal", "--actions", "--actions-file", "--status", "--json",
                            "--home"]),
         (["council", "add"], ["--scope", "--council", "--kind", "--topic", "--body", "--body-file", "--received-at",
@@ -47,6 +50,21 @@ struct HelpTests {
         #expect(!FileManager.default.fileExists(atPath: cli.home.path), "help creates no profile")
     }
 
+    @Test("a typed command's --help offers what its module offers, and not what it retired")
+    func helpFollowsTheModule() async throws {
+        let cli = try CLI()
+        let visit = try await cli.ok("visit", "add", "--help").stdout
+        #expect(visit.contains("organisatiescan") && visit.contains("klankbordgroep") && visit.contains("samenhang in zorg"), "\(visit)")
+        #expect(!visit.contains("zorgplanbespreking") && !visit.contains("council-involved"), "\(visit)")
+        let carePlan = try await cli.ok("careplan", "add", "--help").stdout
+        #expect(carePlan.contains("particulier") && carePlan.contains("vpt") && carePlan.contains("wettelijk"), "\(carePlan)")
+        #expect(!carePlan.contains("--financing") && !carePlan.contains("vastgesteld") && !carePlan.contains("--approved-by"),
+                "\(carePlan)")
+        let add = try await cli.ok("add", "--help").stdout
+        #expect(add.contains("melding (melding)") && add.contains("bulletin (bulletin)") && !add.contains("councilInvolved"),
+                "\(add)")
+    }
+
     @Test("veld help visit add is the same as veld visit add --help")
     func helpSubcommand() async throws {
         let cli = try CLI()
@@ -59,11 +77,13 @@ struct HelpTests {
     func schema() async throws {
         let cli = try CLI()
         let types = try await cli.ok("schema")
-        for type in ["visitNote", "councilInput", "carePlan", "carePlanGoal"] {
+        for type in ["visitNote", "melding", "councilInput", "participation", "carePlan", "carePlanGoal", "ontwikkelplan",
+                     "bulletin", "acknowledgement"] {
             #expect(types.stdout.contains(type), "\(types)")
         }
         let carePlan = try await cli.ok("schema", "careplan")
-        #expect(carePlan.stdoutLines.contains { $0.hasPrefix("approvedBy") && $0.contains("written by office, admin") }, "\(carePlan)")
+        #expect(carePlan.stdoutLines.contains { $0.hasPrefix("reviewedBy") && $0.contains("written by office, admin") }, "\(carePlan)")
+        #expect(carePlan.stdoutLines.contains { $0.hasPrefix("financing") && $0.contains("deprecated") }, "\(carePlan)")
         #expect(carePlan.stdoutLines.contains { $0.hasPrefix("clientCode") && $0.contains("required") }, "\(carePlan)")
         #expect(try await cli.ok("schema", "carePlan").stdout == carePlan.stdout)
     }

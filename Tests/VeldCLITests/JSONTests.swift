@@ -30,7 +30,7 @@ struct JSONTests {
         let id = try await cli.add(
             "visit", "add", "--location", "loc-zonnehof", "--kind", "kwaliteitsbezoek", "--date", "2026-11-20",
             "--summary", "Rondgang huiskamer", "--observations", "Rustig.", "--themes", "veiligheid, Informatie",
-            "--no-council-involved", "--follow-up", "Navragen bij de teamleider", "--follow-up-due", "2026-12-01",
+            "--participation", "geen", "--follow-up", "Navragen bij de teamleider", "--follow-up-due", "2026-12-01",
             "--visitor", "Bram")
         let json = try await cli.show(id)
         let fields = Self.checkRecord(json, id: id, type: "visitNote")
@@ -44,7 +44,7 @@ struct JSONTests {
             "observations": .string("Rustig."),
             // Choices are matched case-insensitively and kept in the order given.
             "themes": .array([.string("veiligheid"), .string("informatie")]),
-            "councilInvolved": .bool(false),
+            "participation": .array([.string("geen")]),
             "followUp": .string("Navragen bij de teamleider"),
             "followUpDue": .string("2026-12-01"),
             "status": .string("concept"),
@@ -65,7 +65,7 @@ struct JSONTests {
         let fixture = try await Fixture.make(cli)
         let carePlan = Self.checkRecord(try await cli.show(fixture.carePlan), id: fixture.carePlan, type: "carePlan")
         #expect(carePlan == [
-            "clientCode": .string("ZH-0042"), "financing": .string("Wlz"), "careStart": .string("2026-10-01"),
+            "clientCode": .string("ZH-0042"), "law": .string("Wlz"), "careStart": .string("2026-10-01"),
             "status": .string("concept"),
         ])
         let goal = Self.checkRecord(try await cli.show(fixture.goal), id: fixture.goal, type: "carePlanGoal")
@@ -141,7 +141,7 @@ struct JSONTests {
         #expect(empty["deleted"] == .number(0))
         #expect(empty["conflicts"] == .number(0))
         let text = try await cli.ok("status")
-        #expect(text.stdout.contains("0 visitNote, 0 councilInput, 0 carePlan, 0 carePlanGoal"), "\(text)")
+        #expect(text.stdout.contains("Records    none\n"), "\(text)")
         #expect(text.stdout.contains("Pending    0"), "\(text)")
         #expect(text.stdout.contains(empty["replica"]?.string ?? "?"), "\(text)")
     }

@@ -51,7 +51,7 @@ struct LongTextTests {
     }
 
     @Test("the long-text file options of every type", arguments: [
-        ("careplan", ["--location", "loc-zonnehof", "--client-code", "ZH-0042", "--financing", "Wlz",
+        ("careplan", ["--location", "loc-zonnehof", "--client-code", "ZH-0042", "--law", "Wlz",
                       "--care-start", "2026-10-01"], ["--risk-assessment-file": "riskAssessment", "--agreements-file": "agreements"]),
         ("goal", ["--care-plan", "{careplan}", "--domain", "welzijn", "--goal", "Naar buiten"],
          ["--actions-file": "actions"]),

@@ -182,7 +182,7 @@ struct GenericTests {
             "--summary", "Eerste regel\nTweede regel ëé")
         let carePlan = try await cli.add(
             "careplan", "add", "--location", longScope, "--client-code", String(repeating: "ZH-", count: 10),
-            "--financing", "Jeugdwet", "--care-start", "2026-10-01", "--last-discussed", "2026-11-01")
+            "--law", "Jeugdwet", "--care-start", "2026-10-01", "--last-discussed", "2026-11-01")
         _ = try await cli.add("goal", "add", "--care-plan", carePlan, "--domain", "gezondheid en bewegen",
                               "--goal", long)
         _ = try await cli.add("council", "add", "--scope", longScope, "--council", long, "--kind", "ongevraagd advies",

@@ -17,7 +17,7 @@ struct TourTests {
             "visit", "add", "--location", "loc-zonnehof", "--kind", "werkbezoek", "--date", "2026-11-20",
             "--summary", "Rondgang huiskamer", "--observations", observations)
         let carePlan = try await cli.add(
-            "careplan", "add", "--location", "loc-zonnehof", "--client-code", "ZH-0042", "--financing", "Wlz",
+            "careplan", "add", "--location", "loc-zonnehof", "--client-code", "ZH-0042", "--law", "Wlz",
             "--care-start", "2026-10-01")
         let goal = try await cli.add(
             "goal", "add", "--care-plan", String(carePlan.prefix(8)), "--domain", "welzijn",

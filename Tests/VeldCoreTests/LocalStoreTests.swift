@@ -196,10 +196,12 @@ import VeldProtocol
         let store = try home.store()
         let visit = VisitNote(scope: "loc-zonnehof", visitedAt: "2026-11-20", visitor: "anna", kind: "dialoog",
                               summary: "Zelfanalyse besproken", observations: "Lang\nverhaal", themes: ["informatie"],
-                              councilInvolved: true, followUpDue: "2026-12-01")
+                              participation: ["cliëntenraad", "verwantenraad"], followUpDue: "2026-12-01")
         #expect(try store.insert(visit) == visit)
-        let plan = try store.insert(CarePlan(scope: "loc-zonnehof", clientCode: "ZH-0042", financing: "Wlz",
-                                             careStart: "2026-10-01", participants: ["cliënt", "naasten"]))
+        let plan = try store.insert(CarePlan(scope: "loc-zonnehof", clientCode: "ZH-0042", law: "Wlz",
+                                             deliveryForm: "pgb", careStart: "2026-10-01",
+                                             participants: ["cliënt", "naasten"], agreedWith: ["cliënt"],
+                                             agreedOn: "2026-10-03", responsibleProfessional: "Eva de Wit"))
         let goal = try store.insert(CarePlanGoal(carePlan: plan.id, domain: "welzijn", goal: "Dagelijks naar buiten"))
         #expect(goal.scope == "loc-zonnehof")
         let council = CouncilInput(scope: "org-bezinn", council: "Cliëntenraad", kind: "adviesaanvraag",
@@ -210,7 +212,7 @@ import VeldProtocol
         #expect(throws: (any Error).self) { try VisitNote(state: store.record(plan.id)) }
         // A visitor's model with an office-only value is refused by the schema.
         #expect(throws: LocalStoreError.self) {
-            try store.insert(CarePlan(scope: "loc-zonnehof", clientCode: "ZH-1", financing: "Wmo", careStart: "2026-01-01",
+            try store.insert(CarePlan(scope: "loc-zonnehof", clientCode: "ZH-1", law: "Wmo", careStart: "2026-01-01",
                                       status: "vastgesteld"))
         }
     }

@@ -34,7 +34,7 @@ import VeldProtocol
         let bram = try Device("bram", .carer, ["loc-de-linde"], server)
         let olga = try Device("olga", .office, ["*"], server)
 
-        let plan = try anna("careplan", "add", "--location", "loc-zonnehof", "--client-code", "ZH-0042", "--financing", "Wlz",
+        let plan = try anna("careplan", "add", "--location", "loc-zonnehof", "--client-code", "ZH-0042", "--law", "Wlz",
                             "--care-start", "2026-10-01", "--agreements", "Dochter belt wekelijks", "--json")
         let planID = try #require((try JSONSerialization.jsonObject(with: Data(plan.stdout.utf8)) as? [String: Any])?["id"] as? String)
         let goal = try anna("goal", "add", "--care-plan", planID, "--domain", "wonen", "--goal", "Zelf koken", "--json")

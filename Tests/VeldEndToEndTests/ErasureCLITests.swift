@@ -39,15 +39,15 @@ import VeldProtocol
         let editSecret = "Pimpernel-\(UUID().uuidString.prefix(8))"
         let unsentSecret = "Dotterbloem-\(UUID().uuidString.prefix(8))"
         let keptSecret = "Boterbloem-\(UUID().uuidString.prefix(8))"
-        let plan = try anna("careplan", "add", "--location", "loc-zonnehof", "--client-code", "ZH-0042", "--financing", "Wlz",
+        let plan = try anna("careplan", "add", "--location", "loc-zonnehof", "--client-code", "ZH-0042", "--law", "Wlz",
                             "--care-start", "2026-10-01", "--agreements", long(secret), "--json")
         let planID = try #require((try JSONSerialization.jsonObject(with: Data(plan.stdout.utf8)) as? [String: Any])?["id"] as? String)
         #expect(try anna("goal", "add", "--care-plan", planID, "--domain", "wonen", "--goal", "Zelf koken \(goalSecret)").status == 0)
-        let other = try anna("careplan", "add", "--location", "loc-zonnehof", "--client-code", "ZH-0043", "--financing", "Wlz",
+        let other = try anna("careplan", "add", "--location", "loc-zonnehof", "--client-code", "ZH-0043", "--law", "Wlz",
                              "--care-start", "2026-10-01", "--agreements", "Afspraak \(keptSecret)", "--json")
         let otherID = try #require((try JSONSerialization.jsonObject(with: Data(other.stdout.utf8)) as? [String: Any])?["id"] as? String)
         // A plan that had ZH-0042 by mistake and now has ZH-0044: another client's, kept.
-        let corrected = try anna("careplan", "add", "--location", "loc-zonnehof", "--client-code", "ZH-0042", "--financing", "Wlz",
+        let corrected = try anna("careplan", "add", "--location", "loc-zonnehof", "--client-code", "ZH-0042", "--law", "Wlz",
                                  "--care-start", "2026-10-01", "--json")
         let correctedID = try #require((try JSONSerialization.jsonObject(with: Data(corrected.stdout.utf8)) as? [String: Any])?["id"] as? String)
         #expect(try anna("sync").status == 0)
@@ -108,7 +108,7 @@ import VeldProtocol
         let server = try ServerProcess()
         let anna = try AuditCLITests.Device("anna", .carer, ["loc-zonnehof"], server)
         for code in ["ZH-0001", "ZH-0002"] {
-            #expect(try anna("careplan", "add", "--location", "loc-zonnehof", "--client-code", code, "--financing", "Wlz",
+            #expect(try anna("careplan", "add", "--location", "loc-zonnehof", "--client-code", code, "--law", "Wlz",
                              "--care-start", "2001-10-01").status == 0)
         }
         #expect(try anna("sync").status == 0)

@@ -64,7 +64,7 @@ import VeldProtocol
             bram = try Person("bram", role: .carer, scopes: ["loc-zonnehof"], server: server)
             office = try Person("office", role: .office, scopes: ["*"], server: server)
             let added = try anna.json("careplan", "add", "--location", "loc-zonnehof", "--client-code", "ZH-0042",
-                                      "--financing", "Wlz", "--care-start", "2026-10-01") as? [String: Any]
+                                      "--law", "Wlz", "--care-start", "2026-10-01") as? [String: Any]
             id = try #require(added?["id"] as? String)
             try anna.sync()
             try bram.sync()

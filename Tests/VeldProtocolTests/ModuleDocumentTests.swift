@@ -14,12 +14,20 @@ import VeldTestSupport
     @Test func theBuiltInModuleIsTheSchemas() throws {
         let data = try Data(contentsOf: Self.folder.appendingPathComponent("veld-core.json"))
         let module = try ModuleDocument.parse(data)
-        #expect(module.module == "veld-core" && module.version == 2)
+        #expect(module.module == "veld-core" && module.version == 3)
         #expect(Modules.builtIn == [module])
         #expect(module.schemas == Schemas.all)
-        #expect(Schemas.all.map(\.type) == ["visitNote", "councilInput", "carePlan", "carePlanGoal"])
+        #expect(Schemas.all.map(\.type) == ["visitNote", "melding", "councilInput", "participation", "carePlan",
+                                             "carePlanGoal", "ontwikkelplan", "bulletin", "acknowledgement"])
         #expect(Schemas.all.allSatisfy { $0.fieldNames.last == RecordState.deletedField })
         #expect(Schemas.carePlan.field("status")?.restrictedValues["vastgesteld"] == Role.officeOnly)
+        #expect(Schemas.carePlan.field("status")?.deprecatedValues == ["vastgesteld"])
+        #expect(Schemas.carePlan.field("financing")?.deprecated == true)
+        #expect(Schemas.carePlan.field("reviewedBy")?.writers == Role.officeOnly)
+        #expect(Schemas.carePlan.field("agreedWith")?.writers.contains(.carer) == true)
+        #expect(Schemas.bulletin.fields.filter { $0.name != RecordState.deletedField }.allSatisfy { $0.writers == Role.officeOnly })
+        #expect(Schemas.acknowledgement.field("bulletin")?.required == true)
+        #expect(Schemas.melding.scopeRule == .location && Schemas.melding.readers.contains(.visitor))
         #expect(Schemas.carePlanGoal.scopeRule == .inheritedFrom(field: "carePlan"))
         #expect(Schemas.kwaliteitskaderThemes.count == 8)
     }

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 import VeldProtocol
+import PropertyBased
+import VeldTestSupport
 
 /// The policy's rules that need no storage, on hand-made states.
 @Suite struct PushPolicyTests {
@@ -102,6 +104,75 @@ import VeldProtocol
         #expect { try Self.decide(records) } throws: { error in
             guard let problem = error as? Problem else { return false }
             return problem.records?.count == 100 && problem.detail.contains("and 297 more")
+        }
+    }
+}
+
+/// A bulletin is the office's from its first field to its deletion (veld-core 3 lists only
+/// the office among its deleters): for generated bulletins, a carer's delete, restore or
+/// edit is refused whatever else it carries, the office's is accepted, and the carer's
+/// acknowledgement of it is accepted.
+@Suite struct BulletinPolicyTests {
+    static let office = Pusher(tokenID: "tok_olga", user: "olga", role: .office, scopes: .all)
+    static let time = PushPolicyTests.time
+
+    static func decide(_ records: [RecordState], by pusher: Pusher, replica: String,
+                       stored: [String: RecordState]) throws(Problem) -> PushPolicy.Outcome {
+        let checked = try PushPolicy.check(PushRequest(replica: replica, batch: UUID().uuidString.lowercased(), records: records),
+                                           by: pusher, in: .builtIn)
+        return try PushPolicy.decide(checked, fingerprint: "f", inputs: PushPolicy.Inputs(now: time, stored: stored))
+    }
+
+    @Test func onlyTheOfficeChangesOrDeletesABulletin() async {
+        let topics = Schemas.bulletin.field("topic")?.offeredValues ?? []
+        await checkProperty(count: 120, input: Gen.int(in: 0...10_000), Gen.int(in: 0...5)) { (code: Int, action: Int) async throws in
+            var bulletin = RecordState(id: RecordIDs.make(), type: "bulletin", scope: code % 2 == 0 ? "loc-a" : "org-a")
+            var fields: [String: FieldValue] = ["title": .string("Bericht \(code)"), "topic": .string(topics[code % topics.count]),
+                                                "publishedOn": .string("2026-11-23"), "status": .string("verzonden")]
+            if code % 3 == 0 { fields["body"] = .string("Tekst \(code)") }
+            if code % 5 == 0 { fields["acknowledgeBy"] = .string("2026-12-07") }
+            bulletin.edit(fields, replica: "r-olga", author: "olga", time: Self.time)
+            if code % 7 == 0 {  // deleted and restored by the office before
+                bulletin.delete(allFields: Schemas.bulletin.fieldNames, replica: "r-olga", author: "olga", time: Self.time)
+                bulletin.edit([RecordState.deletedField: .bool(false)], replica: "r-olga", author: "olga", time: Self.time)
+            }
+            let stored = [bulletin.id: bulletin]
+            let carer = Pusher(tokenID: "tok_anna", user: "Kees", role: .carer, scopes: ScopeFilter([bulletin.scope]))
+            var attempt = bulletin
+            switch action {
+            case 0: attempt.delete(allFields: Schemas.bulletin.reassertedByDelete(of: bulletin, role: .carer),
+                                   replica: "r-anna", author: "Kees", time: Self.time)
+            case 1: attempt.edit([RecordState.deletedField: .bool(true)], replica: "r-anna", author: "Kees", time: Self.time)
+            case 2: attempt.edit(["status": .string("ingetrokken")], replica: "r-anna", author: "Kees", time: Self.time)
+            case 3: attempt.edit(["body": .null], replica: "r-anna", author: "Kees", time: Self.time)
+            case 4: attempt.edit(["title": .string("Ander bericht"), RecordState.deletedField: .bool(true)],
+                                 replica: "r-anna", author: "Kees", time: Self.time)
+            default: attempt.edit(["acknowledgeBy": .string("2027-01-01")], replica: "r-anna", author: "Kees", time: Self.time)
+            }
+            #expect(throws: Problem.self) { try Self.decide([attempt], by: carer, replica: "r-anna", stored: stored) }
+            do {
+                _ = try Self.decide([attempt], by: carer, replica: "r-anna", stored: stored)
+            } catch let problem as Problem {
+                #expect(problem.type == "urn:veld:problem:field-forbidden", "\(problem)")
+            }
+
+            // The office may do each of these; its delete keeps the fields as they were.
+            var byOffice = bulletin
+            if action < 2 {
+                byOffice.delete(allFields: Schemas.bulletin.reassertedByDelete(of: bulletin, role: .office),
+                                replica: "r-olga", author: "olga", time: Self.time)
+            } else {
+                byOffice.edit(["status": .string("ingetrokken")], replica: "r-olga", author: "olga", time: Self.time)
+            }
+            #expect(throws: Never.self) { try Self.decide([byOffice], by: Self.office, replica: "r-olga", stored: stored) }
+
+            // The carer's acknowledgement of it, in a location, is theirs to make.
+            var acknowledgement = RecordState(id: RecordIDs.make(), type: "acknowledgement", scope: "loc-a")
+            acknowledgement.edit(["bulletin": .string(bulletin.id), "acknowledgedOn": .string("2026-11-24"),
+                                  "acknowledgedBy": .string("team A"), "attendedMeeting": .bool(code % 2 == 0)],
+                                 replica: "r-anna", author: "Kees", time: Self.time)
+            let onLocation = Pusher(tokenID: "tok_anna", user: "Kees", role: .carer, scopes: ScopeFilter(["loc-a"]))
+            #expect(throws: Never.self) { try Self.decide([acknowledgement], by: onLocation, replica: "r-anna", stored: [:]) }
         }
     }
 }

@@ -25,7 +25,11 @@ import VeldProtocol
         let errors = Schemas.validate(Self.visit(["kind": .string("feest"), "visitedAt": .string("2026-13-01"),
                                                   "themes": .string("veiligheid"), "nonsense": .bool(true)]))
         let byField = Dictionary(errors.map { ($0.field ?? "", $0) }, uniquingKeysWith: { a, _ in a })
-        #expect(byField["kind"]?.problem == .notAChoice("feest", allowed: ["werkbezoek", "kwaliteitsbezoek", "dialoog", "zorgplanbespreking", "overig"]))
+        #expect(byField["kind"]?.problem == .notAChoice("feest", allowed: ["werkbezoek", "kwaliteitsbezoek", "dialoog", "overig", "organisatiescan",
+                                                                         "consultatie", "startbijeenkomst", "regiotafel",
+                                                                         "bestuurlijk overleg", "gesprek cliëntenraad"]))
+        // A retired value is still valid: records that hold it stay as they are.
+        #expect(Schemas.validate(Self.visit(["kind": .string("zorgplanbespreking")])) == [])
         #expect(byField["visitedAt"]?.problem == .invalidDate("2026-13-01"))
         #expect(byField["themes"]?.problem == .wrongShape(expected: FieldKind.choices(Schemas.kwaliteitskaderThemes).description, got: "a string"))
         #expect(byField["nonsense"] != nil)

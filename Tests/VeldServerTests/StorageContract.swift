@@ -42,6 +42,7 @@ enum StorageContract: String, CaseIterable, Sendable, CustomTestStringConvertibl
     case receiptsAreRecordedOnce
     case receiptConfirmationsReachOnlyTheirToken
     case modulesAreAddedOneAtATime
+    case anOlderReleasesBuiltInIsUpgraded
 
     var testDescription: String { rawValue }
 
@@ -72,10 +73,44 @@ enum StorageContract: String, CaseIterable, Sendable, CustomTestStringConvertibl
         case .receiptsAreRecordedOnce: try await Self.receiptsAreRecordedOnce(make)
         case .receiptConfirmationsReachOnlyTheirToken: try await Self.receiptConfirmationsReachOnlyTheirToken(make)
         case .modulesAreAddedOneAtATime: try await Self.modulesAreAddedOneAtATime(make)
+        case .anOlderReleasesBuiltInIsUpgraded: try await Self.anOlderReleasesBuiltInIsUpgraded(make)
         }
     }
 
     // MARK: Modules
+
+    /// A database that an older release served holds that release's `veld-core` (and an
+    /// organisation's module beside it): this release's built-in is stored as its next
+    /// version, kept beside the old one, the organisation's module stays in force, and
+    /// what the old version accepted is still valid.
+    static func anOlderReleasesBuiltInIsUpgraded(_ make: StorageFactory) async throws {
+        let storage = try await make()
+        let old = try ModuleDocument.parse(try ExampleModules.releasedVeldCore(2))
+        try await storage.addModule(StoredModule(name: old.module, version: old.version,
+                                                 document: String(decoding: try StableJSON.encode(old), as: UTF8.self),
+                                                 addedAt: Fixture.time, addedBy: "release 0.2")) { _ in }
+        _ = try await ModuleSets.add(try ExampleModules.klachten(), to: storage, by: "admin:a", at: Fixture.time)
+        let before = try await ModuleSets.published(storage).set
+        #expect(before.modules.map(\.version) == [2, 1])
+        #expect(before.named("melding") == nil)
+        try await ModuleSets.installBuiltIns(storage, at: Fixture.time)
+        let stored = try await storage.storedModules()
+        #expect(stored.filter { $0.name == "veld-core" }.map(\.version).sorted() == [2, 3])
+        let after = try await ModuleSets.published(storage).set
+        #expect(after.modules.map(\.module) == ["veld-core", "klachten"])
+        #expect(after.modules.map(\.version) == [Modules.builtIn[0].version, 1])
+        #expect(after.named("melding") != nil && after.named("klacht") != nil)
+        #expect(after.version == before.version + 1)
+        // A care plan as release 0.2 made them (financing, approvedBy) is valid under the new set.
+        var plan = RecordState(id: RecordIDs.make(), type: "carePlan", scope: "loc-zonnehof")
+        plan.edit(["clientCode": .string("ZH-0042"), "financing": .string("pgb"), "careStart": .string("2026-10-01"),
+                   "status": .string("vastgesteld"), "approvedBy": .string("Directie")],
+                  replica: "r-office", author: "office", time: Fixture.time)
+        #expect(before.validate(plan) == [] && after.validate(plan) == [])
+        // Installing again changes nothing.
+        try await ModuleSets.installBuiltIns(storage, at: Fixture.time)
+        #expect(try await storage.storedModules().count == stored.count)
+    }
 
     /// A module change is checked against what is stored in its own transaction: a refused
     /// one stores nothing, and of concurrent changes that clash (two modules defining one

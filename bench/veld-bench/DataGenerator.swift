@@ -125,12 +125,12 @@ struct DataGenerator: Sendable {
             var f: [String: FieldValue] = [
                 "visitedAt": .string(Dutch.date(&random)),
                 "visitor": .string(random.pick(Self.people)),
-                "kind": .string(random.pick(["werkbezoek", "kwaliteitsbezoek", "dialoog", "zorgplanbespreking", "overig"])),
+                "kind": .string(random.pick(["werkbezoek", "kwaliteitsbezoek", "dialoog", "organisatiescan", "overig"])),
                 "summary": .string(random.pick(Dutch.summaries)),
                 "observations": .string(Dutch.sentences(1 + Int(random.next() % 2), &random)),
                 "themes": .strings(Array(Set((0..<(1 + Int(random.next() % 3))).map { _ in random.pick(Schemas.kwaliteitskaderThemes) }))
                     .sorted()),
-                "councilInvolved": .bool(random.chance(0.4)),
+                "participation": .strings([random.chance(0.4) ? random.pick(["cliëntenraad", "verwantenraad", "adviesgroep"]) : "geen"]),
                 "status": .string("concept"),
             ]
             if random.chance(0.3) {
@@ -151,7 +151,8 @@ struct DataGenerator: Sendable {
         case "carePlan":
             return [
                 "clientCode": .string("ZC-" + String(format: "%04d", Int(random.next() % 10_000)) + "-" + random.pick(["K", "M", "P", "T"])),
-                "financing": .string(random.pick(["Wlz", "Wlz", "Wlz", "Wmo", "Zvw", "pgb"])),
+                "law": .string(random.pick(["Wlz", "Wlz", "Wlz", "Wmo", "Zvw", "Jeugdwet"])),
+                "deliveryForm": .string(random.pick(["ZIN", "ZIN", "pgb", "vpt"])),
                 "careStart": .string(Dutch.date(&random)),
                 "participants": .strings(["cliënt", random.pick(["naasten", "mantelzorger", "wettelijk vertegenwoordiger"]), "professionals"]),
                 "riskAssessment": .string(Dutch.sentences(1, &random)),

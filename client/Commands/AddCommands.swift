@@ -15,15 +15,19 @@ enum VisitNoun: RecordNoun {
 
         @OptionGroup var home: HomeOptions
         @Option(help: "Location scope, e.g. loc-zonnehof.") var location: String
-        @Option(help: "Kind: werkbezoek, kwaliteitsbezoek, dialoog, zorgplanbespreking, overig.") var kind: String
+        @Option(help: ArgumentHelp("Kind: \(Offered.values(VisitNoun.schema, "kind")).")) var kind: String
         @Option(help: "Day of the visit, YYYY-MM-DD.") var date: String
         @Option(help: "One-line summary.") var summary: String
         @Option(help: "What was seen and heard.") var observations: String?
         @Option(help: ArgumentHelp("Read the observations from a file (- for standard input).", valueName: "file"))
         var observationsFile: String?
         @Option(help: "Who visited (default: your user name).") var visitor: String?
-        @Option(help: "Kwaliteitskader themes, comma-separated (e.g. \"veiligheid, informatie\").") var themes: String?
-        @Flag(inversion: .prefixedNo, help: "Whether the cliëntenraad took part.") var councilInvolved: Bool?
+        @Option(help: "Kwaliteitskader Verpleeghuiszorg themes, comma-separated (e.g. \"veiligheid, informatie\").")
+        var themes: String?
+        @Option(help: ArgumentHelp("Gehandicaptenzorg framework themes, comma-separated: \(Offered.values(VisitNoun.schema, "gzThemes")).", valueName: "themes"))
+        var gzThemes: String?
+        @Option(help: ArgumentHelp("Which council or group took part, comma-separated: \(Offered.values(VisitNoun.schema, "participation")).", valueName: "bodies"))
+        var participation: String?
         @Option(help: "Follow-up questions or agreements.") var followUp: String?
         @Option(help: ArgumentHelp("Read the follow-up from a file (- for standard input).", valueName: "file"))
         var followUpFile: String?
@@ -36,7 +40,7 @@ enum VisitNoun: RecordNoun {
             try AddRecord.run(home: home, schema: VisitNoun.schema, scope: location, input: [
                 "visitedAt": date, "kind": kind, "summary": summary, "visitor": visitor,
                 "observations": try LongText.either(observations, file: observationsFile, option: "observations"),
-                "themes": themes, "councilInvolved": councilInvolved.map { $0 ? "true" : "false" },
+                "themes": themes, "gzThemes": gzThemes, "participation": participation,
                 "followUp": try LongText.either(followUp, file: followUpFile, option: "follow-up"),
                 "followUpDue": followUpDue, "status": status,
             ], json: json)
@@ -47,9 +51,9 @@ enum VisitNoun: RecordNoun {
 enum CarePlanNoun: RecordNoun {
     static let schema = Schemas.carePlan
     static let columns: [TableColumn] = [
-        .id, .scope, .field("CLIENT", "clientCode", width: 10), .field("FINANCING", "financing", width: 9),
-        .field("START", "careStart", width: 10), .field("DISCUSSED", "lastDiscussedAt", width: 10),
-        .field("STATUS", "status", width: 11), .field("APPROVED BY", "approvedBy", width: 0),
+        .id, .scope, .field("CLIENT", "clientCode", width: 10), .field("LAW", "law", width: 8),
+        .field("FORM", "deliveryForm", width: 4), .field("START", "careStart", width: 10),
+        .field("STATUS", "status", width: 11), .field("REVIEWED BY", "reviewedBy", width: 0),
     ]
 
     struct Add: ParsableCommand {
@@ -58,7 +62,10 @@ enum CarePlanNoun: RecordNoun {
         @OptionGroup var home: HomeOptions
         @Option(help: "Location scope, e.g. loc-zonnehof.") var location: String
         @Option(help: "Pseudonymous client code (never a BSN or a name).") var clientCode: String
-        @Option(help: "Financing: Wlz, Wmo, Jeugdwet, Zvw, pgb.") var financing: String
+        @Option(help: ArgumentHelp("The law financing the care: \(Offered.values(CarePlanNoun.schema, "law")).")) var law: String?
+        @Option(help: ArgumentHelp("Delivery form: \(Offered.values(CarePlanNoun.schema, "deliveryForm")) (pgb is a form, not a law).", valueName: "form"))
+        var deliveryForm: String?
+        @Option(help: "Who finances it, e.g. \"Zorgkantoor Noord\" or a municipality.") var financier: String?
         @Option(help: "First day of care, YYYY-MM-DD.") var careStart: String
         @Option(help: "Last time discussed with the client, YYYY-MM-DD.") var lastDiscussed: String?
         @Option(help: "Who took part, comma-separated: cliënt, naasten, mantelzorger, wettelijk vertegenwoordiger, professionals.")
@@ -69,17 +76,24 @@ enum CarePlanNoun: RecordNoun {
         @Option(help: "Agreements with client and relatives.") var agreements: String?
         @Option(help: ArgumentHelp("Read the agreements from a file (- for standard input).", valueName: "file"))
         var agreementsFile: String?
-        @Option(help: "concept (default), besproken, or vastgesteld (office only).") var status: String = "concept"
-        @Option(help: "Who approved the plan (office only).") var approvedBy: String?
+        @Option(help: ArgumentHelp("With whom it was agreed, comma-separated: \(Offered.values(CarePlanNoun.schema, "agreedWith")).", valueName: "people"))
+        var agreedWith: String?
+        @Option(help: "Day it was agreed with them, YYYY-MM-DD.") var agreedOn: String?
+        @Option(help: ArgumentHelp("The professional responsible for the plan.", valueName: "name")) var responsibleProfessional: String?
+        @Option(help: ArgumentHelp("When the plan is next evaluated, YYYY-MM-DD.", valueName: "date")) var nextEvaluation: String?
+        @Option(help: ArgumentHelp("\(Offered.values(CarePlanNoun.schema, "status")); concept is the default.")) var status: String = "concept"
+        @Option(help: "Who at the office reviewed the plan (office only).") var reviewedBy: String?
+        @Option(help: "Day of the office's review, YYYY-MM-DD (office only).") var reviewedOn: String?
         @Flag(help: "Print the new record as JSON.") var json = false
 
         func run() throws {
             try AddRecord.run(home: home, schema: CarePlanNoun.schema, scope: location, input: [
-                "clientCode": clientCode, "financing": financing, "careStart": careStart,
-                "lastDiscussedAt": lastDiscussed, "participants": participants,
+                "clientCode": clientCode, "law": law, "deliveryForm": deliveryForm, "financier": financier,
+                "careStart": careStart, "lastDiscussedAt": lastDiscussed, "participants": participants,
                 "riskAssessment": try LongText.either(riskAssessment, file: riskAssessmentFile, option: "risk-assessment"),
                 "agreements": try LongText.either(agreements, file: agreementsFile, option: "agreements"),
-                "status": status, "approvedBy": approvedBy,
+                "agreedWith": agreedWith, "agreedOn": agreedOn, "responsibleProfessional": responsibleProfessional,
+                "nextEvaluationDue": nextEvaluation, "status": status, "reviewedBy": reviewedBy, "reviewedOn": reviewedOn,
             ], json: json)
         }
     }
@@ -147,5 +161,13 @@ enum CouncilNoun: RecordNoun {
                 "receivedAt": receivedAt, "responseDue": responseDue, "status": status,
             ], json: json)
         }
+    }
+}
+
+/// The values of a built-in field that `--help` offers (retired ones left out), quoted
+/// where they hold a space, so the help of a typed command follows its module.
+enum Offered {
+    static func values(_ schema: RecordSchema, _ field: String) -> String {
+        (schema.field(field)?.offeredValues ?? []).map { $0.contains(" ") ? "\"\($0)\"" : $0 }.joined(separator: ", ")
     }
 }

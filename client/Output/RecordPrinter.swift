@@ -95,7 +95,12 @@ enum RecordPrinter {
             print(String(decoding: try StableJSON.encode(output, pretty: true), as: UTF8.self))
             return
         }
-        let counts = Schemas.all.map { "\(status.recordsByType[$0.type] ?? 0) \($0.type)" }.joined(separator: ", ")
+        // Every type this device holds records of (a module's too), the built-in ones in
+        // their order first; types without records are left out, so the line stays short.
+        let order = Dictionary(uniqueKeysWithValues: Schemas.all.enumerated().map { ($1.type, $0) })
+        let held = status.recordsByType.filter { $0.value > 0 }
+            .sorted { (order[$0.key] ?? .max, $0.key) < (order[$1.key] ?? .max, $1.key) }
+        let counts = held.isEmpty ? "none" : held.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
         print("Profile    \(status.profile.user) (\(status.profile.role.rawValue)), replica \(status.profile.replicaID)")
         if let identity = status.identity {
             print("Token      \(identity.token): \(identity.user), \(identity.role.rawValue), scopes \(identity.scopes.joined(separator: ", "))")
