@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Validates every module in protocol/modules/ and examples/modules/ against protocol/module.schema.json (JSON
+# Validates every module in protocol/modules/ (released versions too) and examples/modules/ against protocol/module.schema.json (JSON
 # Schema 2020-12) with Python's jsonschema, and shows the schema refuses what it must: a
 # few broken copies of the first module are checked too and must fail. Installs jsonschema
 # from PyPI when it is missing (scripts/python-tool.sh).
@@ -15,7 +15,7 @@ from jsonschema import Draft202012Validator
 schema = json.load(open("protocol/module.schema.json"))
 Draft202012Validator.check_schema(schema)
 validator = Draft202012Validator(schema)
-modules = sorted(glob.glob("protocol/modules/*.json")) + sorted(glob.glob("examples/modules/*.json"))
+modules = sorted(glob.glob("protocol/modules/*.json")) + sorted(glob.glob("protocol/modules/released/*.json")) + sorted(glob.glob("examples/modules/*.json"))
 if not modules:
     sys.exit("check-modules: no modules in protocol/modules")
 failed = False

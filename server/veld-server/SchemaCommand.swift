@@ -36,8 +36,16 @@ struct SchemaCommand: AsyncParsableCommand {
                 let added = stored.last { $0.name == module.module && $0.version == module.version }
                 // A release stores its built-in modules itself (serve, migrate): those are "built in".
                 let from = added.flatMap { $0.addedBy.hasPrefix("release ") ? nil : "\($0.addedBy) \(InternetTime.format($0.addedAt))" } ?? "built in"
-                let types = module.types.map { $0.type + ($0.deprecated == true ? " (deprecated)" : "") }.joined(separator: ", ")
-                print(module.module.padding(20) + " " + String(module.version).padding(8) + " " + from.padding(32) + " " + types)
+                let types = module.types.map { $0.type + ($0.deprecated == true ? " (deprecated)" : "") }
+                // The types wrap within their column, so the table fits 100 columns.
+                var lines: [String] = [], line = ""
+                for (index, type) in types.enumerated() {
+                    let item = type + (index < types.count - 1 ? "," : "")
+                    if !line.isEmpty && line.count + 1 + item.count > 37 { lines.append(line); line = item } else { line += (line.isEmpty ? "" : " ") + item }
+                }
+                lines.append(line)
+                print(module.module.padding(20) + " " + String(module.version).padding(8) + " " + from.padding(32) + " " + lines[0])
+                for more in lines.dropFirst() { print(String(repeating: " ", count: 63) + more) }
             }
         }
     }
