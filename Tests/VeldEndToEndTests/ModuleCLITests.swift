@@ -82,5 +82,16 @@ import VeldTestSupport
         // A visitor cannot take the office's decision back.
         let undo = try veld(anna, "edit", String(anID.prefix(8)), "status=ontvangen")
         #expect(undo.status != 0 && undo.stderr.contains("afgehandeld"), "\(undo.stderr)")
+
+        // A conflict in a module's field is settled with a typed value, as for a built-in type.
+        #expect(try veld(anna, "edit", String(anID.prefix(8)), "subject=Koud eten op afdeling 2").status == 0)
+        #expect(try veld(office, "edit", String(anID.prefix(8)), "subject=Koude maaltijden").status == 0)
+        #expect(try veld(anna, "sync").status == 0)
+        #expect(try veld(office, "sync").stdout.contains("new conflicts 1"))
+        let typo = try veld(office, "resolve", String(anID.prefix(8)), "--field", "channel", "--value", "per duif")
+        #expect(typo.status != 0, "\(typo.stdout)")
+        let resolved = try veld(office, "resolve", String(anID.prefix(8)), "--field", "subject", "--value", "Koude maaltijden op afdeling 2")
+        #expect(resolved.status == 0 && resolved.stdout.contains("Resolved subject of klacht"), "\(resolved.stdout) \(resolved.stderr)")
+        #expect(try veld(office, "show", String(anID.prefix(8))).stdout.contains("Koude maaltijden op afdeling 2"))
     }
 }

@@ -148,7 +148,7 @@ struct Resolve: ParsableCommand {
                 resolution = .take(take - 1)
             } else {
                 let text = try LongText.either(value, file: valueFile, option: "value") ?? ""
-                resolution = .value(try parse(text, field: field, state: state))
+                resolution = .value(try parse(text, field: field, state: state, store: store))
             }
             let resolved = try store.resolve(id: state.id, [field: resolution])
             print("Resolved \(field) of \(resolved.type) \(resolved.id).")
@@ -157,8 +157,10 @@ struct Resolve: ParsableCommand {
         try interactive(store, state)
     }
 
-    private func parse(_ text: String, field: String, state: RecordState) throws -> FieldValue {
-        guard let schema = Schemas.named(state.type)?.field(field) else {
+    /// A typed value read against the set this device keeps, so a type of an added module
+    /// resolves like a built-in one.
+    private func parse(_ text: String, field: String, state: RecordState, store: LocalStore) throws -> FieldValue {
+        guard let schema = try store.schemaSet().named(state.type)?.field(field) else {
             throw LocalStoreError(.notInConflict(id: state.id, field: field), home: home.url)
         }
         return try FieldInput.parse(text, for: schema, recordID: state.id, type: state.type)
@@ -195,7 +197,7 @@ struct Resolve: ParsableCommand {
             } else if answer == "e" {
                 print("New value (one line): ", terminator: "")
                 let line = readLine() ?? ""
-                resolutions[conflict.field] = .value(try parse(line, field: conflict.field, state: state))
+                resolutions[conflict.field] = .value(try parse(line, field: conflict.field, state: state, store: store))
             }
         }
         guard !resolutions.isEmpty else {
