@@ -126,9 +126,10 @@ let package = Package(
             swiftSettings: strict
         ),
         // Test helpers every test target shares (not shipped).
+        .target(name: "CVeldSpawn", path: "Tests/CVeldSpawn"),
         .target(
             name: "VeldTestSupport",
-            dependencies: [.product(name: "PropertyBased", package: "swift-property-based")],
+            dependencies: ["CVeldSpawn", .product(name: "PropertyBased", package: "swift-property-based")],
             path: "Tests/VeldTestSupport",
             swiftSettings: strict
         ),
@@ -179,7 +180,7 @@ let package = Package(
         ),
         .testTarget(
             name: "VeldCLITests",
-            dependencies: ["veld", "VeldCore", "VeldProtocol"],
+            dependencies: ["veld", "VeldCore", "VeldProtocol", "VeldTestSupport"],
             swiftSettings: strict
         ),
     ],

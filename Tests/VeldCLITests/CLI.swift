@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VeldTestSupport
 
 /// Runs the `veld` binary against a fresh profile folder of its own.
 ///
@@ -79,16 +80,14 @@ final class CLI: Sendable {
             try? output.close()
             try? errors.close()
         }
-        let input: FileHandle
+        var input: FileHandle?
         if let stdin {
             guard FileManager.default.createFile(atPath: inURL.path, contents: stdin) else {
                 throw CLIError("cannot create \(inURL.path)")
             }
             input = try FileHandle(forReadingFrom: inURL)
-        } else {
-            input = FileHandle.nullDevice
         }
-        defer { if stdin != nil { try? input.close() } }
+        defer { try? input?.close() }
 
         var env = ProcessInfo.processInfo.environment
         env["VELD_HOME"] = home.path
@@ -97,26 +96,10 @@ final class CLI: Sendable {
         env["COLUMNS"] = "100"
         for (key, value) in environment { env[key] = value }
 
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        process.environment = env
-        process.currentDirectoryURL = root
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = errors
-
-        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-            process.terminationHandler = { process in
-                continuation.resume(returning: process.terminationStatus)
-            }
-            do {
-                try process.run()
-            } catch {
-                process.terminationHandler = nil
-                continuation.resume(throwing: error)
-            }
-        }
+        let child = try Subprocess(binary, arguments, environment: env, directory: root,
+                                   stdin: input.map { .descriptor($0.fileDescriptor) } ?? .null,
+                                   stdout: .descriptor(output.fileDescriptor), stderr: .descriptor(errors.fileDescriptor))
+        let status = await child.terminated().code
         let stdoutData = (try? Data(contentsOf: outURL)) ?? Data()
         let stderrData = (try? Data(contentsOf: errURL)) ?? Data()
         return Result(arguments: arguments, exitCode: status,

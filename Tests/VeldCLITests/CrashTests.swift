@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import VeldCore
 import VeldProtocol
+import VeldTestSupport
 
 /// A `veld` process killed with SIGKILL at a random moment while it writes: reopening
 /// must find a consistent database that holds every change the process acknowledged.
@@ -37,15 +38,11 @@ import VeldProtocol
         var acknowledged: [(id: String, counter: UInt64)] = []
 
         for round in 0..<6 {
-            let process = Process()
-            process.executableURL = try Self.binary()
-            process.arguments = ["debug", "write-loop", "--count", "100000", "--home", home.path]
-            let output = Pipe()
-            process.standardOutput = output
-            process.standardError = FileHandle.nullDevice
+            let process = try Subprocess(try Self.binary(), ["debug", "write-loop", "--count", "100000", "--home", home.path],
+                                         stdout: .pipe)
+            let output = process.stdout!
             let collector = Collector()
-            output.fileHandleForReading.readabilityHandler = { handle in collector.append(handle.availableData) }
-            try process.run()
+            output.readabilityHandler = { handle in collector.append(handle.availableData) }
             // Let it write a while (at least a few changes), then kill it without warning.
             let target = 5 + (round * 37) % 60
             let deadline = Date().addingTimeInterval(20)
@@ -53,11 +50,11 @@ import VeldProtocol
                 usleep(2_000)
             }
             usleep(UInt32(1_000 * (round * 7 % 11)))
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-            output.fileHandleForReading.readabilityHandler = nil
-            collector.append(output.fileHandleForReading.readDataToEndOfFile())
-            #expect(process.terminationReason == .uncaughtSignal, "round \(round): the writer ended before it was killed")
+            process.send(SIGKILL)
+            let ended = process.wait()
+            output.readabilityHandler = nil
+            collector.append(output.readDataToEndOfFile())
+            #expect(ended == .signalled(SIGKILL), "round \(round): the writer ended before it was killed (\(ended))")
             for line in collector.completeLines {
                 let parts = line.split(separator: " ")
                 try #require(parts.count == 2, "unexpected line '\(line)'")

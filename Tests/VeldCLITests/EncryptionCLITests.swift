@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import VeldCore
 import VeldProtocol
+import VeldTestSupport
 
 /// Encryption at rest through the `veld` binary: a note's text is nowhere in the
 /// database, WAL or journal, after a clean close and after SIGKILL; `veld key rotate`
@@ -19,22 +20,19 @@ import VeldProtocol
     /// Runs `veld debug write-loop` with `phrase` until it has acknowledged `lines` changes,
     /// then kills it with SIGKILL; returns the ids it acknowledged.
     static func writeAndKill(home: URL, phrase: String, lines: Int) throws -> Set<String> {
-        let process = Process()
-        process.executableURL = try CrashTests.binary()
-        process.arguments = ["debug", "write-loop", "--count", "100000", "--phrase", phrase, "--home", home.path]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
+        let process = try Subprocess(try CrashTests.binary(),
+                                     ["debug", "write-loop", "--count", "100000", "--phrase", phrase, "--home", home.path],
+                                     stdout: .pipe)
+        let output = process.stdout!
         let collector = CrashTests.Collector()
-        output.fileHandleForReading.readabilityHandler = { handle in collector.append(handle.availableData) }
-        try process.run()
+        output.readabilityHandler = { handle in collector.append(handle.availableData) }
         let deadline = Date().addingTimeInterval(20)
         while collector.lineCount < lines && process.isRunning && Date() < deadline { usleep(2_000) }
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-        output.fileHandleForReading.readabilityHandler = nil
-        collector.append(output.fileHandleForReading.readDataToEndOfFile())
-        #expect(process.terminationReason == .uncaughtSignal, "the writer ended before it was killed")
+        process.send(SIGKILL)
+        let ended = process.wait()
+        output.readabilityHandler = nil
+        collector.append(output.readDataToEndOfFile())
+        #expect(ended == .signalled(SIGKILL), "the writer ended before it was killed (\(ended))")
         return Set(collector.completeLines.compactMap { $0.split(separator: " ").first.map(String.init) })
     }
 
@@ -69,15 +67,10 @@ import VeldProtocol
         let records = try LocalStore.open(home: cli.home).records()
         var generation = try LocalStore.open(home: cli.home).keyStatus().generation
         for round in 0..<5 {
-            let process = Process()
-            process.executableURL = try CrashTests.binary()
-            process.arguments = ["key", "rotate", "--home", cli.home.path]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
+            let process = try Subprocess(try CrashTests.binary(), ["key", "rotate", "--home", cli.home.path])
             usleep(UInt32(20_000 + round * 45_000))
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            process.send(SIGKILL)
+            process.wait()
             let store = try LocalStore.open(home: cli.home)
             #expect(try store.integrityProblems() == [])
             #expect(try store.records() == records, "round \(round): the records changed")

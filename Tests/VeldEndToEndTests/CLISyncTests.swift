@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import VeldCore
 import VeldProtocol
+import VeldTestSupport
 
 /// `veld sync` and `veld status`, the built binary against a live server.
 @Suite struct CLISyncTests {
@@ -71,15 +72,10 @@ import VeldProtocol
         }
         // Kill `veld sync` a few times at different moments.
         for round in 0..<3 {
-            let process = Process()
-            process.executableURL = Binaries.cli
-            process.arguments = ["sync", "--batch-size", "8", "--home", anna.url.path]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
+            let process = try Subprocess(Binaries.cli, ["sync", "--batch-size", "8", "--home", anna.url.path])
             usleep(UInt32(60_000 + round * 70_000))
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            process.send(SIGKILL)
+            process.wait()
         }
         #expect(try LocalStore.open(home: anna.url).integrityProblems() == [])
         let final = try Binaries.run(Binaries.cli, ["sync", "--home", anna.url.path])

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import VeldCore
 import VeldProtocol
+import VeldTestSupport
 
 /// The office's work with the CLI alone, against a live server: see the queue, compare
 /// values, resolve (by number, by a merged text, from a file, interactively), sync, and
@@ -23,23 +24,7 @@ import VeldProtocol
         }
 
         func run(_ arguments: [String], stdin: String? = nil) throws -> Binaries.Result {
-            let process = Process()
-            process.executableURL = Binaries.cli
-            process.arguments = arguments + ["--home", home.url.path]
-            let out = Pipe()
-            let err = Pipe()
-            let input = Pipe()
-            process.standardOutput = out
-            process.standardError = err
-            process.standardInput = input
-            try process.run()
-            if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-            try input.fileHandleForWriting.close()
-            let outData = out.fileHandleForReading.readDataToEndOfFile()
-            let errData = err.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return Binaries.Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                                   stderr: String(decoding: errData, as: UTF8.self))
+            try Binaries.run(Binaries.cli, arguments + ["--home", home.url.path], stdin: stdin ?? "")
         }
 
         func json(_ arguments: String...) throws -> Any {

@@ -1,6 +1,7 @@
 import Foundation
 import VeldCore
 import VeldProtocol
+import VeldTestSupport
 
 /// Where the binaries under test are: beside the test bundle, or `VELD_BIN_DIR`.
 enum Binaries {
@@ -21,26 +22,11 @@ enum Binaries {
 
     /// Runs a binary to completion.
     static func run(_ binary: URL, _ arguments: [String], environment: [String: String] = [:], stdin: String? = nil) throws -> Result {
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        let input = Pipe()
-        process.standardInput = stdin == nil ? FileHandle.nullDevice : input
-        try process.run()
-        if let stdin {
-            input.fileHandleForWriting.write(Data(stdin.utf8))
-            try? input.fileHandleForWriting.close()
-        }
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                      stderr: String(decoding: errData, as: UTF8.self))
+        let outcome = try Subprocess.run(binary, arguments,
+                                         environment: ProcessInfo.processInfo.environment.merging(environment) { $1 },
+                                         input: stdin.map { Data($0.utf8) })
+        return Result(status: outcome.status, stdout: String(decoding: outcome.stdout, as: UTF8.self),
+                      stderr: String(decoding: outcome.stderr, as: UTF8.self))
     }
 }
 
@@ -62,7 +48,7 @@ final class ServerProcess: @unchecked Sendable {
     var database: String { folder.url.appendingPathComponent("server.sqlite").path }
     /// Set for a server on PostgreSQL instead of its embedded SQLite.
     let databaseURL: String?
-    private(set) var process: Process?
+    private(set) var process: Subprocess?
     private(set) var url: URL?
 
     /// Arguments given to every `serve` (such as --tls-cert and --tls-key).
@@ -78,33 +64,31 @@ final class ServerProcess: @unchecked Sendable {
     /// The arguments that choose this server's database.
     var databaseArguments: [String] { databaseURL.map { ["--database", $0] } ?? ["--db", database] }
 
-    deinit { process?.terminate(); process?.waitUntilExit() }
+    deinit { process?.send(SIGTERM); process?.wait() }
 
     /// Starts the server (again) on the same database, on a new free port.
     func start() throws {
-        let process = Process()
-        process.executableURL = Binaries.server
-        process.arguments = ["serve"] + databaseArguments + ["--port", "0", "--log-level", "warning"] + serveArguments
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try Subprocess(Binaries.server,
+                                     ["serve"] + databaseArguments + ["--port", "0", "--log-level", "warning"] + serveArguments,
+                                     stdout: .pipe)
+        let out = process.stdout!
         // The first line says where it listens.
         var buffer = Data()
         let deadline = Date().addingTimeInterval(30)
         while !buffer.contains(10), Date() < deadline {
-            let chunk = out.fileHandleForReading.availableData
+            let chunk = out.availableData
             if chunk.isEmpty { break }
             buffer.append(chunk)
         }
         let line = String(decoding: buffer, as: UTF8.self)
         guard let range = line.range(of: "https://127.0.0.1:") ?? line.range(of: "http://127.0.0.1:"), let end = line[range.upperBound...].firstIndex(where: { !$0.isNumber }),
               let url = URL(string: String(line[range.lowerBound..<end])) else {
-            process.terminate()
+            process.send(SIGKILL)
+            process.wait()
             throw ServerError(message: "veld-server did not say where it listens: '\(line)'")
         }
         // Keep draining its output so the server never blocks on a full pipe.
-        out.fileHandleForReading.readabilityHandler = { handle in _ = handle.availableData }
+        out.readabilityHandler = { handle in _ = handle.availableData }
         self.process = process
         self.url = url
     }
@@ -112,18 +96,18 @@ final class ServerProcess: @unchecked Sendable {
     /// SIGKILL: no chance to finish anything.
     func kill() {
         guard let process else { return }
-        Foundation.kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        process.send(SIGKILL)
+        process.wait()
         self.process = nil
     }
 
     /// SIGTERM: graceful shutdown.
     func stop() -> Int32 {
         guard let process else { return -1 }
-        process.terminate()
-        process.waitUntilExit()
+        process.send(SIGTERM)
+        let ended = process.wait()
         self.process = nil
-        return process.terminationStatus
+        return ended.code
     }
 
     /// Issues a device token through `veld-server token create`.

@@ -34,17 +34,9 @@ public final class TestCA: @unchecked Sendable {
     public func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
 
     private func openssl(_ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["openssl"] + arguments
-        process.standardOutput = FileHandle.nullDevice
-        let err = Pipe()
-        process.standardError = err
-        try process.run()
-        let said = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw Failure(description: "openssl \(arguments.first ?? "") failed: \(String(decoding: said, as: UTF8.self))")
+        let outcome = try Subprocess.run(URL(fileURLWithPath: "/usr/bin/env"), ["openssl"] + arguments)
+        guard outcome.status == 0 else {
+            throw Failure(description: "openssl \(arguments.first ?? "") failed: \(String(decoding: outcome.stderr, as: UTF8.self))")
         }
     }
 
