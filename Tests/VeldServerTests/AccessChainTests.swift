@@ -26,8 +26,43 @@ import VeldTestSupport
             try container.encodeIfPresent(entry.role, forKey: .role)
             try container.encodeIfPresent(entry.replica, forKey: .replica)
             try container.encode(entry.detail, forKey: .detail)
-            try container.encode(entry.records, forKey: .records)
+            if entry.recordsForm == .list || entry.records.isEmpty {
+                try container.encode(entry.records, forKey: .records)
+            } else {
+                try container.encode(Compact(entry.records), forKey: .records)
+            }
             try container.encode(entry.previousHash, forKey: .previousHash)
+        }
+    }
+
+    /// SPEC.md's compact form, written here apart from the server's code: each distinct
+    /// (effect, scope, type) once in the order of first appearance, the ids in order, and
+    /// each id's kind by its index.
+    struct Compact: Codable, Equatable {
+        struct Kind: Codable, Equatable {
+            let effect: String
+            let scope: String
+            let type: String
+        }
+        let ids: [String]
+        let kindOf: [Int]
+        let kinds: [Kind]
+
+        init(_ records: [AccessedRecord]) {
+            var kinds: [Kind] = []
+            var kindOf: [Int] = []
+            for record in records {
+                let kind = Kind(effect: record.effect, scope: record.scope, type: record.type)
+                if let index = kinds.firstIndex(of: kind) {
+                    kindOf.append(index)
+                } else {
+                    kindOf.append(kinds.count)
+                    kinds.append(kind)
+                }
+            }
+            ids = records.map(\.id)
+            self.kindOf = kindOf
+            self.kinds = kinds
         }
     }
 
@@ -47,16 +82,50 @@ import VeldTestSupport
         draft.tokenID = c[11] % 2 == 0 ? nil : text(c[11])
         draft.user = c[11] % 3 == 0 ? nil : text(c[11] / 2)
         draft.role = c[11] % 5 == 0 ? nil : "office"
-        return draft.sealed(seq: seq, previousHash: previous)
+        var entry = draft.sealed(seq: seq, previousHash: previous)
+        if c[6] % 4 != 0, (c[0] / 7) % 3 == 0 {
+            // As a release before the compact form wrote it.
+            entry.recordsForm = .list
+            entry.hash = AccessChain.hash(of: entry)
+        }
+        return entry
     }
 
     @Test func theCanonicalFormIsTheStableJSON() async {
         await checkProperty(count: 300, input: Gen.int(in: 0...1_000_000).array(of: 12...12)) { (codes: [Int]) async throws in
             let entry = Self.entry(codes)
             #expect(AccessChain.canonical(entry) == Array(try StableJSON.encode(Reference(entry: entry))))
-            #expect(AccessEntry.encode(records: entry.records) == String(decoding: try StableJSON.encode(entry.records), as: UTF8.self))
-            #expect(try AccessEntry.decode(records: AccessEntry.encode(records: entry.records)) == entry.records)
+            #expect(AccessEntry.encode(records: entry.records, form: .list) == String(decoding: try StableJSON.encode(entry.records), as: UTF8.self))
+            let compact = AccessEntry.encode(records: entry.records, form: .compact)
+            #expect(compact == String(decoding: entry.records.isEmpty ? Data("[]".utf8) : try StableJSON.encode(Compact(entry.records)), as: UTF8.self))
+            for form in [AccessRecordsForm.list, .compact] {
+                let decoded = try AccessEntry.decode(records: AccessEntry.encode(records: entry.records, form: form))
+                #expect(decoded.records == entry.records)
+                #expect(decoded.form == (entry.records.isEmpty ? .compact : form))
+            }
+            // What `audit --json` shows reads back as the same entry, form included.
+            #expect(try StableJSON.decode(AccessEntry.self, from: StableJSON.encode(entry)) == entry)
         }
+    }
+
+    /// SPEC.md's example entry has the hash SPEC.md gives (worked out there from the
+    /// stable JSON alone, as another team would).
+    @Test func theSpecExampleHashesAsTheSpecSays() throws {
+        let json = #"""
+            {"action":"pull","at":"2026-12-03T11:40:10Z","detail":"since=0 cursor=1 more=false",
+             "hash":"df2c09899efa67b9cfa6e724ac9ac1703c90d3d7b58a2ac3e73d960f27394475",
+             "previousHash":"0334b295587df2ccb380c23b0a8de647c44d6f55011f69b1d82fee97c8888629",
+             "records":[{"effect":"read","id":"9688004f-5a3f-495a-bb60-8a2745f0c4b7","scope":"loc-a","type":"visitNote"},
+                        {"effect":"read","id":"2b7e01c4-8d3a-4f6e-9c15-0a4d7e2f8b93","scope":"loc-a","type":"visitNote"}],
+             "recordsForm":"compact",
+             "replica":"r-9377419fd3c1b15ec762b43a","role":"visitor","seq":2,"status":200,"token":"tok_11fc710c","user":"anna"}
+            """#
+        let entry = try StableJSON.decode(AccessEntry.self, from: Data(json.utf8))
+        #expect(entry.recordsForm == .compact)
+        #expect(AccessChain.hash(of: entry) == entry.hash)
+        var older = entry
+        older.recordsForm = .list
+        #expect(AccessChain.hash(of: older) != entry.hash)
     }
 
     /// Any one field changed (as an edit with sqlite3 would) gives another hash.
@@ -77,6 +146,7 @@ import VeldTestSupport
             case 9: changed.records.append(AccessedRecord(id: "x", type: "", scope: "", effect: "read"))
             case 10: changed.previousHash = String(repeating: "1", count: 64)
             case 11: changed.role = (changed.role ?? "") + "x"
+            case 12 where !changed.records.isEmpty: changed.recordsForm = changed.recordsForm == .list ? .compact : .list
             default:
                 // One record's type, scope or effect (a record is added when there is none).
                 if changed.records.isEmpty { changed.records = [AccessedRecord(id: "x", type: "", scope: "", effect: "read")]; break }

@@ -57,7 +57,7 @@ struct PostgresStorageTests {
             configuration: .init(host: components.host!, port: components.port ?? 5432, username: components.user ?? "veld",
                                  password: components.password, database: String(components.path.dropFirst()), tls: .disable),
             id: 2, logger: logger)
-        try await StorageContract.tamperingIsDetected(storage, AccessLogTables(log: "access_log", index: "access_record", recordColumn: "record_id") { sql in
+        try await StorageContract.tamperingIsDetected(storage, AccessLogTables(log: "access_log", index: "access_record", recordColumn: "record_id", head: "access_head") { sql in
             try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger)
         })
         try await connection.close()

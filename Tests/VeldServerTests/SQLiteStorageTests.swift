@@ -47,7 +47,7 @@ import VeldServer
         let storage = try SQLiteSyncStorage(path: path)
         try await storage.migrate()
         let other = try DatabaseQueue(path: path)
-        try await StorageContract.tamperingIsDetected(storage, AccessLogTables(log: "accessLog", index: "accessRecord", recordColumn: "recordID") { sql in
+        try await StorageContract.tamperingIsDetected(storage, AccessLogTables(log: "accessLog", index: "accessRecord", recordColumn: "recordID", head: "accessHead") { sql in
             try await other.write { try $0.execute(sql: sql) }
         })
         withExtendedLifetime(folder) {}

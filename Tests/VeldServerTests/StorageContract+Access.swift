@@ -194,6 +194,8 @@ struct AccessLogTables: Sendable {
     let log: String
     let index: String
     let recordColumn: String
+    /// The table that keeps the head (seq and hash of the newest entry).
+    let head: String
     let execute: @Sendable (String) async throws -> Void
 }
 
@@ -201,21 +203,46 @@ extension StorageContract {
     /// Every kind of change made outside Veld is found by `--verify`: an entry edited, one
     /// deleted from the middle, the first one deleted, an index row removed (which would
     /// hide an entry from `audit --record`), and a whole entry inserted. Each starts from
-    /// an intact log; `restore` undoes the change.
+    /// an intact log; `restore` undoes the change. An entry in the older list form (as
+    /// releases before the compact form wrote them) verifies, is found by its record, and
+    /// the chain goes on after it.
     static func tamperingIsDetected(_ storage: any SyncStorage, _ tables: AccessLogTables) async throws {
         let anna = try await storage.issueToken(user: "anna", role: .carer, scopes: ["loc-a"])
-        let ids = (0..<5).map { _ in RecordIDs.make() }
-        try await storage.appendAccess(ids.enumerated().map { index, id in
+        let ids = (0..<6).map { _ in RecordIDs.make() }
+        func draft(_ index: Int) -> AccessDraft {
             AccessDraft(at: Fixture.time(plus: index), action: .pull, token: anna.token,
-                        records: [AccessedRecord(id: id, type: "visitNote", scope: "loc-a", effect: "read")])
-        })
+                        records: [AccessedRecord(id: ids[index], type: "visitNote", scope: "loc-a", effect: "read"),
+                                  AccessedRecord(id: ids[index], type: "visitNote", scope: "loc-a", effect: "refused")])
+        }
+        try await storage.appendAccess((0..<5).map(draft))
+        // Entry 5 rewritten as an older release wrote it: the list form, hashed as such.
+        var older = try #require(try await allEntries(storage).first { $0.seq == 5 })
+        #expect(older.recordsForm == .compact)
+        older.recordsForm = .list
+        older.hash = AccessChain.hash(of: older)
+        let list = AccessEntry.encode(records: older.records, form: .list)
+        try await tables.execute("UPDATE \(tables.log) SET records = '\(list)', hash = '\(older.hash)' WHERE seq = 5")
+        try await tables.execute("UPDATE \(tables.head) SET hash = '\(older.hash)' WHERE id = 1")
+        try await storage.appendAccess([draft(5)])
         #expect(try await verify(storage).problems.isEmpty)
+        let found = try await storage.accessEntries(AccessQuery(recordIDs: [ids[4]]))
+        #expect(found.map(\.seq) == [5] && found.first?.recordsForm == .list && found.first?.records == older.records)
+        let newest = try await storage.accessEntries(AccessQuery(recordIDs: [ids[5]]))
+        #expect(newest.map(\.seq) == [6] && newest.first?.recordsForm == .compact && newest.first?.previousHash == older.hash)
+        #expect(newest.first?.records.map(\.effect) == ["read", "refused"])
+
+        let compact = #"{"ids":["\#(ids[1])","\#(ids[1])"],"kindOf":[0,1],"kinds":[{"effect":"read","scope":"loc-a","type":"visitNote"},{"effect":"refused","scope":"loc-a","type":"visitNote"}]}"#
         let cases: [(change: String, restore: String, finds: String)] = [
             ("UPDATE \(tables.log) SET \"user\" = 'bram' WHERE seq = 3", "UPDATE \(tables.log) SET \"user\" = 'anna' WHERE seq = 3",
              "entry 3 was changed"),
             ("UPDATE \(tables.log) SET records = '[]' WHERE seq = 2",
-             "UPDATE \(tables.log) SET records = '[{\"effect\":\"read\",\"id\":\"\(ids[1])\",\"scope\":\"loc-a\",\"type\":\"visitNote\"}]' WHERE seq = 2",
+             "UPDATE \(tables.log) SET records = '\(compact)' WHERE seq = 2",
              "entry 2 was changed"),
+            // The same records in the other form: the hash covers the form.
+            ("UPDATE \(tables.log) SET records = '\(AccessEntry.encode(records: older.records, form: .compact))' WHERE seq = 5",
+             "UPDATE \(tables.log) SET records = '\(list)' WHERE seq = 5",
+             "entry 5 was changed"),
+
             ("DELETE FROM \(tables.index) WHERE seq = 4", "INSERT INTO \(tables.index) (\(tables.recordColumn), seq) VALUES ('\(ids[3])', 4)",
              "record index of entry 4"),
         ]
@@ -226,9 +253,14 @@ extension StorageContract {
             try await tables.execute(restore)
             #expect(try await verify(storage).problems.isEmpty, "after restoring \(change)")
         }
+        // Compact records whose parts do not fit together are not read as anything.
+        try await tables.execute("UPDATE \(tables.log) SET records = '{\"ids\":[\"\(ids[1])\"],\"kindOf\":[3],\"kinds\":[]}' WHERE seq = 2")
+        await #expect { _ = try await verify(storage) } throws: { "\($0)".contains("do not fit together") }
+        try await tables.execute("UPDATE \(tables.log) SET records = '\(compact)' WHERE seq = 2")
+        #expect(try await verify(storage).problems.isEmpty)
         // Deletions cannot be undone here: one after another.
-        try await tables.execute("DELETE FROM \(tables.log) WHERE seq = 5")
-        #expect(try await verify(storage).problems.contains { $0.contains("newest entries (5…5) are missing") })
+        try await tables.execute("DELETE FROM \(tables.log) WHERE seq = 6")
+        #expect(try await verify(storage).problems.contains { $0.contains("newest entries (6…6) are missing") })
         try await tables.execute("DELETE FROM \(tables.log) WHERE seq = 3")
         #expect(try await verify(storage).problems.contains { $0.contains("entries 3…3 are missing") })
         try await tables.execute("DELETE FROM \(tables.log) WHERE seq <= 3")

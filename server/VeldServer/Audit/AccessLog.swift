@@ -35,11 +35,112 @@ public struct AccessEntry: Codable, Hashable, Sendable {
     public var records: [AccessedRecord]
     public var previousHash: String
     public var hash: String
+    /// How `records` is written where it is hashed and stored: `compact` for every entry
+    /// this release writes, `list` for entries written before it (they keep verifying).
+    public var recordsForm: AccessRecordsForm = .compact
 
     public var refused: Bool { status >= 400 }
 
     enum CodingKeys: String, CodingKey {
-        case seq, at, action, status, problem, tokenID = "token", user, role, replica, detail, records, previousHash, hash
+        case seq, at, action, status, problem, tokenID = "token", user, role, replica, detail, records, previousHash, hash, recordsForm
+    }
+}
+
+extension AccessEntry {
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        seq = try container.decode(Int64.self, forKey: .seq)
+        at = try container.decode(Date.self, forKey: .at)
+        action = try container.decode(AccessAction.self, forKey: .action)
+        status = try container.decode(Int.self, forKey: .status)
+        problem = try container.decodeIfPresent(String.self, forKey: .problem)
+        tokenID = try container.decodeIfPresent(String.self, forKey: .tokenID)
+        user = try container.decodeIfPresent(String.self, forKey: .user)
+        role = try container.decodeIfPresent(String.self, forKey: .role)
+        replica = try container.decodeIfPresent(String.self, forKey: .replica)
+        detail = try container.decode(String.self, forKey: .detail)
+        records = try container.decode([AccessedRecord].self, forKey: .records)
+        previousHash = try container.decode(String.self, forKey: .previousHash)
+        hash = try container.decode(String.self, forKey: .hash)
+        recordsForm = try container.decodeIfPresent(AccessRecordsForm.self, forKey: .recordsForm) ?? .list
+    }
+
+    /// As `audit --json` shows it: `records` always as the list, and `recordsForm` for an
+    /// entry whose records are hashed in the compact form (absent for the older `list`).
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(seq, forKey: .seq)
+        try container.encode(at, forKey: .at)
+        try container.encode(action, forKey: .action)
+        try container.encode(status, forKey: .status)
+        try container.encodeIfPresent(problem, forKey: .problem)
+        try container.encodeIfPresent(tokenID, forKey: .tokenID)
+        try container.encodeIfPresent(user, forKey: .user)
+        try container.encodeIfPresent(role, forKey: .role)
+        try container.encodeIfPresent(replica, forKey: .replica)
+        try container.encode(detail, forKey: .detail)
+        try container.encode(records, forKey: .records)
+        try container.encode(previousHash, forKey: .previousHash)
+        try container.encode(hash, forKey: .hash)
+        if recordsForm != .list { try container.encode(recordsForm, forKey: .recordsForm) }
+    }
+}
+
+/// How an entry's records are written where they are hashed and stored.
+///
+/// `list` (entries written before 2026-12-05) is one object per record:
+/// `[{"effect":"read","id":"…","scope":"loc-a","type":"visitNote"},…]`. `compact` names
+/// each distinct (effect, scope, type) once, in the order they first appear, and the
+/// records as their ids in order with the index of their kind:
+/// `{"ids":["…","…"],"kindOf":[0,0],"kinds":[{"effect":"read","scope":"loc-a","type":"visitNote"}]}`.
+/// A pull page's entry names hundreds of records of a few kinds, so the compact form is
+/// about 40 bytes a record instead of about 100. No records is `[]` in both forms.
+public enum AccessRecordsForm: String, Codable, Hashable, Sendable {
+    case list
+    case compact
+}
+
+/// The compact form's JSON, as StableJSON reads and writes it.
+struct CompactAccessRecords: Codable, Hashable {
+    struct Kind: Codable, Hashable {
+        var effect: String
+        var scope: String
+        var type: String
+    }
+    var ids: [String]
+    var kindOf: [Int]
+    var kinds: [Kind]
+
+    init(_ records: [AccessedRecord]) {
+        ids = []
+        kindOf = []
+        kinds = []
+        ids.reserveCapacity(records.count)
+        kindOf.reserveCapacity(records.count)
+        // A page holds a few kinds, mostly in runs: the last one, then a look along the
+        // list, is cheaper than hashing three strings per record.
+        var last = -1
+        for record in records {
+            func matches(_ index: Int) -> Bool {
+                kinds[index].type == record.type && kinds[index].scope == record.scope && kinds[index].effect == record.effect
+            }
+            if last < 0 || !matches(last) {
+                last = kinds.indices.first(where: matches) ?? {
+                    kinds.append(Kind(effect: record.effect, scope: record.scope, type: record.type))
+                    return kinds.count - 1
+                }()
+            }
+            ids.append(record.id)
+            kindOf.append(last)
+        }
+    }
+
+    /// The records, or nil when the parts do not fit together.
+    var records: [AccessedRecord]? {
+        guard ids.count == kindOf.count, kindOf.allSatisfy({ kinds.indices.contains($0) }) else { return nil }
+        return zip(ids, kindOf).map { id, kind in
+            AccessedRecord(id: id, type: kinds[kind].type, scope: kinds[kind].scope, effect: kinds[kind].effect)
+        }
     }
 }
 
@@ -89,7 +190,11 @@ public struct AccessDraft: Hashable, Sendable {
     public var role: String?
     public var replica: String?
     public var detail: String
-    public var records: [AccessedRecord]
+    public var records: [AccessedRecord] {
+        didSet { encodedRecords = nil }
+    }
+    /// The records' compact JSON, when `prepare()` wrote it ahead of the append.
+    private var encodedRecords: [UInt8]?
 
     public init(at: Date, action: AccessAction, status: Int = 200, problem: String? = nil, token: DeviceToken?,
                 replica: String? = nil, detail: String = "", records: [AccessedRecord] = []) {
@@ -105,6 +210,12 @@ public struct AccessDraft: Hashable, Sendable {
         self.records = records
     }
 
+    /// Writes the records' JSON now, in the request's own task, so the storage's single
+    /// writer (where entries are chained one after another) only copies and hashes it.
+    public mutating func prepare() {
+        if encodedRecords == nil { encodedRecords = AccessChain.recordsJSON(records, form: .compact) }
+    }
+
     /// The entry at `seq` after the entry whose hash is `previousHash`, its hash computed.
     public func sealed(seq: Int64, previousHash: String) -> AccessEntry {
         sealedWithRecords(seq: seq, previousHash: previousHash).entry
@@ -113,8 +224,9 @@ public struct AccessDraft: Hashable, Sendable {
     /// The sealed entry and its records' stable JSON (what the storages keep).
     func sealedWithRecords(seq: Int64, previousHash: String) -> (entry: AccessEntry, records: String) {
         var entry = AccessEntry(seq: seq, at: at, action: action, status: status, problem: problem, tokenID: tokenID, user: user,
-                                role: role, replica: replica, detail: detail, records: records, previousHash: previousHash, hash: "")
-        let bytes = AccessChain.recordsJSON(records)
+                                role: role, replica: replica, detail: detail, records: records, previousHash: previousHash, hash: "",
+                                recordsForm: .compact)
+        let bytes = encodedRecords ?? AccessChain.recordsJSON(records, form: .compact)
         entry.hash = AccessChain.hash(of: entry, records: bytes)
         return (entry, String(decoding: bytes, as: UTF8.self))
     }
@@ -136,13 +248,25 @@ extension AccessEntry {
     /// The record ids this entry names, once each, sorted: what the record index holds.
     public var recordIDs: [String] { Array(Set(records.map(\.id))).sorted() }
 
-    /// The stable JSON of `records`, as the storages keep it.
-    public static func encode(records: [AccessedRecord]) -> String {
-        String(decoding: AccessChain.recordsJSON(records), as: UTF8.self)
+    /// The records' stable JSON in `form`, as the storages keep it.
+    public static func encode(records: [AccessedRecord], form: AccessRecordsForm) -> String {
+        String(decoding: AccessChain.recordsJSON(records, form: form), as: UTF8.self)
     }
 
-    public static func decode(records: String) throws -> [AccessedRecord] {
-        try StableJSON.decode([AccessedRecord].self, from: Data(records.utf8))
+    /// The records as a storage keeps them, and the form they were written in (a JSON
+    /// object is the compact form, a non-empty array the list).
+    public static func decode(records text: String) throws -> (records: [AccessedRecord], form: AccessRecordsForm) {
+        let data = Data(text.utf8)
+        guard data.first(where: { ![0x20, 0x0a, 0x0d, 0x09].contains($0) }) == UInt8(ascii: "{") else {
+            let records = try StableJSON.decode([AccessedRecord].self, from: data)
+            // No records is `[]` in both forms, and an entry without records is of the current one.
+            return (records, records.isEmpty ? .compact : .list)
+        }
+        let compact = try StableJSON.decode(CompactAccessRecords.self, from: data)
+        guard let records = compact.records else {
+            throw StorageError.configuration("an access-log entry's records do not fit together (ids, kindOf and kinds); run audit --verify")
+        }
+        return (records, .compact)
     }
 }
 
@@ -167,12 +291,12 @@ public enum AccessChain {
     /// and this is on the path of every pull. Byte for byte what `StableJSON` writes
     /// (a test holds it to that).
     public static func canonical(_ entry: AccessEntry) -> [UInt8] {
-        canonical(entry, records: recordsJSON(entry.records))
+        canonical(entry, records: recordsJSON(entry.records, form: entry.recordsForm))
     }
 
     static func canonical(_ entry: AccessEntry, records: [UInt8]) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(200 + entry.records.count * 110)
+        out.reserveCapacity(300 + records.count)
         func key(_ name: StaticString, first: Bool = false) {
             if !first { out.append(UInt8(ascii: ",")) }
             out.append(UInt8(ascii: "\""))
@@ -197,8 +321,45 @@ public enum AccessChain {
         return out
     }
 
-    /// `[{"effect":…,"id":…,"scope":…,"type":…},…]`: the records as stable JSON.
-    static func recordsJSON(_ records: [AccessedRecord]) -> [UInt8] {
+    /// The records as stable JSON in `form`: `[]` for none in either form.
+    static func recordsJSON(_ records: [AccessedRecord], form: AccessRecordsForm) -> [UInt8] {
+        switch form {
+        case .list: listJSON(records)
+        case .compact: records.isEmpty ? Array("[]".utf8) : compactJSON(CompactAccessRecords(records))
+        }
+    }
+
+    /// `{"ids":[…],"kindOf":[…],"kinds":[{"effect":…,"scope":…,"type":…},…]}`.
+    static func compactJSON(_ compact: CompactAccessRecords) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(40 + compact.ids.count * 42 + compact.kinds.count * 60)
+        out.append(contentsOf: Keys.ids)
+        for (index, id) in compact.ids.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            RecordStateJSON.writeString(id, to: &out)
+        }
+        out.append(contentsOf: Keys.kindOf)
+        for (index, kind) in compact.kindOf.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: String(kind).utf8)
+        }
+        out.append(contentsOf: Keys.kinds)
+        for (index, kind) in compact.kinds.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: Keys.effect)
+            RecordStateJSON.writeString(kind.effect, to: &out)
+            out.append(contentsOf: Keys.scope)
+            RecordStateJSON.writeString(kind.scope, to: &out)
+            out.append(contentsOf: Keys.type)
+            RecordStateJSON.writeString(kind.type, to: &out)
+            out.append(UInt8(ascii: "}"))
+        }
+        out.append(contentsOf: [UInt8(ascii: "]"), UInt8(ascii: "}")])
+        return out
+    }
+
+    /// `[{"effect":…,"id":…,"scope":…,"type":…},…]`: the older list form.
+    static func listJSON(_ records: [AccessedRecord]) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(2 + records.count * 110)
         out.append(UInt8(ascii: "["))
@@ -224,6 +385,9 @@ public enum AccessChain {
         static let id = Array(#","id":"#.utf8)
         static let scope = Array(#","scope":"#.utf8)
         static let type = Array(#","type":"#.utf8)
+        static let ids = Array(#"{"ids":["#.utf8)
+        static let kindOf = Array(#"],"kindOf":["#.utf8)
+        static let kinds = Array(#"],"kinds":["#.utf8)
     }
 
     /// What a prune entry's `detail` says: the entries it removed and the hash of the

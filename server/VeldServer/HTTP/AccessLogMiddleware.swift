@@ -76,8 +76,10 @@ struct AccessLogMiddleware: RouterMiddleware {
             let response = try await next(request, context)
             // A pull that read nothing, and a push the storage logged, need no entry here.
             if !notes.loggedByStorage, action != .pull || !notes.records.isEmpty {
-                try await storage.appendAccess([AccessDraft(at: clock(), action: action, token: token, replica: notes.replica,
-                                                            detail: notes.detail, records: notes.records)])
+                var draft = AccessDraft(at: clock(), action: action, token: token, replica: notes.replica,
+                                        detail: notes.detail, records: notes.records)
+                draft.prepare()
+                try await storage.appendAccess([draft])
             }
             return response
         } catch {

@@ -655,8 +655,14 @@ public final class PostgresSyncStorage: SyncStorage {
                     let through = min(head, indexed + 5_000)
                     try await connection.query("""
                         INSERT INTO access_record (record_id, seq)
-                        SELECT j->>'id', l.seq FROM access_log l, jsonb_array_elements(l.records::jsonb) j
-                        WHERE l.seq > \(indexed) AND l.seq <= \(through) ON CONFLICT DO NOTHING
+                        SELECT j->>'id', l.seq FROM access_log l,
+                               jsonb_array_elements(CASE WHEN jsonb_typeof(l.records::jsonb) = 'array' THEN l.records::jsonb ELSE '[]'::jsonb END) j
+                        WHERE l.seq > \(indexed) AND l.seq <= \(through)
+                        UNION ALL
+                        SELECT j, l.seq FROM access_log l,
+                               jsonb_array_elements_text(CASE WHEN jsonb_typeof(l.records::jsonb) = 'object' THEN l.records::jsonb -> 'ids' ELSE '[]'::jsonb END) j
+                        WHERE l.seq > \(indexed) AND l.seq <= \(through)
+                        ON CONFLICT DO NOTHING
                         """, logger: logger)
                     try await connection.query("UPDATE access_indexed SET seq = GREATEST(seq, \(through)) WHERE id = 1", logger: logger)
                     return through == head
@@ -683,9 +689,10 @@ public final class PostgresSyncStorage: SyncStorage {
             guard let known = AccessAction(rawValue: action) else {
                 throw StorageError.configuration("access-log entry \(seq) has an action this server does not know")
             }
+            let named = try AccessEntry.decode(records: records)
             entries.append(AccessEntry(seq: seq, at: at, action: known, status: Int(status), problem: problem, tokenID: token, user: user,
-                                       role: role, replica: replica, detail: detail, records: try AccessEntry.decode(records: records),
-                                       previousHash: previous, hash: hash))
+                                       role: role, replica: replica, detail: detail, records: named.records,
+                                       previousHash: previous, hash: hash, recordsForm: named.form))
         }
         return entries
     }

@@ -551,10 +551,16 @@ public final class SQLiteSyncStorage: SyncStorage {
                 let head = try Int64.fetchOne(db, sql: "SELECT seq FROM accessHead WHERE id = 1") ?? 0
                 guard head > indexed else { return true }
                 let through = min(head, indexed + 5_000)
+                // Entries in the list form name records as `[{"id":…},…]`, in the compact
+                // form as `{"ids":[…],…}`.
                 try db.execute(sql: """
                     INSERT OR IGNORE INTO accessRecord (recordID, seq)
-                    SELECT json_extract(j.value, '$.id'), l.seq FROM accessLog l, json_each(l.records) j WHERE l.seq > ? AND l.seq <= ?
-                    """, arguments: [indexed, through])
+                    SELECT json_extract(j.value, '$.id'), l.seq FROM accessLog l, json_each(l.records) j
+                    WHERE l.seq > ? AND l.seq <= ? AND json_type(l.records) = 'array'
+                    UNION ALL
+                    SELECT j.value, l.seq FROM accessLog l, json_each(l.records, '$.ids') j
+                    WHERE l.seq > ? AND l.seq <= ? AND json_type(l.records) = 'object'
+                    """, arguments: [indexed, through, indexed, through])
                 try db.execute(sql: "UPDATE accessIndexed SET seq = ? WHERE id = 1", arguments: [through])
                 return through == head
             }
@@ -575,10 +581,11 @@ public final class SQLiteSyncStorage: SyncStorage {
         guard let action = AccessAction(rawValue: row["action"]) else {
             throw StorageError.configuration("access-log entry \(row["seq"] as Int64) has an action this server does not know")
         }
+        let records = try AccessEntry.decode(records: row["records"])
         return AccessEntry(seq: row["seq"], at: row["at"], action: action, status: row["status"], problem: row["problem"],
                            tokenID: row["token"], user: row["user"], role: row["role"], replica: row["replica"],
-                           detail: row["detail"], records: try AccessEntry.decode(records: row["records"]),
-                           previousHash: row["previousHash"], hash: row["hash"])
+                           detail: row["detail"], records: records.records,
+                           previousHash: row["previousHash"], hash: row["hash"], recordsForm: records.form)
     }
 
     public func accessEntries(_ query: AccessQuery) async throws -> [AccessEntry] {

@@ -61,6 +61,11 @@ final class WriteGroups: @unchecked Sendable {
             var outcomes: [(any Error)?] = []
             do {
                 outcomes = try await pool.write { db in
+                    // Alone in its transaction, a write that throws rolls all of it back.
+                    if group.count == 1 {
+                        try group[0].run(db)
+                        return [nil]
+                    }
                     var outcomes: [(any Error)?] = []
                     outcomes.reserveCapacity(group.count)
                     for waiting in group {
