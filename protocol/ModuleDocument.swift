@@ -87,22 +87,25 @@ public struct ModuleDocument: Codable, Hashable, Sendable {
     public var version: Int
     public var summary: String
     public var types: [RecordType]
+    /// Deadline rules on this module's types or any other's in the set (SPEC.md, "Rules").
+    public var rules: [DueRule]?
 
-    public init(module: String, version: Int, summary: String, types: [RecordType]) {
+    public init(module: String, version: Int, summary: String, types: [RecordType], rules: [DueRule]? = nil) {
         self.module = module
         self.version = version
         self.summary = summary
         self.types = types
+        self.rules = rules
     }
 
     /// The keys each object of a module may have: a misspelt key is refused, never ignored.
-    static let allowedKeys: [String: Set<String>] = [
-        "module": ["module", "version", "summary", "types"],
+    static let allowedKeys: [String: Set<String>] = DueRule.allowedKeys.merging([
+        "module": ["module", "version", "summary", "types", "rules"],
         "type": ["type", "noun", "summary", "scope", "fields", "deprecated", "readers", "deleters"],
         "scope": ["rule", "field"],
         "field": ["name", "kind", "required", "writers", "values", "restrictedValues", "references", "summary",
                   "deprecated", "deprecatedValues"],
-    ]
+    ]) { $1 }
 
     /// Reads a module from its JSON, refusing unknown keys and anything ``problems(alongside:)``
     /// finds, with every reason.
@@ -132,6 +135,22 @@ public struct ModuleDocument: Codable, Hashable, Sendable {
             if kind == "module", let types = dictionary["types"] as? [Any] {
                 for (index, type) in types.enumerated() { check(type, as: "type", at: "types[\(index)]") }
             }
+            if kind == "module", let rules = dictionary["rules"] as? [Any] {
+                for (index, rule) in rules.enumerated() { check(rule, as: "rule", at: "rules[\(index)]") }
+            }
+            if kind == "rule" {
+                for (key, part) in [("when", "condition"), ("from", "anchor"), ("done", "done")] {
+                    for (index, item) in (dictionary[key] as? [Any] ?? []).enumerated() { check(item, as: part, at: "\(path).\(key)[\(index)]") }
+                }
+                if let term = dictionary["term"] { check(term, as: "term", at: "\(path).term") }
+                if let termBy = dictionary["termBy"] as? [String: Any] {
+                    check(termBy, as: "termBy", at: "\(path).termBy")
+                    for (value, term) in (termBy["terms"] as? [String: Any] ?? [:]).sorted(by: { $0.key < $1.key }) {
+                        check(term, as: "term", at: "\(path).termBy.terms.\(value)")
+                    }
+                }
+            }
+            if kind == "anchor", let term = dictionary["term"] { check(term, as: "term", at: "\(path).term") }
             if kind == "type" {
                 if let scope = dictionary["scope"] { check(scope, as: "scope", at: "\(path).scope") }
                 for (index, field) in (dictionary["fields"] as? [Any] ?? []).enumerated() {
@@ -235,6 +254,16 @@ public struct ModuleDocument: Codable, Hashable, Sendable {
                 }
             default:
                 problems.append("\(at): scope rule \"\(type.scope.rule)\" is not location, organisationOrLocation or inheritedFrom")
+            }
+        }
+        if problems.isEmpty, let rules {
+            // Rules may be about any type of the set; the types are checked first.
+            var schemas: [String: RecordSchema] = [:]
+            for schema in others.filter({ $0.module != module }).flatMap(\.schemas) + self.schemas { schemas[schema.type] = schema }
+            var ids: Set<String> = []
+            for rule in rules {
+                if !ids.insert(rule.id).inserted { problems.append("rule \(rule.id) is listed twice") }
+                problems += rule.problems(types: schemas)
             }
         }
         return problems

@@ -126,6 +126,13 @@ public struct SchemaSet: Hashable, Sendable {
             if !names.insert(module.module).inserted { problems.append("module \(module.module) is listed twice") }
             problems += module.problems(alongside: modules).map { "module \(module.module): \($0)" }
         }
+        var ruleIDs: [String: String] = [:]
+        for module in modules {
+            for rule in module.rules ?? [] {
+                if let other = ruleIDs[rule.id], other != module.module { problems.append("rule \(rule.id) is in modules \(other) and \(module.module)") }
+                ruleIDs[rule.id] = module.module
+            }
+        }
         if !problems.isEmpty { throw ModuleProblems(problems) }
         self.modules = modules
         schemas = modules.flatMap(\.schemas)
@@ -136,6 +143,9 @@ public struct SchemaSet: Hashable, Sendable {
     }
 
     public var version: Int { modules.reduce(0) { $0 + $1.version } }
+
+    /// Every module's deadline rules, in module order.
+    public var rules: [DueRule] { modules.flatMap { $0.rules ?? [] } }
 
     /// The schema of `type` (`visitNote`), also found by its noun (`visit`).
     public func named(_ name: String) -> RecordSchema? { byName[name] }

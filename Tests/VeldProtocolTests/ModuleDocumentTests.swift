@@ -14,7 +14,7 @@ import VeldTestSupport
     @Test func theBuiltInModuleIsTheSchemas() throws {
         let data = try Data(contentsOf: Self.folder.appendingPathComponent("veld-core.json"))
         let module = try ModuleDocument.parse(data)
-        #expect(module.module == "veld-core" && module.version == 3)
+        #expect(module.module == "veld-core" && module.version == 4)
         #expect(Modules.builtIn == [module])
         #expect(module.schemas == Schemas.all)
         #expect(Schemas.all.map(\.type) == ["visitNote", "melding", "councilInput", "participation", "carePlan",
