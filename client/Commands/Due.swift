@@ -30,17 +30,10 @@ struct Due: ParsableCommand {
     @Flag(help: "Print a JSON array.") var json = false
 
     func validate() throws {
-        if let within, Self.days(within) == nil {
+        if let within, DueTable.days(within) == nil {
             throw ValidationError("--within takes a number of days or weeks, e.g. 14d or 2w (at most 3660 days), not '\(within)'")
         }
         if let asOf, CivilDate(asOf) == nil { throw ValidationError("--as-of takes a date YYYY-MM-DD, not '\(asOf)'") }
-    }
-
-    /// `14d` → 14, `2w` → 14; nil for anything else.
-    static func days(_ text: String) -> Int? {
-        guard let unit = text.last, let n = Int(text.dropLast()), n >= 0, String(n) == String(text.dropLast()) else { return nil }
-        let days = unit == "d" ? n : unit == "w" ? n * 7 : -1
-        return (0...3_660).contains(days) ? days : nil
     }
 
     func run() throws {
@@ -48,7 +41,7 @@ struct Due: ParsableCommand {
         let set = try store.schemaSet()
         let today = asOf.flatMap(CivilDate.init) ?? CivilDate.today()
         var items = DueRules.evaluate(set.rules, records: try store.records(RecordQuery(scope: scope)), today: today)
-        if let within, let days = Self.days(within) {
+        if let within, let days = DueTable.days(within) {
             let until = today.adding(days: days)
             items = items.filter { $0.due.map { $0 <= until } ?? true }
         }
@@ -58,52 +51,5 @@ struct Due: ParsableCommand {
             return
         }
         print(DueTable.render(items, rules: set.rules, today: today))
-    }
-}
-
-/// The table `veld due` and `veld-server due` print: one line per item within 100 columns,
-/// then each rule used once, with whom it reminds and its source.
-enum DueTable {
-    static func render(_ items: [DueItem], rules: [DueRule], today: CivilDate) -> String {
-        guard !items.isEmpty else { return "Nothing is due (as of \(today))." }
-        var lines = ["\("due".padding(11)) \("late".padding(5)) \("record".padding(9)) \("type".padding(13)) \("scope".padding(15)) what"]
-        for item in items {
-            let due: String
-            switch item.state {
-            case .noTerm: due = "no term set"
-            case .noDate: due = "no date set"
-            case .open, .overdue: due = item.due?.description ?? ""
-            }
-            let late = item.daysLate > 0 ? "\(item.daysLate)d" : ""
-            let record = String(item.record.prefix(8)) + (item.conflicted.isEmpty ? "" : "*")
-            let line = "\(due.padding(11)) \(late.padding(5)) \(record.padding(9)) \(item.type.padding(13)) \(item.scope.padding(15)) \(item.title)"
-            lines.append(line.count > 100 ? String(line.prefix(99)) + "…" : line)
-        }
-        let late = items.filter { $0.state == .overdue }.count
-        lines.append("\(items.count) item\(items.count == 1 ? "" : "s"), \(late) late (as of \(today)).")
-        if items.contains(where: { !$0.conflicted.isEmpty }) {
-            lines.append("* a field the rule reads is in conflict: its shown value was used (`veld conflicts`).")
-        }
-        lines.append("")
-        let used = Set(items.map(\.rule))
-        for rule in rules where used.contains(rule.id) {
-            lines.append(contentsOf: wrap("\(rule.id): \(rule.title); reminds \(rule.remind.joined(separator: ", ")). \(rule.source)"))
-        }
-        return lines.joined(separator: "\n")
-    }
-
-    /// Words wrapped to 100 columns, continuation lines indented.
-    static func wrap(_ text: String, width: Int = 100) -> [String] {
-        var lines: [String] = []
-        var line = ""
-        for word in text.split(separator: " ") {
-            if !line.isEmpty, line.count + 1 + word.count > width {
-                lines.append(line)
-                line = "    "
-            }
-            line += (line.isEmpty || line == "    " ? "" : " ") + word
-        }
-        if !line.isEmpty { lines.append(line) }
-        return lines.map { $0.count > width ? String($0.prefix(width - 1)) + "…" : $0 }
     }
 }

@@ -177,6 +177,8 @@ public enum AccessAction: String, Codable, Hashable, Sendable, CaseIterable {
     case erase
     /// `POST /v1/receipts`: a device reports what it removed (a wipe, a scope removal).
     case purge
+    /// `veld-server due` (and later reports): the office read records on the server.
+    case report
 }
 
 /// An entry before the storage gives it its place in the chain.
