@@ -41,11 +41,7 @@ struct Due: ParsableCommand {
         let set = try store.schemaSet()
         let today = asOf.flatMap(CivilDate.init) ?? CivilDate.today()
         var items = DueRules.evaluate(set.rules, records: try store.records(RecordQuery(scope: scope)), today: today)
-        if let within, let days = DueTable.days(within) {
-            let until = today.adding(days: days)
-            items = items.filter { $0.due.map { $0 <= until } ?? true }
-        }
-        if overdue { items = items.filter { $0.state == .overdue } }
+        items = DueTable.select(items, within: within.flatMap(DueTable.days), overdueOnly: overdue, today: today)
         if json {
             print(String(decoding: try StableJSON.encode(items, pretty: true), as: UTF8.self))
             return

@@ -3,6 +3,16 @@ import Foundation
 /// The table `veld due` and `veld-server due` print: one line per item within 100 columns,
 /// then each rule used once, with whom it reminds and its source.
 public enum DueTable {
+    /// The items `--within DAYS` and `--overdue` keep: what falls due by `today + within`
+    /// days or is late, and the items without a deadline (they need someone to set one).
+    public static func select(_ items: [DueItem], within days: Int?, overdueOnly: Bool, today: CivilDate) -> [DueItem] {
+        items.filter { item in
+            if overdueOnly, item.state != .overdue { return false }
+            guard let days, let due = item.due else { return true }
+            return due <= today.adding(days: days)
+        }
+    }
+
     /// `14d` → 14, `2w` → 14 (what `--within` takes); nil for anything else.
     public static func days(_ text: String) -> Int? {
         guard let unit = text.last, let n = Int(text.dropLast()), n >= 0, String(n) == String(text.dropLast()) else { return nil }

@@ -54,11 +54,7 @@ struct DueCommand: AsyncParsableCommand {
         }
         let today = asOf.flatMap(CivilDate.init) ?? CivilDate.today(at: now)
         var items = DueRules.evaluate(set.rules, records: records, today: today)
-        if let within, let days = DueTable.days(within) {
-            let until = today.adding(days: days)
-            items = items.filter { $0.due.map { $0 <= until } ?? true }
-        }
-        if overdue { items = items.filter { $0.state == .overdue } }
+        items = DueTable.select(items, within: within.flatMap(DueTable.days), overdueOnly: overdue, today: today)
         // The records whose deadlines are shown are read: logged before anything is shown.
         var named: [AccessedRecord] = []
         var seen: Set<String> = []
