@@ -49,8 +49,10 @@ import VeldProtocol
         #expect(entries.allSatisfy { ($0["user"] as? String)?.hasPrefix("admin:") == true })
         #expect(!log.stdout.contains("Dochter") && !log.stdout.contains("Tillift"), "a field value in the access log")
 
-        let refused = try due("--within", "soon")
-        #expect(refused.status != 0 && refused.stderr.contains("--scope"), "\(refused.stderr)")
+        let unscoped = try Binaries.run(Binaries.server, ["due", "--db", server.database])
+        #expect(unscoped.status != 0 && unscoped.stderr.contains("--scope '*'"), "\(unscoped.stderr)")
+        let refused = try due("--scope", "*", "--within", "soon")
+        #expect(refused.status != 0 && refused.stderr.contains("--within") && refused.stderr.contains("14d"), "\(refused.stderr)")
         let badScope = try Binaries.run(Binaries.server, ["due", "--scope", "Zonnehof!", "--db", server.database])
         #expect(badScope.status != 0 && badScope.stderr.contains("not a scope"), "\(badScope.stderr)")
     }

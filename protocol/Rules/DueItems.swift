@@ -139,7 +139,6 @@ public enum DueRules {
         if isDone(rule, record, anchor: anchor.date) { return nil }
         var term = anchor.term ?? rule.term
         if term == nil, let termBy = rule.termBy, case .string(let key)? = value(termBy.field) { term = termBy.terms[key] }
-        if term == nil, let termBy = rule.termBy { read.insert(termBy.field) }
         guard let term else { return item(.noTerm, from: anchor.date, due: nil, term: nil) }
         let due = term.after(anchor.date, calendar: calendar)
         return item(today > due ? .overdue : .open, from: anchor.date, due: due, term: term)

@@ -257,9 +257,6 @@ public struct DueRule: Codable, Hashable, Sendable {
                 problems += Self.problems(of: term, at: "\(at): termBy \(value)")
             }
         }
-        if term == nil, termBy == nil, from.contains(where: { $0.term == nil }) {
-            // Allowed: a rule whose term the office has yet to set shows "no term set".
-        }
         for done in done ?? [] {
             switch (done.field, done.linkedBy) {
             case (let name?, nil):

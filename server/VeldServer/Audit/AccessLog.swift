@@ -266,7 +266,7 @@ extension AccessEntry {
         }
         let compact = try StableJSON.decode(CompactAccessRecords.self, from: data)
         guard let records = compact.records else {
-            throw StorageError.configuration("an access-log entry's records do not fit together (ids, kindOf and kinds); run audit --verify")
+            throw StorageError.configuration("an access-log entry's records do not fit together (ids, kindOf and kinds): it was changed outside Veld; restore the database from a backup and keep this one for the investigation")
         }
         return (records, .compact)
     }
