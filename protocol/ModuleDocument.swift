@@ -89,18 +89,22 @@ public struct ModuleDocument: Codable, Hashable, Sendable {
     public var types: [RecordType]
     /// Deadline rules on this module's types or any other's in the set (SPEC.md, "Rules").
     public var rules: [DueRule]?
+    /// Report definitions, and sections added to another module's reports (SPEC.md, "Reports").
+    public var reports: [ReportDefinition]?
 
-    public init(module: String, version: Int, summary: String, types: [RecordType], rules: [DueRule]? = nil) {
+    public init(module: String, version: Int, summary: String, types: [RecordType], rules: [DueRule]? = nil,
+                reports: [ReportDefinition]? = nil) {
         self.module = module
         self.version = version
         self.summary = summary
         self.types = types
         self.rules = rules
+        self.reports = reports
     }
 
     /// The keys each object of a module may have: a misspelt key is refused, never ignored.
-    static let allowedKeys: [String: Set<String>] = DueRule.allowedKeys.merging([
-        "module": ["module", "version", "summary", "types", "rules"],
+    static let allowedKeys: [String: Set<String>] = DueRule.allowedKeys.merging(ReportDefinition.allowedKeys) { $1 }.merging([
+        "module": ["module", "version", "summary", "types", "rules", "reports"],
         "type": ["type", "noun", "summary", "scope", "fields", "deprecated", "readers", "deleters"],
         "scope": ["rule", "field"],
         "field": ["name", "kind", "required", "writers", "values", "restrictedValues", "references", "summary",
@@ -137,6 +141,30 @@ public struct ModuleDocument: Codable, Hashable, Sendable {
             }
             if kind == "module", let rules = dictionary["rules"] as? [Any] {
                 for (index, rule) in rules.enumerated() { check(rule, as: "rule", at: "rules[\(index)]") }
+            }
+            if kind == "module", let reports = dictionary["reports"] as? [Any] {
+                for (index, report) in reports.enumerated() { check(report, as: "report", at: "reports[\(index)]") }
+            }
+            if kind == "report" {
+                for (index, section) in (dictionary["sections"] as? [Any] ?? []).enumerated() {
+                    check(section, as: "section", at: "\(path).sections[\(index)]")
+                }
+            }
+            if kind == "section" {
+                for (index, condition) in (dictionary["when"] as? [Any] ?? []).enumerated() {
+                    check(condition, as: "condition", at: "\(path).when[\(index)]")
+                }
+                for (index, column) in (dictionary["columns"] as? [Any] ?? []).enumerated() {
+                    check(column, as: "column", at: "\(path).columns[\(index)]")
+                }
+            }
+            if kind == "column" {
+                for key in ["when", "any"] {
+                    for (index, condition) in (dictionary[key] as? [Any] ?? []).enumerated() {
+                        check(condition, as: "condition", at: "\(path).\(key)[\(index)]")
+                    }
+                }
+                if let span = dictionary["workingDays"] { check(span, as: "span", at: "\(path).workingDays") }
             }
             if kind == "rule" {
                 for (key, part) in [("when", "condition"), ("from", "anchor"), ("done", "done")] {
@@ -264,6 +292,19 @@ public struct ModuleDocument: Codable, Hashable, Sendable {
             for rule in rules {
                 if !ids.insert(rule.id).inserted { problems.append("rule \(rule.id) is listed twice") }
                 problems += rule.problems(types: schemas)
+            }
+        }
+        if problems.isEmpty, let reports {
+            var schemas: [String: RecordSchema] = [:]
+            for schema in others.filter({ $0.module != module }).flatMap(\.schemas) + self.schemas { schemas[schema.type] = schema }
+            var defined: [String: ReportDefinition] = [:]
+            for report in others.filter({ $0.module != module }).flatMap({ $0.reports ?? [] }) + reports {
+                if let id = report.id, defined[id] == nil { defined[id] = report }
+            }
+            var ids: Set<String> = []
+            for report in reports {
+                if let id = report.id, !ids.insert(id).inserted { problems.append("report \(id) is listed twice") }
+                problems += report.problems(types: schemas, reports: defined)
             }
         }
         return problems

@@ -133,6 +133,13 @@ public struct SchemaSet: Hashable, Sendable {
                 ruleIDs[rule.id] = module.module
             }
         }
+        var reportIDs: [String: String] = [:]
+        for module in modules {
+            for id in (module.reports ?? []).compactMap(\.id) {
+                if let other = reportIDs[id], other != module.module { problems.append("report \(id) is in modules \(other) and \(module.module)") }
+                reportIDs[id] = module.module
+            }
+        }
         if !problems.isEmpty { throw ModuleProblems(problems) }
         self.modules = modules
         schemas = modules.flatMap(\.schemas)
@@ -146,6 +153,20 @@ public struct SchemaSet: Hashable, Sendable {
 
     /// Every module's deadline rules, in module order.
     public var rules: [DueRule] { modules.flatMap { $0.rules ?? [] } }
+
+    /// Every report of the set, each with the sections other modules add to it (in module
+    /// order), in module order.
+    public var reports: [ReportDefinition] {
+        var reports = modules.flatMap { $0.reports ?? [] }.filter { $0.id != nil }
+        for extra in modules.flatMap({ $0.reports ?? [] }) {
+            guard let target = extra.extends, let index = reports.firstIndex(where: { $0.id == target }) else { continue }
+            reports[index].sections += extra.sections
+        }
+        return reports
+    }
+
+    /// The report `id`, with the sections other modules add to it.
+    public func report(_ id: String) -> ReportDefinition? { reports.first { $0.id == id } }
 
     /// The schema of `type` (`visitNote`), also found by its noun (`visit`).
     public func named(_ name: String) -> RecordSchema? { byName[name] }

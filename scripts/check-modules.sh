@@ -40,6 +40,9 @@ breakages = {
     "an unknown role": lambda m: m["types"][0]["fields"][0].update(writers=["purchaser"]),
     "a two-line summary": lambda m: m["types"][0].update(summary="twee\nregels"),
     "version 0": lambda m: m.update(version=0),
+    "a report column holding two things": lambda m: m["reports"][0]["sections"][0]["columns"][0].update(count=True),
+    "a report without a source": lambda m: m["reports"][0].pop("source"),
+    "a misspelt section key": lambda m: m["reports"][0]["sections"][0].update(gropuBy="status"),
 }
 for name, change in breakages.items():
     if validator.is_valid(broken(change)):

@@ -28,7 +28,7 @@ cp -n fuzz/corpus/* "$out/corpus/" 2>/dev/null || true
 } > "$out/PackageResources.swift"
 echo "fuzz: building the push fuzzer (-sanitize=fuzzer,address)" >&2
 swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name VeldFuzz \
-  protocol/*.swift protocol/Sync/*.swift protocol/Rules/*.swift "$out/PackageResources.swift" fuzz/PushBodyFuzz.swift -o "$out/push-fuzzer" 2> "$out/build.log" \
+  protocol/*.swift protocol/Sync/*.swift protocol/Rules/*.swift protocol/Reports/*.swift "$out/PackageResources.swift" fuzz/PushBodyFuzz.swift -o "$out/push-fuzzer" 2> "$out/build.log" \
   || { cat "$out/build.log" >&2; exit 1; }
 echo "fuzz: running for ${seconds}s" >&2
 "$out/push-fuzzer" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \

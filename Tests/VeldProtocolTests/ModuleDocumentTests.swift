@@ -14,11 +14,11 @@ import VeldTestSupport
     @Test func theBuiltInModuleIsTheSchemas() throws {
         let data = try Data(contentsOf: Self.folder.appendingPathComponent("veld-core.json"))
         let module = try ModuleDocument.parse(data)
-        #expect(module.module == "veld-core" && module.version == 4)
+        #expect(module.module == "veld-core" && module.version == 5)
         #expect(Modules.builtIn == [module])
         #expect(module.schemas == Schemas.all)
         #expect(Schemas.all.map(\.type) == ["visitNote", "melding", "councilInput", "participation", "carePlan",
-                                             "carePlanGoal", "ontwikkelplan", "bulletin", "acknowledgement"])
+                                             "carePlanGoal", "careReport", "ontwikkelplan", "bulletin", "acknowledgement"])
         #expect(Schemas.all.allSatisfy { $0.fieldNames.last == RecordState.deletedField })
         #expect(Schemas.carePlan.field("status")?.restrictedValues["vastgesteld"] == Role.officeOnly)
         #expect(Schemas.carePlan.field("status")?.deprecatedValues == ["vastgesteld"])

@@ -43,6 +43,8 @@ enum StorageContract: String, CaseIterable, Sendable, CustomTestStringConvertibl
     case receiptConfirmationsReachOnlyTheirToken
     case modulesAreAddedOneAtATime
     case anOlderReleasesBuiltInIsUpgraded
+    case snapshotsAreTheHistoryAtT
+    case snapshotsNeverChange
 
     var testDescription: String { rawValue }
 
@@ -74,6 +76,8 @@ enum StorageContract: String, CaseIterable, Sendable, CustomTestStringConvertibl
         case .receiptConfirmationsReachOnlyTheirToken: try await Self.receiptConfirmationsReachOnlyTheirToken(make)
         case .modulesAreAddedOneAtATime: try await Self.modulesAreAddedOneAtATime(make)
         case .anOlderReleasesBuiltInIsUpgraded: try await Self.anOlderReleasesBuiltInIsUpgraded(make)
+        case .snapshotsAreTheHistoryAtT: await Self.snapshotsAreTheHistoryAtT(make)
+        case .snapshotsNeverChange: try await Self.snapshotsNeverChange(make)
         }
     }
 

@@ -149,11 +149,15 @@ struct SchemaCommand: ParsableCommand {
             The set is the one the server sent at the last `veld sync` (a device offline for \
             weeks keeps working on it), or the set built into this release before the first sync. \
             Records of a type or with a field from a newer set are kept intact and shown as such.
+
+            With --usage it lists, for every field, the deadline rules and report sections that \
+            read it, and marks the fields nothing reads: data minimisation, made visible.
             """)
 
     @OptionGroup var home: HomeOptions
     @Argument(help: "A type (visitNote, carePlan, …) or its short name (visit, careplan, …).") var type: String?
     @Flag(help: "Print JSON: the set as the server sent it, or one type's fields.") var json = false
+    @Flag(help: "For every field: which rules and reports use it; fields used by none are marked.") var usage = false
 
     /// The schema of `name` in `schemas`, or an error that lists the types there are.
     static func schema(_ name: String, in schemas: SchemaSet) throws -> RecordSchema {
@@ -168,6 +172,11 @@ struct SchemaCommand: ParsableCommand {
         // Read without the profile's key: a module set is not client data.
         let kept = LocalStore.peekKeptSchemaSet(home: home.url) ?? KeptSchemaSet(set: .builtIn, etag: nil, receivedAt: nil)
         let schemas = kept.set
+        if usage {
+            let only = try type.map { try Self.schema($0, in: schemas).type }
+            try Self.printUsage(FieldUsage.of(schemas).filter { only == nil || $0.type == only }, json: json)
+            return
+        }
         guard let type else {
             if json {
                 print(String(decoding: try StableJSON.encode(schemas, pretty: true), as: UTF8.self))
@@ -206,6 +215,31 @@ struct SchemaCommand: ParsableCommand {
             print("\(field.name.padding(16)) \(field.summary)\(note)")
             print("\("".padding(16)) \(field.kind)")
         }
+    }
+}
+
+extension SchemaCommand {
+    static func printUsage(_ usage: [FieldUsage], json: Bool) throws {
+        if json {
+            print(String(decoding: try StableJSON.encode(usage, pretty: true), as: UTF8.self))
+            return
+        }
+        print("\("field".padding(34)) used by")
+        for item in usage {
+            var uses = item.rules.map { "rule \($0)" } + item.reports.map { "report \($0)" }
+            if item.scope { uses.insert("the record's scope", at: 0) }
+            let name = "\(item.type).\(item.field)" + (item.deprecated ? " (deprecated)" : "")
+            let text = uses.isEmpty ? "- used by no rule or report" : uses.joined(separator: ", ")
+            let lines = DueTable.wrap(text, width: 65)
+            print("\(name.padding(34)) \(lines[0])")
+            for line in lines.dropFirst() { print("\("".padding(34)) \(line.trimmingCharacters(in: .whitespaces))") }
+        }
+        let unused = usage.filter(\.unused).count
+        print("")
+        let notes = "\(unused) of \(usage.count) fields are used by no rule or report: ask of each whether it is needed, can be "
+            + "checked, or is available elsewhere already. A municipality's mapping file adds its own columns "
+            + "(veld-server report gemeente --mapping FILE)."
+        for line in DueTable.wrap(notes) { print(line) }
     }
 }
 

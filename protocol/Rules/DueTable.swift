@@ -66,7 +66,7 @@ public enum DueTable {
 
 extension String {
     /// The text with spaces after it up to `width` characters.
-    func padded(_ width: Int) -> String {
+    public func padded(_ width: Int) -> String {
         count >= width ? self : self + String(repeating: " ", count: width - count)
     }
 }

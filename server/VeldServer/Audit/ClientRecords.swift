@@ -3,7 +3,7 @@ import VeldProtocol
 
 /// Which records belong to one client, for `veld-server audit --client-code`: care plans
 /// whose `clientCode` is or was the code (any concurrent value, any past change), and the
-/// goals that refer to those plans. Visit notes and council input belong to a location,
+/// goals and rapportages that refer to those plans. Visit notes and council input belong to a location,
 /// not to a client.
 enum ClientRecords {
     /// `plans`: a care plan's id with its stored state or one history row's changes (stable

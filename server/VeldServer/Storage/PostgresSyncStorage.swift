@@ -146,6 +146,19 @@ public final class PostgresSyncStorage: SyncStorage {
             // The types a `types` receipt names (JSON, like its scopes); NULL for other kinds.
             "ALTER TABLE receipt ADD COLUMN types text",
         ]),
+        ("v11-snapshots", [
+            // Peildatum snapshots: written once, never updated (an erasure deletes its rows).
+            """
+            CREATE TABLE snapshot (id text PRIMARY KEY, name text NOT NULL UNIQUE, as_of timestamptz NOT NULL,
+              frozen_at timestamptz NOT NULL, scopes text NOT NULL, created_by text NOT NULL, records bigint NOT NULL,
+              late_arrivals bigint NOT NULL)
+            """,
+            "CREATE TABLE snapshot_record (snapshot text NOT NULL, record_id text NOT NULL, state text NOT NULL, PRIMARY KEY (snapshot, record_id))",
+            "CREATE INDEX snapshot_record_by_record ON snapshot_record (record_id)",
+            "CREATE TABLE snapshot_late (seq bigserial PRIMARY KEY, snapshot text NOT NULL, record_id text NOT NULL, arrival text NOT NULL)",
+            "CREATE INDEX snapshot_late_by_snapshot ON snapshot_late (snapshot)",
+            "CREATE INDEX snapshot_late_by_record ON snapshot_late (record_id)",
+        ]),
     ]
 
     public func migrate() async throws {
@@ -772,12 +785,82 @@ public final class PostgresSyncStorage: SyncStorage {
                 """, logger: logger).decode((String, String).self) { plans.append((id, json)) }
             guard !plans.isEmpty else { return ([], []) }
             var goals: [(id: String, json: String)] = []
-            for try await (id, json) in try await connection.query("SELECT id, state FROM record WHERE type = 'carePlanGoal' AND state <> ''",
+            for try await (id, json) in try await connection.query("SELECT id, state FROM record WHERE type IN ('carePlanGoal', 'careReport') AND state <> ''",
                                                                    logger: logger)
                 .decode((String, String).self) { goals.append((id, json)) }
             return (plans, goals)
         }
         return try ClientRecords.resolve(code: code, plans: plans, goals: goals)
+    }
+
+    // MARK: Snapshots
+
+    public func createSnapshot(_ snapshot: Snapshot, records: [RecordState], late: [LateArrival], entry: AccessDraft) async throws -> Bool {
+        let logger = logger
+        let scopes = String(decoding: try StableJSON.encode(snapshot.scopes), as: UTF8.self)
+        let ids = records.map(\.id)
+        let states = try records.map { String(decoding: try StableJSON.encode($0), as: UTF8.self) }
+        let lateIDs = late.map(\.record)
+        let arrivals = try late.map { String(decoding: try StableJSON.encode($0), as: UTF8.self) }
+        return try await guarded { connection in
+            try await connection.withTransaction(logger: logger) { connection in
+                let inserted = try await connection.query("""
+                    INSERT INTO snapshot (id, name, as_of, frozen_at, scopes, created_by, records, late_arrivals)
+                    VALUES (\(snapshot.id), \(snapshot.name), \(snapshot.asOf), \(snapshot.frozenAt), \(scopes), \(snapshot.createdBy),
+                            \(Int64(snapshot.records)), \(Int64(snapshot.lateArrivals)))
+                    ON CONFLICT DO NOTHING RETURNING id
+                    """, logger: logger).decode(String.self).all()
+                guard !inserted.isEmpty else { return false }
+                for start in stride(from: 0, to: ids.count, by: 1_000) {
+                    let end = min(start + 1_000, ids.count)
+                    try await connection.query("""
+                        INSERT INTO snapshot_record (snapshot, record_id, state)
+                        SELECT \(snapshot.id), u.id, u.state FROM UNNEST(\(Array(ids[start..<end]))::text[], \(Array(states[start..<end]))::text[]) AS u(id, state)
+                        """, logger: logger)
+                }
+                for start in stride(from: 0, to: lateIDs.count, by: 1_000) {
+                    let end = min(start + 1_000, lateIDs.count)
+                    try await connection.query("""
+                        INSERT INTO snapshot_late (snapshot, record_id, arrival)
+                        SELECT \(snapshot.id), u.id, u.arrival
+                        FROM UNNEST(\(Array(lateIDs[start..<end]))::text[], \(Array(arrivals[start..<end]))::text[]) WITH ORDINALITY AS u(id, arrival, n)
+                        ORDER BY u.n
+                        """, logger: logger)
+                }
+                _ = try await Self.appendAccess([entry], connection: connection, logger: logger)
+                return true
+            }
+        }
+    }
+
+    public func snapshots() async throws -> [Snapshot] {
+        try await guarded { [self] connection in
+            var found: [Snapshot] = []
+            for try await (id, name, asOf, frozenAt, scopes, by, records, late) in try await connection.query("""
+                SELECT id, name, as_of, frozen_at, scopes, created_by, records, late_arrivals FROM snapshot ORDER BY frozen_at, id
+                """, logger: logger).decode((String, String, Date, Date, String, String, Int64, Int64).self) {
+                found.append(Snapshot(id: id, name: name, asOf: asOf, frozenAt: frozenAt,
+                                      scopes: try StableJSON.decode([String].self, from: Data(scopes.utf8)), createdBy: by,
+                                      records: Int(records), lateArrivals: Int(late)))
+            }
+            return found
+        }
+    }
+
+    public func snapshotRecords(id: String) async throws -> [RecordState] {
+        let rows: [String] = try await guarded { [self] connection in
+            try await connection.query("SELECT state FROM snapshot_record WHERE snapshot = \(id) ORDER BY record_id", logger: logger)
+                .decode(String.self).all()
+        }
+        return try rows.map { try StableJSON.decode(RecordState.self, from: Data($0.utf8)) }
+    }
+
+    public func snapshotLate(id: String) async throws -> [LateArrival] {
+        let rows: [String] = try await guarded { [self] connection in
+            try await connection.query("SELECT arrival FROM snapshot_late WHERE snapshot = \(id) ORDER BY seq", logger: logger)
+                .decode(String.self).all()
+        }
+        return try rows.map { try StableJSON.decode(LateArrival.self, from: Data($0.utf8)) }
     }
 
     // MARK: Erasure
@@ -798,6 +881,8 @@ public final class PostgresSyncStorage: SyncStorage {
                 let deleted = try await connection.query(
                     "WITH gone AS (DELETE FROM history WHERE record_id = ANY(\(erasedIDs)) RETURNING 1) SELECT count(*) FROM gone", logger: logger
                 ).decode(Int64.self).all().first ?? 0
+                try await connection.query("DELETE FROM snapshot_record WHERE record_id = ANY(\(erasedIDs))", logger: logger)
+                try await connection.query("DELETE FROM snapshot_late WHERE record_id = ANY(\(erasedIDs))", logger: logger)
                 let position = try await connection.query("SELECT value FROM counter WHERE name = 'position'", logger: logger)
                     .decode(Int64.self).all().first ?? 0
                 let positions = (1...Int64(erasedIDs.count)).map { position + $0 }
@@ -818,7 +903,7 @@ public final class PostgresSyncStorage: SyncStorage {
         // Dead rows are removed from the tables' files by VACUUM (PostgreSQL's own WAL
         // segments are recycled on its schedule).
         _ = try? await guarded { [self] connection in
-            try await connection.query("VACUUM record, history", logger: logger)
+            try await connection.query("VACUUM record, history, snapshot_record, snapshot_late", logger: logger)
         }
         return result
     }
@@ -834,7 +919,8 @@ public final class PostgresSyncStorage: SyncStorage {
                     """, logger: logger).decode((String, String, Date).self) { rows.append((id, state, last)) }
                 return rows
             }
-            return (try await rows("carePlan"), try await rows("carePlanGoal"))
+            // A plan's goals and rapportages are the client's too.
+            return (try await rows("carePlan"), try await rows("carePlanGoal") + rows("careReport"))
         }
         return try Erasure.groups(plans: plans, goals: goals)
     }

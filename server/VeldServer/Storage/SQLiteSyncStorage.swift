@@ -200,6 +200,33 @@ public final class SQLiteSyncStorage: SyncStorage {
             // The types a `types` receipt names (JSON, like its scopes); NULL for other kinds.
             try db.alter(table: "receipt") { t in t.add(column: "types", .text) }
         }
+        migrator.registerMigration("v11-snapshots") { db in
+            // Peildatum snapshots: written once, never updated (an erasure deletes its rows).
+            try db.create(table: "snapshot") { t in
+                t.primaryKey("id", .text)
+                t.column("name", .text).notNull().unique()
+                t.column("asOf", .datetime).notNull()
+                t.column("frozenAt", .datetime).notNull()
+                t.column("scopes", .text).notNull()
+                t.column("createdBy", .text).notNull()
+                t.column("records", .integer).notNull()
+                t.column("lateArrivals", .integer).notNull()
+            }
+            try db.create(table: "snapshotRecord") { t in
+                t.column("snapshot", .text).notNull()
+                t.column("recordID", .text).notNull()
+                t.column("state", .text).notNull()
+                t.primaryKey(["snapshot", "recordID"])
+            }
+            try db.create(index: "snapshotRecord_by_record", on: "snapshotRecord", columns: ["recordID"])
+            try db.create(table: "snapshotLate") { t in
+                t.column("snapshot", .text).notNull()
+                t.column("recordID", .text).notNull()
+                t.column("arrival", .text).notNull()
+            }
+            try db.create(index: "snapshotLate_by_snapshot", on: "snapshotLate", columns: ["snapshot"])
+            try db.create(index: "snapshotLate_by_record", on: "snapshotLate", columns: ["recordID"])
+        }
         return migrator
     }
 
@@ -661,11 +688,57 @@ public final class SQLiteSyncStorage: SyncStorage {
                 WHERE r.type = 'carePlan' AND h.fields LIKE ? ESCAPE '\\'
                 """, arguments: [pattern, pattern]).map { (id: $0[0] as String, json: $0[1] as String) }
             guard !plans.isEmpty else { return ([], []) }
-            let goals = try Row.fetchAll(db, sql: "SELECT id, state FROM record WHERE type = 'carePlanGoal' AND state <> ''")
+            let goals = try Row.fetchAll(db, sql: "SELECT id, state FROM record WHERE type IN ('carePlanGoal', 'careReport') AND state <> ''")
                 .map { (id: $0[0] as String, json: $0[1] as String) }
             return (plans, goals)
         }
         return try ClientRecords.resolve(code: code, plans: plans, goals: goals)
+    }
+
+    // MARK: Snapshots
+
+    public func createSnapshot(_ snapshot: Snapshot, records: [RecordState], late: [LateArrival], entry: AccessDraft) async throws -> Bool {
+        let scopes = String(decoding: try StableJSON.encode(snapshot.scopes), as: UTF8.self)
+        let states = try records.map { ($0.id, String(decoding: try StableJSON.encode($0), as: UTF8.self)) }
+        let arrivals = try late.map { ($0.record, String(decoding: try StableJSON.encode($0), as: UTF8.self)) }
+        return try await writes.submit { db in
+            try db.execute(sql: """
+                INSERT OR IGNORE INTO snapshot (id, name, asOf, frozenAt, scopes, createdBy, records, lateArrivals)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [snapshot.id, snapshot.name, snapshot.asOf, snapshot.frozenAt, scopes, snapshot.createdBy,
+                                 snapshot.records, snapshot.lateArrivals])
+            guard db.changesCount > 0 else { return false }
+            let record = try db.cachedStatement(sql: "INSERT INTO snapshotRecord (snapshot, recordID, state) VALUES (?, ?, ?)")
+            for (id, json) in states { try record.execute(arguments: [snapshot.id, id, json]) }
+            let arrival = try db.cachedStatement(sql: "INSERT INTO snapshotLate (snapshot, recordID, arrival) VALUES (?, ?, ?)")
+            for (id, json) in arrivals { try arrival.execute(arguments: [snapshot.id, id, json]) }
+            try Self.appendAccess([entry], db: db)
+            return true
+        }
+    }
+
+    public func snapshots() async throws -> [Snapshot] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM snapshot ORDER BY frozenAt, id").map { row in
+                Snapshot(id: row["id"], name: row["name"], asOf: row["asOf"], frozenAt: row["frozenAt"],
+                         scopes: try StableJSON.decode([String].self, from: Data((row["scopes"] as String).utf8)),
+                         createdBy: row["createdBy"], records: row["records"], lateArrivals: row["lateArrivals"])
+            }
+        }
+    }
+
+    public func snapshotRecords(id: String) async throws -> [RecordState] {
+        let rows = try await pool.read { db in
+            try String.fetchAll(db, sql: "SELECT state FROM snapshotRecord WHERE snapshot = ? ORDER BY recordID", arguments: [id])
+        }
+        return try rows.map { try StableJSON.decode(RecordState.self, from: Data($0.utf8)) }
+    }
+
+    public func snapshotLate(id: String) async throws -> [LateArrival] {
+        let rows = try await pool.read { db in
+            try String.fetchAll(db, sql: "SELECT arrival FROM snapshotLate WHERE snapshot = ? ORDER BY rowid", arguments: [id])
+        }
+        return try rows.map { try StableJSON.decode(LateArrival.self, from: Data($0.utf8)) }
     }
 
     // MARK: Erasure
@@ -681,6 +754,8 @@ public final class SQLiteSyncStorage: SyncStorage {
                 }
                 try db.execute(sql: "DELETE FROM history WHERE recordID = ?", arguments: [id])
                 historyRows += db.changesCount
+                try db.execute(sql: "DELETE FROM snapshotRecord WHERE recordID = ?", arguments: [id])
+                try db.execute(sql: "DELETE FROM snapshotLate WHERE recordID = ?", arguments: [id])
                 position += 1
                 try db.execute(sql: "UPDATE record SET state = '', position = ?, historyRun = 0 WHERE id = ?", arguments: [position, id])
                 erased.append(AccessedRecord(id: id, type: row["type"], scope: row["scope"], effect: "erased"))
@@ -706,7 +781,8 @@ public final class SQLiteSyncStorage: SyncStorage {
                     FROM record r WHERE r.type = ? AND r.state <> ''
                     """, arguments: [type]).map { (id: $0[0] as String, state: $0[1] as String, last: $0[2] as Date) }
             }
-            return (try rows("carePlan"), try rows("carePlanGoal"))
+            // A plan's goals and rapportages are the client's too.
+            return (try rows("carePlan"), try rows("carePlanGoal") + rows("careReport"))
         }
         return try Erasure.groups(plans: plans, goals: goals)
     }

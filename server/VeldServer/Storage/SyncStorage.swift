@@ -107,7 +107,8 @@ public protocol SyncStorage: Sendable {
     /// a new change-log position (every device holding it drops it on its next pull; a
     /// push of it is refused with `410 record-erased`), its history rows are deleted, and
     /// `entry` (naming the erased records) is appended to the access log. Records already
-    /// erased or never stored are skipped. SQLite overwrites the freed space
+    /// erased or never stored are skipped. Their states and late arrivals leave every
+    /// snapshot too (the snapshot's record count keeps what it froze). SQLite overwrites the freed space
     /// (secure_delete) and empties its WAL; PostgreSQL's VACUUM makes the dead rows' space
     /// reusable, but does not overwrite it, nor its own WAL or backups.
     func erase(recordIDs: [String], at date: Date, entry: AccessDraft) async throws -> ErasureResult
@@ -118,6 +119,22 @@ public protocol SyncStorage: Sendable {
 
     /// The highest change-log position so far.
     func headPosition() async throws -> Int64
+
+    // MARK: Snapshots (peildatum)
+
+    /// Stores a snapshot with its frozen states and late arrivals, and appends `entry` to
+    /// the access log, in one transaction; false (nothing stored) when its name is taken.
+    /// Nothing changes a stored snapshot afterwards but an erasure of its records.
+    func createSnapshot(_ snapshot: Snapshot, records: [RecordState], late: [LateArrival], entry: AccessDraft) async throws -> Bool
+
+    /// Every snapshot, oldest first.
+    func snapshots() async throws -> [Snapshot]
+
+    /// The states a snapshot froze, by record id.
+    func snapshotRecords(id: String) async throws -> [RecordState]
+
+    /// The late arrivals a snapshot froze with it.
+    func snapshotLate(id: String) async throws -> [LateArrival]
 
     // MARK: Modules
 
