@@ -151,6 +151,7 @@ public struct ModuleDocument: Codable, Hashable, Sendable {
                 }
             }
             if kind == "section" {
+                if let span = dictionary["active"] { check(span, as: "span", at: "\(path).active") }
                 for (index, condition) in (dictionary["when"] as? [Any] ?? []).enumerated() {
                     check(condition, as: "condition", at: "\(path).when[\(index)]")
                 }

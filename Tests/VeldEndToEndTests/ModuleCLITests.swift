@@ -37,11 +37,11 @@ import VeldTestSupport
         // A breaking next version: refused with the reason and the way out, nothing stored.
         var breaking = try ModuleDocument.parse(try ExampleModules.klachten())
         breaking.version = 2
-        breaking.types[0].fields.removeAll { $0.name == "channel" }
+        breaking.types[0].fields.removeAll { $0.name == "outcome" }
         let file = server.folder.url.appendingPathComponent("klachten-2.json")
         try StableJSON.encode(breaking, pretty: true).write(to: file)
         let refused = try admin("add", file.path)
-        #expect(refused.status != 0 && refused.stderr.contains("field channel is removed") && refused.stderr.contains("\"deprecated\": true")
+        #expect(refused.status != 0 && refused.stderr.contains("field outcome is removed") && refused.stderr.contains("\"deprecated\": true")
                 && refused.stderr.contains("Nothing was stored"), "\(refused.stderr)")
         #expect(try admin("list", "--json").stdout.contains("\"version\" : \(setVersion)"))
 

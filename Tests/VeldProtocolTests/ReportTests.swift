@@ -195,7 +195,10 @@ import VeldTestSupport
     @Test func plainCSVQuotesWhatItMust() {
         let table = ReportOutput.Table(id: "t", title: "T", columns: ["a", "b"], rows: [["x,y", "zeg \"ja\"\nnu"]], decimalColumns: [])
         #expect(ReportCSV.render(table, dialect: .plain) == "a,b\r\n\"x,y\",\"zeg \"\"ja\"\"\nnu\"\r\n")
-        #expect(ReportCSV.render(table, dialect: .excel) == "\u{FEFF}a;b\r\nx,y;\"zeg \"\"ja\"\"\nnu\"\r\n")
+        // Excel: commas quoted too, so an Excel with a comma list separator keeps the cell whole.
+        #expect(ReportCSV.render(table, dialect: .excel) == "\u{FEFF}a;b\r\n\"x,y\";\"zeg \"\"ja\"\"\nnu\"\r\n")
+        let formula = ReportOutput.Table(id: "t", title: "T", columns: ["a"], rows: [["ok,=cmd|' /C calc'!A0"], ["+1"], ["@SUM(A1)"]])
+        #expect(ReportCSV.render(formula, dialect: .excel) == "\u{FEFF}a\r\n\"ok,=cmd|' /C calc'!A0\"\r\n'+1\r\n'@SUM(A1)\r\n")
     }
 
     /// Sections added to a report the set does not hold wait for it: the module fits an
@@ -206,6 +209,33 @@ import VeldTestSupport
         let set = try SchemaSet(modules: [older, klachten])
         #expect(set.reports.isEmpty && set.report("evidence") == nil)
         #expect(try Self.set().report("evidence")?.sections.last?.id == "klachten")
+    }
+
+    /// With a period, a client's row is there when the care ran in it: a plan that ended
+    /// before the period, or started after it, is not reported. Without a financier, the
+    /// report is every financier's, and says so.
+    @Test func clientsAreThoseInCareInThePeriod() throws {
+        let set = try Self.set()
+        let evidence = try #require(set.report("evidence"))
+        var records = Self.records()
+        func plan(_ code: String, _ start: String, _ end: String?) -> RecordState {
+            var state = RecordState(id: RecordIDs.make(), type: "carePlan", scope: "loc-zonnehof")
+            var fields: [String: FieldValue] = ["clientCode": .string(code), "law": .string("Wlz"), "careStart": .string(start),
+                                                "financier": .string("Zorgkantoor Noord"), "status": .string("afgesproken")]
+            if let end { fields["careEnd"] = .string(end) }
+            state.edit(fields, replica: "r-anna", author: "anna", time: Self.time)
+            return state
+        }
+        records += [plan("ZH-ENDED", "2024-01-01", "2025-12-31"), plan("ZH-LATER", "2027-01-04", nil), plan("ZH-ENDS", "2020-01-01", "2026-01-01")]
+        let request = ReportRequest(period: ReportPeriod("2026"), referenceDate: CivilDate("2026-12-07")!)
+        let output = Reports.run(evidence, rules: set.rules, records: records, request: request)
+        let codes = output.sections[0].rows.map { $0[0] }
+        // Every financier's: the Wmo plan of Gemeente Assen (in care in 2026) too.
+        #expect(codes == ["DL-0007", "ZH-0042", "ZH-0043", "ZH-ENDS"], "\(codes)")
+        #expect(output.financier == Reports.allFinanciers)
+        #expect(ReportCSV.render(output, dialect: .plain).contains("financier,(alle)\r\n"))
+        let always = Reports.run(evidence, rules: set.rules, records: records, request: ReportRequest(referenceDate: CivilDate("2026-12-07")!))
+        #expect(always.sections[0].rows.count == 6)
     }
 
     @Test func periods() {
@@ -271,6 +301,9 @@ import VeldTestSupport
             (#"{"gemeente": "X", "contractYear": 2026, "colums": []}"#, "unknown key"),
             (#"{"gemeente": "X", "contractYear": 2026, "columns": [{"name": "a", "field": "status", "count": true}]}"#, "exactly one"),
             ("not json", "not JSON"),
+            (#"{"gemeente": "X", "contractYear": 2026, "columns": [{"name": "a", "field": "agreements"}]}"#, "free text"),
+            (#"{"gemeente": "X\nY", "contractYear": 2026, "columns": [{"name": "a", "constant": "b"}]}"#, "gemeente"),
+            (#"{"gemeente": "X", "contractYear": 2026, "columns": [{"name": "a", "workingDays": {"from": "careStart", "tot": "careEnd"}}]}"#, "unknown key"),
         ] {
             do {
                 _ = try ReportMapping.parse(Data(json.utf8), for: section, in: set)

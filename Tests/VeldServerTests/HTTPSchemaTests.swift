@@ -120,13 +120,13 @@ import VeldTestSupport
             _ = try await ModuleSets.add(try ExampleModules.klachten(), to: server.storage, by: "admin:test", at: Fixture.time)
             var next = try ModuleDocument.parse(try ExampleModules.klachten())
             next.version = 2
-            next.types[0].fields.removeAll { $0.name == "channel" }
+            next.types[0].fields.removeAll { $0.name == "outcome" }
             next.types[0].fields[0].writers = ["office"]
             do {
                 _ = try await ModuleSets.add(try StableJSON.encode(next), to: server.storage, by: "admin:test", at: Fixture.time)
                 Issue.record("a breaking change was stored")
             } catch let problems as ModuleProblems {
-                #expect(problems.reasons.contains { $0.contains("field channel is removed") && $0.contains("deprecated") })
+                #expect(problems.reasons.contains { $0.contains("field outcome is removed") && $0.contains("deprecated") })
                 #expect(problems.reasons.contains { $0.contains("visitor role loses the right to write it") })
             }
             #expect(try await server.storage.storedModules().map(\.version) == [1])

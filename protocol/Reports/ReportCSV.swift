@@ -35,20 +35,18 @@ public enum ReportCSV {
 
     static func table(_ table: ReportOutput.Table, dialect: Dialect) -> String {
         var text = line(table.columns, dialect)
-        for row in table.rows {
-            var cells = row
-            if dialect == .excel {
-                for index in table.decimalColumns where index < cells.count {
-                    cells[index] = cells[index].replacingOccurrences(of: ".", with: ",")
-                }
-            }
-            text += line(cells, dialect)
-        }
+        let decimals = dialect == .excel ? Set(table.decimalColumns) : []
+        for row in table.rows { text += line(row, dialect, decimals: decimals) }
         return text
     }
 
-    static func line(_ cells: [String], _ dialect: Dialect) -> String {
-        cells.map { quoted($0, dialect) }.joined(separator: dialect.separator) + "\r\n"
+    /// `decimals`: cells that are numbers Veld wrote (`15.5`), written with a decimal comma
+    /// and unquoted, so Excel reads them as numbers.
+    static func line(_ cells: [String], _ dialect: Dialect, decimals: Set<Int> = []) -> String {
+        cells.enumerated().map { index, cell in
+            decimals.contains(index) && cell.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") })
+                ? cell.replacingOccurrences(of: ".", with: ",") : quoted(cell, dialect)
+        }.joined(separator: dialect.separator) + "\r\n"
     }
 
     static func quoted(_ cell: String, _ dialect: Dialect) -> String {
@@ -57,7 +55,10 @@ public enum ReportCSV {
         if dialect == .excel, let first = cell.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(first) {
             cell = "'" + cell
         }
-        let special = cell.contains(dialect.separator) || cell.contains("\"") || cell.contains("\n") || cell.contains("\r")
+        // The Excel variant also quotes commas: an Excel whose list separator is a comma
+        // would otherwise split the cell, and could run what follows as a formula.
+        let special = cell.contains(dialect.separator) || (dialect == .excel && cell.contains(","))
+            || cell.contains("\"") || cell.contains("\n") || cell.contains("\r")
             || cell.hasPrefix(" ") || cell.hasSuffix(" ")
         return special ? "\"" + cell.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : cell
     }

@@ -92,6 +92,9 @@ public struct ReportDefinition: Codable, Hashable, Sendable {
         public var financier: String?
         /// A date field: only records whose date is in the report's period.
         public var inPeriod: String?
+        /// Two date fields (a start and an end): with a period, only records active in it
+        /// (started by its end, and not ended before its start; no end: still active).
+        public var active: Span?
         /// One row per value of this field (`@scope`: per scope); absent: one row per record.
         /// A `choices` field puts a record in the row of each of its values.
         public var groupBy: String?
@@ -101,13 +104,14 @@ public struct ReportDefinition: Codable, Hashable, Sendable {
         public var columnsFrom: String?
 
         public init(id: String, title: String, type: String, when: [DueRule.Condition]? = nil, financier: String? = nil,
-                    inPeriod: String? = nil, groupBy: String? = nil, columns: [Column], columnsFrom: String? = nil) {
+                    inPeriod: String? = nil, active: Span? = nil, groupBy: String? = nil, columns: [Column], columnsFrom: String? = nil) {
             self.id = id
             self.title = title
             self.type = type
             self.when = when
             self.financier = financier
             self.inPeriod = inPeriod
+            self.active = active
             self.groupBy = groupBy
             self.columns = columns
             self.columnsFrom = columnsFrom
@@ -140,7 +144,7 @@ public struct ReportDefinition: Codable, Hashable, Sendable {
 
     static let allowedKeys: [String: Set<String>] = [
         "report": ["id", "extends", "title", "recipient", "source", "sections"],
-        "section": ["id", "title", "type", "when", "financier", "inPeriod", "groupBy", "columns", "columnsFrom"],
+        "section": ["id", "title", "type", "when", "financier", "inPeriod", "active", "groupBy", "columns", "columnsFrom"],
         "column": ["name", "field", "count", "when", "latest", "linked", "inPeriod", "any", "overdue", "workingDays", "constant"],
         "span": ["from", "to"],
     ]
@@ -207,6 +211,8 @@ extension ReportDefinition.Section {
         for condition in when ?? [] { add(condition.field) }
         add(financier)
         add(inPeriod)
+        add(active?.from)
+        add(active?.to)
         add(groupBy)
         for column in columns { fields.formUnion(column.fieldsRead(of: type)) }
         return fields
@@ -224,6 +230,10 @@ extension ReportDefinition.Section {
         for condition in when ?? [] { problems += check.condition(condition, "when") }
         if let financier { problems += check.field(financier, "financier", kinds: ["text", "choice"]) }
         if let inPeriod { problems += check.field(inPeriod, "inPeriod", kinds: ["date"]) }
+        if let active {
+            problems += check.field(active.from, "active from", kinds: ["date"])
+            problems += check.field(active.to, "active to", kinds: ["date"])
+        }
         if let groupBy, groupBy != ReportDefinition.scopeField {
             problems += check.field(groupBy, "groupBy", kinds: ["text", "choice", "choices", "bool", "date"])
         }
@@ -412,8 +422,12 @@ public struct ReportMapping: Codable, Hashable, Sendable {
                 problems.append("mapping: unknown key \"\(key)\" (allowed: \(allowedKeys.sorted().joined(separator: ", ")))")
             }
             for (index, column) in (dictionary["columns"] as? [Any] ?? []).enumerated() {
-                for key in (column as? [String: Any] ?? [:]).keys.sorted() where !ReportDefinition.allowedKeys["column"]!.contains(key) {
+                let keys = column as? [String: Any] ?? [:]
+                for key in keys.keys.sorted() where !ReportDefinition.allowedKeys["column"]!.contains(key) {
                     problems.append("mapping: columns[\(index)]: unknown key \"\(key)\"")
+                }
+                for key in (keys["workingDays"] as? [String: Any] ?? [:]).keys.sorted() where !ReportDefinition.allowedKeys["span"]!.contains(key) {
+                    problems.append("mapping: columns[\(index)].workingDays: unknown key \"\(key)\"")
                 }
             }
         }
@@ -422,7 +436,8 @@ public struct ReportMapping: Codable, Hashable, Sendable {
         do { mapping = try StableJSON.decode(ReportMapping.self, from: data) } catch {
             throw ModuleProblems(["the mapping file needs gemeente, contractYear and columns (\(error))"])
         }
-        if mapping.gemeente.trimmingCharacters(in: .whitespaces).isEmpty || mapping.gemeente.count > 200 {
+        if mapping.gemeente.trimmingCharacters(in: .whitespaces).isEmpty || mapping.gemeente.count > 200
+            || mapping.gemeente.contains(where: \.isNewline) {
             problems.append("mapping: gemeente: the financier's name as care plans hold it, one line")
         }
         if !(2000...2999).contains(mapping.contractYear) { problems.append("mapping: contractYear: a year such as 2026") }
@@ -432,6 +447,12 @@ public struct ReportMapping: Codable, Hashable, Sendable {
         if let schema = types[section.type] {
             problems += ReportDefinition.Section.columnProblems(mapping.columns, at: "mapping", groupBy: nil,
                                                                 check: ReportFieldCheck(schema: schema, types: types, at: "mapping"))
+            // A municipality's export carries no free text: notes and agreements stay in care.
+            for column in mapping.columns {
+                if let name = column.field, let field = schema.fields.first(where: { $0.name == name }), field.kind == .text(long: true) {
+                    problems.append("mapping, column \(column.name): \(section.type).\(name) is free text (longText), which an export to a municipality does not carry")
+                }
+            }
         }
         if !problems.isEmpty { throw ModuleProblems(problems) }
         return mapping

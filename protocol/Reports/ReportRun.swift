@@ -142,6 +142,8 @@ public enum Reports {
     public static let no = "nee"
     /// The row of the records without a value in the field a section groups by.
     public static let noValue = "(geen)"
+    /// The financier of a report made for every financier.
+    public static let allFinanciers = "(alle)"
 
     /// Makes `report` over `records` (deleted ones are left out), counting overdue
     /// deadlines with `rules` on the request's reference date.
@@ -163,6 +165,7 @@ public enum Reports {
             for column in section.columns + (section.columnsFrom == "mapping" ? request.mapping?.columns ?? [] : []) {
                 guard let link = column.linked, pointing[link] == nil else { continue }
                 let parts = link.split(separator: ".", maxSplits: 1).map(String.init)
+                guard parts.count == 2 else { continue }
                 var map: [String: [RecordState]] = [:]
                 for record in live where record.type == parts[0] {
                     if case .string(let target)? = record.value(of: parts[1]) { map[target, default: []].append(record) }
@@ -204,7 +207,9 @@ public enum Reports {
                                 decimalColumns: decimals))
         }
         return ReportOutput(report: report.id ?? "", title: report.title ?? "", recipient: report.recipient, source: report.source,
-                            financier: request.financier ?? request.mapping?.gemeente, period: request.period,
+                            financier: request.financier ?? request.mapping?.gemeente
+                                ?? (report.sections.contains { $0.financier != nil } ? allFinanciers : nil),
+                            period: request.period,
                             referenceDate: request.referenceDate, snapshot: snapshot, sections: tables, recordsRead: read.sorted())
     }
 
@@ -216,6 +221,10 @@ public enum Reports {
         }
         if let field = section.inPeriod, let period = request.period {
             guard let day = date(record, field), period.contains(day) else { return false }
+        }
+        if let span = section.active, let period = request.period {
+            guard let start = date(record, span.from), start <= period.to else { return false }
+            if let end = date(record, span.to), end < period.from { return false }
         }
         return true
     }
@@ -288,7 +297,9 @@ public enum Reports {
         }
         if let span = column.workingDays {
             let days = group.compactMap { record -> Int? in
-                guard let from = date(record, span.from), let to = date(record, span.to) else { return nil }
+                // A span of more than about ten years is a typing error, not a duration.
+                guard let from = date(record, span.from), let to = date(record, span.to),
+                      to.dayNumber - from.dayNumber <= 3_660 else { return nil }
                 return request.calendar.workingDays(from: from, to: to)
             }
             guard !days.isEmpty else { return "" }

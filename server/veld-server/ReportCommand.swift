@@ -35,7 +35,8 @@ struct ReportCommand: AsyncParsableCommand {
     var financier: String?
     @Option(help: ArgumentHelp("Make it from this snapshot (name or id): its records, and its peildatum as \"stand per\".", valueName: "name"))
     var snapshot: String?
-    @Option(name: .customLong("as-of"), help: ArgumentHelp("\"Stand per\" this day (YYYY-MM-DD) instead of today, without --snapshot.", valueName: "date"))
+    @Option(name: .customLong("as-of"), help: ArgumentHelp(
+        "\"Stand per\" the end of this day (YYYY-MM-DD): the records as the server held them then, from the history.", valueName: "date"))
     var asOf: String?
     @Option(help: ArgumentHelp("A municipality's mapping file: its columns for the sections that take them.", valueName: "file.json"))
     var mapping: String?
@@ -56,8 +57,11 @@ struct ReportCommand: AsyncParsableCommand {
         if let asOf, CivilDate(asOf) == nil { throw ValidationError("--as-of takes a date YYYY-MM-DD, not '\(asOf)'") }
         if snapshot != nil, asOf != nil { throw ValidationError("--snapshot has its own peildatum; leave out --as-of") }
         if excel, format == .json { throw ValidationError("--excel is a CSV variant; leave out --format json") }
-        if let financier, financier.trimmingCharacters(in: .whitespaces).isEmpty || financier.count > 200 {
+        if let financier, financier.trimmingCharacters(in: .whitespaces).isEmpty || financier.count > 200 || financier.contains(where: \.isNewline) {
             throw ValidationError("--financier names a financier as care plans hold it (Zorgkantoor Noord)")
+        }
+        if financier != nil, mapping != nil {
+            throw ValidationError("a mapping file names its gemeente, which is the financier; leave out --financier")
         }
         try SnapshotCommand.validateScopes(scope)
     }
@@ -69,11 +73,15 @@ struct ReportCommand: AsyncParsableCommand {
             printList(set)
             return
         }
-        guard let report, let definition = set.report(report) else {
+        guard let report, var definition = set.report(report) else {
             throw ValidationError("no report '\(self.report ?? "")' in the module set; there are: \(set.reports.compactMap(\.id).joined(separator: ", "))")
         }
-        if let section, !definition.sections.contains(where: { $0.id == section }) {
-            throw ValidationError("report \(report) has no section '\(section)'; its sections: \(definition.sections.map(\.id).joined(separator: ", "))")
+        if let section {
+            guard definition.sections.contains(where: { $0.id == section }) else {
+                throw ValidationError("report \(report) has no section '\(section)'; its sections: \(definition.sections.map(\.id).joined(separator: ", "))")
+            }
+            // Only that section is made, so only its records are read (and logged).
+            definition.sections = definition.sections.filter { $0.id == section }
         }
         var request = ReportRequest(period: period.flatMap(ReportPeriod.init), referenceDate: CivilDate.today(), financier: financier)
         if let mappingSection = definition.sections.first(where: { $0.columnsFrom == "mapping" }) {
@@ -87,6 +95,8 @@ struct ReportCommand: AsyncParsableCommand {
             do { request.mapping = try ReportMapping.parse(data, for: mappingSection, in: set) } catch let problems as ModuleProblems {
                 throw ValidationError("the mapping file \(mapping) was refused:\n" + problems.reasons.map { "- \($0)" }.joined(separator: "\n"))
             }
+            // Without --period, the mapping's contract year.
+            if request.period == nil, let year = request.mapping?.contractYear { request.period = ReportPeriod(String(year)) }
         } else if mapping != nil {
             throw ValidationError("report \(report) has its own columns; --mapping is for a report whose columns come from a mapping file")
         }
@@ -99,6 +109,10 @@ struct ReportCommand: AsyncParsableCommand {
             if case .only(let wanted) = filter { records = records.filter { wanted.contains($0.scope) } }
             request.referenceDate = CivilDate.today(at: frozen.asOf)
             snapshotName = frozen.name
+        } else if let asOf, let day = CivilDate(asOf) {
+            // "Stand per" that day: the states the server held at its end, from the history.
+            records = try await Snapshots.states(in: storage, scopes: filter, asOf: Snapshots.endOfDay(day))
+            request.referenceDate = day
         } else {
             records = []
             var after: Int64 = 0
@@ -108,14 +122,14 @@ struct ReportCommand: AsyncParsableCommand {
                 after = page.lastPosition
                 if !page.more { break }
             }
-            if let asOf { request.referenceDate = CivilDate(asOf)! }
         }
-        var made = Reports.run(definition, rules: set.rules, records: records, request: request, snapshot: snapshotName)
-        if let section { made.sections = made.sections.filter { $0.id == section } }
+        let made = Reports.run(definition, rules: set.rules, records: records, request: request, snapshot: snapshotName)
         // What it shows is read: logged before anything is written.
         let byID = Dictionary(records.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         let named = made.recordsRead.compactMap { id in byID[id].map { AccessedRecord(id: id, type: $0.type, scope: $0.scope, effect: "read") } }
-        let detail = "report \(report)" + (snapshotName.map { " snapshot=\($0)" } ?? "") + " rows=\(made.sections.reduce(0) { $0 + $1.rows.count })"
+        var detail = "report \(report)" + (snapshotName.map { " snapshot=\($0)" } ?? "")
+        detail += (section.map { " section=\($0)" } ?? "") + (request.period.map { " period=\($0)" } ?? "")
+        detail += " stand=\(request.referenceDate) rows=\(made.sections.reduce(0) { $0 + $1.rows.count })"
         try await SnapshotCommand.log(storage, detail, named)
         let text: String
         switch (format, section) {

@@ -71,7 +71,8 @@ public struct SnapshotChange: Codable, Hashable, Sendable {
     public enum Kind: String, Codable, Hashable, Sendable {
         /// In the later snapshot only.
         case added
-        /// In the earlier snapshot only (erased, or its scope is not in the later one).
+        /// In the earlier snapshot only. History is append-only and an erasure leaves every
+        /// snapshot, so only storage damaged outside Veld gives one; it is shown, not hidden.
         case removed
         /// A field's entries differ.
         case changed
@@ -106,13 +107,25 @@ public enum Snapshots {
                 "a snapshot named '\(name)' exists already; snapshots never change, so give the new one another name"
             case .unknown(let name): "no snapshot named '\(name)' (veld-server snapshot list shows them)"
             case .future: "--as-of is in the future: a moment the server has not reached cannot be frozen yet"
-            case .badName: "a snapshot name is one line of 1 to 80 characters"
+            case .badName: "a snapshot name is one line of 1 to 80 characters, not starting snap_ (that is how ids start)"
             }
         }
     }
 
+    /// One line of 1 to 80 characters, not starting `snap_` (a snapshot is found by its name or its id).
     public static func isValidName(_ name: String) -> Bool {
         !name.trimmingCharacters(in: .whitespaces).isEmpty && name.count <= 80 && !name.contains(where: \.isNewline)
+            && !name.hasPrefix("snap_")
+    }
+
+    /// The state of every record in `scopes` as the server held it at `asOf`, from the
+    /// history, without freezing anything (what `veld-server report --as-of` reads).
+    public static func states(in storage: any SyncStorage, scopes: ScopeFilter, asOf: Date) async throws -> [RecordState] {
+        var states: [RecordState] = []
+        for id in try await recordIDs(storage, scopes: scopes) {
+            if let state = try await storage.state(recordID: id, asOf: asOf) { states.append(state) }
+        }
+        return states
     }
 
     /// The end of `date` in Amsterdam, to the millisecond: a peildatum counts the whole day.
@@ -222,9 +235,11 @@ public enum Snapshots {
     /// What changed from `earlier` to `later`, record by record and field by field; a
     /// change is late when the entry that made it was written at or before the earlier
     /// snapshot's peildatum.
+    /// Two snapshots of different scopes are compared in the scopes both hold.
     public static func compare(earlier: Snapshot, _ before: [RecordState], later: Snapshot, _ after: [RecordState]) -> [SnapshotChange] {
-        let old = Dictionary(before.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-        let new = Dictionary(after.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        func inBoth(_ state: RecordState) -> Bool { earlier.filter.contains(state.scope) && later.filter.contains(state.scope) }
+        let old = Dictionary(before.filter(inBoth).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let new = Dictionary(after.filter(inBoth).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         var changes: [SnapshotChange] = []
         for id in Set(old.keys).union(new.keys).sorted() {
             switch (old[id], new[id]) {

@@ -804,6 +804,9 @@ public final class PostgresSyncStorage: SyncStorage {
         let arrivals = try late.map { String(decoding: try StableJSON.encode($0), as: UTF8.self) }
         return try await guarded { connection in
             try await connection.withTransaction(logger: logger) { connection in
+                // Under the lock an erasure takes: a record erased while the snapshot was
+                // being read is not stored in it.
+                try await connection.query("SELECT pg_advisory_xact_lock(\(Self.pushLock))", logger: logger)
                 let inserted = try await connection.query("""
                     INSERT INTO snapshot (id, name, as_of, frozen_at, scopes, created_by, records, late_arrivals)
                     VALUES (\(snapshot.id), \(snapshot.name), \(snapshot.asOf), \(snapshot.frozenAt), \(scopes), \(snapshot.createdBy),
@@ -816,6 +819,7 @@ public final class PostgresSyncStorage: SyncStorage {
                     try await connection.query("""
                         INSERT INTO snapshot_record (snapshot, record_id, state)
                         SELECT \(snapshot.id), u.id, u.state FROM UNNEST(\(Array(ids[start..<end]))::text[], \(Array(states[start..<end]))::text[]) AS u(id, state)
+                        WHERE EXISTS (SELECT 1 FROM record r WHERE r.id = u.id AND r.state <> '')
                         """, logger: logger)
                 }
                 for start in stride(from: 0, to: lateIDs.count, by: 1_000) {
@@ -824,6 +828,7 @@ public final class PostgresSyncStorage: SyncStorage {
                         INSERT INTO snapshot_late (snapshot, record_id, arrival)
                         SELECT \(snapshot.id), u.id, u.arrival
                         FROM UNNEST(\(Array(lateIDs[start..<end]))::text[], \(Array(arrivals[start..<end]))::text[]) WITH ORDINALITY AS u(id, arrival, n)
+                        WHERE EXISTS (SELECT 1 FROM record r WHERE r.id = u.id AND r.state <> '')
                         ORDER BY u.n
                         """, logger: logger)
                 }

@@ -708,10 +708,13 @@ public final class SQLiteSyncStorage: SyncStorage {
                 """, arguments: [snapshot.id, snapshot.name, snapshot.asOf, snapshot.frozenAt, scopes, snapshot.createdBy,
                                  snapshot.records, snapshot.lateArrivals])
             guard db.changesCount > 0 else { return false }
-            let record = try db.cachedStatement(sql: "INSERT INTO snapshotRecord (snapshot, recordID, state) VALUES (?, ?, ?)")
-            for (id, json) in states { try record.execute(arguments: [snapshot.id, id, json]) }
-            let arrival = try db.cachedStatement(sql: "INSERT INTO snapshotLate (snapshot, recordID, arrival) VALUES (?, ?, ?)")
-            for (id, json) in arrivals { try arrival.execute(arguments: [snapshot.id, id, json]) }
+            // A record erased while the snapshot was being read is not stored in it (writes
+            // are one at a time: the erasure committed before this or runs after it).
+            let live = "EXISTS (SELECT 1 FROM record WHERE id = ? AND state <> '')"
+            let record = try db.cachedStatement(sql: "INSERT INTO snapshotRecord (snapshot, recordID, state) SELECT ?, ?, ? WHERE \(live)")
+            for (id, json) in states { try record.execute(arguments: [snapshot.id, id, json, id]) }
+            let arrival = try db.cachedStatement(sql: "INSERT INTO snapshotLate (snapshot, recordID, arrival) SELECT ?, ?, ? WHERE \(live)")
+            for (id, json) in arrivals { try arrival.execute(arguments: [snapshot.id, id, json, id]) }
             try Self.appendAccess([entry], db: db)
             return true
         }
