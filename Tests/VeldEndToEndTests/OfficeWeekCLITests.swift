@@ -11,7 +11,7 @@ import VeldProtocol
     static let mapping = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("examples/reports/gemeente-assen-2026.json")
 
-    @Test func snapshotsAndReportsForEachFinancier() throws {
+    @Test func snapshotsAndReportsForEachFinancier() async throws {
         let server = try ServerProcess()
         let anna = try AuditCLITests.Device("anna", .carer, ["loc-zonnehof", "loc-de-linde"], server)
         func office(_ arguments: String...) throws -> Binaries.Result {
@@ -32,13 +32,13 @@ import VeldProtocol
 
         // Anna edits offline; the office freezes the peildatum after her edit, before it arrives.
         #expect(try anna("edit", plan, "lastDiscussedAt=2026-08-01").status == 0)
-        Thread.sleep(forTimeInterval: 1.1)
+        try await Task.sleep(for: .milliseconds(1_100))
         let moment = InternetTime.format(Date())
-        Thread.sleep(forTimeInterval: 1.1)
+        try await Task.sleep(for: .milliseconds(1_100))
         let voor = try office("snapshot", "create", "--as-of", moment, "--name", "voor", "--json")
         #expect(voor.status == 0, "\(voor.stderr)")
         #expect(try anna("sync").status == 0)
-        Thread.sleep(forTimeInterval: 1.1)
+        try await Task.sleep(for: .milliseconds(1_100))
         let na = try office("snapshot", "create", "--as-of", InternetTime.format(Date()), "--name", "na")
         #expect(na.status == 0 && na.stdout.contains("3 record(s)"), "\(na.stdout)\(na.stderr)")
         let again = try office("snapshot", "create", "--as-of", moment, "--name", "voor")
