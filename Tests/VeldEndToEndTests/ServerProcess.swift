@@ -143,7 +143,8 @@ final class Device: @unchecked Sendable {
     var replica: String { (try? store.profile().replicaID) ?? "" }
 
     func engine(_ server: ServerProcess, transport: (any SyncTransport)? = nil, batchSize: Int = 500, pageSize: Int = 500) -> SyncEngine {
-        SyncEngine(store: store, transport: transport ?? HTTPTransport(server: server.url!, token: token),
+        let store = store
+        return SyncEngine(store: store, transport: transport ?? HTTPTransport(server: server.url!, token: token, health: { try? store.health() }),
                    retry: RetryPolicy(attempts: 3, initialDelay: 0.05, maximumDelay: 0.2),
                    batchSize: batchSize, pageSize: pageSize)
     }

@@ -150,4 +150,22 @@ extension StorageContract {
         #expect(logged.filter { $0.detail.hasPrefix("snapshot create") }.count == 2)
         #expect(logged.first { $0.detail.contains(first.id) }.map { Set($0.records.map(\.id)) } == [note.id, plan.id, goal.id])
     }
+
+    /// What a device said of itself is kept, the newest report winning (an older one noted
+    /// late does not replace it), beside its last pull; another opening of the database
+    /// reads it once written.
+    static func deviceHealthIsKept(_ make: StorageFactory) async throws {
+        let storage = try await make()
+        let anna = try await storage.issueToken(user: "anna", role: .carer, scopes: ["loc-a"])
+        let newer = DeviceHealth(app: "1.2.0", outbox: 3, oldest: Fixture.time(plus: -600), records: 40)
+        let older = DeviceHealth(app: "1.1.0", outbox: 9, oldest: nil, records: 12)
+        _ = try await storage.pull(scopes: .only(["loc-a"]), after: 0, limit: 10, token: anna.token, at: Fixture.time(plus: 5))
+        storage.noteDeviceHealth(token: anna.id, health: newer, at: Fixture.time(plus: 10))
+        storage.noteDeviceHealth(token: anna.id, health: older, at: Fixture.time(plus: 1))
+        await storage.flushPendingWrites()
+        let token = try #require(try await storage.tokens().first { $0.id == anna.id })
+        #expect(token.health == newer && token.healthAt == Fixture.time(plus: 10))
+        #expect(token.lastPullAt == Fixture.time(plus: 5))
+        #expect(try await storage.token(hash: TokenSecret.hash(anna.secret))?.health == newer)
+    }
 }

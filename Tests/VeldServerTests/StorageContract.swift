@@ -45,6 +45,7 @@ enum StorageContract: String, CaseIterable, Sendable, CustomTestStringConvertibl
     case anOlderReleasesBuiltInIsUpgraded
     case snapshotsAreTheHistoryAtT
     case snapshotsNeverChange
+    case deviceHealthIsKept
 
     var testDescription: String { rawValue }
 
@@ -78,6 +79,7 @@ enum StorageContract: String, CaseIterable, Sendable, CustomTestStringConvertibl
         case .anOlderReleasesBuiltInIsUpgraded: try await Self.anOlderReleasesBuiltInIsUpgraded(make)
         case .snapshotsAreTheHistoryAtT: await Self.snapshotsAreTheHistoryAtT(make)
         case .snapshotsNeverChange: try await Self.snapshotsNeverChange(make)
+        case .deviceHealthIsKept: try await Self.deviceHealthIsKept(make)
         }
     }
 

@@ -239,7 +239,7 @@ struct History: AsyncParsableCommand {
             throw ValidationError("the history lives on the server and this profile has none; run `veld connect --server URL --token-file FILE`")
         }
         let fullID = (try? store.record(id).id) ?? id.lowercased()
-        let history = try await ProfileTransport.make(settings).history(of: fullID)
+        let history = try await ProfileTransport.make(settings, store: store).history(of: fullID)
         if json {
             print(String(decoding: try StableJSON.encode(history, pretty: true), as: UTF8.self))
             return

@@ -98,19 +98,23 @@ struct ConnectionOptions: ParsableArguments {
 /// The transport for a profile: its server, its token, and its CA when it has one, over
 /// SwiftNIO (URLSession on Linux cannot trust an organisation's own CA).
 enum ProfileTransport {
-    static func make(_ settings: SyncSettings) throws -> HTTPTransport {
+    /// With `store`, every request says how this device is doing (`Veld-Device`).
+    static func make(_ settings: SyncSettings, store: LocalStore? = nil) throws -> HTTPTransport {
         guard let server = settings.server, let token = settings.token else {
             throw ValidationError("this profile has no server yet; run `veld connect --server URL --token-file FILE`")
         }
-        return try make(server: server, token: token, serverCA: settings.serverCA)
+        return try make(server: server, token: token, serverCA: settings.serverCA, store: store)
     }
 
-    static func make(server: URL, token: String, serverCA: String?, timeout: TimeInterval = 60) throws -> HTTPTransport {
+    static func make(server: URL, token: String, serverCA: String?, timeout: TimeInterval = 60,
+                     store: LocalStore? = nil) throws -> HTTPTransport {
         let exchange: NIOExchange
         do { exchange = try NIOExchange.shared(trusting: serverCA) } catch let invalid as NIOExchange.InvalidCA {
             throw ValidationError("the profile's CA certificate is \(invalid.description); run `veld connect` again with --ca-file")
         }
-        return HTTPTransport(server: server, token: token, timeout: timeout, exchange: exchange)
+        var health: (@Sendable () -> DeviceHealth?)?
+        if let store { health = { try? store.health() } }
+        return HTTPTransport(server: server, token: token, timeout: timeout, exchange: exchange, health: health)
     }
 }
 

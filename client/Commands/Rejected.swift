@@ -77,7 +77,7 @@ struct Discard: AsyncParsableCommand {
         guard settings.server != nil else {
             throw ValidationError("this profile has no server, so there is no server state to go back to; `veld connect` first")
         }
-        let transport = try ProfileTransport.make(settings)
+        let transport = try ProfileTransport.make(settings, store: store)
         if !yes {
             guard isatty(STDIN_FILENO) != 0 else {
                 throw ValidationError("discarding needs a confirmation; run it in a terminal, or add --yes")

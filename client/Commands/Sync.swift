@@ -77,7 +77,7 @@ struct Sync: AsyncParsableCommand {
     func run() async throws {
         let store = try home.openStore()
         let settings = try store.syncSettings()
-        let transport = try ProfileTransport.make(settings)
+        let transport = try ProfileTransport.make(settings, store: store)
         let server = transport.server
         let progress = ProgressLine(enabled: !quiet && !json && isatty(STDERR_FILENO) != 0)
         let engine = SyncEngine(store: store, transport: transport,

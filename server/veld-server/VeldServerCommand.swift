@@ -107,19 +107,35 @@ struct Serve: AsyncParsableCommand {
 
 struct Devices: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Each device: its user, replica, last push and pull, and how many changes it is behind; stalest first.")
+        abstract: "Each device: its user, replica, last push and pull, how far behind it is, and how it is doing.",
+        discussion: """
+            Devices say with every request which app version they run, how many changes wait \
+            to be sent and since when, and how many records they hold (SPEC.md, "Device \
+            health"). Listed first: devices whose unsent work is older than --unsent-days \
+            (UNSENT), then devices not heard from in --stale-days (STALE), then the rest, each \
+            group oldest contact first.
+            """)
     @OptionGroup var database: DatabaseOptions
     @Flag(help: "Print JSON.") var json = false
     @Flag(help: "Include revoked tokens.") var all = false
+    @Option(help: ArgumentHelp("A device not heard from in this many days is STALE.", valueName: "days")) var staleDays = 7
+    @Option(help: ArgumentHelp("A device with changes waiting longer than this many days is UNSENT.", valueName: "days"))
+    var unsentDays = 3
+
+    func validate() throws {
+        guard (1...3_650).contains(staleDays) else { throw ValidationError("--stale-days takes 1 to 3650 days") }
+        guard (0...3_650).contains(unsentDays) else { throw ValidationError("--unsent-days takes 0 to 3650 days") }
+    }
 
     func run() async throws {
         let storage = try await database.open()
         let head = try await storage.headPosition()
         let now = Date()
         let receipts = Dictionary(grouping: try await storage.receipts(), by: \.tokenID)
-        let devices = try await storage.tokens().filter { all || $0.revokedAt == nil || ($0.wipeRequestedAt != nil && $0.wipedAt == nil) }.sorted {
-            ($0.lastActivity ?? .distantPast, $0.id) < ($1.lastActivity ?? .distantPast, $1.id)
-        }
+        let tokens = try await storage.tokens().filter { all || $0.revokedAt == nil || ($0.wipeRequestedAt != nil && $0.wipedAt == nil) }
+        let statuses = DeviceStatus.judge(tokens, now: now, staleAfter: TimeInterval(staleDays) * 86_400,
+                                          unsentAfter: TimeInterval(unsentDays) * 86_400)
+        let devices = statuses.map(\.token)
         if json {
             struct Receipt: Encodable {
                 let id: String, kind: String, scopes: [String], types: [String]?, records: Int, unsent: Int, receivedAt: Date
@@ -129,17 +145,20 @@ struct Devices: AsyncParsableCommand {
                 let token: String, user: String, role: String, replica: String?
                 let lastPushAt: Date?, lastPullAt: Date?, behind: Int64?, revoked: Bool
                 let wipeRequestedAt: Date?, wipedAt: Date?, receipts: [Receipt]
+                let health: DeviceHealth?, healthAt: Date?, stale: Bool, unsentTooLong: Bool
             }
-            let rows = devices.map {
-                Device(token: $0.id, user: $0.user, role: $0.role.rawValue, replica: $0.replica, lastPushAt: $0.lastPushAt,
-                       lastPullAt: $0.lastPullAt, behind: $0.lastCursor.map { head - $0 }, revoked: $0.revokedAt != nil,
-                       wipeRequestedAt: $0.wipeRequestedAt, wipedAt: $0.wipedAt,
-                       receipts: (receipts[$0.id] ?? []).map {
+            let rows = statuses.map { status in
+                let device = status.token
+                return Device(token: device.id, user: device.user, role: device.role.rawValue, replica: device.replica, lastPushAt: device.lastPushAt,
+                       lastPullAt: device.lastPullAt, behind: device.lastCursor.map { head - $0 }, revoked: device.revokedAt != nil,
+                       wipeRequestedAt: device.wipeRequestedAt, wipedAt: device.wipedAt,
+                       receipts: (receipts[device.id] ?? []).map {
                            Receipt(id: $0.receipt.id, kind: $0.receipt.kind.rawValue, scopes: $0.receipt.scopes, types: $0.receipt.types,
                                    records: $0.receipt.records,
                                    unsent: $0.receipt.unsent, receivedAt: $0.receivedAt, confirmedAt: $0.confirmedAt,
                                    confirmedBy: $0.confirmedBy)
-                       })
+                       },
+                       health: device.health, healthAt: device.healthAt, stale: status.stale, unsentTooLong: status.unsentTooLong)
             }
             print(String(decoding: try StableJSON.encode(rows, pretty: true), as: UTF8.self))
             return
@@ -147,6 +166,7 @@ struct Devices: AsyncParsableCommand {
         print("USER         ROLE     REPLICA                    LAST PUSH     LAST PULL     BEHIND  TOKEN")
         for device in devices {
             let behind = device.lastCursor.map { String(head - $0) } ?? "all"
+            let status = statuses.first { $0.token.id == device.id }
             print([String(device.user.prefix(12)).padding(toLength: 12, withPad: " ", startingAt: 0),
                    device.role.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0),
                    (device.replica ?? "-").padding(toLength: 26, withPad: " ", startingAt: 0),
@@ -154,6 +174,17 @@ struct Devices: AsyncParsableCommand {
                    Self.ago(device.lastPullAt, now).padding(toLength: 13, withPad: " ", startingAt: 0),
                    behind.padding(toLength: 7, withPad: " ", startingAt: 0),
                    device.id + (device.revokedAt == nil ? "" : " (\(device.state(at: now)))")].joined(separator: " "))
+            var flags: [String] = []
+            if status?.unsentTooLong == true { flags.append("UNSENT") }
+            if status?.stale == true { flags.append("STALE") }
+            if let health = device.health {
+                let waiting = health.outbox == 0 ? "nothing unsent"
+                    : "\(health.outbox) unsent" + (health.oldest.map { " (oldest \(Self.ago($0, now)))" } ?? "")
+                print("    app \(health.app), \(waiting), \(health.records) record(s); said \(Self.ago(device.healthAt, now))"
+                      + (flags.isEmpty ? "" : "  " + flags.joined(separator: " ")))
+            } else if !flags.isEmpty {
+                print("    has not said how it is doing  " + flags.joined(separator: " "))
+            }
             for stored in receipts[device.id] ?? [] {
                 let receipt = stored.receipt
                 let what = switch receipt.kind {

@@ -240,6 +240,16 @@ extension LocalStore {
         }
     }
 
+    /// What this device says of itself with every request (`Veld-Device`): its unsent
+    /// changes, the oldest of them, and the records it holds. No client data.
+    public func health(app: String = VeldCoreInfo.version) throws -> DeviceHealth {
+        try writer.read { db in
+            let oldest = try Date.fetchOne(db, sql: "SELECT MIN(queuedAt) FROM outbox")
+            return DeviceHealth(app: app, outbox: try OutboxRow.fetchCount(db), oldest: oldest,
+                                records: try RecordRow.filter(RecordRow.Columns.deleted == false).fetchCount(db))
+        }
+    }
+
     // MARK: Private
 
     func existing(_ idOrPrefix: String, db: Database) throws -> RecordState {

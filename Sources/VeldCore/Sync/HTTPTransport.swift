@@ -16,13 +16,18 @@ public struct HTTPTransport: SyncTransport {
     let token: String
     let exchange: any HTTPExchange
     let timeout: TimeInterval
+    /// What the device says of itself with every request (`Veld-Device`), asked each time.
+    let health: (@Sendable () -> DeviceHealth?)?
 
-    /// `exchange` is the HTTP stack; URLSession when not given.
-    public init(server: URL, token: String, timeout: TimeInterval = 60, exchange: (any HTTPExchange)? = nil) {
+    /// `exchange` is the HTTP stack; URLSession when not given. `health` tells the server
+    /// how the device is doing (SPEC.md, "Device health"); nil sends nothing.
+    public init(server: URL, token: String, timeout: TimeInterval = 60, exchange: (any HTTPExchange)? = nil,
+                health: (@Sendable () -> DeviceHealth?)? = nil) {
         self.server = server
         self.token = token
         self.timeout = timeout
         self.exchange = exchange ?? URLSessionExchange(timeout: timeout)
+        self.health = health
     }
 
     public func push(_ request: PushRequest) async throws -> PushResponse {
@@ -109,6 +114,7 @@ public struct HTTPTransport: SyncTransport {
         var headers = [(name: "Authorization", value: "Bearer \(token)"), (name: "Accept", value: "application/json"),
                        (name: "User-Agent", value: "veld/\(VeldCoreInfo.version)")]
         if body != nil { headers.append((name: "Content-Type", value: "application/json")) }
+        if let report = health?() { headers.append((name: DeviceHealth.headerName, value: report.header)) }
         headers += extraHeaders
         let answer = try await exchange.send(HTTPExchangeRequest(method: method, url: url, headers: headers, body: body, timeout: timeout))
         let data = answer.body

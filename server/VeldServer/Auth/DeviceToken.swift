@@ -28,6 +28,9 @@ public struct DeviceToken: Codable, Hashable, Sendable {
     public var wipeRequestedAt: Date?
     /// When the device's wipe receipt arrived.
     public var wipedAt: Date?
+    /// What the device last said of itself (`Veld-Device`), and when.
+    public var health: DeviceHealth?
+    public var healthAt: Date?
 
     public init(id: String, user: String, role: Role, scopes: [String], replica: String? = nil,
                 createdAt: Date, revokedAt: Date? = nil, lastPushAt: Date? = nil, lastPullAt: Date? = nil,

@@ -50,6 +50,15 @@ struct TokenAuthenticator: RouterMiddleware {
         var context = context
         context.token = token
         context.logger[metadataKey: "token"] = .string(token.id)
+        // How the device is doing (SPEC.md, "Device health"); a header that does not parse is
+        // left out, never a reason to refuse the device its sync.
+        if let name = HTTPField.Name(DeviceHealth.headerName), let value = request.headers[name] {
+            if let health = DeviceHealth(header: value) {
+                storage.noteDeviceHealth(token: token.id, health: health, at: clock())
+            } else {
+                context.logger.debug("a Veld-Device header that does not parse was left out")
+            }
+        }
         return try await next(request, context)
     }
 

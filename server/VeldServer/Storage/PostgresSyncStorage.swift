@@ -159,6 +159,11 @@ public final class PostgresSyncStorage: SyncStorage {
             "CREATE INDEX snapshot_late_by_snapshot ON snapshot_late (snapshot)",
             "CREATE INDEX snapshot_late_by_record ON snapshot_late (record_id)",
         ]),
+        ("v12-device-health", [
+            // What each device last said of itself (Veld-Device), as JSON, and when.
+            "ALTER TABLE token ADD COLUMN health text",
+            "ALTER TABLE token ADD COLUMN health_at timestamptz",
+        ]),
     ]
 
     public func migrate() async throws {
@@ -233,7 +238,7 @@ public final class PostgresSyncStorage: SyncStorage {
         }
     }
 
-    static let tokenColumns = #""id", "user", role, scopes, replica, created_at, revoked_at, last_push_at, last_pull_at, last_cursor, expires_at, secret_issued_at, wipe_requested_at, wiped_at"#
+    static let tokenColumns = #""id", "user", role, scopes, replica, created_at, revoked_at, last_push_at, last_pull_at, last_cursor, expires_at, secret_issued_at, wipe_requested_at, wiped_at, health, health_at"#
 
     public func token(hash: String) async throws -> DeviceToken? {
         try await guarded { [self] connection in
@@ -253,29 +258,50 @@ public final class PostgresSyncStorage: SyncStorage {
 
     /// One statement for every mark; a mark older than what another process wrote is skipped.
     private func writePullMarks(_ marks: [String: PullMarks.Mark]) async throws {
-        let ids = Array(marks.keys)
-        let dates = ids.map { marks[$0]!.at }
-        let cursors = ids.map { marks[$0]!.cursor }
+        let pulls = marks.filter { $0.value.at != nil }
+        let ids = Array(pulls.keys)
+        let dates = ids.map { pulls[$0]!.at! }
+        let cursors = ids.map { pulls[$0]!.cursor ?? 0 }
+        let said = marks.filter { $0.value.health != nil && $0.value.healthAt != nil }
+        let healthIDs = Array(said.keys)
+        let healths = try healthIDs.map { String(decoding: try StableJSON.encode(said[$0]!.health!), as: UTF8.self) }
+        let healthDates = healthIDs.map { said[$0]!.healthAt! }
         _ = try await guarded { [self] connection in
-            try await connection.query("""
-                UPDATE token SET last_pull_at = u.at, last_cursor = u.cursor
-                FROM UNNEST(\(ids)::text[], \(dates)::timestamptz[], \(cursors)::bigint[]) AS u(id, at, cursor)
-                WHERE token.id = u.id AND (token.last_pull_at IS NULL OR token.last_pull_at <= u.at)
-                """, logger: logger)
+            if !ids.isEmpty {
+                try await connection.query("""
+                    UPDATE token SET last_pull_at = u.at, last_cursor = u.cursor
+                    FROM UNNEST(\(ids)::text[], \(dates)::timestamptz[], \(cursors)::bigint[]) AS u(id, at, cursor)
+                    WHERE token.id = u.id AND (token.last_pull_at IS NULL OR token.last_pull_at <= u.at)
+                    """, logger: logger)
+            }
+            if !healthIDs.isEmpty {
+                try await connection.query("""
+                    UPDATE token SET health = u.health, health_at = u.at
+                    FROM UNNEST(\(healthIDs)::text[], \(healths)::text[], \(healthDates)::timestamptz[]) AS u(id, health, at)
+                    WHERE token.id = u.id AND (token.health_at IS NULL OR token.health_at <= u.at)
+                    """, logger: logger)
+            }
         }
+    }
+
+    public func noteDeviceHealth(token: String, health: DeviceHealth, at date: Date) {
+        pullMarks.note(token: token, health: health, at: date)
     }
 
     private func decodeTokens(_ rows: PostgresRowSequence) async throws -> [DeviceToken] {
         var tokens: [DeviceToken] = []
         for try await row in rows {
             let (id, user, role, scopes, replica, createdAt, revokedAt, lastPushAt, lastPullAt, lastCursor, expiresAt, secretIssuedAt,
-                 wipeRequestedAt, wipedAt) = try row.decode(
-                (String, String, String, String, String?, Date, Date?, Date?, Date?, Int64?, Date?, Date?, Date?, Date?).self)
-            tokens.append(DeviceToken(id: id, user: user, role: Role(rawValue: role) ?? .visitor,
-                                      scopes: try StableJSON.decode([String].self, from: Data(scopes.utf8)), replica: replica,
-                                      createdAt: createdAt, revokedAt: revokedAt, lastPushAt: lastPushAt, lastPullAt: lastPullAt,
-                                      lastCursor: lastCursor, expiresAt: expiresAt, secretIssuedAt: secretIssuedAt,
-                                      wipeRequestedAt: wipeRequestedAt, wipedAt: wipedAt))
+                 wipeRequestedAt, wipedAt, health, healthAt) = try row.decode(
+                (String, String, String, String, String?, Date, Date?, Date?, Date?, Int64?, Date?, Date?, Date?, Date?, String?, Date?).self)
+            var token = DeviceToken(id: id, user: user, role: Role(rawValue: role) ?? .visitor,
+                                    scopes: try StableJSON.decode([String].self, from: Data(scopes.utf8)), replica: replica,
+                                    createdAt: createdAt, revokedAt: revokedAt, lastPushAt: lastPushAt, lastPullAt: lastPullAt,
+                                    lastCursor: lastCursor, expiresAt: expiresAt, secretIssuedAt: secretIssuedAt,
+                                    wipeRequestedAt: wipeRequestedAt, wipedAt: wipedAt)
+            token.health = health.flatMap { try? StableJSON.decode(DeviceHealth.self, from: Data($0.utf8)) }
+            token.healthAt = healthAt
+            tokens.append(token)
         }
         return tokens
     }

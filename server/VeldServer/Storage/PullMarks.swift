@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import VeldProtocol
 
 /// How far each device has pulled (`lastPullAt`, `lastCursor`), kept in memory and
 /// written in the background, many devices in one transaction.
@@ -15,9 +16,34 @@ import Logging
 /// is left; a process that is killed loses at most the marks of that last moment, which
 /// the device's next pull puts right.
 final class PullMarks: @unchecked Sendable {
+    /// A device's last pull (`at`, `cursor`) and what it last said of itself (`health`),
+    /// either or both.
     struct Mark: Equatable, Sendable {
-        var at: Date
-        var cursor: Int64
+        var at: Date?
+        var cursor: Int64?
+        var health: DeviceHealth?
+        var healthAt: Date?
+
+        init(at: Date? = nil, cursor: Int64? = nil, health: DeviceHealth? = nil, healthAt: Date? = nil) {
+            self.at = at
+            self.cursor = cursor
+            self.health = health
+            self.healthAt = healthAt
+        }
+
+        /// `self` with the parts `newer` holds, where they are not older.
+        func merged(with newer: Mark) -> Mark {
+            var mark = self
+            if let at = newer.at, mark.at.map({ $0 <= at }) ?? true {
+                mark.at = at
+                mark.cursor = newer.cursor
+            }
+            if let healthAt = newer.healthAt, mark.healthAt.map({ $0 <= healthAt }) ?? true {
+                mark.health = newer.health
+                mark.healthAt = healthAt
+            }
+            return mark
+        }
     }
 
     typealias Writer = @Sendable (_ marks: [String: Mark]) async throws -> Void
@@ -47,10 +73,20 @@ final class PullMarks: @unchecked Sendable {
 
     /// Notes a pull; starts a background write unless one is under way.
     func note(token: String, at date: Date, cursor: Int64) {
+        note(token: token, Mark(at: date, cursor: cursor))
+    }
+
+    /// Notes what a device said of itself (`Veld-Device`).
+    func note(token: String, health: DeviceHealth, at date: Date) {
+        note(token: token, Mark(health: health, healthAt: date))
+    }
+
+    private func note(token: String, _ mark: Mark) {
         let start: Bool = lock.withLock {
-            if let held = latest[token], held.at > date { return false }
-            pending[token] = Mark(at: date, cursor: cursor)
-            latest[token] = Mark(at: date, cursor: cursor)
+            let newest = (latest[token] ?? Mark()).merged(with: mark)
+            if newest == latest[token] { return false }
+            latest[token] = newest
+            pending[token] = (pending[token] ?? Mark()).merged(with: mark)
             if writing { return false }
             writing = true
             return true
@@ -65,10 +101,16 @@ final class PullMarks: @unchecked Sendable {
 
     /// `token` with its unwritten mark, if that is newer than what the database said.
     func overlay(_ token: DeviceToken) -> DeviceToken {
-        guard let mark = mark(for: token.id), token.lastPullAt.map({ $0 <= mark.at }) ?? true else { return token }
+        guard let mark = mark(for: token.id) else { return token }
         var token = token
-        token.lastPullAt = mark.at
-        token.lastCursor = mark.cursor
+        if let at = mark.at, token.lastPullAt.map({ $0 <= at }) ?? true {
+            token.lastPullAt = at
+            token.lastCursor = mark.cursor
+        }
+        if let healthAt = mark.healthAt, token.healthAt.map({ $0 <= healthAt }) ?? true {
+            token.health = mark.health
+            token.healthAt = healthAt
+        }
         return token
     }
 

@@ -46,8 +46,14 @@ public final class SQLiteSyncStorage: SyncStorage {
                 let update = try db.cachedStatement(sql: """
                     UPDATE token SET lastPullAt = ?, lastCursor = ? WHERE id = ? AND (lastPullAt IS NULL OR lastPullAt <= ?)
                     """)
+                let health = try db.cachedStatement(sql: """
+                    UPDATE token SET health = ?, healthAt = ? WHERE id = ? AND (healthAt IS NULL OR healthAt <= ?)
+                    """)
                 for (token, mark) in marks {
-                    try update.execute(arguments: [mark.at, mark.cursor, token, mark.at])
+                    if let at = mark.at { try update.execute(arguments: [at, mark.cursor, token, at]) }
+                    if let said = mark.health, let at = mark.healthAt {
+                        try health.execute(arguments: [String(decoding: try StableJSON.encode(said), as: UTF8.self), at, token, at])
+                    }
                 }
             }
         }
@@ -227,6 +233,13 @@ public final class SQLiteSyncStorage: SyncStorage {
             try db.create(index: "snapshotLate_by_snapshot", on: "snapshotLate", columns: ["snapshot"])
             try db.create(index: "snapshotLate_by_record", on: "snapshotLate", columns: ["recordID"])
         }
+        migrator.registerMigration("v12-device-health") { db in
+            // What each device last said of itself (Veld-Device), as JSON, and when.
+            try db.alter(table: "token") { t in
+                t.add(column: "health", .text)
+                t.add(column: "healthAt", .datetime)
+            }
+        }
         return migrator
     }
 
@@ -257,6 +270,10 @@ public final class SQLiteSyncStorage: SyncStorage {
 
     public func flushPendingWrites() async {
         await pullMarks.flush()
+    }
+
+    public func noteDeviceHealth(token: String, health: DeviceHealth, at date: Date) {
+        pullMarks.note(token: token, health: health, at: date)
     }
 
     public func revokeToken(id: String, at date: Date) async throws -> Bool {
@@ -826,6 +843,8 @@ struct TokenRow: Codable, FetchableRecord, PersistableRecord {
     var secretIssuedAt: Date?
     var wipeRequestedAt: Date?
     var wipedAt: Date?
+    var health: String?
+    var healthAt: Date?
 
     init(_ token: DeviceToken, hash: String) throws {
         id = token.id
@@ -843,13 +862,18 @@ struct TokenRow: Codable, FetchableRecord, PersistableRecord {
         secretIssuedAt = token.secretIssuedAt
         wipeRequestedAt = token.wipeRequestedAt
         wipedAt = token.wipedAt
+        health = try token.health.map { String(decoding: try StableJSON.encode($0), as: UTF8.self) }
+        healthAt = token.healthAt
     }
 
     func token() throws -> DeviceToken {
-        DeviceToken(id: id, user: user, role: Role(rawValue: role) ?? .visitor,
-                    scopes: try StableJSON.decode([String].self, from: Data(scopes.utf8)), replica: replica,
-                    createdAt: createdAt, revokedAt: revokedAt, lastPushAt: lastPushAt, lastPullAt: lastPullAt,
-                    lastCursor: lastCursor, expiresAt: expiresAt, secretIssuedAt: secretIssuedAt,
-                    wipeRequestedAt: wipeRequestedAt, wipedAt: wipedAt)
+        var token = DeviceToken(id: id, user: user, role: Role(rawValue: role) ?? .visitor,
+                                scopes: try StableJSON.decode([String].self, from: Data(scopes.utf8)), replica: replica,
+                                createdAt: createdAt, revokedAt: revokedAt, lastPushAt: lastPushAt, lastPullAt: lastPullAt,
+                                lastCursor: lastCursor, expiresAt: expiresAt, secretIssuedAt: secretIssuedAt,
+                                wipeRequestedAt: wipeRequestedAt, wipedAt: wipedAt)
+        token.health = health.flatMap { try? StableJSON.decode(DeviceHealth.self, from: Data($0.utf8)) }
+        token.healthAt = healthAt
+        return token
     }
 }

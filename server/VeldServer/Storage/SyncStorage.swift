@@ -150,6 +150,10 @@ public protocol SyncStorage: Sendable {
     /// Writes what the store keeps in memory for a moment (each device's last pull and
     /// cursor); the server calls it when it shuts down. Safe to call at any time.
     func flushPendingWrites() async
+
+    /// Notes what a device said of itself (`Veld-Device`); written with the pull marks, in
+    /// the background (``flushPendingWrites()``).
+    func noteDeviceHealth(token: String, health: DeviceHealth, at date: Date)
 }
 
 extension SyncStorage {
