@@ -12,9 +12,12 @@ import VeldProtocol
     /// A device with its own profile, connected to `server`.
     final class Device: @unchecked Sendable {
         let home: TemporaryFolder
+        /// The device's token secret.
+        let secret: String
         init(_ name: String, _ role: Role, _ scopes: [String], _ server: ServerProcess) throws {
             home = try TemporaryFolder("veld-audit-\(name)")
             let token = try server.token(user: name, role: role, scopes: scopes)
+            secret = token
             let created = try Binaries.run(Binaries.cli, ["init", "--user", name, "--server", server.url!.absoluteString, "--token-file", "-",
                                                           "--home", home.url.path], stdin: token)
             #expect(created.status == 0, "\(created.stderr)")

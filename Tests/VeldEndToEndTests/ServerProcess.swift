@@ -54,10 +54,14 @@ final class ServerProcess: @unchecked Sendable {
     /// Arguments given to every `serve` (such as --tls-cert and --tls-key).
     let serveArguments: [String]
 
-    init(databaseURL: String? = nil, serveArguments: [String] = []) throws {
+    /// Where the server's log (its standard error) goes; nil: nowhere.
+    let logFile: URL?
+
+    init(databaseURL: String? = nil, serveArguments: [String] = [], logFile: URL? = nil) throws {
         folder = try TemporaryFolder("veld-server")
         self.databaseURL = databaseURL
         self.serveArguments = serveArguments
+        self.logFile = logFile
         try start()
     }
 
@@ -68,9 +72,15 @@ final class ServerProcess: @unchecked Sendable {
 
     /// Starts the server (again) on the same database, on a new free port.
     func start() throws {
+        var log: Int32 = -1
+        if let logFile {
+            log = open(logFile.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+            guard log >= 0 else { throw ServerError(message: "cannot open \(logFile.path) for the server's log") }
+        }
+        defer { if log >= 0 { close(log) } }
         let process = try Subprocess(Binaries.server,
                                      ["serve"] + databaseArguments + ["--port", "0", "--log-level", "warning"] + serveArguments,
-                                     stdout: .pipe)
+                                     stdout: .pipe, stderr: log >= 0 ? .descriptor(log) : .null)
         let out = process.stdout!
         // The first line says where it listens.
         var buffer = Data()

@@ -25,6 +25,9 @@ public struct Problem: Codable, Hashable, Sendable, Error, CustomStringConvertib
     public var status: Int
     public var detail: String
     public var records: [Item]?
+    /// The server's id of the request that got this answer (also its `Veld-Request-Id`
+    /// header): what a user quotes to the office, who finds it in the server's log.
+    public var requestId: String?
 
     public init(type: Kind, status: Int, detail: String, records: [Item]? = nil) {
         self.type = "urn:veld:problem:" + type.rawValue

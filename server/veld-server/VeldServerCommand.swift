@@ -54,9 +54,12 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Serve plain HTTP on a non-loopback address (only behind a TLS-terminating proxy).")
     var insecureHTTP = false
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: String = "info"
+    @Option(help: ArgumentHelp("text (one line per event) or json (one JSON object per line, for a log collector).", valueName: "format"))
+    var logFormat: String = "text"
 
     func validate() throws {
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown log level '\(logLevel)'") }
+        guard ["text", "json"].contains(logFormat) else { throw ValidationError("--log-format is text or json, not '\(logFormat)'") }
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be 0…65535") }
         if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("give --tls-cert and --tls-key together") }
         if tlsCert != nil, insecureHTTP { throw ValidationError("--insecure-http and --tls-cert exclude each other") }
@@ -69,8 +72,15 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        let json = logFormat == "json"
+        LoggingSystem.bootstrap { label in
+            var handler: any LogHandler = json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
         var logger = Logger(label: "veld-server")
-        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        logger.logLevel = level
         var tls: ServerTLS?
         if let tlsCert, let tlsKey {
             do { tls = try ServerTLS(certificateFile: tlsCert, keyFile: tlsKey) } catch let invalid as ServerTLS.Invalid {

@@ -135,7 +135,8 @@ public struct HTTPTransport: SyncTransport {
                 ?? Problem(type: .malformed, status: answer.status, detail: String(decoding: data.prefix(300), as: UTF8.self))
             throw SyncTransportError.rejected(problem)
         default:
-            let detail = (try? StableJSON.decode(Problem.self, from: data))?.detail ?? Self.reason(answer.status)
+            let problem = try? StableJSON.decode(Problem.self, from: data)
+            let detail = (problem?.detail ?? Self.reason(answer.status)) + (problem?.requestId.map { " [request \($0)]" } ?? "")
             throw SyncTransportError.serverFailed(status: answer.status, detail: detail)
         }
     }

@@ -92,7 +92,8 @@ public enum SyncTransportError: Error, CustomStringConvertible, Sendable {
 
     public var description: String {
         switch self {
-        case .rejected(let problem): return "the server refused the sync (\(problem.status)): \(problem.detail)"
+        case .rejected(let problem):
+            return "the server refused the sync (\(problem.status)): \(problem.detail)" + (problem.requestId.map { " [request \($0)]" } ?? "")
         case .serverFailed(let status, let detail): return "the server failed (\(status)): \(detail); try again later"
         case .busy(let status, _, let detail): return "the server is busy (\(status)): \(detail); try again later"
         case .unreachable(let detail): return "cannot reach the server: \(detail); check the network and try `veld sync` again"

@@ -30,8 +30,9 @@ public func buildApplication(
     onServerRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
 ) throws -> some ApplicationProtocol {
     let router = Router(context: VeldRequestContext.self)
+    // Outermost: every answer, problems too, carries the request id and is logged once.
+    router.add(middleware: RequestLogMiddleware())
     router.add(middleware: ProblemMiddleware())
-    router.add(middleware: LogRequestsMiddleware(.debug))
     SyncRoutes(storage: storage, clock: clock, schemas: SchemaCache(storage: storage), bodyDeadline: bodyDeadline).add(to: router)
     // A connection that sends nothing for `idleTimeout` (also while its headers or body
     // are due) is closed, so half-open connections cannot pile up.

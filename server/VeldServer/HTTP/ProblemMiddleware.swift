@@ -15,17 +15,19 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         } catch let problem as Problem {
             if problem.status >= 500 { context.logger.error("\(problem.detail)") }
-            return Self.response(problem)
+            return Self.response(problem, requestID: context.id)
         } catch StorageError.unavailable(let detail) {
             context.logger.warning("storage unavailable: \(detail)")
             return Self.response(Problem(type: .unavailable, status: 503,
-                                         detail: "the server's database is not reachable right now; try again in a moment"))
+                                         detail: "the server's database is not reachable right now; try again in a moment"),
+                                 requestID: context.id)
         } catch let error as HTTPParserError {
             // Broken framing (`Transfer-Encoding: xchunked`, an overflowing chunk size) met
             // while the body is read: the client's fault, and the connection cannot go on.
             context.logger.debug("malformed HTTP framing: \(error)")
             var response = Self.response(Problem(type: .malformed, status: 400,
-                                                 detail: "the request's HTTP framing is invalid (\(error)); send a Content-Length or a valid chunked body"))
+                                                 detail: "the request's HTTP framing is invalid (\(error)); send a Content-Length or a valid chunked body"),
+                                         requestID: context.id)
             response.headers[.connection] = "close"
             return response
         } catch let error as any HTTPResponseError {
@@ -44,15 +46,18 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
                 problem = Problem(type: error.status.code >= 500 ? .internal : .malformed, status: error.status.code,
                                   detail: (error as? HTTPError)?.body ?? error.status.reasonPhrase)
             }
-            return Self.response(problem)
+            return Self.response(problem, requestID: context.id)
         } catch {
             context.logger.error("request failed: \(String(reflecting: error))")
             return Self.response(Problem(type: .internal, status: 500,
-                                         detail: "the server could not handle this request; it has been logged. Try again later."))
+                                         detail: "the server could not handle this request; it has been logged (request \(context.id)). Try again later."),
+                                 requestID: context.id)
         }
     }
 
-    static func response(_ problem: Problem) -> Response {
+    static func response(_ problem: Problem, requestID: String? = nil) -> Response {
+        var problem = problem
+        if let requestID { problem.requestId = requestID }
         let data = (try? StableJSON.encode(problem)) ?? Data()
         var headers = HTTPFields()
         headers[.contentType] = "application/problem+json"
