@@ -79,28 +79,57 @@ final class ServerProcess: @unchecked Sendable {
         }
         defer { if log >= 0 { close(log) } }
         let process = try Subprocess(Binaries.server,
-                                     ["serve"] + databaseArguments + ["--port", "0", "--log-level", "warning"] + serveArguments,
+                                     ["serve"] + databaseArguments + ["--port", "0", "--log-level", "warning", "--metrics-address", "127.0.0.1:0"]
+                                         + serveArguments,
                                      stdout: .pipe, stderr: log >= 0 ? .descriptor(log) : .null)
         let out = process.stdout!
-        // The first line says where it listens.
+        // A line says where it listens (the metrics' line may come before it).
         var buffer = Data()
         let deadline = Date().addingTimeInterval(30)
-        while !buffer.contains(10), Date() < deadline {
+        func listening() -> String? {
+            String(decoding: buffer, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+                .first { $0.contains("listening on") }.map(String.init)
+        }
+        while listening() == nil, Date() < deadline {
             let chunk = out.availableData
             if chunk.isEmpty { break }
             buffer.append(chunk)
         }
-        let line = String(decoding: buffer, as: UTF8.self)
+        let line = listening() ?? String(decoding: buffer, as: UTF8.self)
         guard let range = line.range(of: "https://127.0.0.1:") ?? line.range(of: "http://127.0.0.1:"), let end = line[range.upperBound...].firstIndex(where: { !$0.isNumber }),
               let url = URL(string: String(line[range.lowerBound..<end])) else {
             process.send(SIGKILL)
             process.wait()
             throw ServerError(message: "veld-server did not say where it listens: '\(line)'")
         }
-        // Keep draining its output so the server never blocks on a full pipe.
-        out.readabilityHandler = { handle in _ = handle.availableData }
+        // Keep draining its output so the server never blocks on a full pipe, and keep it.
+        output.set(buffer)
+        let output = output
+        out.readabilityHandler = { handle in output.append(handle.availableData) }
         self.process = process
         self.url = url
+    }
+
+    /// What the server wrote on standard output since it last started.
+    let output = Output()
+
+    final class Output: @unchecked Sendable {
+        private let lock = NSLock()
+        private var data = Data()
+        func set(_ value: Data) { lock.withLock { data = value } }
+        func append(_ more: Data) { lock.withLock { data.append(more) } }
+        var text: String { lock.withLock { String(decoding: data, as: UTF8.self) } }
+    }
+
+    /// The metrics address the server printed, waiting up to 10 s for it.
+    func metricsURL() async throws -> URL {
+        for _ in 0..<100 {
+            if let range = output.text.range(of: #"http://127\.0\.0\.1:[0-9]+/metrics"#, options: .regularExpression) {
+                return URL(string: String(output.text[range]))!
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw ServerError(message: "veld-server did not say where its metrics are: '\(output.text)'")
     }
 
     /// SIGKILL: no chance to finish anything.

@@ -39,7 +39,7 @@ enum AccessLogScenario {
         try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: unlogged)  // serve refuses less
         let on = try ServerFixture.serve(database: logged)
         Cleanup.shared.add("access-on") { on.stop() }
-        let (binary, arguments) = Binaries.wrapped(Binaries.server, ["serve", "--db", unlogged, "--port", "0", "--log-level", "warning"],
+        let (binary, arguments) = Binaries.wrapped(Binaries.server, ["serve", "--db", unlogged, "--port", "0", "--log-level", "warning", "--metrics-address", "off"],
                                                    variable: "VELD_BENCH_SERVER_WRAP")
         let off = try ServerProcess(URL(fileURLWithPath: "/usr/bin/env"), ["VELD_BENCH_ACCESS_LOG_OFF=1", binary.path] + arguments,
                                     label: "veld-server (no access log)")

@@ -101,7 +101,7 @@ enum LoadScenario {
             var fleets: [[Device]] = []
             for run in 0..<sizes.repetitions { fleets.append(try await makeDevices(count, run: 100 + run + count, storage)) }
             let servers = try (0..<2).map { n in
-                try ServerProcess(Binaries.server, ["serve", "--database", url, "--port", "0", "--log-level", "warning"], label: "veld-server-pg-\(n)")
+                try ServerProcess(Binaries.server, ["serve", "--database", url, "--port", "0", "--log-level", "warning", "--metrics-address", "off"], label: "veld-server-pg-\(n)")
             }
             Cleanup.shared.add("pg-servers") { servers.forEach { $0.stop() } }
             var outcomes: [Outcome] = []

@@ -43,7 +43,7 @@ enum ServerFixture {
     }
 
     static func serve(database: String) throws -> ServerProcess {
-        let (binary, arguments) = Binaries.wrapped(Binaries.server, ["serve", "--db", database, "--port", "0", "--log-level", "warning"],
+        let (binary, arguments) = Binaries.wrapped(Binaries.server, ["serve", "--db", database, "--port", "0", "--log-level", "warning", "--metrics-address", "off"],
                                                    variable: "VELD_BENCH_SERVER_WRAP")
         let server = try ServerProcess(binary, arguments, label: "veld-server")
         return server

@@ -2,6 +2,9 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import Logging
+import Metrics
+import Prometheus
+import ServiceLifecycle
 import VeldProtocol
 import VeldServer
 
@@ -56,10 +59,35 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: String = "info"
     @Option(help: ArgumentHelp("text (one line per event) or json (one JSON object per line, for a log collector).", valueName: "format"))
     var logFormat: String = "text"
+    @Option(help: ArgumentHelp("Where /metrics (Prometheus) is served: HOST:PORT apart from the sync port, or off.", valueName: "address"))
+    var metricsAddress: String = "127.0.0.1:9464"
+
+    /// `--metrics-address` as host and port; nil for `off`.
+    static func metricsEndpoint(_ text: String) -> (host: String, port: Int)?? {
+        if text == "off" { return .some(nil) }
+        let host: Substring, port: Substring
+        if text.hasPrefix("["), let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") {
+            host = text[text.index(after: text.startIndex)..<close]
+            port = text[text.index(close, offsetBy: 2)...]
+        } else if let colon = text.lastIndex(of: ":"), !text[..<colon].contains(":") {
+            host = text[..<colon]
+            port = text[text.index(after: colon)...]
+        } else {
+            return nil
+        }
+        guard !host.isEmpty, let number = Int(port), (0...65_535).contains(number), String(number) == port else { return nil }
+        return .some((String(host), number))
+    }
 
     func validate() throws {
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown log level '\(logLevel)'") }
         guard ["text", "json"].contains(logFormat) else { throw ValidationError("--log-format is text or json, not '\(logFormat)'") }
+        guard let metrics = Self.metricsEndpoint(metricsAddress) else {
+            throw ValidationError("--metrics-address is HOST:PORT (127.0.0.1:9464, [::1]:9464) or off, not '\(metricsAddress)'")
+        }
+        if let metrics, metrics.port != 0, metrics.port == port, metrics.host == host {
+            throw ValidationError("--metrics-address must differ from the sync address: metrics never share the public port")
+        }
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be 0…65535") }
         if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("give --tls-cert and --tls-key together") }
         if tlsCert != nil, insecureHTTP { throw ValidationError("--insecure-http and --tls-cert exclude each other") }
@@ -74,6 +102,8 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let level = Logger.Level(rawValue: logLevel) ?? .info
         let json = logFormat == "json"
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         LoggingSystem.bootstrap { label in
             var handler: any LogHandler = json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
             handler.logLevel = level
@@ -107,7 +137,19 @@ struct Serve: AsyncParsableCommand {
         }
         let shown = host.contains(":") ? "[\(host)]" : host
         let said = note
-        let app = try buildApplication(storage: storage, host: host, port: port, logger: logger, tls: tls, onServerRunning: { port in
+        var services: [any Service] = []
+        if let metrics = Self.metricsEndpoint(metricsAddress) ?? nil {
+            if !Loopback.contains(metrics.host) {
+                logger.warning("metrics are served on \(metrics.host), not loopback: they hold no client data, but say how busy the server is")
+            }
+            let metricsHost = metrics.host.contains(":") ? "[\(metrics.host)]" : metrics.host
+            services.append(buildMetricsApplication(registry: registry, storage: storage, host: metrics.host, port: metrics.port,
+                                                    logger: logger, onServerRunning: { port in
+                FileHandle.standardOutput.write(Data("veld-server metrics on http://\(metricsHost):\(port)/metrics\n".utf8))
+            }))
+        }
+        let app = try buildApplication(storage: storage, host: host, port: port, logger: logger, tls: tls, services: services,
+                                       onServerRunning: { port in
             // Written straight to the file descriptor so a supervising process sees it at once.
             FileHandle.standardOutput.write(Data("veld-server listening on \(scheme)://\(shown):\(port) (\(said); database \(describe))\n".utf8))
         })

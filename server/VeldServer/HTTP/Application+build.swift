@@ -27,6 +27,7 @@ public func buildApplication(
     idleTimeout: Duration = .seconds(30),
     bodyDeadline: Duration = .seconds(120),
     tls: ServerTLS? = nil,
+    services: [any Service] = [],
     onServerRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
 ) throws -> some ApplicationProtocol {
     let router = Router(context: VeldRequestContext.self)
@@ -49,7 +50,7 @@ public func buildApplication(
         configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "veld-server"),
         // First in the list, so it is shut down last: after the server has answered its
         // last request.
-        services: [FlushOnShutdown(storage: storage)],
+        services: [FlushOnShutdown(storage: storage)] + services,
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
         logger: logger
     )

@@ -14,10 +14,11 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         do {
             return try await next(request, context)
         } catch let problem as Problem {
-            if problem.status >= 500 { context.logger.error("\(problem.detail)") }
+            if problem.status >= 500 { context.logger.error("\(problem.detail)") } else { ServerMetrics.refused(problem) }
             return Self.response(problem, requestID: context.id)
         } catch StorageError.unavailable(let detail) {
             context.logger.warning("storage unavailable: \(detail)")
+            ServerMetrics.storageError()
             return Self.response(Problem(type: .unavailable, status: 503,
                                          detail: "the server's database is not reachable right now; try again in a moment"),
                                  requestID: context.id)
@@ -49,6 +50,7 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             return Self.response(problem, requestID: context.id)
         } catch {
             context.logger.error("request failed: \(String(reflecting: error))")
+            ServerMetrics.storageError()
             return Self.response(Problem(type: .internal, status: 500,
                                          detail: "the server could not handle this request; it has been logged (request \(context.id)). Try again later."),
                                  requestID: context.id)

@@ -15,6 +15,7 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
         var response = try await next(request, context)
         response.headers[Self.header] = context.id
         let elapsed = ContinuousClock.now - started
+        ServerMetrics.request(route: context.endpointPath, method: request.method.rawValue, status: response.status.code, duration: elapsed)
         let millis = Double(elapsed.components.seconds) * 1_000 + Double(elapsed.components.attoseconds) / 1e15
         context.logger.info("request", metadata: [
             "method": .string(request.method.rawValue), "path": .string(request.uri.path),

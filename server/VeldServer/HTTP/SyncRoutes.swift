@@ -164,6 +164,8 @@ struct SyncRoutes {
             response = try await apply(fresh.set)
         }
         context.access?.loggedByStorage = true
+        ServerMetrics.pushed(records: push.records.count, changed: response.results.filter(\.changed).count,
+                             inConflict: response.results.filter { $0.changed && $0.conflicts }.count)
         context.logger.info("push", metadata: [
             "replica": .string(push.replica), "batch": .string(push.batch), "records": .stringConvertible(push.records.count),
             "changed": .stringConvertible(response.results.filter(\.changed).count),
@@ -214,6 +216,7 @@ struct SyncRoutes {
             if !unknown.isEmpty { page = try await fetch(hiding: used.hiddenTypes(for: token.role).union(unknown)) }
         }
         context.access?.records = page.records
+        ServerMetrics.pulled(records: page.states.count)
         context.access?.detail = "since=\(since) cursor=\(page.lastPosition) more=\(page.more)"
         return try JSONBody.response(json: ByteBuffer(bytes: PullPages.body(states: page.states, erased: page.erased, cursor: String(page.lastPosition), more: page.more)),
                                      for: request)

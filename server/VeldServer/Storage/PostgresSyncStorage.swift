@@ -284,6 +284,12 @@ public final class PostgresSyncStorage: SyncStorage {
         }
     }
 
+    public func databaseSize() async throws -> Int64 {
+        try await guarded { [self] connection in
+            try await connection.query("SELECT pg_database_size(current_database())", logger: logger).decode(Int64.self).all().first ?? 0
+        }
+    }
+
     public func noteDeviceHealth(token: String, health: DeviceHealth, at date: Date) {
         pullMarks.note(token: token, health: health, at: date)
     }

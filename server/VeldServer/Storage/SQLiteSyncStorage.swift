@@ -272,6 +272,12 @@ public final class SQLiteSyncStorage: SyncStorage {
         await pullMarks.flush()
     }
 
+    public func databaseSize() async throws -> Int64 {
+        [path, path + "-wal"].reduce(0) { total, file in
+            total + ((try? FileManager.default.attributesOfItem(atPath: file)[.size] as? NSNumber)?.int64Value ?? 0)
+        }
+    }
+
     public func noteDeviceHealth(token: String, health: DeviceHealth, at date: Date) {
         pullMarks.note(token: token, health: health, at: date)
     }

@@ -151,6 +151,9 @@ public protocol SyncStorage: Sendable {
     /// cursor); the server calls it when it shuts down. Safe to call at any time.
     func flushPendingWrites() async
 
+    /// The database's size in bytes (SQLite: its file and WAL; PostgreSQL: the database's).
+    func databaseSize() async throws -> Int64
+
     /// Notes what a device said of itself (`Veld-Device`); written with the pull marks, in
     /// the background (``flushPendingWrites()``).
     func noteDeviceHealth(token: String, health: DeviceHealth, at date: Date)
