@@ -10,6 +10,12 @@ import VeldServer
 /// Bytes on a real loopback socket, for what no HTTP client will send: broken framing and
 /// connections that say nothing.
 @Suite struct HTTPFramingTests {
+    static func seconds(_ n: Int) -> timeval {
+        var time = timeval()
+        time.tv_sec = n
+        return time
+    }
+
     /// Sends `request` on a new connection to 127.0.0.1:`port` and reads until the server
     /// closes it or `patience` passes; nil when nothing came back in time. The blocking
     /// socket runs on a thread of its own: on the cooperative pool it would starve the
@@ -41,7 +47,7 @@ import VeldServer
     }
 
     static func blockingExchange(_ request: String, port: Int, patience: Int) throws -> String? {
-        let fd = try connectLoopback(port: port, receiveTimeout: timeval(tv_sec: patience, tv_usec: 0))
+        let fd = try connectLoopback(port: port, receiveTimeout: Self.seconds(patience))
         defer { close(fd) }
         let bytes = Array(request.utf8)
         if !bytes.isEmpty { _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } }
@@ -118,7 +124,7 @@ import VeldServer
     /// Sends `head`, then one byte every 200 ms (at most 100 of them) until the server
     /// answers; returns the answer.
     static func trickle(_ head: String, port: Int) throws -> String {
-        let fd = try connectLoopback(port: port, receiveTimeout: timeval(tv_sec: 0, tv_usec: 200_000))
+        let fd = try connectLoopback(port: port, receiveTimeout: { var time = timeval(); time.tv_usec = 200_000; return time }())
         defer { close(fd) }
         let bytes = Array(head.utf8)
         _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }

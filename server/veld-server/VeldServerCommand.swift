@@ -14,81 +14,114 @@ struct VeldServerCommand: AsyncParsableCommand {
         commandName: "veld-server",
         abstract: "The Veld sync server: devices push their edits and pull everyone else's.",
         subcommands: [Serve.self, TokenCommand.self, Devices.self, ReceiptCommand.self, SchemaCommand.self, Audit.self, Erase.self,
-                      DueCommand.self, SnapshotCommand.self, ReportCommand.self, Migrate.self],
+                      DueCommand.self, SnapshotCommand.self, ReportCommand.self, ConfigCommand.self, Migrate.self],
         defaultSubcommand: Serve.self
     )
 }
 
 struct DatabaseOptions: ParsableArguments {
-    @Option(name: .customLong("db"), help: ArgumentHelp("The embedded SQLite database (the default store).", valueName: "path"))
-    var path: String = "veld-data/veld-server.sqlite"
+    @Option(name: .customLong("config"), help: ArgumentHelp(
+        "A configuration file (YAML; keys in the README, \"Deploying\"); also $VELD_CONFIG. Environment variables and flags override it.",
+        valueName: "file"))
+    var config: String?
+
+    @Option(name: .customLong("db"), help: ArgumentHelp(
+        "The embedded SQLite database, the default store (default veld-data/veld-server.sqlite; also $VELD_DB).", valueName: "path"))
+    var path: String?
 
     @Option(name: .customLong("database"), help: ArgumentHelp(
         "A PostgreSQL URL (postgres://USER:PASSWORD@HOST:PORT/DATABASE) instead of SQLite; also $VELD_DATABASE_URL.",
         valueName: "url"))
     var url: String?
 
-    var databaseURL: String? { url ?? ProcessInfo.processInfo.environment["VELD_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 } }
+    /// The settings from the file, the environment and these flags (and `more` flags).
+    func configuration(more: [String: String] = [:]) throws -> ServerConfiguration {
+        let environment = ProcessInfo.processInfo.environment
+        let file = config ?? environment["VELD_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
+        var text: String?
+        if let file {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw ValidationError("cannot read the configuration file \(file); check the path (--config or $VELD_CONFIG)")
+            }
+            text = String(decoding: data, as: UTF8.self)
+        }
+        var flags = more
+        if let path { flags["database.sqlite"] = path }
+        if let url { flags["database.url"] = url }
+        do {
+            return try ServerConfiguration.resolve(fileText: text, file: file, environment: environment, flags: flags)
+        } catch {
+            throw ValidationError(error.description)
+        }
+    }
 
     func open(_ purpose: StorageOpening.Purpose = .administer, logger: Logger = Logger(label: "veld-server")) async throws -> any SyncStorage {
-        try await StorageOpening.open(databaseURL: databaseURL, sqlitePath: path, purpose: purpose, logger: logger)
+        let settings = try configuration()
+        return try await StorageOpening.open(databaseURL: settings["database.url"], sqlitePath: settings["database.sqlite"] ?? "",
+                                             purpose: purpose, logger: logger)
     }
 
-    var describe: String { databaseURL.map { _ in "PostgreSQL" } ?? "SQLite \(path)" }
+    var describe: String {
+        let settings = try? configuration()
+        return settings?["database.url"].map { _ in "PostgreSQL" } ?? "SQLite \(settings?["database.sqlite"] ?? "")"
+    }
 }
 
-struct Serve: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Run the sync server until SIGINT or SIGTERM; in-flight requests finish first.",
-        discussion: """
-            With --tls-cert and --tls-key it speaks HTTPS (HTTP/2 or HTTP/1.1). Without them it
-            speaks plain HTTP and listens on loopback only, so tokens and client data never
-            cross a network unencrypted; --insecure-http lifts that (only behind a TLS proxy
-            on the same machine).
-            """)
-
-    @OptionGroup var database: DatabaseOptions
-    @Option(help: "Address to listen on.") var host = "127.0.0.1"
-    @Option(help: "Port to listen on; 0 picks a free one (printed at start).") var port = 8080
-    @Option(help: ArgumentHelp("The server's certificate, PEM (with its chain).", valueName: "cert.pem"))
+/// The flags of `serve` that a configuration file or the environment may also set.
+struct ServeOptions: ParsableArguments {
+    @Option(help: "Address to listen on (default 127.0.0.1; also $VELD_HOST).") var host: String?
+    @Option(help: "Port to listen on; 0 picks a free one, printed at start (default 8080; also $VELD_PORT).") var port: String?
+    @Option(help: ArgumentHelp("The server's certificate, PEM (with its chain); also $VELD_TLS_CERT.", valueName: "cert.pem"))
     var tlsCert: String?
-    @Option(help: ArgumentHelp("The certificate's private key, PEM.", valueName: "key.pem"))
+    @Option(help: ArgumentHelp("The certificate's private key, PEM; also $VELD_TLS_KEY.", valueName: "key.pem"))
     var tlsKey: String?
-    @Flag(help: "Serve plain HTTP on a non-loopback address (only behind a TLS-terminating proxy).")
+    @Flag(help: "Serve plain HTTP on a non-loopback address (only behind a TLS-terminating proxy); also $VELD_INSECURE_HTTP=true.")
     var insecureHTTP = false
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: String = "info"
-    @Option(help: ArgumentHelp("text (one line per event) or json (one JSON object per line, for a log collector).", valueName: "format"))
-    var logFormat: String = "text"
-    @Option(help: ArgumentHelp("Where /metrics (Prometheus) is served: HOST:PORT apart from the sync port, or off.", valueName: "address"))
-    var metricsAddress: String = "127.0.0.1:9464"
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (default info; also $VELD_LOG_LEVEL).") var logLevel: String?
+    @Option(help: ArgumentHelp("text (one line per event) or json (one JSON object per line, for a log collector); also $VELD_LOG_FORMAT.",
+                               valueName: "format"))
+    var logFormat: String?
+    @Option(help: ArgumentHelp("Where /metrics (Prometheus) is served: HOST:PORT apart from the sync port, or off (default 127.0.0.1:9464; also $VELD_METRICS_ADDRESS).",
+                               valueName: "address"))
+    var metricsAddress: String?
 
-    /// `--metrics-address` as host and port; nil for `off`.
-    static func metricsEndpoint(_ text: String) -> (host: String, port: Int)?? {
-        if text == "off" { return .some(nil) }
-        let host: Substring, port: Substring
-        if text.hasPrefix("["), let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") {
-            host = text[text.index(after: text.startIndex)..<close]
-            port = text[text.index(close, offsetBy: 2)...]
-        } else if let colon = text.lastIndex(of: ":"), !text[..<colon].contains(":") {
-            host = text[..<colon]
-            port = text[text.index(after: colon)...]
-        } else {
-            return nil
-        }
-        guard !host.isEmpty, let number = Int(port), (0...65_535).contains(number), String(number) == port else { return nil }
-        return .some((String(host), number))
+    var flags: [String: String] {
+        var flags: [String: String] = [:]
+        flags["listen.host"] = host
+        flags["listen.port"] = port
+        flags["tls.cert"] = tlsCert
+        flags["tls.key"] = tlsKey
+        if insecureHTTP { flags["insecure-http"] = "true" }
+        flags["log.level"] = logLevel
+        flags["log.format"] = logFormat
+        flags["metrics.address"] = metricsAddress
+        return flags
     }
+}
 
-    func validate() throws {
-        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown log level '\(logLevel)'") }
-        guard ["text", "json"].contains(logFormat) else { throw ValidationError("--log-format is text or json, not '\(logFormat)'") }
-        guard let metrics = Self.metricsEndpoint(metricsAddress) else {
-            throw ValidationError("--metrics-address is HOST:PORT (127.0.0.1:9464, [::1]:9464) or off, not '\(metricsAddress)'")
-        }
+/// What `serve` runs with, resolved and checked as a whole.
+struct ServeSettings {
+    let host: String
+    let port: Int
+    let tlsCert: String?
+    let tlsKey: String?
+    let insecureHTTP: Bool
+    let logLevel: Logger.Level
+    let jsonLogs: Bool
+    let metrics: (host: String, port: Int)?
+
+    init(_ settings: ServerConfiguration) throws {
+        host = settings["listen.host"] ?? "127.0.0.1"
+        port = Int(settings["listen.port"] ?? "8080") ?? 8080
+        tlsCert = settings["tls.cert"]
+        tlsKey = settings["tls.key"]
+        insecureHTTP = settings["insecure-http"] == "true"
+        logLevel = Logger.Level(rawValue: settings["log.level"] ?? "info") ?? .info
+        jsonLogs = settings["log.format"] == "json"
+        metrics = MetricsAddress.parse(settings["metrics.address"] ?? "off") ?? nil
         if let metrics, metrics.port != 0, metrics.port == port, metrics.host == host {
             throw ValidationError("--metrics-address must differ from the sync address: metrics never share the public port")
         }
-        guard (0...65_535).contains(port) else { throw ValidationError("--port must be 0…65535") }
         if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("give --tls-cert and --tls-key together") }
         if tlsCert != nil, insecureHTTP { throw ValidationError("--insecure-http and --tls-cert exclude each other") }
         if tlsCert == nil, !insecureHTTP, !Loopback.contains(host) {
@@ -98,10 +131,30 @@ struct Serve: AsyncParsableCommand {
                 """)
         }
     }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the sync server until SIGINT or SIGTERM; in-flight requests finish first.",
+        discussion: """
+            With --tls-cert and --tls-key it speaks HTTPS (HTTP/2 or HTTP/1.1). Without them it
+            speaks plain HTTP and listens on loopback only, so tokens and client data never
+            cross a network unencrypted; --insecure-http lifts that (only behind a TLS proxy
+            on the same machine). Every setting may also come from a configuration file
+            (--config) or the environment; flags win over both (veld-server config check).
+            """)
+
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var options: ServeOptions
+
+    func validate() throws {
+        _ = try ServeSettings(try database.configuration(more: options.flags))
+    }
 
     func run() async throws {
-        let level = Logger.Level(rawValue: logLevel) ?? .info
-        let json = logFormat == "json"
+        let settings = try ServeSettings(try database.configuration(more: options.flags))
+        let level = settings.logLevel
+        let json = settings.jsonLogs
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         LoggingSystem.bootstrap { label in
@@ -112,7 +165,7 @@ struct Serve: AsyncParsableCommand {
         var logger = Logger(label: "veld-server")
         logger.logLevel = level
         var tls: ServerTLS?
-        if let tlsCert, let tlsKey {
+        if let tlsCert = settings.tlsCert, let tlsKey = settings.tlsKey {
             do { tls = try ServerTLS(certificateFile: tlsCert, keyFile: tlsKey) } catch let invalid as ServerTLS.Invalid {
                 throw ValidationError(invalid.description)
             }
@@ -123,7 +176,7 @@ struct Serve: AsyncParsableCommand {
         // listening.
         try await SchemaCommand.installBuiltIns(storage)
         _ = try await SchemaCommand.published(storage)
-        let host = host
+        let host = settings.host
         let describe = database.describe
         let scheme = tls == nil ? "http" : "https"
         var note = tls.map { "TLS, certificate valid until \(ISO8601DateFormatter().string(from: $0.notValidAfter))" }
@@ -138,7 +191,7 @@ struct Serve: AsyncParsableCommand {
         let shown = host.contains(":") ? "[\(host)]" : host
         let said = note
         var services: [any Service] = []
-        if let metrics = Self.metricsEndpoint(metricsAddress) ?? nil {
+        if let metrics = settings.metrics {
             if !Loopback.contains(metrics.host) {
                 logger.warning("metrics are served on \(metrics.host), not loopback: they hold no client data, but say how busy the server is")
             }
@@ -148,7 +201,7 @@ struct Serve: AsyncParsableCommand {
                 FileHandle.standardOutput.write(Data("veld-server metrics on http://\(metricsHost):\(port)/metrics\n".utf8))
             }))
         }
-        let app = try buildApplication(storage: storage, host: host, port: port, logger: logger, tls: tls, services: services,
+        let app = try buildApplication(storage: storage, host: host, port: settings.port, logger: logger, tls: tls, services: services,
                                        onServerRunning: { port in
             // Written straight to the file descriptor so a supervising process sees it at once.
             FileHandle.standardOutput.write(Data("veld-server listening on \(scheme)://\(shown):\(port) (\(said); database \(describe))\n".utf8))

@@ -247,6 +247,24 @@ public final class SQLiteSyncStorage: SyncStorage {
         try Self.migrator.migrate(pool)
     }
 
+    /// The schema's migrations in order: each released schema is the one after one of them.
+    public static var migrationNames: [String] { migrator.migrations }
+
+    /// The migrations this database lacks, and whether it holds one this release does not
+    /// know (a newer release wrote it).
+    public func schemaState() async throws -> (pending: [String], unknown: Bool, empty: Bool) {
+        try await pool.read { db in
+            let applied = try Self.migrator.appliedIdentifiers(db)
+            let known = Set(Self.migrationNames)
+            return (Self.migrationNames.filter { !applied.contains($0) }, applied.contains { !known.contains($0) }, applied.isEmpty)
+        }
+    }
+
+    /// Migrates up to and including `name` only: how a test makes an older release's schema.
+    public func migrate(through name: String) async throws {
+        try Self.migrator.migrate(pool, upTo: name)
+    }
+
     /// Whether the schema is current (for a clear message at start-up).
     public func needsMigration() async throws -> Bool {
         try await pool.read { db in try !Self.migrator.hasCompletedMigrations(db) }

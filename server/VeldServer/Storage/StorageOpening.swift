@@ -2,8 +2,9 @@ import Foundation
 import Logging
 
 /// Opens the storage a command asked for, with start-up checks that fail in one clear
-/// sentence: the embedded SQLite file (migrated on the spot), or PostgreSQL (reachable,
-/// credentials right, schema current; migrating it is an explicit step).
+/// sentence: the embedded SQLite file (a new one gets its schema at once), or PostgreSQL
+/// (reachable, credentials right); an older schema is brought up to date only by
+/// `veld-server migrate`, an explicit step.
 public enum StorageOpening {
     public enum Purpose: Sendable { case serve, migrate, administer }
 
@@ -12,7 +13,19 @@ public enum StorageOpening {
         guard let databaseURL, !databaseURL.isEmpty else {
             if purpose == .serve { try refuseReadableByOthers(sqlitePath) }
             let storage = try SQLiteSyncStorage(path: sqlitePath)
-            try await storage.migrate()
+            let schema = try await storage.schemaState()
+            if schema.unknown {
+                throw StorageError.configuration(
+                    "the database \(sqlitePath) was written by a newer release of veld-server; run that release (or restore a backup this release wrote)")
+            }
+            // A new database gets its schema at once; an older one only on `migrate`, an
+            // explicit step the administrator takes (after a backup).
+            if purpose == .migrate || schema.empty {
+                try await storage.migrate()
+            } else if !schema.pending.isEmpty {
+                throw StorageError.configuration(
+                    "the database \(sqlitePath) was written by an older release and lacks \(schema.pending.count) schema step(s) (\(schema.pending.joined(separator: ", "))); copy it aside while the server is stopped, then run `veld-server migrate --db \(sqlitePath)`")
+            }
             return storage
         }
         let storage = try PostgresSyncStorage(url: databaseURL, logger: logger)

@@ -1,0 +1,110 @@
+import Foundation
+import GRDB
+import Logging
+import PostgresNIO
+import Testing
+import VeldProtocol
+import VeldServer
+import VeldTestSupport
+
+/// A database made by every earlier release (the schema after each migration), holding a
+/// device's token and a record as that release wrote them, is brought up to date by
+/// `migrate` on both storages: nothing is lost, and the token and record work as before.
+enum MigrationContract {
+    static let secret = "veld_migration-test-secret-0000000000000000000"
+    static let recordID = "6a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+
+    /// The record and the token as the first schema held them (every later column is
+    /// nullable or has a default).
+    static func olderRows() throws -> (state: String, scopes: String) {
+        var note = RecordState(id: recordID, type: "visitNote", scope: "loc-a")
+        note.edit(["visitedAt": .string("2026-11-20"), "visitor": .string("anna"), "kind": .string("werkbezoek"),
+                   "summary": .string("Rondgang"), "status": .string("concept")],
+                  replica: "r-old", author: "anna", time: Fixture.time)
+        return (String(decoding: try StableJSON.encode(note), as: UTF8.self), #"["loc-a"]"#)
+    }
+
+    /// After the full migration: the token authenticates, the record is there and pulls,
+    /// and the token can push on top of it.
+    static func check(_ storage: any SyncStorage, after name: String) async throws {
+        let token = try #require(try await storage.token(hash: TokenSecret.hash(secret)), "the token, from the schema after \(name)")
+        #expect(token.user == "anna" && token.role == .carer && token.scopes == ["loc-a"])
+        let record = try #require(try await storage.record(id: recordID), "the record, from the schema after \(name)")
+        #expect(record.value(of: "summary") == .string("Rondgang"))
+        let page = try await storage.pull(scopes: .only(["loc-a"]), after: 0, limit: 10, token: token, at: Fixture.time)
+        #expect(page.records.map(\.id) == [recordID])
+        let edited = Records.edited(record, ["summary": .string("Rondgang en tuin")], replica: "r-old")
+        let answer = try await storage.push(Records.batch("r-old", [edited]), token: token, fingerprint: "f-\(name)", at: Fixture.time) { _ in }
+        #expect(answer.results.map(\.changed) == [true])
+        #expect(try await storage.record(id: recordID)?.value(of: "summary") == .string("Rondgang en tuin"))
+    }
+}
+
+@Suite struct SQLiteMigrationTests {
+    @Test(arguments: SQLiteSyncStorage.migrationNames)
+    func fromEveryEarlierSchema(_ name: String) async throws {
+        let folder = try TemporaryFolder()
+        let path = folder.url.appendingPathComponent("veld-server.sqlite").path
+        do {
+            let old = try SQLiteSyncStorage(path: path)
+            try await old.migrate(through: name)
+        }
+        let rows = try MigrationContract.olderRows()
+        let queue = try DatabaseQueue(path: path)
+        try await queue.write { db in
+            try db.execute(sql: "INSERT INTO record (id, type, scope, state, position) VALUES (?, 'visitNote', 'loc-a', ?, 1)",
+                           arguments: [MigrationContract.recordID, rows.state])
+            try db.execute(sql: "UPDATE counter SET value = 1 WHERE name = 'position'")
+            try db.execute(sql: """
+                INSERT INTO token (id, hash, user, role, scopes, createdAt) VALUES ('tok_0ld0ld00', ?, 'anna', 'carer', ?, ?)
+                """, arguments: [TokenSecret.hash(MigrationContract.secret), rows.scopes, Fixture.time])
+        }
+        try await queue.close()
+        let older = name != SQLiteSyncStorage.migrationNames.last
+        if older {
+            // serve (and every other command) refuses an older schema and names the command that updates it.
+            await #expect(throws: StorageError.self) {
+                _ = try await StorageOpening.open(databaseURL: nil, sqlitePath: path, purpose: .serve)
+            }
+            do { _ = try await StorageOpening.open(databaseURL: nil, sqlitePath: path, purpose: .administer) } catch {
+                #expect("\(error)".contains("veld-server migrate --db \(path)"), "\(error)")
+            }
+        }
+        let storage = try SQLiteSyncStorage(path: path)
+        #expect(try await storage.needsMigration() == older)
+        _ = try await StorageOpening.open(databaseURL: nil, sqlitePath: path, purpose: .migrate)
+        #expect(try await storage.needsMigration() == false)
+        try await MigrationContract.check(storage, after: name)
+    }
+}
+
+@Suite(.enabled(if: PostgresTestDatabase.url != nil, PostgresTestDatabase.skipReason))
+struct PostgresMigrationTests {
+    @Test(arguments: PostgresSyncStorage.migrationNames)
+    func fromEveryEarlierSchema(_ name: String) async throws {
+        let url = try await PostgresTestDatabase.freshURL()
+        let old = try PostgresSyncStorage(url: url, maximumConnections: 2)
+        try await old.migrate(through: name)
+        let rows = try MigrationContract.olderRows()
+        let components = try #require(URLComponents(string: url))
+        let logger = { var logger = Logger(label: "test"); logger.logLevel = .critical; return logger }()
+        let connection = try await PostgresConnection.connect(
+            configuration: .init(host: components.host!, port: components.port ?? 5432, username: components.user ?? "veld",
+                                 password: components.password, database: String(components.path.dropFirst()), tls: .disable),
+            id: 3, logger: logger)
+        try await connection.query("""
+            INSERT INTO record (id, type, scope, state, position) VALUES (\(MigrationContract.recordID), 'visitNote', 'loc-a', \(rows.state), 1)
+            """, logger: logger)
+        try await connection.query("UPDATE counter SET value = 1 WHERE name = 'position'", logger: logger)
+        try await connection.query("""
+            INSERT INTO token (id, hash, "user", role, scopes, created_at)
+            VALUES ('tok_0ld0ld00', \(TokenSecret.hash(MigrationContract.secret)), 'anna', 'carer', \(rows.scopes), \(Fixture.time))
+            """, logger: logger)
+        try await connection.close()
+        let storage = try PostgresSyncStorage(url: url, maximumConnections: 2)
+        #expect(try await storage.pendingMigrations() == Array(PostgresSyncStorage.migrationNames.drop { $0 != name }.dropFirst()))
+        try await storage.migrate()
+        #expect(try await storage.pendingMigrations().isEmpty)
+        try await MigrationContract.check(storage, after: name)
+    }
+}
