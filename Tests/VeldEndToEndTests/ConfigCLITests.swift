@@ -67,5 +67,20 @@ import VeldProtocol
         #expect(FileManager.default.fileExists(atPath: database))
         let listed = try Binaries.run(Binaries.server, ["token", "list", "--db", database])
         #expect(listed.stdout.contains("anna"))
+        // --db on the command line wins over a URL in the environment.
+        let flagWins = try Binaries.run(Binaries.server, ["token", "list", "--db", database],
+                                        environment: ["VELD_DATABASE_URL": "postgres://veld:geheim@db.invalid:5432/veld"])
+        #expect(flagWins.status == 0 && flagWins.stdout.contains("anna"), "\(flagWins.stderr)")
+        // A flag switches off what the file switched on.
+        try Data("insecure-http: true\nlisten:\n  host: 0.0.0.0\n".utf8).write(to: file)
+        let off = try Binaries.run(Binaries.server, ["config", "check", "--config", file.path, "--no-insecure-http", "--json"])
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(off.stdout.utf8)) as? [[String: String]])
+        #expect(rows.first { $0["key"] == "insecure-http" } == ["key": "insecure-http", "value": "false", "source": "flag"])
+        #expect(off.status != 0 && off.stderr.contains("loopback only"), "without TLS or insecure-http, 0.0.0.0 is refused: \(off.stderr)")
+        // A command that is not serve or migrate makes no database.
+        let nowhere = folder.url.appendingPathComponent("nowhere.sqlite").path
+        let refused = try Binaries.run(Binaries.server, ["devices", "--db", nowhere])
+        #expect(refused.status != 0 && refused.stderr.contains("no Veld database at") && !FileManager.default.fileExists(atPath: nowhere),
+                "\(refused.stderr)")
     }
 }

@@ -69,7 +69,7 @@ import VeldTestSupport
                              ("log:\n  format: xml\n", "text or json"),
                              ("metrics:\n  address: 9464\n", "HOST:PORT"),
                              ("- a\n- b\n", "a mapping of keys"),
-                             ("listen: {port: 80\n", "not YAML")] {
+                             ("listen: {port: 80\n", "not valid YAML at line")] {
             do {
                 _ = try ServerConfiguration.resolve(fileText: yaml, file: "cfg.yaml", environment: [:], flags: [:])
                 Issue.record("accepted: \(yaml)")
@@ -95,5 +95,29 @@ import VeldTestSupport
         #expect(settings["metrics.address"] == "off" && settings["listen.host"] == "::1")
         #expect(ServerConfiguration.mask("postgres://veld:geheim@db.invalid/veld") == "postgres://veld:****@db.invalid/veld")
         #expect(ServerConfiguration.mask("geheim") == "****")
+        // A password a URL parser would read as a host and a port is masked all the same.
+        #expect(ServerConfiguration.mask("postgres://veld:2024/Zomer!@db.invalid/veld?sslmode=require")
+                == "postgres://veld:****@db.invalid/veld?sslmode=require")
+        #expect(ServerConfiguration.mask("postgres://veld:p@ss@db.invalid/veld") == "postgres://veld:****@db.invalid/veld")
+    }
+
+    @Test func aSecretNeverShowsInARefusal() {
+        // Broken YAML: the parser quotes the line; the refusal says only where.
+        for yaml in ["database:\n  url: \"postgres://veld:geheim@db.invalid/veld\n", "database:\n  url: postgres://veld:geheim: x\n  - y\n"] {
+            do {
+                _ = try ServerConfiguration.resolve(fileText: yaml, environment: [:], flags: [:])
+                Issue.record("accepted: \(yaml)")
+            } catch {
+                #expect(!error.description.contains("geheim"), "\(error.description)")
+                #expect(error.description.contains("not valid YAML"), "\(error.description)")
+            }
+        }
+        // A URL under the SQLite key is refused without being repeated.
+        do {
+            _ = try ServerConfiguration.resolve(fileText: nil, environment: ["VELD_DB": "postgres://veld:geheim@db.invalid/veld"], flags: [:])
+            Issue.record("accepted a URL as a file path")
+        } catch {
+            #expect(error.reasons.contains { $0.contains("database.url") } && !error.description.contains("geheim"), "\(error.description)")
+        }
     }
 }

@@ -41,6 +41,19 @@ enum MigrationContract {
 }
 
 @Suite struct SQLiteMigrationTests {
+    /// Only serve and migrate make a database; another command on a path with none says so.
+    @Test func anAdministratorsCommandMakesNoDatabase() async throws {
+        let folder = try TemporaryFolder()
+        let path = folder.url.appendingPathComponent("forgotten.sqlite").path
+        let refusal = await #expect(throws: StorageError.self) {
+            _ = try await StorageOpening.open(databaseURL: nil, sqlitePath: path, purpose: .administer)
+        }
+        #expect(refusal.map { "\($0)".contains("no Veld database at \(path)") } == true)
+        #expect(!FileManager.default.fileExists(atPath: path))
+        _ = try await StorageOpening.open(databaseURL: nil, sqlitePath: path, purpose: .migrate)
+        _ = try await StorageOpening.open(databaseURL: nil, sqlitePath: path, purpose: .administer)
+    }
+
     @Test(arguments: SQLiteSyncStorage.migrationNames)
     func fromEveryEarlierSchema(_ name: String) async throws {
         let folder = try TemporaryFolder()
@@ -66,9 +79,10 @@ enum MigrationContract {
             await #expect(throws: StorageError.self) {
                 _ = try await StorageOpening.open(databaseURL: nil, sqlitePath: path, purpose: .serve)
             }
-            do { _ = try await StorageOpening.open(databaseURL: nil, sqlitePath: path, purpose: .administer) } catch {
-                #expect("\(error)".contains("veld-server migrate --db \(path)"), "\(error)")
+            let refusal = await #expect(throws: StorageError.self) {
+                _ = try await StorageOpening.open(databaseURL: nil, sqlitePath: path, purpose: .administer)
             }
+            #expect(refusal.map { "\($0)".contains("veld-server migrate --db \(path)") } == true, "\(String(describing: refusal))")
         }
         let storage = try SQLiteSyncStorage(path: path)
         #expect(try await storage.needsMigration() == older)

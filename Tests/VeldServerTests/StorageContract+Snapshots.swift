@@ -162,6 +162,8 @@ extension StorageContract {
         _ = try await storage.pull(scopes: .only(["loc-a"]), after: 0, limit: 10, token: anna.token, at: Fixture.time(plus: 5))
         storage.noteDeviceHealth(token: anna.id, health: newer, at: Fixture.time(plus: 10))
         storage.noteDeviceHealth(token: anna.id, health: older, at: Fixture.time(plus: 1))
+        // The same report again within a minute is not written again.
+        storage.noteDeviceHealth(token: anna.id, health: newer, at: Fixture.time(plus: 30))
         await storage.flushPendingWrites()
         let token = try #require(try await storage.tokens().first { $0.id == anna.id })
         #expect(token.health == newer && token.healthAt == Fixture.time(plus: 10))

@@ -21,11 +21,14 @@ enum ClientCommands {
     /// `client-first-sync HOME URL TOKEN`: a new device's first `sync()` into an empty store.
     /// `encrypted: false` (`client-first-sync-unencrypted`): the same into a store that
     /// keeps its values unsealed, for the side-by-side figure of what encryption costs.
-    static func firstSync(home: URL, server: URL, token: String, encrypted: Bool = true) async throws {
+    /// `health: true` (`client-first-sync-health`): the transport says how the device is
+    /// doing with every request, as `veld sync` does, for what that costs.
+    static func firstSync(home: URL, server: URL, token: String, encrypted: Bool = true, health: Bool = false) async throws {
         let store = encrypted ? try LocalStore.initialise(home: home, user: "bench-office", role: .office)
             : try LocalStore.initialiseWithoutEncryption(home: home, user: "bench-office", role: .office)
         try store.connect(server: server, token: token)
-        let engine = SyncEngine(store: store, transport: HTTPTransport(server: server, token: token))
+        let engine = SyncEngine(store: store, transport: HTTPTransport(server: server, token: token,
+                                                                         health: health ? store.healthReports() : nil))
         var pulled = 0
         let seconds = try await measureAsync { pulled = try await engine.sync().pulled }
         try print(ClientResult(seconds: seconds, records: pulled, peakRSS: peakRSS()))

@@ -115,6 +115,24 @@ enum SyncScenario {
         report.add(s, "time ratio sync / floor (same run, interleaved)", unit: "×", values: ratio, goal: "≤ 3×", check: { $0 <= 3 })
         report.note("First sync: \(captured.pages) pages of \(SyncLimits.defaultPullLimit) records, \(captured.bytes / 1_048_576) MiB of JSON before gzip; the floor's peak RSS was \(Int(Figure(floorRSS).median)) MB (it holds every record's bytes in memory before the clock starts).")
 
+        // The device-health header (Veld-Device) on every request, as `veld sync` sends it:
+        // first syncs with and without, alternating.
+        var healthRatio: [Double] = []
+        for rep in 0..<sizes.repetitions {
+            var seconds: [Bool: Double] = [:]
+            for health in rep % 2 == 0 ? [true, false] : [false, true] {
+                let healthHome = scratch.path("health-\(rep)-\(health)")
+                let result = try Binaries.child([health ? "client-first-sync-health" : "client-first-sync", healthHome.path,
+                                                 server.url.absoluteString, officeToken], as: ClientResult.self)
+                guard result.records == n else { throw BenchError("first sync pulled \(result.records) records, expected \(n)") }
+                seconds[health] = result.seconds
+                try? FileManager.default.removeItem(at: healthHome)
+            }
+            healthRatio.append(seconds[true]! / seconds[false]!)
+        }
+        report.add(s, "time ratio first sync with / without the Veld-Device header (same run, alternating)", unit: "×", values: healthRatio,
+                   goal: "≤ 1.05×", check: { $0 <= 1.05 })
+
         // Catch-up: another device changes records the client holds; the client pulls.
         let catchUpTransport = HTTPTransport(server: server.url, token: catchUpToken)
         var catchUpMs: [Double] = []

@@ -17,6 +17,9 @@ struct VeldBench {
             case "run": try await run(arguments)
             case "client-first-sync":
                 try await ClientCommands.firstSync(home: URL(fileURLWithPath: arguments[0]), server: URL(string: arguments[1])!, token: arguments[2])
+            case "client-first-sync-health":
+                try await ClientCommands.firstSync(home: URL(fileURLWithPath: arguments[0]), server: URL(string: arguments[1])!, token: arguments[2],
+                                                   health: true)
             case "client-first-sync-unencrypted":
                 try await ClientCommands.firstSync(home: URL(fileURLWithPath: arguments[0]), server: URL(string: arguments[1])!, token: arguments[2],
                                                    encrypted: false)

@@ -113,7 +113,9 @@ enum ProfileTransport {
             throw ValidationError("the profile's CA certificate is \(invalid.description); run `veld connect` again with --ca-file")
         }
         var health: (@Sendable () -> DeviceHealth?)?
-        if let store { health = { try? store.health() } }
+        if let store {
+            health = store.healthReports()
+        }
         return HTTPTransport(server: server, token: token, timeout: timeout, exchange: exchange, health: health)
     }
 }

@@ -55,15 +55,23 @@ struct DatabaseOptions: ParsableArguments {
         }
     }
 
+    /// The database chosen: PostgreSQL when a URL is set, unless `--db` was given and the URL
+    /// was not (a flag wins over the environment and the file).
+    static func database(_ settings: ServerConfiguration) -> (url: String?, sqlite: String) {
+        let sqlite = settings["database.sqlite"] ?? ""
+        if settings.settings["database.sqlite"]?.source == .flag, settings.settings["database.url"]?.source != .flag { return (nil, sqlite) }
+        return (settings["database.url"], sqlite)
+    }
+
     func open(_ purpose: StorageOpening.Purpose = .administer, logger: Logger = Logger(label: "veld-server")) async throws -> any SyncStorage {
-        let settings = try configuration()
-        return try await StorageOpening.open(databaseURL: settings["database.url"], sqlitePath: settings["database.sqlite"] ?? "",
-                                             purpose: purpose, logger: logger)
+        let chosen = Self.database(try configuration())
+        return try await StorageOpening.open(databaseURL: chosen.url, sqlitePath: chosen.sqlite, purpose: purpose, logger: logger)
     }
 
     var describe: String {
-        let settings = try? configuration()
-        return settings?["database.url"].map { _ in "PostgreSQL" } ?? "SQLite \(settings?["database.sqlite"] ?? "")"
+        guard let settings = try? configuration() else { return "?" }
+        let chosen = Self.database(settings)
+        return chosen.url.map { _ in "PostgreSQL" } ?? "SQLite \(chosen.sqlite)"
     }
 }
 
@@ -75,8 +83,9 @@ struct ServeOptions: ParsableArguments {
     var tlsCert: String?
     @Option(help: ArgumentHelp("The certificate's private key, PEM; also $VELD_TLS_KEY.", valueName: "key.pem"))
     var tlsKey: String?
-    @Flag(help: "Serve plain HTTP on a non-loopback address (only behind a TLS-terminating proxy); also $VELD_INSECURE_HTTP=true.")
-    var insecureHTTP = false
+    @Flag(inversion: .prefixedNo,
+          help: "Serve plain HTTP on a non-loopback address (only behind a TLS-terminating proxy); also $VELD_INSECURE_HTTP=true.")
+    var insecureHTTP: Bool?
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (default info; also $VELD_LOG_LEVEL).") var logLevel: String?
     @Option(help: ArgumentHelp("text (one line per event) or json (one JSON object per line, for a log collector); also $VELD_LOG_FORMAT.",
                                valueName: "format"))
@@ -91,7 +100,7 @@ struct ServeOptions: ParsableArguments {
         flags["listen.port"] = port
         flags["tls.cert"] = tlsCert
         flags["tls.key"] = tlsKey
-        if insecureHTTP { flags["insecure-http"] = "true" }
+        if let insecureHTTP { flags["insecure-http"] = insecureHTTP ? "true" : "false" }
         flags["log.level"] = logLevel
         flags["log.format"] = logFormat
         flags["metrics.address"] = metricsAddress
@@ -156,7 +165,8 @@ struct Serve: AsyncParsableCommand {
         let level = settings.logLevel
         let json = settings.jsonLogs
         let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        // Counted only when they are served (off: every metric is a no-op).
+        if settings.metrics != nil { MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry)) }
         LoggingSystem.bootstrap { label in
             var handler: any LogHandler = json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
             handler.logLevel = level
@@ -196,10 +206,14 @@ struct Serve: AsyncParsableCommand {
                 logger.warning("metrics are served on \(metrics.host), not loopback: they hold no client data, but say how busy the server is")
             }
             let metricsHost = metrics.host.contains(":") ? "[\(metrics.host)]" : metrics.host
-            services.append(buildMetricsApplication(registry: registry, storage: storage, host: metrics.host, port: metrics.port,
-                                                    logger: logger, onServerRunning: { port in
+            let metricsApp = buildMetricsApplication(registry: registry, storage: storage, host: metrics.host, port: metrics.port,
+                                                     logger: logger, onServerRunning: { port in
                 FileHandle.standardOutput.write(Data("veld-server metrics on http://\(metricsHost):\(port)/metrics\n".utf8))
-            }))
+            })
+            // Metrics that cannot listen (the port taken by another process) never take the
+            // sync server down with them: said once, then the server serves without them.
+            services.append(SecondaryService(metricsApp, logger: logger,
+                                             what: "metrics could not listen on \(metricsHost):\(metrics.port); serving without them (--metrics-address)"))
         }
         let app = try buildApplication(storage: storage, host: host, port: settings.port, logger: logger, tls: tls, services: services,
                                        onServerRunning: { port in
@@ -537,4 +551,29 @@ struct Lifetime: ExpressibleByArgument {
     }
 
     static var defaultCompletionKind: CompletionKind { .default }
+}
+
+/// A service whose failure is logged and outlived: it waits for the shutdown instead.
+struct SecondaryService: Service {
+    let inner: any Service
+    let logger: Logger
+    let what: String
+
+    init(_ inner: any Service, logger: Logger, what: String) {
+        self.inner = inner
+        self.logger = logger
+        self.what = what
+    }
+
+    func run() async throws {
+        do {
+            try await inner.run()
+        } catch is CancellationError {
+            return
+        } catch {
+            logger.error("\(what): \(error)")
+            FileHandle.standardError.write(Data("veld-server: \(what)\n".utf8))
+            try? await gracefulShutdown()
+        }
+    }
 }

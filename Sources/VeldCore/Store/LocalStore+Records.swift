@@ -242,12 +242,22 @@ extension LocalStore {
 
     /// What this device says of itself with every request (`Veld-Device`): its unsent
     /// changes, the oldest of them, and the records it holds. No client data.
-    public func health(app: String = VeldCoreInfo.version) throws -> DeviceHealth {
+    /// `records` given: that count instead of counting the store again (a caller that
+    /// reports many times a second counts the records once a second).
+    public func health(app: String = VeldCoreInfo.version, records known: Int? = nil) throws -> DeviceHealth {
         try writer.read { db in
             let oldest = try Date.fetchOne(db, sql: "SELECT MIN(queuedAt) FROM outbox")
-            return DeviceHealth(app: app, outbox: try OutboxRow.fetchCount(db), oldest: oldest,
-                                records: try RecordRow.filter(RecordRow.Columns.deleted == false).fetchCount(db))
+            let records = try known ?? RecordRow.filter(RecordRow.Columns.deleted == false).fetchCount(db)
+            return DeviceHealth(app: app, outbox: try OutboxRow.fetchCount(db), oldest: oldest, records: records)
         }
+    }
+
+    /// What a transport asks before each request (`HTTPTransport(health:)`): the outbox
+    /// every time, the records counted at most once a second (a first sync's pages need not
+    /// count the store each time).
+    public func healthReports(app: String = VeldCoreInfo.version) -> @Sendable () -> DeviceHealth? {
+        let cache = HealthCache()
+        return { [self] in cache.value { known in try? self.health(app: app, records: known) } }
     }
 
     // MARK: Private
@@ -441,5 +451,20 @@ extension LocalStore {
             }
         }
         return present
+    }
+}
+
+/// The records a device holds, counted at most once a second for its health reports.
+final class HealthCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var counted: (at: Date, records: Int)?
+
+    func value(_ make: (_ knownRecords: Int?) -> DeviceHealth?) -> DeviceHealth? {
+        lock.withLock {
+            let known = counted.flatMap { Date().timeIntervalSince($0.at) < 1 ? $0.records : nil }
+            guard let health = make(known) else { return nil }
+            if known == nil { counted = (Date(), health.records) }
+            return health
+        }
     }
 }

@@ -49,7 +49,8 @@ public struct ServerConfiguration: Sendable, Equatable {
 
     public static let keys: [Key] = [
         Key(name: "database.sqlite", environment: "VELD_DB", flag: "--db", defaultValue: "veld-data/veld-server.sqlite", secret: false,
-            help: "the embedded SQLite database (the default store)", check: { $0.isEmpty ? "a file path" : nil }),
+            help: "the embedded SQLite database (the default store)",
+            check: { $0.isEmpty || $0.contains("://") ? "a file path (a postgres:// URL goes in database.url, --database or $VELD_DATABASE_URL)" : nil }),
         Key(name: "database.url", environment: "VELD_DATABASE_URL", flag: "--database", defaultValue: nil, secret: true,
             help: "a PostgreSQL URL instead of SQLite (its password is a secret)",
             check: { $0.hasPrefix("postgres://") || $0.hasPrefix("postgresql://") ? nil : "a postgres://USER:PASSWORD@HOST:PORT/DATABASE URL" }),
@@ -90,7 +91,9 @@ public struct ServerConfiguration: Sendable, Equatable {
             do { fromFile = try flatten(fileText) } catch let failure as ConfigurationProblems {
                 problems += failure.reasons
             } catch {
-                problems.append("the configuration file is not YAML: \(error)")
+                // Only where: the parser's own text quotes the line, which may hold a password.
+                let place = "\(error)".range(of: #"line \d+(,)? column \d+"#, options: .regularExpression).map { " at " + "\(error)"[$0] } ?? ""
+                problems.append("the configuration file is not valid YAML\(place)")
             }
         }
         var settings: [String: Setting] = [:]
@@ -112,7 +115,9 @@ public struct ServerConfiguration: Sendable, Equatable {
                 case .file: "\(key.name) in \(file ?? "the configuration file")"
                 case .default: key.name
                 }
-                problems.append("\(place): \(problem)\(key.secret ? "" : ", not '\(value)'")")
+                // A value that looks like a URL may hold a password, whatever key it is under.
+                let shown = value.contains("://") ? Self.mask(value) : value
+                problems.append("\(place): \(problem)\(key.secret ? "" : ", not '\(shown)'")")
             }
             settings[key.name] = setting
         }
@@ -157,11 +162,16 @@ public struct ServerConfiguration: Sendable, Equatable {
         }
     }
 
-    /// A URL with its password replaced by `****` (and anything unreadable masked whole).
+    /// A URL with its password replaced by `****`: everything between the user's `:` and
+    /// the last `@` of what follows `://`, whatever characters the password holds (a URL
+    /// parser would read `veld:2024/Zomer!@db` as a host and a port). Without `://`, masked whole.
     public static func mask(_ value: String) -> String {
-        guard var components = URLComponents(string: value), components.scheme != nil else { return "****" }
-        if components.password != nil { components.password = "****" }
-        return components.string ?? "****"
+        guard let scheme = value.range(of: "://") else { return "****" }
+        let rest = value[scheme.upperBound...]
+        guard let at = rest.lastIndex(of: "@") else { return value }
+        let credentials = rest[..<at]
+        let user = credentials.firstIndex(of: ":").map { credentials[..<$0] } ?? credentials
+        return String(value[..<scheme.upperBound]) + user + ":****" + rest[at...]
     }
 }
 

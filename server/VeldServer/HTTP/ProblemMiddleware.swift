@@ -14,7 +14,12 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         do {
             return try await next(request, context)
         } catch let problem as Problem {
-            if problem.status >= 500 { context.logger.error("\(problem.detail)") } else { ServerMetrics.refused(problem) }
+            if problem.status >= 500 {
+                context.logger.error("\(problem.detail)")
+                problem.status == 503 ? ServerMetrics.storageError() : ServerMetrics.serverError()
+            } else {
+                ServerMetrics.refused(problem)
+            }
             return Self.response(problem, requestID: context.id)
         } catch StorageError.unavailable(let detail) {
             context.logger.warning("storage unavailable: \(detail)")
@@ -47,10 +52,11 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
                 problem = Problem(type: error.status.code >= 500 ? .internal : .malformed, status: error.status.code,
                                   detail: (error as? HTTPError)?.body ?? error.status.reasonPhrase)
             }
+            if problem.status >= 500 { ServerMetrics.serverError() } else { ServerMetrics.refused(problem) }
             return Self.response(problem, requestID: context.id)
         } catch {
             context.logger.error("request failed: \(String(reflecting: error))")
-            ServerMetrics.storageError()
+            ServerMetrics.serverError()
             return Self.response(Problem(type: .internal, status: 500,
                                          detail: "the server could not handle this request; it has been logged (request \(context.id)). Try again later."),
                                  requestID: context.id)

@@ -12,8 +12,14 @@ import VeldProtocol
 public enum ServerMetrics {
     /// Every request: its route (`/v1/records/{id}`, or `unmatched`), method and status, and
     /// how long it took.
+    /// The methods a label may name; anything else (HTTP/2 lets a client send any token) is
+    /// `other`, so no client can make the server keep a series per request.
+    static let methods: Set<String> = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
     static func request(route: String?, method: String, status: Int, duration: Duration) {
+        // Routes are the router's templates (Hummingbird names what matched none `NotFound`).
         let route = route ?? "unmatched"
+        let method = methods.contains(method) ? method : "other"
         Counter(label: "veld_http_requests_total", dimensions: [("route", route), ("method", method), ("status", String(status))])
             .increment()
         Timer(label: "veld_http_request_duration_seconds", dimensions: [("route", route)]).recordNanoseconds(
@@ -37,9 +43,14 @@ public enum ServerMetrics {
         Counter(label: "veld_refusals_total", dimensions: [("problem", kind), ("status", String(problem.status))]).increment()
     }
 
-    /// The database could not be reached or failed (503, 500).
+    /// The database could not be reached (503).
     static func storageError() {
         Counter(label: "veld_storage_errors_total").increment()
+    }
+
+    /// A request the server failed (500).
+    static func serverError() {
+        Counter(label: "veld_server_errors_total").increment()
     }
 
     /// What is read when `/metrics` is asked: devices heard from in the last day, and the

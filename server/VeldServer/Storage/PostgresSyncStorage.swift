@@ -176,8 +176,14 @@ public final class PostgresSyncStorage: SyncStorage {
     /// Migrates up to and including `name` only (nil: all): how a test makes an older
     /// release's schema.
     public func migrate(through name: String?) async throws {
-        let wanted = name.flatMap { name in Self.migrations.firstIndex { $0.name == name } }.map { Self.migrations.prefix($0 + 1) }
-            ?? Self.migrations[...]
+        var wanted = Self.migrations[...]
+        if let name {
+            guard let index = Self.migrations.firstIndex(where: { $0.name == name }) else {
+                throw StorageError.configuration("no schema step named \(name)")
+            }
+            wanted = Self.migrations.prefix(index + 1)
+        }
+        let steps = wanted
         try await guarded { [self] connection in
             try await connection.withTransaction(logger: logger) { connection in
                 try await connection.query("SELECT pg_advisory_xact_lock(\(Self.migrationLock))", logger: logger)
@@ -186,7 +192,7 @@ public final class PostgresSyncStorage: SyncStorage {
                 var applied: Set<String> = []
                 let appliedRows: PostgresRowSequence = try await connection.query("SELECT name FROM veld_migration", logger: logger)
                 for try await name in appliedRows.decode(String.self) { applied.insert(name) }
-                for migration in wanted where !applied.contains(migration.name) {
+                for migration in steps where !applied.contains(migration.name) {
                     for statement in migration.statements { try await connection.query(statement, logger: logger) }
                     try await connection.query("INSERT INTO veld_migration (name, applied_at) VALUES (\(migration.name), now())", logger: logger)
                 }

@@ -76,8 +76,10 @@ final class PullMarks: @unchecked Sendable {
         note(token: token, Mark(at: date, cursor: cursor))
     }
 
-    /// Notes what a device said of itself (`Veld-Device`).
+    /// Notes what a device said of itself (`Veld-Device`). The same report again within a
+    /// minute is not written again: a device says it with every request.
     func note(token: String, health: DeviceHealth, at date: Date) {
+        if let held = mark(for: token), held.health == health, let at = held.healthAt, date.timeIntervalSince(at) < 60, date >= at { return }
         note(token: token, Mark(health: health, healthAt: date))
     }
 

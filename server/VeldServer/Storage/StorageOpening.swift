@@ -12,6 +12,12 @@ public enum StorageOpening {
                             logger: Logger = Logger(label: "veld-server")) async throws -> any SyncStorage {
         guard let databaseURL, !databaseURL.isEmpty else {
             if purpose == .serve { try refuseReadableByOthers(sqlitePath) }
+            // Only serve and migrate make a database: a token made in an empty one by
+            // mistake (a forgotten --config) would be a secret no server accepts.
+            if purpose == .administer, !FileManager.default.fileExists(atPath: sqlitePath) {
+                throw StorageError.configuration(
+                    "there is no Veld database at \(sqlitePath); give the server's (--db PATH or --config FILE), or make one with `veld-server migrate --db \(sqlitePath)`")
+            }
             let storage = try SQLiteSyncStorage(path: sqlitePath)
             let schema = try await storage.schemaState()
             if schema.unknown {
@@ -24,7 +30,7 @@ public enum StorageOpening {
                 try await storage.migrate()
             } else if !schema.pending.isEmpty {
                 throw StorageError.configuration(
-                    "the database \(sqlitePath) was written by an older release and lacks \(schema.pending.count) schema step(s) (\(schema.pending.joined(separator: ", "))); copy it aside while the server is stopped, then run `veld-server migrate --db \(sqlitePath)`")
+                    "the database \(sqlitePath) was written by an older release and lacks \(schema.pending.count) schema step(s) (\(schema.pending.joined(separator: ", "))); copy it aside while the server is stopped, then run `veld-server migrate` with this command's --db or --config (here: `veld-server migrate --db \(sqlitePath)`)")
             }
             return storage
         }
