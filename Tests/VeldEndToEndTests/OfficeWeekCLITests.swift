@@ -67,6 +67,8 @@ import VeldProtocol
         defer { try? FileManager.default.removeItem(at: excelFile) }
         let excel = try office("report", "evidence", "--period", "2026", "--excel", "--output", excelFile.path)
         #expect(excel.status == 0 && excel.stdout.isEmpty, "\(excel.stderr)")
+        let mode = (try FileManager.default.attributesOfItem(atPath: excelFile.path)[.posixPermissions] as? NSNumber)?.intValue
+        #expect(mode == 0o600, "a report file is its owner's only: \(String(mode ?? 0, radix: 8))")
         let bytes = try Data(contentsOf: excelFile)
         #expect(bytes.starts(with: [0xEF, 0xBB, 0xBF]) && String(decoding: bytes, as: UTF8.self).contains("cliëntcode;zorgplan aanwezig"))
         let zorgkantoor = try office("report", "zorgkantoor", "--snapshot", "na", "--format", "json")

@@ -138,7 +138,18 @@ struct ReportCommand: AsyncParsableCommand {
         case (.csv, _?): text = made.sections.first.map { ReportCSV.render($0, dialect: excel ? .excel : .plain) } ?? ""
         }
         if let output {
-            do { try Data(text.utf8).write(to: URL(fileURLWithPath: output), options: .atomic) } catch {
+            // Client codes and their figures: readable by the office's user only, as the
+            // database is. Written whole or not at all.
+            let url = URL(fileURLWithPath: output)
+            let partial = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString.prefix(8))")
+            do {
+                guard FileManager.default.createFile(atPath: partial.path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]) else {
+                    throw CocoaError(.fileWriteNoPermission)
+                }
+                if FileManager.default.fileExists(atPath: url.path) { _ = try FileManager.default.replaceItemAt(url, withItemAt: partial) }
+                else { try FileManager.default.moveItem(at: partial, to: url) }
+            } catch {
+                try? FileManager.default.removeItem(at: partial)
                 throw ValidationError("cannot write \(output): \(error.localizedDescription)")
             }
             FileHandle.standardError.write(Data("report: \(made.sections.reduce(0) { $0 + $1.rows.count }) row(s) written to \(output)\n".utf8))
