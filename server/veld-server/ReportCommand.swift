@@ -146,8 +146,7 @@ struct ReportCommand: AsyncParsableCommand {
                 guard FileManager.default.createFile(atPath: partial.path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]) else {
                     throw CocoaError(.fileWriteNoPermission)
                 }
-                if FileManager.default.fileExists(atPath: url.path) { _ = try FileManager.default.replaceItemAt(url, withItemAt: partial) }
-                else { try FileManager.default.moveItem(at: partial, to: url) }
+                guard rename(partial.path, url.path) == 0 else { throw CocoaError(.fileWriteUnknown) }
             } catch {
                 try? FileManager.default.removeItem(at: partial)
                 throw ValidationError("cannot write \(output): \(error.localizedDescription)")

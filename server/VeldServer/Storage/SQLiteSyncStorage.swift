@@ -250,6 +250,52 @@ public final class SQLiteSyncStorage: SyncStorage {
     /// The schema's migrations in order: each released schema is the one after one of them.
     public static var migrationNames: [String] { migrator.migrations }
 
+    /// What a backup holds, counted in the copy itself.
+    public struct BackupResult: Sendable, Equatable {
+        public var bytes: Int64
+        public var records: Int
+        public var tokens: Int
+        public var accessEntries: Int
+    }
+
+    /// A consistent copy of the database while it serves: SQLite's online backup of one
+    /// read snapshot (pushes go on meanwhile, and the copy holds each whole or not at all),
+    /// written beside `path` owner-only, checked (`quick_check`), then moved into place.
+    /// Refuses to replace an existing file unless `replacing`.
+    public func backup(to path: String, replacing: Bool = false) async throws -> BackupResult {
+        let target = URL(fileURLWithPath: path)
+        if FileManager.default.fileExists(atPath: path), !replacing {
+            throw StorageError.configuration("\(path) exists; give another file, or --force to replace it")
+        }
+        let partial = target.deletingLastPathComponent().appendingPathComponent(".\(target.lastPathComponent).partial-\(UUID().uuidString.prefix(8))")
+        guard FileManager.default.createFile(atPath: partial.path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+            throw StorageError.configuration("cannot write in \(target.deletingLastPathComponent().path); check the folder and its permissions")
+        }
+        do {
+            let copy = try DatabaseQueue(path: partial.path)
+            try pool.backup(to: copy)
+            let result: BackupResult = try await copy.read { db in
+                let check = try String.fetchAll(db, sql: "PRAGMA quick_check")
+                guard check == ["ok"] else { throw StorageError.configuration("the copy failed its integrity check: \(check.prefix(3).joined(separator: "; "))") }
+                return BackupResult(bytes: 0, records: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM record") ?? 0,
+                                    tokens: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM token") ?? 0,
+                                    accessEntries: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM accessLog") ?? 0)
+            }
+            try copy.close()
+            for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: partial.path + suffix) }
+            // rename(2): the copy appears whole or not at all, replacing an older one in one step.
+            guard rename(partial.path, path) == 0 else {
+                throw StorageError.configuration("cannot move the copy to \(path) (errno \(errno))")
+            }
+            var done = result
+            done.bytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value ?? 0
+            return done
+        } catch {
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: partial.path + suffix) }
+            throw error
+        }
+    }
+
     /// The migrations this database lacks, and whether it holds one this release does not
     /// know (a newer release wrote it).
     public func schemaState() async throws -> (pending: [String], unknown: Bool, empty: Bool) {
