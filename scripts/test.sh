@@ -11,7 +11,11 @@ source scripts/setup.sh
 swift build --build-tests
 # A throwaway PostgreSQL cluster for the PostgreSQL tests (installed when missing).
 source scripts/postgres.sh
-swift test --skip-build
+# The suite, then the tests that time a live server's own deadlines (idle connections,
+# trickled bodies), alone: among 300 other tests on 2 cores, a blocked worker thread can
+# hold a deadline back by seconds, and their bounds would measure the machine.
+swift test --skip-build --skip HTTPFramingTests
+swift test --skip-build --filter HTTPFramingTests
 VELD_TOUR_QUIET=1 bash scripts/tour.sh --skip-build
 # scripts/serve.sh with serve's own flags, plain and with TLS.
 bash scripts/check-serve.sh

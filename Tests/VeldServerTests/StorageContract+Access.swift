@@ -177,15 +177,20 @@ extension StorageContract {
         otherGoal.edit(["carePlan": .string(other.id), "domain": .string("wonen"), "goal": .string("ZH-0042 wandelen"), "status": .string("open")],
                        replica: "r-olga", author: "olga", time: Fixture.time)
         let note = Records.visitNote(replica: "r-olga", author: "olga", changes: ["summary": .string("over ZH-0042")])
-        try await storage.accept(Records.batch("r-olga", [plan, other, goal, otherGoal, note]), token: olga)
-        #expect(try await storage.recordIDs(clientCode: "ZH-0042") == [plan.id, goal.id].sorted())
+        // A rapportage under the plan is the client's too.
+        var report = RecordState(id: RecordIDs.make(), type: "careReport", scope: "loc-a")
+        report.edit(["carePlan": .string(plan.id), "reportedOn": .string("2026-11-20"), "kind": .string("dagrapportage"),
+                     "text": .string("Mevrouw sliep goed")], replica: "r-olga", author: "olga", time: Fixture.time)
+        try await storage.accept(Records.batch("r-olga", [plan, other, goal, otherGoal, note, report]), token: olga)
+        #expect(try await storage.recordIDs(clientCode: "ZH-0042") == [plan.id, goal.id, report.id].sorted())
+        #expect(try await storage.carePlans().first { $0.planID == plan.id }?.goalIDs.sorted() == [goal.id, report.id].sorted())
         #expect(try await storage.recordIDs(clientCode: "ZH-004").isEmpty)
         #expect(try await storage.recordIDs(clientCode: "ZH-0044").isEmpty)
         // The code corrected: the plan is still found by the code it had.
         let corrected = Records.edited(plan, ["clientCode": .string("ZH-0044")], replica: "r-olga", author: "olga")
         try await storage.accept(Records.batch("r-olga", [corrected]), token: olga)
-        #expect(try await storage.recordIDs(clientCode: "ZH-0042") == [plan.id, goal.id].sorted())
-        #expect(try await storage.recordIDs(clientCode: "ZH-0044") == [plan.id, goal.id].sorted())
+        #expect(try await storage.recordIDs(clientCode: "ZH-0042") == [plan.id, goal.id, report.id].sorted())
+        #expect(try await storage.recordIDs(clientCode: "ZH-0044") == [plan.id, goal.id, report.id].sorted())
     }
 }
 
