@@ -122,3 +122,20 @@ struct PostgresMigrationTests {
         try await MigrationContract.check(storage, after: name)
     }
 }
+
+/// Which types go with a care plan when a client is erased or audited: derived from the
+/// module set, so a module's own client-bound type is never left behind.
+@Suite struct PlanChildrenTests {
+    @Test func theTypesThatBelongToAPlanComeFromTheSet() throws {
+        #expect(ClientRecords.planChildren(in: .builtIn) == ["carePlanGoal": "carePlan", "careReport": "carePlan"])
+        let module = try ModuleDocument.parse(Data("""
+            {"module": "medicatie", "version": 1, "summary": "medication under a care plan",
+             "types": [{"type": "medicatie", "noun": "medicatie", "summary": "a medication", "readers": ["carer", "office", "admin"],
+                        "scope": {"rule": "inheritedFrom", "field": "plan"},
+                        "fields": [{"name": "plan", "kind": "reference", "references": "carePlan", "required": true, "summary": "the plan"},
+                                   {"name": "middel", "kind": "text", "summary": "the medication"}]}]}
+            """.utf8), alongside: SchemaSet.builtIn.modules)
+        let set = try SchemaSet(modules: SchemaSet.builtIn.modules + [module])
+        #expect(ClientRecords.planChildren(in: set)["medicatie"] == "plan")
+    }
+}

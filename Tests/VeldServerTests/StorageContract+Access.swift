@@ -184,6 +184,11 @@ extension StorageContract {
         try await storage.accept(Records.batch("r-olga", [plan, other, goal, otherGoal, note, report]), token: olga)
         #expect(try await storage.recordIDs(clientCode: "ZH-0042") == [plan.id, goal.id, report.id].sorted())
         #expect(try await storage.carePlans().first { $0.planID == plan.id }?.goalIDs.sorted() == [goal.id, report.id].sorted())
+        // Which types go with a plan is the caller's (the module set's) to say, not the storage's.
+        let goalsOnly = ["carePlanGoal": "carePlan"]
+        #expect(try await storage.recordIDs(clientCode: "ZH-0042", children: goalsOnly) == [plan.id, goal.id].sorted())
+        #expect(try await storage.carePlans(children: goalsOnly).first { $0.planID == plan.id }?.goalIDs == [goal.id])
+        #expect(try await storage.recordIDs(clientCode: "ZH-0042", children: [:]) == [plan.id])
         #expect(try await storage.recordIDs(clientCode: "ZH-004").isEmpty)
         #expect(try await storage.recordIDs(clientCode: "ZH-0044").isEmpty)
         // The code corrected: the plan is still found by the code it had.

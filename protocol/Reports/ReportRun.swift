@@ -68,8 +68,8 @@ public struct ReportRequest: Hashable, Sendable {
 }
 
 /// A report made: each section a table of text cells.
-public struct ReportOutput: Codable, Hashable, Sendable {
-    public struct Table: Codable, Hashable, Sendable {
+public struct ReportOutput: Encodable, Hashable, Sendable {
+    public struct Table: Encodable, Hashable, Sendable {
         public var id: String
         public var title: String
         public var columns: [String]
@@ -104,20 +104,6 @@ public struct ReportOutput: Codable, Hashable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case report, title, recipient, source, financier, period, referenceDate, snapshot, sections
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        report = try c.decode(String.self, forKey: .report)
-        title = try c.decode(String.self, forKey: .title)
-        recipient = try c.decodeIfPresent(String.self, forKey: .recipient)
-        source = try c.decodeIfPresent(String.self, forKey: .source)
-        financier = try c.decodeIfPresent(String.self, forKey: .financier)
-        period = try c.decodeIfPresent(ReportPeriod.self, forKey: .period)
-        referenceDate = try c.decode(CivilDate.self, forKey: .referenceDate)
-        snapshot = try c.decodeIfPresent(String.self, forKey: .snapshot)
-        sections = try c.decode([Table].self, forKey: .sections)
-        recordsRead = []
     }
 
     init(report: String, title: String, recipient: String?, source: String?, financier: String?, period: ReportPeriod?,
@@ -234,10 +220,7 @@ public enum Reports {
     }
 
     static func holds(_ condition: DueRule.Condition, _ record: RecordState) -> Bool {
-        let shown = record.value(of: condition.field)
-        if let present = condition.present, DueRules.holdsValue(shown) != present { return false }
-        if let values = condition.isOneOf, !DueRules.isOneOf(shown, values) { return false }
-        return true
+        condition.holds(record.value(of: condition.field))
     }
 
     static func date(_ record: RecordState, _ field: String) -> CivilDate? {

@@ -90,11 +90,7 @@ public enum DueRules {
             if case .string(let text)? = value(field, of: state) { return CivilDate(text) }
             return nil
         }
-        for condition in rule.when ?? [] {
-            let shown = value(condition.field)
-            if let present = condition.present, Self.holdsValue(shown) != present { return nil }
-            if let values = condition.isOneOf, !Self.isOneOf(shown, values) { return nil }
-        }
+        for condition in rule.when ?? [] where !condition.holds(value(condition.field)) { return nil }
         // The anchor: the first that holds a date, with its term.
         var anchor: (date: CivilDate, term: DueRule.Term?)?
         for candidate in rule.from {
@@ -160,5 +156,14 @@ public enum DueRules {
         case .bool(let flag)?: values.contains(flag ? "true" : "false")
         case nil, .null?: false
         }
+    }
+}
+
+extension DueRule.Condition {
+    /// Whether a field's shown value meets this condition (rules' and reports' `when`).
+    public func holds(_ shown: FieldValue?) -> Bool {
+        if let present, DueRules.holdsValue(shown) != present { return false }
+        if let isOneOf, !DueRules.isOneOf(shown, isOneOf) { return false }
+        return true
     }
 }

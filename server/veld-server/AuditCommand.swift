@@ -70,7 +70,8 @@ struct Audit: AsyncParsableCommand {
         if prune { return try await runPrune(storage) }
         var ids: [String]? = records.isEmpty ? nil : records.map { $0.lowercased() }
         if let clientCode {
-            let found = try await storage.recordIDs(clientCode: clientCode)
+            let children = ClientRecords.planChildren(in: try await ModuleSets.published(storage).set)
+            let found = try await storage.recordIDs(clientCode: clientCode, children: children)
             if found.isEmpty {
                 FileHandle.standardError.write(Data("no care plan has (or had) client code \(clientCode)\n".utf8))
             }

@@ -42,15 +42,18 @@ struct Erase: AsyncParsableCommand {
     func run() async throws {
         let storage = try await database.open()
         let now = Date()
+        // The records that belong to a plan, by the module set in force (a module's own
+        // client-bound types go with the plan).
+        let children = ClientRecords.planChildren(in: try await ModuleSets.published(storage).set)
         var ids: [String]
         var what: String
         if let clientCode {
             // Plans whose code is this one now: a plan whose code was corrected away from
             // it belongs to another client, and is only named.
-            let plans = try await storage.carePlans()
+            let plans = try await storage.carePlans(children: children)
             let current = plans.filter { $0.clientCodes.contains(clientCode) }
             ids = current.flatMap(\.recordIDs)
-            let formerly = Set(try await storage.recordIDs(clientCode: clientCode)).subtracting(ids)
+            let formerly = Set(try await storage.recordIDs(clientCode: clientCode, children: children)).subtracting(ids)
             let formerPlans = plans.filter { formerly.contains($0.planID) }.map(\.planID)
             if !formerPlans.isEmpty {
                 FileHandle.standardError.write(Data(("not erased: care plan(s) \(formerPlans.joined(separator: ", ")) had client code \(clientCode) once "
@@ -59,7 +62,7 @@ struct Erase: AsyncParsableCommand {
             what = "client \(clientCode)"
         } else {
             let cutoff = now.addingTimeInterval(-retain.seconds)
-            let groups = try await storage.carePlans().filter { $0.lastChange < cutoff }
+            let groups = try await storage.carePlans(children: children).filter { $0.lastChange < cutoff }
             ids = groups.flatMap(\.recordIDs)
             what = "\(groups.count) care plan(s) not changed since \(InternetTime.format(cutoff)) (retention \(retain))"
         }

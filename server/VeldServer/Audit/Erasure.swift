@@ -59,9 +59,11 @@ public enum Erasure {
         return (clientCode.map { "client=\($0) " } ?? "") + "reason=\"\(line)\""
     }
 
-    /// Care plans and goals from their stored states (stable JSON), with each record's last
-    /// change; tombstones (empty states) are left out.
-    static func groups(plans: [(id: String, state: String, last: Date)], goals: [(id: String, state: String, last: Date)]) throws -> [CarePlanGroup] {
+    /// Care plans and the records that belong to them (`children`: type → reference field)
+    /// from their stored states (stable JSON), with each record's last change; tombstones
+    /// (empty states) are left out.
+    static func groups(plans: [(id: String, state: String, last: Date)], goals: [(id: String, type: String, state: String, last: Date)],
+                       children: [String: String]) throws -> [CarePlanGroup] {
         var byPlan: [String: CarePlanGroup] = [:]
         for plan in plans where !plan.state.isEmpty {
             let state = try StableJSON.decode(RecordState.self, from: Data(plan.state.utf8))
@@ -69,8 +71,9 @@ public enum Erasure {
             byPlan[plan.id] = CarePlanGroup(planID: plan.id, clientCodes: codes.sorted(), goalIDs: [], lastChange: plan.last)
         }
         for goal in goals where !goal.state.isEmpty {
+            guard let field = children[goal.type] else { continue }
             let state = try StableJSON.decode(RecordState.self, from: Data(goal.state.utf8))
-            for entry in state.entries(of: "carePlan") {
+            for entry in state.entries(of: field) {
                 guard case .string(let plan) = entry.value, var group = byPlan[plan] else { continue }
                 if !group.goalIDs.contains(goal.id) { group.goalIDs.append(goal.id) }
                 group.lastChange = max(group.lastChange, goal.last)

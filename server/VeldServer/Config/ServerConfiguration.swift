@@ -93,7 +93,7 @@ public struct ServerConfiguration: Sendable, Equatable {
             } catch {
                 // Only where: the parser's own text quotes the line, which may hold a password.
                 let place = "\(error)".range(of: #"line \d+(,)? column \d+"#, options: .regularExpression).map { " at " + "\(error)"[$0] } ?? ""
-                problems.append("the configuration file is not valid YAML\(place)")
+                problems.append("the configuration file is not valid YAML\(place); mend that line (quote a value that holds ': ', '#' or starts with a quote)")
             }
         }
         var settings: [String: Setting] = [:]

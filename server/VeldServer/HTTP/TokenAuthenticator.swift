@@ -8,6 +8,7 @@ import VeldProtocol
 /// without a valid, unrevoked one with 401.
 struct TokenAuthenticator: RouterMiddleware {
     typealias Context = VeldRequestContext
+    static let deviceHeader = HTTPField.Name(DeviceHealth.headerName)!
     let storage: any SyncStorage
     let clock: @Sendable () -> Date
 
@@ -52,7 +53,7 @@ struct TokenAuthenticator: RouterMiddleware {
         context.logger[metadataKey: "token"] = .string(token.id)
         // How the device is doing (SPEC.md, "Device health"); a header that does not parse is
         // left out, never a reason to refuse the device its sync.
-        if let name = HTTPField.Name(DeviceHealth.headerName), let value = request.headers[name] {
+        if let value = request.headers[Self.deviceHeader] {
             if let health = DeviceHealth(header: value) {
                 storage.noteDeviceHealth(token: token.id, health: health, at: clock())
             } else {

@@ -106,7 +106,7 @@ public enum Snapshots {
             case .nameTaken(let name):
                 "a snapshot named '\(name)' exists already; snapshots never change, so give the new one another name"
             case .unknown(let name): "no snapshot named '\(name)' (veld-server snapshot list shows them)"
-            case .future: "--as-of is in the future: a moment the server has not reached cannot be frozen yet"
+            case .future: "--as-of is in the future: give a day that has ended (today's can be frozen from tomorrow on) or a past moment"
             case .badName: "a snapshot name is one line of 1 to 80 characters, not starting snap_ (that is how ids start)"
             }
         }
@@ -122,8 +122,8 @@ public enum Snapshots {
     /// history, without freezing anything (what `veld-server report --as-of` reads).
     public static func states(in storage: any SyncStorage, scopes: ScopeFilter, asOf: Date) async throws -> [RecordState] {
         var states: [RecordState] = []
-        for id in try await recordIDs(storage, scopes: scopes) {
-            if let state = try await storage.state(recordID: id, asOf: asOf) { states.append(state) }
+        for record in try await records(storage, scopes: scopes) {
+            if let state = try await storage.state(recordID: record.id, asOf: asOf) { states.append(state) }
         }
         return states
     }
@@ -144,13 +144,13 @@ public enum Snapshots {
         guard isValidName(name) else { throw Failure.badName }
         guard asOf <= now else { throw Failure.future }
         if try await storage.snapshots().contains(where: { $0.name == name }) { throw Failure.nameTaken(name) }
-        let ids = try await recordIDs(storage, scopes: scopes)
+        let held = try await records(storage, scopes: scopes)
         var states: [RecordState] = []
         var late: [LateArrival] = []
-        for (index, id) in ids.enumerated() {
-            if let state = try await storage.state(recordID: id, asOf: asOf) { states.append(state) }
-            late += try await lateArrivals(storage, recordID: id, asOf: asOf, after: asOf, through: now)
-            if index % 500 == 499 || index == ids.count - 1 { progress(index + 1, ids.count) }
+        for (index, record) in held.enumerated() {
+            if let state = try await storage.state(recordID: record.id, asOf: asOf) { states.append(state) }
+            late += try await lateArrivals(storage, record: record, asOf: asOf, after: asOf, through: now)
+            if index % 500 == 499 || index == held.count - 1 { progress(index + 1, held.count) }
         }
         let snapshot = Snapshot(id: "snap_" + String(UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(8)),
                                 name: name, asOf: asOf, frozenAt: now, scopes: scopes.names, createdBy: user,
@@ -178,52 +178,45 @@ public enum Snapshots {
     /// while it was made (stamped before its moment, stored after) is listed too.
     public static func allLateArrivals(_ snapshot: Snapshot, in storage: any SyncStorage) async throws -> [LateArrival] {
         let frozen = try await storage.snapshotLate(id: snapshot.id)
-        func key(_ arrival: LateArrival) -> String {
-            "\(arrival.record) \(arrival.field) \(arrival.replica) \(arrival.authoredAt.timeIntervalSince1970) \(arrival.receivedAt.timeIntervalSince1970)"
-        }
-        let known = Set(frozen.map(key))
+        // As the history gives them (marked "since"): what the snapshot froze is left out.
+        let known = Set(frozen.map { arrival in
+            var since = arrival
+            since.afterFreezing = true
+            return since
+        })
         var late = frozen
-        for id in try await recordIDs(storage, scopes: snapshot.filter) {
-            for arrival in try await lateArrivals(storage, recordID: id, asOf: snapshot.asOf, after: snapshot.asOf, through: nil)
-            where !known.contains(key(arrival)) {
+        for record in try await records(storage, scopes: snapshot.filter) {
+            for arrival in try await lateArrivals(storage, record: record, asOf: snapshot.asOf, after: snapshot.asOf, through: nil)
+            where !known.contains(arrival) {
                 late.append(arrival)
             }
         }
         return late.sorted { ($0.receivedAt, $0.record, $0.field) < ($1.receivedAt, $1.record, $1.field) }
     }
 
-    /// The ids of every record the storage holds in `scopes` now (erased ones included:
-    /// their history is gone, so they have no state to freeze).
-    static func recordIDs(_ storage: any SyncStorage, scopes: ScopeFilter) async throws -> [String] {
-        var ids: [String] = []
-        var seen: Set<String> = []
+    /// Every record the storage holds in `scopes` now, by id, type and scope, as the change
+    /// log names them (an erased record has no history left, so nothing to freeze).
+    static func records(_ storage: any SyncStorage, scopes: ScopeFilter) async throws -> [AccessedRecord] {
+        var records: [AccessedRecord] = []
         var after: Int64 = 0
         for _ in 0..<10_000_000 {
             let page = try await storage.pullEncoded(scopes: scopes, hiding: [], after: after, limit: 1_000, token: nil, at: Date())
-            for id in page.records.map(\.id) + page.erased where seen.insert(id).inserted { ids.append(id) }
+            records += page.records
             after = page.lastPosition
             if !page.more { break }
         }
-        return ids
+        return records
     }
 
-    /// Entries of `recordID` authored at or before `asOf` and received after `after` (and by
+    /// Entries of `record` authored at or before `asOf` and received after `after` (and by
     /// `through`, when given).
-    static func lateArrivals(_ storage: any SyncStorage, recordID: String, asOf: Date, after: Date,
+    static func lateArrivals(_ storage: any SyncStorage, record: AccessedRecord, asOf: Date, after: Date,
                              through: Date?) async throws -> [LateArrival] {
-        let history = try await storage.history(recordID: recordID)
-        func counts(_ change: RecordChange) -> Bool {
-            guard change.receivedAt > after else { return false }
-            if let through { return change.receivedAt <= through }
-            return true
-        }
-        guard history.contains(where: counts) else { return [] }
-        guard let current = try await storage.record(id: recordID) else { return [] }
         var late: [LateArrival] = []
-        for change in history where counts(change) {
+        for change in try await storage.history(recordID: record.id) where change.receivedAt > after && through.map({ change.receivedAt <= $0 }) ?? true {
             for field in change.fields {
                 for entry in field.new where entry.time <= asOf {
-                    late.append(LateArrival(record: recordID, type: current.type, scope: current.scope, field: field.field,
+                    late.append(LateArrival(record: record.id, type: record.type, scope: record.scope, field: field.field,
                                             author: entry.author, replica: entry.dot.replica, authoredAt: entry.time,
                                             receivedAt: change.receivedAt, device: change.device, afterFreezing: through == nil))
                 }

@@ -822,8 +822,9 @@ public final class PostgresSyncStorage: SyncStorage {
         }
     }
 
-    public func recordIDs(clientCode code: String) async throws -> [String] {
-        let (plans, goals): ([(id: String, json: String)], [(id: String, json: String)]) = try await guarded { [self] connection in
+    public func recordIDs(clientCode code: String, children: [String: String]) async throws -> [String] {
+        let types = Array(children.keys).sorted()
+        let (plans, goals): ([(id: String, json: String)], [(id: String, type: String, json: String)]) = try await guarded { [self] connection in
             // A text search narrows the care plans; ClientRecords decides.
             var plans: [(id: String, json: String)] = []
             for try await (id, json) in try await connection.query("""
@@ -833,13 +834,13 @@ public final class PostgresSyncStorage: SyncStorage {
                 WHERE r.type = 'carePlan' AND strpos(h.fields, \(code)) > 0
                 """, logger: logger).decode((String, String).self) { plans.append((id, json)) }
             guard !plans.isEmpty else { return ([], []) }
-            var goals: [(id: String, json: String)] = []
-            for try await (id, json) in try await connection.query("SELECT id, state FROM record WHERE type IN ('carePlanGoal', 'careReport') AND state <> ''",
-                                                                   logger: logger)
-                .decode((String, String).self) { goals.append((id, json)) }
+            var goals: [(id: String, type: String, json: String)] = []
+            for try await (id, type, json) in try await connection.query(
+                "SELECT id, type, state FROM record WHERE type = ANY(\(types)) AND state <> ''", logger: logger
+            ).decode((String, String, String).self) { goals.append((id, type, json)) }
             return (plans, goals)
         }
-        return try ClientRecords.resolve(code: code, plans: plans, goals: goals)
+        return try ClientRecords.resolve(code: code, plans: plans, goals: goals, children: children)
     }
 
     // MARK: Snapshots
@@ -962,21 +963,19 @@ public final class PostgresSyncStorage: SyncStorage {
         return result
     }
 
-    public func carePlans() async throws -> [CarePlanGroup] {
-        typealias Row = (id: String, state: String, last: Date)
-        let (plans, goals): ([Row], [Row]) = try await guarded { [self] connection in
-            func rows(_ type: String) async throws -> [Row] {
-                var rows: [Row] = []
-                for try await (id, state, last) in try await connection.query("""
-                    SELECT r.id, r.state, COALESCE((SELECT max(received_at) FROM history h WHERE h.record_id = r.id), now())
-                    FROM record r WHERE r.type = \(type) AND r.state <> ''
-                    """, logger: logger).decode((String, String, Date).self) { rows.append((id, state, last)) }
-                return rows
-            }
-            // A plan's goals and rapportages are the client's too.
-            return (try await rows("carePlan"), try await rows("carePlanGoal") + rows("careReport"))
+    public func carePlans(children: [String: String]) async throws -> [CarePlanGroup] {
+        typealias Row = (id: String, type: String, state: String, last: Date)
+        let types = ["carePlan"] + children.keys.sorted()
+        let rows: [Row] = try await guarded { [self] connection in
+            var rows: [Row] = []
+            for try await (id, type, state, last) in try await connection.query("""
+                SELECT r.id, r.type, r.state, COALESCE((SELECT max(received_at) FROM history h WHERE h.record_id = r.id), now())
+                FROM record r WHERE r.type = ANY(\(types)) AND r.state <> ''
+                """, logger: logger).decode((String, String, String, Date).self) { rows.append((id, type, state, last)) }
+            return rows
         }
-        return try Erasure.groups(plans: plans, goals: goals)
+        return try Erasure.groups(plans: rows.filter { $0.type == "carePlan" }.map { ($0.id, $0.state, $0.last) },
+                                  goals: rows.filter { $0.type != "carePlan" }, children: children)
     }
 
     public func headPosition() async throws -> Int64 {

@@ -276,7 +276,10 @@ public final class SQLiteSyncStorage: SyncStorage {
             try pool.backup(to: copy)
             let result: BackupResult = try await copy.read { db in
                 let check = try String.fetchAll(db, sql: "PRAGMA quick_check")
-                guard check == ["ok"] else { throw StorageError.configuration("the copy failed its integrity check: \(check.prefix(3).joined(separator: "; "))") }
+                guard check == ["ok"] else {
+                    throw StorageError.configuration(
+                        "the copy failed its integrity check (\(check.prefix(3).joined(separator: "; "))), so the database itself is damaged: keep the last good backup, stop the server and run `sqlite3 \(self.path) 'PRAGMA integrity_check'`")
+                }
                 return BackupResult(bytes: 0, records: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM record") ?? 0,
                                     tokens: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM token") ?? 0,
                                     accessEntries: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM accessLog") ?? 0)
@@ -285,7 +288,7 @@ public final class SQLiteSyncStorage: SyncStorage {
             for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: partial.path + suffix) }
             // rename(2): the copy appears whole or not at all, replacing an older one in one step.
             guard rename(partial.path, path) == 0 else {
-                throw StorageError.configuration("cannot move the copy to \(path) (errno \(errno))")
+                throw StorageError.configuration("cannot move the copy to \(path) (errno \(errno)); check that its folder is writable by this user and on the same file system")
             }
             var done = result
             done.bytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value ?? 0
@@ -763,10 +766,11 @@ public final class SQLiteSyncStorage: SyncStorage {
         }
     }
 
-    public func recordIDs(clientCode code: String) async throws -> [String] {
+    public func recordIDs(clientCode code: String, children: [String: String]) async throws -> [String] {
+        let types = Array(children.keys).sorted()
         let pattern = "%" + code.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
             .replacingOccurrences(of: "_", with: "\\_") + "%"
-        let (plans, goals): ([(id: String, json: String)], [(id: String, json: String)]) = try await pool.read { db in
+        let (plans, goals): ([(id: String, json: String)], [(id: String, type: String, json: String)]) = try await pool.read { db in
             // A text search narrows the care plans; ClientRecords decides.
             let plans = try Row.fetchAll(db, sql: """
                 SELECT id, state FROM record WHERE type = 'carePlan' AND state LIKE ? ESCAPE '\\'
@@ -775,11 +779,13 @@ public final class SQLiteSyncStorage: SyncStorage {
                 WHERE r.type = 'carePlan' AND h.fields LIKE ? ESCAPE '\\'
                 """, arguments: [pattern, pattern]).map { (id: $0[0] as String, json: $0[1] as String) }
             guard !plans.isEmpty else { return ([], []) }
-            let goals = try Row.fetchAll(db, sql: "SELECT id, state FROM record WHERE type IN ('carePlanGoal', 'careReport') AND state <> ''")
-                .map { (id: $0[0] as String, json: $0[1] as String) }
+            guard !types.isEmpty else { return (plans, []) }
+            let goals = try Row.fetchAll(db, sql: "SELECT id, type, state FROM record WHERE type IN (\(databaseQuestionMarks(count: types.count))) AND state <> ''",
+                                         arguments: StatementArguments(types))
+                .map { (id: $0[0] as String, type: $0[1] as String, json: $0[2] as String) }
             return (plans, goals)
         }
-        return try ClientRecords.resolve(code: code, plans: plans, goals: goals)
+        return try ClientRecords.resolve(code: code, plans: plans, goals: goals, children: children)
     }
 
     // MARK: Snapshots
@@ -863,18 +869,17 @@ public final class SQLiteSyncStorage: SyncStorage {
         return result
     }
 
-    public func carePlans() async throws -> [CarePlanGroup] {
-        let (plans, goals): ([(id: String, state: String, last: Date)], [(id: String, state: String, last: Date)]) = try await pool.read { db in
-            func rows(_ type: String) throws -> [(id: String, state: String, last: Date)] {
-                try Row.fetchAll(db, sql: """
-                    SELECT r.id, r.state, COALESCE((SELECT MAX(receivedAt) FROM history h WHERE h.recordID = r.id), strftime('%Y-%m-%d %H:%M:%f', 'now')) AS last
-                    FROM record r WHERE r.type = ? AND r.state <> ''
-                    """, arguments: [type]).map { (id: $0[0] as String, state: $0[1] as String, last: $0[2] as Date) }
-            }
-            // A plan's goals and rapportages are the client's too.
-            return (try rows("carePlan"), try rows("carePlanGoal") + rows("careReport"))
+    public func carePlans(children: [String: String]) async throws -> [CarePlanGroup] {
+        typealias Row = (id: String, type: String, state: String, last: Date)
+        let rows: [Row] = try await pool.read { db in
+            let types = ["carePlan"] + children.keys.sorted()
+            return try GRDB.Row.fetchAll(db, sql: """
+                SELECT r.id, r.type, r.state, COALESCE((SELECT MAX(receivedAt) FROM history h WHERE h.recordID = r.id), strftime('%Y-%m-%d %H:%M:%f', 'now')) AS last
+                FROM record r WHERE r.type IN (\(databaseQuestionMarks(count: types.count))) AND r.state <> ''
+                """, arguments: StatementArguments(types)).map { (id: $0[0] as String, type: $0[1] as String, state: $0[2] as String, last: $0[3] as Date) }
         }
-        return try Erasure.groups(plans: plans, goals: goals)
+        return try Erasure.groups(plans: rows.filter { $0.type == "carePlan" }.map { ($0.id, $0.state, $0.last) },
+                                  goals: rows.filter { $0.type != "carePlan" }, children: children)
     }
 
     public func headPosition() async throws -> Int64 {

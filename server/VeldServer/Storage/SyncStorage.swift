@@ -98,8 +98,9 @@ public protocol SyncStorage: Sendable {
     func pruneAccessLog(before: Date, at date: Date, by user: String) async throws -> AccessPruneResult
 
     /// The records that belong to a client: care plans whose `clientCode` is (or was) `code`,
-    /// and the goals of those plans.
-    func recordIDs(clientCode code: String) async throws -> [String]
+    /// and the records of the `children` types (type → its reference to the plan,
+    /// ``ClientRecords/planChildren(in:)``) that belong to those plans.
+    func recordIDs(clientCode code: String, children: [String: String]) async throws -> [String]
 
     // MARK: Erasure (AVG art. 17)
 
@@ -113,9 +114,10 @@ public protocol SyncStorage: Sendable {
     /// reusable, but does not overwrite it, nor its own WAL or backups.
     func erase(recordIDs: [String], at date: Date, entry: AccessDraft) async throws -> ErasureResult
 
-    /// Every care plan with its goals, its client codes and when any of them last
-    /// changed: what `veld-server erase --expired` weighs against the retention.
-    func carePlans() async throws -> [CarePlanGroup]
+    /// Every care plan with the records of the `children` types that belong to it, its
+    /// client codes and when any of them last changed: what `veld-server erase --expired`
+    /// weighs against the retention.
+    func carePlans(children: [String: String]) async throws -> [CarePlanGroup]
 
     /// The highest change-log position so far.
     func headPosition() async throws -> Int64
@@ -160,6 +162,16 @@ public protocol SyncStorage: Sendable {
 }
 
 extension SyncStorage {
+    /// ``recordIDs(clientCode:children:)`` with the built-in module set's plan children.
+    public func recordIDs(clientCode code: String) async throws -> [String] {
+        try await recordIDs(clientCode: code, children: ClientRecords.planChildren(in: .builtIn))
+    }
+
+    /// ``carePlans(children:)`` with the built-in module set's plan children.
+    public func carePlans() async throws -> [CarePlanGroup] {
+        try await carePlans(children: ClientRecords.planChildren(in: .builtIn))
+    }
+
     /// A push through the whole policy: ``PushPolicy/check(_:by:)`` first (it throws the
     /// `Problem`), then ``applyPush(_:token:fingerprint:at:check:)``.
     public func push(_ request: PushRequest, token: DeviceToken, fingerprint: String, at date: Date,
