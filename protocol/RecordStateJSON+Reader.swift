@@ -34,12 +34,31 @@ extension RecordStateJSON {
         try parse(data) { parser in
             parser.canonicalTimes = true
             var batch: String?, replica: String?, records: [RecordState]?
+            var proven: [ProvenState] = [], recovery = false
             try parser.object { parser, key in
                 parser.topKey = key
                 defer { parser.topKey = nil }
                 switch key {
                 case "batch": batch = try parser.string()
                 case "replica": replica = try parser.string()
+                case "recovery":
+                    if parser.literal("true") { recovery = true } else if parser.literal("false") { recovery = false } else {
+                        throw parser.failure("'recovery' is true or false")
+                    }
+                case "proven":
+                    // States the server wrote (its times are canonical): read as it served them.
+                    try parser.array { parser in
+                        var proof: String?, state: RecordState?
+                        try parser.object { parser, key in
+                            switch key {
+                            case "proof": proof = try parser.string()
+                            case "state": state = try parser.recordState()
+                            default: throw parser.failure("a proven state holds proof and state, not '\(key.prefix(40))'")
+                            }
+                        }
+                        guard let proof, let state else { throw parser.failure("a proven state needs proof and state") }
+                        proven.append(ProvenState(proof: proof, state: state))
+                    }
                 case "records":
                     var states: [RecordState] = []
                     try parser.array { parser in
@@ -52,7 +71,7 @@ extension RecordStateJSON {
                 }
             }
             guard let batch, let replica, let records else { throw parser.failure("a push needs batch, replica and records") }
-            return (PushRequest(replica: replica, batch: batch, records: records), parser.invalid)
+            return (PushRequest(replica: replica, batch: batch, records: records, proven: proven, recovery: recovery), parser.invalid)
         }
     }
 
@@ -65,7 +84,7 @@ extension RecordStateJSON {
     public static func readPull(_ data: Data) throws -> (page: PullResponse, encoded: [String]) {
         try parse(data) { parser in
             var cursor: String?, more: Bool?, records: [RecordState]?
-            var erased: [String] = []
+            var erased: [String] = [], proofs: [String] = []
             var encoded: [String] = []
             try parser.object { parser, key in
                 parser.topKey = key
@@ -94,11 +113,16 @@ extension RecordStateJSON {
                         guard RecordIDs.isValid(id) else { throw parser.failure("an erased record's id is a lowercase UUID") }
                         erased.append(id)
                     }
+                case "proofs":
+                    try parser.array { parser in proofs.append(try parser.string()) }
                 default: try parser.skipValue()
                 }
             }
             guard let cursor, let more, let records else { throw parser.failure("a pull page needs cursor, more and records") }
-            return (PullResponse(records: records, erased: erased, cursor: cursor, more: more), encoded)
+            guard proofs.isEmpty || proofs.count == records.count else {
+                throw parser.failure("a pull page's proofs go one for each record")
+            }
+            return (PullResponse(records: records, erased: erased, cursor: cursor, more: more, proofs: proofs), encoded)
         }
     }
 

@@ -133,35 +133,40 @@ public enum RecordStateJSON {
         out.append(UInt8(ascii: "\""))
     }
 
-    /// A push body: `{"batch":…,"records":[…],"replica":…}`.
+    /// A push body: `{"batch":…,"proven":[…],"records":[…],"recovery":true,"replica":…}`,
+    /// `proven` and `recovery` only when a restored server is sent what it lost.
     public static func encode(_ push: PushRequest) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(push.records.count * 1500 + 100)
+        out.reserveCapacity((push.records.count + push.proven.count) * 1500 + 100)
         out.append(contentsOf: #"{"batch":"#.utf8)
         writeString(push.batch, to: &out)
+        if !push.proven.isEmpty {
+            out.append(contentsOf: #","proven":["#.utf8)
+            for (index, proven) in push.proven.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                out.append(contentsOf: #"{"proof":"#.utf8)
+                writeString(proven.proof, to: &out)
+                out.append(contentsOf: #","state":"#.utf8)
+                out.append(contentsOf: encode(proven.state))
+                out.append(UInt8(ascii: "}"))
+            }
+            out.append(UInt8(ascii: "]"))
+        }
         out.append(contentsOf: #","records":["#.utf8)
         for (index, state) in push.records.enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }
             out.append(contentsOf: encode(state))
         }
-        out.append(contentsOf: #"],"replica":"#.utf8)
+        out.append(contentsOf: push.recovery ? #"],"recovery":true,"replica":"#.utf8 : #"],"replica":"#.utf8)
         writeString(push.replica, to: &out)
         out.append(UInt8(ascii: "}"))
         return out
     }
 
-    /// A pull page: `{"cursor":…,"more":…,"records":[…]}`.
+    /// A pull page: `{"cursor":…,"erased":[…],"more":…,"proofs":[…],"records":[…]}`, as
+    /// ``PullPages/body(states:erased:cursor:more:proofs:)`` splices it.
     public static func encode(_ page: PullResponse) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(page.records.count * 1500 + 100)
-        out.append(contentsOf: #"{"cursor":"#.utf8)
-        writeString(page.cursor, to: &out)
-        out.append(contentsOf: (page.more ? #","more":true,"records":["# : #","more":false,"records":["#).utf8)
-        for (index, state) in page.records.enumerated() {
-            if index > 0 { out.append(UInt8(ascii: ",")) }
-            out.append(contentsOf: encode(state))
-        }
-        out.append(contentsOf: "]}".utf8)
-        return out
+        PullPages.body(states: page.records.map { String(decoding: encode($0), as: UTF8.self) }, erased: page.erased,
+                       cursor: page.cursor, more: page.more, proofs: page.proofs)
     }
 }

@@ -70,8 +70,8 @@ final class ServerProcess: @unchecked Sendable {
 
     deinit { process?.send(SIGTERM); process?.wait() }
 
-    /// Starts the server (again) on the same database, on a new free port.
-    func start() throws {
+    /// Starts the server (again) on the same database, on a new free port (or `port`).
+    func start(port: Int = 0) throws {
         var log: Int32 = -1
         if let logFile {
             log = open(logFile.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
@@ -79,7 +79,7 @@ final class ServerProcess: @unchecked Sendable {
         }
         defer { if log >= 0 { close(log) } }
         let process = try Subprocess(Binaries.server,
-                                     ["serve"] + databaseArguments + ["--port", "0", "--log-level", "warning", "--metrics-address", "127.0.0.1:0"]
+                                     ["serve"] + databaseArguments + ["--port", String(port), "--log-level", "warning", "--metrics-address", "127.0.0.1:0"]
                                          + serveArguments,
                                      stdout: .pipe, stderr: log >= 0 ? .descriptor(log) : .null)
         let out = process.stdout!
@@ -183,7 +183,8 @@ final class Device: @unchecked Sendable {
 
     func engine(_ server: ServerProcess, transport: (any SyncTransport)? = nil, batchSize: Int = 500, pageSize: Int = 500) -> SyncEngine {
         let store = store
-        return SyncEngine(store: store, transport: transport ?? HTTPTransport(server: server.url!, token: token, health: { try? store.health() }),
+        return SyncEngine(store: store, transport: transport ?? HTTPTransport(server: server.url!, token: token, health: { try? store.health() },
+                                                                                 epoch: { try? store.knownEpoch() }),
                    retry: RetryPolicy(attempts: 3, initialDelay: 0.05, maximumDelay: 0.2),
                    batchSize: batchSize, pageSize: pageSize)
     }

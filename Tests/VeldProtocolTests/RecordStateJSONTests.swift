@@ -61,8 +61,12 @@ import VeldProtocol
                                     fields: state.fields)
                 return state
             }
-            let push = PushRequest(replica: "r-\"x\"", batch: Self.text(lists.first ?? []), records: states)
-            let page = PullResponse(records: states, cursor: "\(lists.count)", more: more)
+            // With proven states and proofs (a push and pulls after a restore) or without.
+            let proven = more ? states.prefix(2).map { ProvenState(proof: "p1.\($0.id)\"", state: $0) } : []
+            let push = PushRequest(replica: "r-\"x\"", batch: Self.text(lists.first ?? []), records: states, proven: proven,
+                                   recovery: more && states.count % 2 == 0)
+            let page = PullResponse(records: states, erased: more ? ["0b0e5a3c-56f8-4e4e-9d1a-3f2f6c1d2e4b"] : [],
+                                    cursor: "\(lists.count)", more: more, proofs: more ? states.map { "p1.\($0.id)" } : [])
             let pushJSON = try! StableJSON.encoder().encode(push), pageJSON = try! StableJSON.encoder().encode(page)
             #expect(Data(RecordStateJSON.encode(push)) == pushJSON)
             #expect(Data(RecordStateJSON.encode(page)) == pageJSON)

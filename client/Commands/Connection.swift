@@ -113,10 +113,12 @@ enum ProfileTransport {
             throw ValidationError("the profile's CA certificate is \(invalid.description); run `veld connect` again with --ca-file")
         }
         var health: (@Sendable () -> DeviceHealth?)?
+        var epoch: (@Sendable () -> String?)?
         if let store {
             health = store.healthReports()
+            epoch = { try? store.knownEpoch() }
         }
-        return HTTPTransport(server: server, token: token, timeout: timeout, exchange: exchange, health: health)
+        return HTTPTransport(server: server, token: token, timeout: timeout, exchange: exchange, health: health, epoch: epoch)
     }
 }
 

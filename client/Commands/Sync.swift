@@ -99,11 +99,14 @@ struct Sync: AsyncParsableCommand {
                 let refusal: Problem?
                 /// The version of a module set received in this sync; left out when none came.
                 let schemaSet: Int?
+                /// Records sent back to a server restored from a backup; left out when it was not.
+                let recovered: Int?
             }
             let output = Output(pushed: report.pushed, pulled: report.pulled, newConflicts: report.newConflicts,
                                 editedDuringSync: report.editedDuringSync, rejected: report.parked, erased: report.erased,
                                 purged: report.purged.isEmpty ? nil : report.purged, wiped: report.wiped ? true : nil,
-                                refusal: report.pushRefused, schemaSet: report.newSchemaSet)
+                                refusal: report.pushRefused, schemaSet: report.newSchemaSet,
+                                recovered: report.serverRestored || report.recovered > 0 ? report.recovered : nil)
             if let problem = report.schemaSetProblem { FileHandle.standardError.write(Data("\(problem)\n".utf8)) }
             print(String(decoding: try StableJSON.encode(output, pretty: true), as: UTF8.self))
             if let code = Self.exitCode(report) { throw code }
@@ -123,6 +126,9 @@ struct Sync: AsyncParsableCommand {
         for receipt in report.purged where receipt.kind == .scopes {
             print("The office removed scope(s) \(receipt.scopes.joined(separator: ", ")) from this device: \(receipt.records) record(s) removed"
                   + (receipt.unsent > 0 ? "; \(receipt.unsent) change(s) not yet sent are kept aside (`veld rejected --discarded`) and the office is told." : "."))
+        }
+        if report.serverRestored || report.recovered > 0 {
+            print("The server was restored from a backup: this device sent back \(report.recovered) record(s) it lacked, and pulled its records again.")
         }
         var line = "Synced with \(server.absoluteString): pushed \(report.pushed), pulled \(report.pulled), new conflicts \(report.newConflicts)."
         if report.newConflicts > 0 { line += " `veld conflicts` lists them." }

@@ -19,14 +19,19 @@ public struct DeviceIdentity: Codable, Hashable, Sendable {
     public var replica: String?
     /// Ids of this token's purge receipts the office confirmed (at most the latest 100).
     public var confirmedReceipts: [String]?
+    /// The server's epoch (also its `Veld-Epoch` header): a new one means the server was
+    /// restored from a backup (SPEC.md, "Server epochs"). Absent from older servers.
+    public var epoch: String?
 
-    public init(token: String, user: String, role: Role, scopes: [String], replica: String?, confirmedReceipts: [String]? = nil) {
+    public init(token: String, user: String, role: Role, scopes: [String], replica: String?, confirmedReceipts: [String]? = nil,
+                epoch: String? = nil) {
         self.token = token
         self.user = user
         self.role = role
         self.scopes = scopes
         self.replica = replica
         self.confirmedReceipts = confirmedReceipts
+        self.epoch = epoch
     }
 
     public var scopeFilter: ScopeFilter { ScopeFilter(scopes) }

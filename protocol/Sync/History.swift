@@ -28,14 +28,44 @@ public struct RecordChange: Codable, Hashable, Sendable {
     public var device: String
     public var user: String
     public var fields: [FieldChange]
+    /// Whether the change sent back what the server had lost when it was restored from a
+    /// backup (a push after a new epoch): its entries are older edits, by their authors,
+    /// received again. Absent when false.
+    public var recovered: Bool
 
-    public init(position: Int64, receivedAt: Date, replica: String, device: String, user: String, fields: [FieldChange]) {
+    public init(position: Int64, receivedAt: Date, replica: String, device: String, user: String, fields: [FieldChange],
+                recovered: Bool = false) {
         self.position = position
         self.receivedAt = receivedAt
         self.replica = replica
         self.device = device
         self.user = user
         self.fields = fields
+        self.recovered = recovered
+    }
+
+    enum CodingKeys: String, CodingKey { case position, receivedAt, replica, device, user, fields, recovered }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        position = try container.decode(Int64.self, forKey: .position)
+        receivedAt = try container.decode(Date.self, forKey: .receivedAt)
+        replica = try container.decode(String.self, forKey: .replica)
+        device = try container.decode(String.self, forKey: .device)
+        user = try container.decode(String.self, forKey: .user)
+        fields = try container.decode([FieldChange].self, forKey: .fields)
+        recovered = try container.decodeIfPresent(Bool.self, forKey: .recovered) ?? false
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(position, forKey: .position)
+        try container.encode(receivedAt, forKey: .receivedAt)
+        try container.encode(replica, forKey: .replica)
+        try container.encode(device, forKey: .device)
+        try container.encode(user, forKey: .user)
+        try container.encode(fields, forKey: .fields)
+        if recovered { try container.encode(recovered, forKey: .recovered) }
     }
 }
 

@@ -65,6 +65,8 @@ public struct Problem: Codable, Hashable, Sendable, Error, CustomStringConvertib
         case replicaMismatch = "replica-mismatch"
         case dotReused = "dot-reused"
         case batchReused = "batch-reused"
+        case invalidProof = "invalid-proof"
+        case epochChanged = "epoch-changed"
         case erased = "record-erased"
         case tooLarge = "body-too-large"
         case timeout = "request-timeout"
@@ -75,8 +77,8 @@ public struct Problem: Codable, Hashable, Sendable, Error, CustomStringConvertib
         /// The push refusals that name the records they are about, in the order a push is
         /// answered (protocol/SPEC.md, POST /v1/push): a client sets exactly those records
         /// aside and pushes the rest.
-        public static let aboutRecords: [Kind] = [.erased, .invalidRecord, .scopeForbidden, .typeForbidden, .fieldForbidden, .forgedDot, .forgedAuthor,
-                                                  .entryOmitted, .dotReused]
+        public static let aboutRecords: [Kind] = [.erased, .invalidRecord, .scopeForbidden, .typeForbidden, .invalidProof, .fieldForbidden,
+                                                  .forgedDot, .forgedAuthor, .entryOmitted, .dotReused]
 
         public var title: String {
             switch self {
@@ -93,6 +95,8 @@ public struct Problem: Codable, Hashable, Sendable, Error, CustomStringConvertib
             case .replicaMismatch: return "Token bound to another replica"
             case .dotReused: return "Replica id reused"
             case .batchReused: return "Batch id reused with other content"
+            case .invalidProof: return "Server proof does not match"
+            case .epochChanged: return "Server restored from a backup"
             case .erased: return "Record erased"
             case .tooLarge: return "Body too large"
             case .timeout: return "Request body too slow"

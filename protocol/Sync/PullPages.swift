@@ -7,11 +7,11 @@
 /// ```
 public enum PullPages {
     /// A `PullResponse` in stable JSON, spliced from states that are stable JSON already:
-    /// keys sorted (`cursor`, `more`, `records`), no spaces; byte for byte what
+    /// keys sorted (`cursor`, `erased`, `more`, `proofs`, `records`), no spaces; byte for byte what
     /// `StableJSON.encode` makes of the decoded page.
-    public static func body(states: [String], erased: [String] = [], cursor: String, more: Bool) -> [UInt8] {
+    public static func body(states: [String], erased: [String] = [], cursor: String, more: Bool, proofs: [String] = []) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(states.reduce(64 + erased.count * 40) { $0 + $1.utf8.count + 1 })
+        out.reserveCapacity(states.reduce(64 + erased.count * 40 + proofs.count * 28) { $0 + $1.utf8.count + 1 })
         out.append(contentsOf: #"{"cursor":"#.utf8)
         RecordStateJSON.writeString(cursor, to: &out)
         if !erased.isEmpty {
@@ -22,7 +22,16 @@ public enum PullPages {
             }
             out.append(UInt8(ascii: "]"))
         }
-        out.append(contentsOf: (more ? #","more":true,"records":["# : #","more":false,"records":["#).utf8)
+        out.append(contentsOf: (more ? #","more":true"# : #","more":false"#).utf8)
+        if !proofs.isEmpty {
+            out.append(contentsOf: #","proofs":["#.utf8)
+            for (index, proof) in proofs.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                RecordStateJSON.writeString(proof, to: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        }
+        out.append(contentsOf: #","records":["#.utf8)
         for (index, state) in states.enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }
             out.append(contentsOf: state.utf8)

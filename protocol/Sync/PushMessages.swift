@@ -7,16 +7,48 @@
 ///
 /// A batch is all-or-nothing. Sending the same batch again (same id, same body) changes
 /// nothing and gets the same answer, so a client that lost the answer simply resends.
+///
+/// After the server was restored from a backup (a new epoch), a batch may also carry
+/// `proven`, states the server once served with its proofs, and `recovery: true`; both
+/// are absent otherwise (SPEC.md, "Server epochs").
 public struct PushRequest: Codable, Hashable, Sendable {
     public var replica: String
     /// A UUID the client makes per batch and keeps until the batch is acknowledged.
     public var batch: String
     public var records: [RecordState]
+    /// For records of the batch, the last state the server served of each, with its proof.
+    public var proven: [ProvenState]
+    /// Whether the batch sends back what a restored server lost: its history rows say so.
+    public var recovery: Bool
 
-    public init(replica: String, batch: String, records: [RecordState]) {
+    public init(replica: String, batch: String, records: [RecordState], proven: [ProvenState] = [], recovery: Bool = false) {
         self.replica = replica
         self.batch = batch
         self.records = records
+        self.proven = proven
+        self.recovery = recovery
+    }
+
+    enum CodingKeys: String, CodingKey { case replica, batch, records, proven, recovery }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        replica = try container.decode(String.self, forKey: .replica)
+        batch = try container.decode(String.self, forKey: .batch)
+        records = try container.decode([RecordState].self, forKey: .records)
+        proven = try container.decodeIfPresent([ProvenState].self, forKey: .proven) ?? []
+        recovery = try container.decodeIfPresent(Bool.self, forKey: .recovery) ?? false
+    }
+
+    /// Without `proven` and `recovery` when they are empty and false: a batch of an older
+    /// client keeps its fingerprint.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(replica, forKey: .replica)
+        try container.encode(batch, forKey: .batch)
+        try container.encode(records, forKey: .records)
+        if !proven.isEmpty { try container.encode(proven, forKey: .proven) }
+        if recovery { try container.encode(recovery, forKey: .recovery) }
     }
 }
 
@@ -61,15 +93,20 @@ public struct PullResponse: Codable, Hashable, Sendable {
     /// Opaque to clients: send it back as `since`.
     public var cursor: String
     public var more: Bool
+    /// The server's proof of each record's state, in the order of `records` (SPEC.md,
+    /// "Server epochs"): what a device sends back with a state after a restore. Absent from
+    /// older servers.
+    public var proofs: [String]
 
-    public init(records: [RecordState], erased: [String] = [], cursor: String, more: Bool) {
+    public init(records: [RecordState], erased: [String] = [], cursor: String, more: Bool, proofs: [String] = []) {
         self.records = records
         self.erased = erased
         self.cursor = cursor
         self.more = more
+        self.proofs = proofs
     }
 
-    enum CodingKeys: String, CodingKey { case records, erased, cursor, more }
+    enum CodingKeys: String, CodingKey { case records, erased, cursor, more, proofs }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -77,6 +114,7 @@ public struct PullResponse: Codable, Hashable, Sendable {
         erased = try container.decodeIfPresent([String].self, forKey: .erased) ?? []
         cursor = try container.decode(String.self, forKey: .cursor)
         more = try container.decode(Bool.self, forKey: .more)
+        proofs = try container.decodeIfPresent([String].self, forKey: .proofs) ?? []
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -85,6 +123,12 @@ public struct PullResponse: Codable, Hashable, Sendable {
         if !erased.isEmpty { try container.encode(erased, forKey: .erased) }
         try container.encode(cursor, forKey: .cursor)
         try container.encode(more, forKey: .more)
+        if !proofs.isEmpty { try container.encode(proofs, forKey: .proofs) }
+    }
+
+    /// The proof of `records[index]`, when the server gave one.
+    public func proof(at index: Int) -> String? {
+        proofs.count == records.count ? proofs[index] : nil
     }
 }
 

@@ -18,6 +18,9 @@ public struct PushPlan: Sendable {
         /// Changes of this record since its last snapshot, this one included (0 for a
         /// snapshot): what the record row remembers for the next push.
         public let historyRun: Int
+        /// Whether the change sends back what a restored server lost (a recovery push, or a
+        /// proven state the server took back): its history row says so.
+        public let recovered: Bool
     }
 
     /// Whether the token is not yet bound and this push binds it to its replica.
@@ -31,7 +34,7 @@ public struct PushPlan: Sendable {
 
     /// Positions start after `position`, in batch order, for the records whose state changed.
     init(request: PushRequest, before: [String: RecordState], merged: [RecordState], bindReplica: Bool, after position: Int64,
-         historyRuns: [String: Int]) {
+         historyRuns: [String: Int], recovered: Set<String> = []) {
         var position = position
         var writes: [Write] = []
         var results: [PushResponse.Result] = []
@@ -51,7 +54,7 @@ public struct PushPlan: Sendable {
                                 position: position,
                                 historySnapshot: delta == nil ? json : nil,
                                 historyDelta: delta.map { String(decoding: RecordStateJSON.encode($0), as: UTF8.self) },
-                                historyRun: delta == nil ? 0 : run))
+                                historyRun: delta == nil ? 0 : run, recovered: recovered.contains(state.id)))
             results.append(PushResponse.Result(id: state.id, changed: true, position: position, conflicts: state.hasConflicts))
         }
         let response = PushResponse(batch: request.batch, results: results)

@@ -6,8 +6,11 @@ extension PushPolicy {
     /// `scope-forbidden`), each record against `schemas`, the module set in force. Linear
     /// in the size of the batch. `schemaValidated` skips the schema check for records the
     /// caller has just validated (a client's own edit).
+    ///
+    /// States the batch carries as `proven` are taken only with a proof `proofs` verifies
+    /// (403 `invalid-proof`), for a record of the batch, of its type and scope (422).
     public static func check(_ request: PushRequest, by pusher: Pusher, in schemas: SchemaSet,
-                             schemaValidated: Bool = false) throws(Problem) -> CheckedPush {
+                             schemaValidated: Bool = false, proofs: (any ProofChecking)? = nil) throws(Problem) -> CheckedPush {
         guard ReplicaIDs.isValid(request.replica) else {
             throw Problem(type: .malformed, status: 400,
                           detail: "replica must be the device's replica id: 1 to \(SyncLimits.maxReplicaLength) printable ASCII characters without spaces, quotes or backslashes")
@@ -50,9 +53,42 @@ extension PushPolicy {
                 }
             }
         }
+        let proven = checkProven(request, proofs: proofs, into: &refusals)
         if let problem = refusals.problem(role: pusher.role, replica: request.replica) { throw problem }
         var unique: Set<String> = []
-        return CheckedPush(request: request, pusher: pusher, schemas: schemas, storedIDs: storedIDs.filter { unique.insert($0).inserted })
+        return CheckedPush(request: request, pusher: pusher, schemas: schemas, storedIDs: storedIDs.filter { unique.insert($0).inserted },
+                           proven: proven)
+    }
+
+    /// The proven states of a batch the server's key vouches for, one per record of the
+    /// batch, of that record's type and scope (so the record's scope and type checks hold
+    /// for it too).
+    static func checkProven(_ request: PushRequest, proofs: (any ProofChecking)?, into refusals: inout Refusals) -> [String: RecordState] {
+        guard !request.proven.isEmpty else { return [:] }
+        var records: [String: RecordState] = [:]
+        for record in request.records where records[record.id] == nil { records[record.id] = record }
+        var proven: [String: RecordState] = [:]
+        for item in request.proven {
+            let id = item.state.id
+            guard let record = records[id] else {
+                refusals.add(.invalidRecord, id, "a proven state of \(id) comes without the record; send it with the record's own state, in one batch")
+                continue
+            }
+            guard proven[id] == nil else {
+                refusals.add(.invalidRecord, id, "two proven states of \(id); send only the last one the server served")
+                continue
+            }
+            guard item.state.type == record.type, item.state.scope == record.scope else {
+                refusals.add(.invalidRecord, id, "the proven state of \(id) is of another type or scope than the record; both are fixed at creation")
+                continue
+            }
+            guard let proofs, proofs.verifies(item.proof, of: item.state) else {
+                refusals.add(.invalidProof, id, "the proof of \(id)'s state is not this server's; send the record without it")
+                continue
+            }
+            proven[id] = item.state
+        }
+        return proven
     }
 
     /// What the schema does not say about a state but the protocol does: counters from 1 to

@@ -35,8 +35,24 @@ extension PushPolicy {
         merged.reserveCapacity(request.records.count)
         var inBatch: [String: RecordState] = [:]
         for record in request.records { inBatch[record.id] = record }
+        // What the server once held and lost (a restore) comes back first, as its own.
+        var known = inputs
+        var recovered: Set<String> = []
+        for (id, state) in push.proven {
+            guard let stored = inputs.stored[id] else {
+                known.stored[id] = state
+                recovered.insert(id)
+                continue
+            }
+            guard stored.type == state.type, stored.scope == state.scope, let joined = try? stored.merged(with: state) else {
+                refusals.add(.invalidProof, id, "the proven state of \(id) does not go with what the server holds of it")
+                continue
+            }
+            if joined != stored { recovered.insert(id) }
+            known.stored[id] = joined
+        }
         for record in request.records {
-            merged.append(judge(record, pusher: pusher, replica: request.replica, schemas: push.schemas, inputs: inputs,
+            merged.append(judge(record, pusher: pusher, replica: request.replica, schemas: push.schemas, inputs: known,
                                 inBatch: inBatch, refusals: &refusals))
         }
         if let problem = refusals.problem(role: pusher.role, replica: request.replica) { throw problem }
@@ -45,7 +61,8 @@ extension PushPolicy {
             throw Problem(type: .internal, status: 500, detail: "the server could not judge this batch; nothing was stored")
         }
         return .write(PushPlan(request: request, before: inputs.stored, merged: states,
-                               bindReplica: inputs.boundReplica == nil, after: inputs.position, historyRuns: inputs.historyRuns))
+                               bindReplica: inputs.boundReplica == nil, after: inputs.position, historyRuns: inputs.historyRuns,
+                               recovered: request.recovery ? Set(states.map(\.id)) : recovered))
     }
 
     /// Every problem of one record against its stored state; the merged state when the

@@ -120,6 +120,17 @@ public struct CheckedPush: Sendable {
     /// The ids whose stored states ``PushPolicy/decide(_:fingerprint:inputs:)`` needs: every
     /// record of the batch and every care plan a goal of the batch points at.
     public let storedIDs: [String]
+    /// States of the batch's records the server once served, its proofs checked: taken as
+    /// the server's own before the batch is judged (SPEC.md, "Server epochs").
+    public let proven: [String: RecordState]
+
+    init(request: PushRequest, pusher: Pusher, schemas: SchemaSet, storedIDs: [String], proven: [String: RecordState] = [:]) {
+        self.request = request
+        self.pusher = pusher
+        self.schemas = schemas
+        self.storedIDs = storedIDs
+        self.proven = proven
+    }
 }
 
 /// Problems of a batch sorted by kind; the first kind with any answers the push.
@@ -160,6 +171,10 @@ struct Refusals {
         case .fieldForbidden:
             return Problem(type: kind, status: 403,
                            detail: "the \(role.rawValue) role may not write \(names); those decisions belong to the office. Nothing was stored.",
+                           records: list)
+        case .invalidProof:
+            return Problem(type: kind, status: 403,
+                           detail: "the batch sends back states with proofs this server did not make (\(names)); send those records without them. Nothing was stored.",
                            records: list)
         case .forgedDot:
             return Problem(type: kind, status: 403,

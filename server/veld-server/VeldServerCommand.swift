@@ -14,7 +14,8 @@ struct VeldServerCommand: AsyncParsableCommand {
         commandName: "veld-server",
         abstract: "The Veld sync server: devices push their edits and pull everyone else's.",
         subcommands: [Serve.self, TokenCommand.self, Devices.self, ReceiptCommand.self, SchemaCommand.self, Audit.self, Erase.self,
-                      DueCommand.self, SnapshotCommand.self, ReportCommand.self, ConfigCommand.self, BackupCommand.self, Migrate.self],
+                      DueCommand.self, SnapshotCommand.self, ReportCommand.self, ConfigCommand.self, BackupCommand.self,
+                      RestoreCommand.self, EpochCommand.self, Migrate.self],
         defaultSubcommand: Serve.self
     )
 }

@@ -266,6 +266,15 @@ extension LocalStore {
             last = final[0]
             progress?(count, total)
         }
+        // The states the server last served with its proof (see `LocalStore+Epochs`).
+        if try db.columns(in: "record").contains(where: { $0.name == "provenState" }) {
+            for row in try Row.fetchAll(db, sql: "SELECT rowid, id, provenState FROM record WHERE provenState IS NOT NULL") {
+                let id: String = row[1]
+                try db.execute(sql: "UPDATE record SET provenState = ? WHERE rowid = ?",
+                               arguments: [try sealing(try opening(row[2], .state(id)), .state(id)), row[0] as Int64])
+                count += 1
+            }
+        }
         for row in try Row.fetchAll(db, sql: "SELECT seq, recordID, sealedState, sealedProblem FROM discarded") {
             let id: String = row[1]
             let problem = try (row[3] as Data?).map { try sealing(try opening($0, .problem(id)), .problem(id)) }

@@ -140,7 +140,8 @@ extension LocalStore {
     private func replaceWithServerState(_ state: RecordState, db: Database) throws {
         let json = try sealState(state, db: db)
         try db.execute(sql: """
-            UPDATE record SET type = ?, scope = ?, sealedState = ?, status = ?, deleted = ?, hasConflicts = ?, updatedAt = ? WHERE id = ?
+            UPDATE record SET type = ?, scope = ?, sealedState = ?, status = ?, deleted = ?, hasConflicts = ?, updatedAt = ?,
+              \(Self.keepProvenState) WHERE id = ?
             """, arguments: [state.type, state.scope, json, state.statusColumn, state.isDeleted, state.hasConflicts,
                              clock().databaseValue, state.id])
     }

@@ -338,7 +338,8 @@ extension LocalStore {
                                          state.hasConflicts, now, now])
         } else {
             try db.cachedStatement(sql: """
-                UPDATE record SET type = ?, scope = ?, sealedState = ?, status = ?, deleted = ?, hasConflicts = ?, updatedAt = ? WHERE id = ?
+                UPDATE record SET type = ?, scope = ?, sealedState = ?, status = ?, deleted = ?, hasConflicts = ?, updatedAt = ?,
+                  \(Self.keepProvenState) WHERE id = ?
                 """).execute(arguments: [state.type, state.scope, json, state.statusColumn, state.isDeleted, state.hasConflicts,
                                          now, state.id])
         }
@@ -400,34 +401,72 @@ extension LocalStore {
 
     /// `encoded`, when given, holds each incoming state's JSON as received (same order):
     /// a record new here is stored as those bytes, since there is nothing to merge.
-    func mergeRemote(_ states: [RecordState], encoded: [String]? = nil, db: Database) throws -> MergeSummary {
+    /// `proofs` (one per state, when the server gave them) keep the proven states right
+    /// (see `LocalStore+Epochs`); a recovery entry of a record whose state the server turns
+    /// out to hold whole goes.
+    func mergeRemote(_ states: [RecordState], encoded: [String]? = nil, proofs: [String]? = nil, db: Database) throws -> MergeSummary {
         var summary = MergeSummary()
         let now = clock().databaseValue
         var present = try storedStates(ids: states.map(\.id), db: db)
+        var held: [String: (proof: String?, provenState: Data?)] = [:]
+        if proofs != nil, !present.isEmpty {
+            let ids = Array(present.keys)
+            for start in stride(from: 0, to: ids.count, by: 500) {
+                let chunk = Array(ids[start..<min(start + 500, ids.count)])
+                for row in try Row.fetchAll(db, sql: "SELECT id, proof, provenState FROM record WHERE id IN (\(databaseQuestionMarks(count: chunk.count)))",
+                                            arguments: StatementArguments(chunk)) {
+                    held[row[0]] = (row[1], row[2])
+                }
+            }
+        }
         let insert = try db.cachedStatement(sql: """
-            INSERT INTO record (id, type, scope, sealedState, status, deleted, hasConflicts, createdAt, updatedAt)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO record (id, type, scope, sealedState, status, deleted, hasConflicts, createdAt, updatedAt, proof)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         let update = try db.cachedStatement(sql: """
-            UPDATE record SET type = ?, scope = ?, sealedState = ?, status = ?, deleted = ?, hasConflicts = ?, updatedAt = ? WHERE id = ?
+            UPDATE record SET type = ?, scope = ?, sealedState = ?, status = ?, deleted = ?, hasConflicts = ?, updatedAt = ?,
+              \(Self.keepProvenState) WHERE id = ?
             """)
+        let updateProven = try db.cachedStatement(sql: """
+            UPDATE record SET type = ?, scope = ?, sealedState = ?, status = ?, deleted = ?, hasConflicts = ?, updatedAt = ?,
+              proof = ?, provenState = ? WHERE id = ?
+            """)
+        let setProven = try db.cachedStatement(sql: "UPDATE record SET proof = ?, provenState = ? WHERE id = ?")
+        let recovered = try db.cachedStatement(sql: "DELETE FROM outbox WHERE recordID = ? AND recovery = 1")
         for (index, incoming) in states.enumerated() {
+            let proof = proofs?[index]
             if let local = present[incoming.id] {
                 let merged: RecordState
                 do { merged = try local.merged(with: incoming) } catch {
                     throw LocalStoreError(.refusedState("\(error)"), home: home)
                 }
-                guard merged != local else { continue }
+                // The server holds all of this record: nothing to send back after a restore.
+                if merged == incoming { try recovered.execute(arguments: [incoming.id]) }
+                var proven: (proof: String?, provenState: Data?)?
+                if let proof {
+                    let before = held[incoming.id] ?? (nil, nil)
+                    let after = try provenAfterPull(local: local, merged: merged, incoming: incoming, proof: proof, held: before, db: db)
+                    if after.proof != before.proof || after.provenState != before.provenState { proven = after }
+                }
+                guard merged != local else {
+                    if let proven { try setProven.execute(arguments: [proven.proof, proven.provenState, incoming.id]) }
+                    continue
+                }
                 if merged.hasConflicts && !local.hasConflicts { summary.newConflicts += 1 }
                 let json = try sealState(merged, db: db)
-                try update.execute(arguments: [merged.type, merged.scope, json, merged.statusColumn, merged.isDeleted,
-                                               merged.hasConflicts, now, merged.id])
+                if let proven {
+                    try updateProven.execute(arguments: [merged.type, merged.scope, json, merged.statusColumn, merged.isDeleted,
+                                                         merged.hasConflicts, now, proven.proof, proven.provenState, merged.id])
+                } else {
+                    try update.execute(arguments: [merged.type, merged.scope, json, merged.statusColumn, merged.isDeleted,
+                                                   merged.hasConflicts, now, merged.id])
+                }
                 present[incoming.id] = merged
             } else {
                 if incoming.hasConflicts { summary.newConflicts += 1 }
                 let json = try encoded.map { try seal($0[index], .state(incoming.id), db: db) } ?? sealState(incoming, db: db)
                 try insert.execute(arguments: [incoming.id, incoming.type, incoming.scope, json, incoming.statusColumn,
-                                               incoming.isDeleted, incoming.hasConflicts, now, now])
+                                               incoming.isDeleted, incoming.hasConflicts, now, now, proof])
                 present[incoming.id] = incoming
             }
             summary.changed += 1

@@ -21,6 +21,8 @@ extension LocalStore {
         static let serverCA = "serverCA"
         static let cursor = "cursor"
         static let lastSyncAt = "lastSyncAt"
+        /// The epoch of the server (`Veld-Epoch`) this profile last synced with.
+        static let epoch = "epoch"
         static let identity = "identity"
         /// The module set the server last sent (`GET /v1/schemas`), its ETag and when.
         static let schemas = "schemas"
@@ -62,7 +64,10 @@ extension LocalStore {
             } else {
                 try db.execute(sql: "DELETE FROM syncState WHERE key = ?", arguments: [SyncKey.serverCA])
             }
-            if previous != server.absoluteString { try Self.set(SyncKey.cursor, "0", db) }
+            if previous != server.absoluteString {
+                try Self.set(SyncKey.cursor, "0", db)
+                try db.execute(sql: "DELETE FROM syncState WHERE key = ?", arguments: [SyncKey.epoch])
+            }
         }
     }
 
@@ -89,18 +94,20 @@ extension LocalStore {
     /// the record was not edited again while the push was in flight.
     func acknowledge(_ pushed: [RecordState], replica: String) throws {
         try writer.write { db in
+            // A recovery entry (counter 0) goes with any acknowledged state of its record.
             for state in pushed {
-                try db.execute(sql: "DELETE FROM outbox WHERE recordID = ? AND counter = ?",
-                               arguments: [state.id, state.context[replica]])
+                try db.execute(sql: "DELETE FROM outbox WHERE recordID = ? AND (counter = ? OR counter = ?)",
+                               arguments: [state.id, state.context[replica], Self.recoveryCounter])
             }
         }
     }
 
     /// Merges one pulled page and advances the cursor in the same transaction, so a crash
     /// leaves either both or neither.
-    func applyPulledPage(_ states: [RecordState], encoded: [String]? = nil, erased: [String] = [], cursor: String) throws -> MergeSummary {
+    func applyPulledPage(_ states: [RecordState], encoded: [String]? = nil, erased: [String] = [], cursor: String,
+                         proofs: [String] = []) throws -> MergeSummary {
         try writer.write { db in
-            var summary = try self.mergeRemote(states, encoded: encoded, db: db)
+            var summary = try self.mergeRemote(states, encoded: encoded, proofs: proofs.count == states.count ? proofs : nil, db: db)
             summary.erased = try Self.erase(erased, db: db)
             try Self.set(SyncKey.cursor, cursor, db)
             return summary

@@ -175,6 +175,18 @@ public final class LocalStore: Sendable {
             // goes once the office confirms that receipt.
             try db.alter(table: "discarded") { t in t.add(column: "receipt", .text) }
         }
+        migrator.registerMigration("v6-server-proofs") { db in
+            // The server's proof of the last state it served of the record, and that state
+            // (sealed) once the record's own state has moved on from it (NULL while the
+            // record's state is that state): what a device sends back to a restored server.
+            try db.alter(table: "record") { t in
+                t.add(column: "proof", .text)
+                t.add(column: "provenState", .blob)
+            }
+            // Outbox entries made when the server was restored (a new epoch): the record goes
+            // back with its proven state, unless a pull shows the server holds it.
+            try db.alter(table: "outbox") { t in t.add(column: "recovery", .boolean).notNull().defaults(to: false) }
+        }
         return migrator
     }
 

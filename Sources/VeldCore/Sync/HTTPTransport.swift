@@ -18,16 +18,21 @@ public struct HTTPTransport: SyncTransport {
     let timeout: TimeInterval
     /// What the device says of itself with every request (`Veld-Device`), asked each time.
     let health: (@Sendable () -> DeviceHealth?)?
+    /// The server epoch the device knows (`Veld-Epoch`), asked each time.
+    let epoch: (@Sendable () -> String?)?
 
     /// `exchange` is the HTTP stack; URLSession when not given. `health` tells the server
-    /// how the device is doing (SPEC.md, "Device health"); nil sends nothing.
+    /// how the device is doing (SPEC.md, "Device health"); nil sends nothing. `epoch` names
+    /// the server epoch the device knows, so a push or pull meets a restore with 409
+    /// `epoch-changed` instead of a cursor of a change log the server no longer has.
     public init(server: URL, token: String, timeout: TimeInterval = 60, exchange: (any HTTPExchange)? = nil,
-                health: (@Sendable () -> DeviceHealth?)? = nil) {
+                health: (@Sendable () -> DeviceHealth?)? = nil, epoch: (@Sendable () -> String?)? = nil) {
         self.server = server
         self.token = token
         self.timeout = timeout
         self.exchange = exchange ?? URLSessionExchange(timeout: timeout)
         self.health = health
+        self.epoch = epoch
     }
 
     public func push(_ request: PushRequest) async throws -> PushResponse {
@@ -115,6 +120,7 @@ public struct HTTPTransport: SyncTransport {
                        (name: "User-Agent", value: "veld/\(VeldCoreInfo.version)")]
         if body != nil { headers.append((name: "Content-Type", value: "application/json")) }
         if let report = health?() { headers.append((name: DeviceHealth.headerName, value: report.header)) }
+        if let known = epoch?() { headers.append((name: ServerEpoch.headerName, value: known)) }
         headers += extraHeaders
         let answer = try await exchange.send(HTTPExchangeRequest(method: method, url: url, headers: headers, body: body, timeout: timeout))
         let data = answer.body

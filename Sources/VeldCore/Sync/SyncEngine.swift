@@ -24,6 +24,11 @@ public struct SyncReport: Hashable, Sendable {
     /// Why pushing stopped early, when the server refused a batch as a whole (its token,
     /// its replica): the pull still ran, the outbox waits.
     public var pushRefused: Problem?
+    /// True when the server was restored from a backup since the last sync (a new epoch):
+    /// this sync sent back what it lacked.
+    public var serverRestored = false
+    /// Records sent back to a restored server in this sync.
+    public var recovered = 0
     /// The version of a module set received in this sync (nil: the kept one is current).
     public var newSchemaSet: Int?
     /// Why the server's module set was not taken (the kept one stays in force).
@@ -97,10 +102,23 @@ public struct SyncEngine: Sendable {
     /// which runs whatever the push met short of losing the network.
     public func sync(lockWait: TimeInterval = 300) async throws -> SyncReport {
         try await store.withSyncLock(waiting: lockWait, sleep: sleep, onWait: { progress(.waitingForOtherSync) }) {
+            do {
+                return try await syncOnce()
+            } catch SyncTransportError.rejected(let problem) where problem.is(.epochChanged) {
+                // Restored while this sync ran: once more, from the new epoch.
+                return try await syncOnce()
+            }
+        }
+    }
+
+    private func syncOnce() async throws -> SyncReport {
             try await sendPendingReceipts()
             var purged: [PurgeReceipt] = []
+            var restored = false
             do {
-                if let receipt = try await refreshIdentity() { purged.append(receipt) }
+                let identity = try await refreshIdentity()
+                if let receipt = identity.receipt { purged.append(receipt) }
+                restored = identity.restored
             } catch SyncTransportError.rejected(let problem) where problem.is(.wipeRequested) {
                 // A lost device: everything goes, then the receipt says so.
                 var report = SyncReport()
@@ -116,27 +134,40 @@ public struct SyncEngine: Sendable {
                 purged.append(receipt)
                 try await sendPendingReceipts()
             }
+            // A restored server: first what it holds (from the start of its new change log),
+            // which clears the recovery entries of records it holds whole; then the push sends
+            // back the rest with their proven states.
+            var early = MergeSummary()
+            let waiting = try store.pendingRecovery()
+            if restored || waiting > 0 { early = try await pull() }
+            let recovering = try store.pendingRecovery()
             var report = try await push()
+            report.serverRestored = restored
+            report.recovered = recovering - (try store.pendingRecovery())
             report.purged = purged
             (report.newSchemaSet, report.schemaSetProblem) = schemas
             let pulled = try await pull()
-            report.pulled = pulled.changed
-            report.newConflicts = pulled.newConflicts
-            report.erased += pulled.erased
+            report.pulled = pulled.changed + early.changed
+            report.newConflicts = pulled.newConflicts + early.newConflicts
+            report.erased += pulled.erased + early.erased
             if report.pushRefused == nil { try store.recordSync(at: store.clock()) }
             return report
-        }
     }
 
     /// Takes user, role and scopes from the server (`GET /v1/me`); the records of scopes
-    /// the token no longer holds leave the device (the receipt says what went).
-    func refreshIdentity() async throws -> PurgeReceipt? {
+    /// the token no longer holds leave the device (the receipt says what went). Takes the
+    /// server's epoch too: `restored` when it is a new one (SPEC.md, "Server epochs").
+    func refreshIdentity() async throws -> (receipt: PurgeReceipt?, restored: Bool) {
         do {
-            if let identity = try await withRetry({ try await transport.me() }) { return try store.adopt(identity) }
+            if let identity = try await withRetry({ try await transport.me() }) {
+                let receipt = try store.adopt(identity)
+                let restored = try identity.epoch.map { try store.adoptEpoch($0) } ?? false
+                return (receipt, restored)
+            }
         } catch SyncTransportError.rejected(let problem) where problem.status == 404 {
             // A server without /v1/me: keep what the profile has.
         }
-        return nil
+        return (nil, false)
     }
 
     /// Fetches the module set in force when it changed (`GET /v1/schemas` with the kept
@@ -198,14 +229,31 @@ public struct SyncEngine: Sendable {
             let ids = Array(queued[start..<min(start + batchSize, queued.count)])
             // A batch the server finds too large (413) goes again in halves, in order.
             var chunks = [try store.pendingStates(ids)]
+            // Records whose proven state the server did not take (its key is not the one
+            // that made the proof): they go again without it.
+            var unproven: Set<String> = []
             while !chunks.isEmpty {
                 var states = chunks.removeFirst()
                 // Each round sets aside at least one record, or halves the batch: this ends.
                 while !states.isEmpty {
-                    let request = PushRequest(replica: replica, batch: UUID().uuidString.lowercased(), records: states)
+                    let recovery = try store.recovery(states.map(\.id))
+                    let request = PushRequest(replica: replica, batch: UUID().uuidString.lowercased(), records: states,
+                                              proven: recovery.proven.filter { !unproven.contains($0.state.id) },
+                                              recovery: !recovery.recovering.isEmpty)
                     do {
                         // The same batch id on every retry: if an answer was lost, the server replays it.
                         _ = try await withRetry { try await transport.push(request) }
+                    } catch SyncTransportError.rejected(let problem) where problem.is(.epochChanged) {
+                        throw SyncTransportError.rejected(problem)
+                    } catch SyncTransportError.rejected(let problem) where problem.is(.invalidProof) {
+                        let named = Set((problem.records ?? []).map(\.id)).intersection(request.proven.map(\.state.id))
+                        guard !named.isEmpty else {
+                            report.pushRefused = problem
+                            report.editedDuringSync = try editedDuringSync()
+                            return report
+                        }
+                        unproven.formUnion(named)
+                        continue
                     } catch SyncTransportError.rejected(let problem) where problem.status == 413 && states.count > 1 {
                         chunks.insert(contentsOf: [Array(states.prefix(states.count / 2)), Array(states.dropFirst(states.count / 2))], at: 0)
                         states = []
@@ -265,7 +313,8 @@ public struct SyncEngine: Sendable {
                 }
                 next = fetch(since: page.cursor)
             }
-            let summary = try store.applyPulledPage(page.records, encoded: encoded, erased: page.erased, cursor: page.cursor)
+            let summary = try store.applyPulledPage(page.records, encoded: encoded, erased: page.erased, cursor: page.cursor,
+                                                    proofs: page.proofs)
             total.changed += summary.changed
             total.newConflicts += summary.newConflicts
             total.erased += summary.erased

@@ -33,6 +33,7 @@ public func buildApplication(
     let router = Router(context: VeldRequestContext.self)
     // Outermost: every answer, problems too, carries the request id and is logged once.
     router.add(middleware: RequestLogMiddleware())
+    router.add(middleware: EpochMiddleware(storage: storage))
     router.add(middleware: ProblemMiddleware())
     SyncRoutes(storage: storage, clock: clock, schemas: SchemaCache(storage: storage), bodyDeadline: bodyDeadline).add(to: router)
     // A connection that sends nothing for `idleTimeout` (also while its headers or body

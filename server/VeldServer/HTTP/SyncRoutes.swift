@@ -33,7 +33,8 @@ struct SyncRoutes {
             let token = try context.requireToken()
             let confirmed = try await storage.confirmedReceipts(token: token.id, limit: 100)
             return try JSONBody.response(DeviceIdentity(token: token.id, user: token.user, role: token.role, scopes: token.scopes,
-                                                        replica: token.replica, confirmedReceipts: confirmed.isEmpty ? nil : confirmed),
+                                                        replica: token.replica, confirmedReceipts: confirmed.isEmpty ? nil : confirmed,
+                                                        epoch: try await storage.identity().epoch),
                                          for: request)
         }
     }
@@ -151,7 +152,7 @@ struct SyncRoutes {
         // spaces, gzip) is still recognised as the same batch (protocol/SPEC.md § Replay).
         let fingerprint = TokenSecret.fingerprint(try StableJSON.encode(push))
         func apply(_ set: SchemaSet) async throws -> PushResponse {
-            let checked = try PushPolicy.check(push, by: token.pusher, in: set)
+            let checked = try PushPolicy.check(push, by: token.pusher, in: set, proofs: try await storage.identity().proofs)
             return try await storage.applyPush(checked, token: token, fingerprint: fingerprint, at: clock()) { _ in }
         }
         let response: PushResponse
@@ -218,7 +219,8 @@ struct SyncRoutes {
         context.access?.records = page.records
         ServerMetrics.pulled(records: page.states.count)
         context.access?.detail = "since=\(since) cursor=\(page.lastPosition) more=\(page.more)"
-        return try JSONBody.response(json: ByteBuffer(bytes: PullPages.body(states: page.states, erased: page.erased, cursor: String(page.lastPosition), more: page.more)),
+        return try JSONBody.response(json: ByteBuffer(bytes: PullPages.body(states: page.states, erased: page.erased, cursor: String(page.lastPosition), more: page.more,
+                                                                         proofs: page.proofs)),
                                      for: request)
     }
 }

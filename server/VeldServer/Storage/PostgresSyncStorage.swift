@@ -25,6 +25,8 @@ public final class PostgresSyncStorage: SyncStorage {
     public let location: String
     /// Each device's last pull, written in the background (see `PullMarks`).
     private let pullMarks: PullMarks
+    /// The epoch and proof key, read once.
+    let identityCache = ServerIdentityCache()
 
     static let pushLock: Int64 = 0x5645_4C44  // "VELD"
     static let migrationLock: Int64 = 0x5645_4C45
@@ -164,7 +166,45 @@ public final class PostgresSyncStorage: SyncStorage {
             "ALTER TABLE token ADD COLUMN health text",
             "ALTER TABLE token ADD COLUMN health_at timestamptz",
         ]),
+        ("v13-epochs-proofs", [
+            // The server's epoch and the key of its proofs (SPEC.md, "Server epochs"): made
+            // here, by the process that applies the migration.
+            "CREATE TABLE setting (name text PRIMARY KEY, value text NOT NULL)",
+            """
+            INSERT INTO setting (name, value) VALUES (\(ServerIdentity.epochSetting), \(ServerIdentity.newEpoch())),
+              (\(ServerIdentity.proofKeySetting), \(ServerIdentity.newProofKey()))
+            """,
+            // Each state's proof, made when it is written (NULL for rows written before).
+            "ALTER TABLE record ADD COLUMN proof text",
+            // Whether a change sent back what a restore lost.
+            "ALTER TABLE history ADD COLUMN recovered boolean NOT NULL DEFAULT false",
+        ]),
     ]
+
+    // MARK: Epochs
+
+    public func identity() async throws -> ServerIdentity {
+        try await identityCache.value {
+            try await guarded { [self] connection in
+                var values: [String: String] = [:]
+                for try await (name, value) in try await connection.query("SELECT name, value FROM setting", logger: logger)
+                    .decode((String, String).self) { values[name] = value }
+                return try ServerIdentity(epoch: values[ServerIdentity.epochSetting] ?? "", proofKey: values[ServerIdentity.proofKeySetting] ?? "")
+            }
+        }
+    }
+
+    /// A new epoch, after `pg_restore` or a point-in-time recovery (every process restarted after).
+    public func renewEpoch() async throws -> String {
+        let epoch = ServerIdentity.newEpoch()
+        try await guarded { [self] connection in
+            let rows = try await connection.query("UPDATE setting SET value = \(epoch) WHERE name = \(ServerIdentity.epochSetting) RETURNING name",
+                                                  logger: logger).decode(String.self).all()
+            guard rows.count == 1 else { throw StorageError.configuration("the database has no epoch; run `veld-server migrate` first") }
+        }
+        identityCache.clear()
+        return epoch
+    }
 
     public func migrate() async throws {
         try await migrate(through: nil)
@@ -467,6 +507,7 @@ public final class PostgresSyncStorage: SyncStorage {
                           check: @escaping @Sendable ([String: RecordState]) throws -> Void) async throws -> PushResponse {
         let logger = logger
         let request = push.request
+        let sealing = try await identity().proofs
         return try await guarded { connection in
             try await connection.withTransaction(logger: logger) { connection in
                 // Serialise position assignment until commit: see the type's documentation.
@@ -531,19 +572,23 @@ public final class PostgresSyncStorage: SyncStorage {
                     let writes = plan.writes
                     let recordIDs = writes.map(\.state.id), types = writes.map(\.state.type), scopes = writes.map(\.state.scope)
                     let states = writes.map(\.json), positions = writes.map(\.position), fields = writes.map(\.fields)
-                    let runs = writes.map { Int32($0.historyRun) }
+                    let runs = writes.map { Int32($0.historyRun) }, proofs = writes.map { sealing.proof(ofJSON: $0.json) }
                     let snapshots = writes.map { $0.historySnapshot ?? "" }, deltas = writes.map { $0.historyDelta ?? "" }
+                    let recovered = writes.map(\.recovered)
                     try await connection.query("""
-                        INSERT INTO record (id, type, scope, state, position, history_run)
+                        INSERT INTO record (id, type, scope, state, position, history_run, proof)
                         SELECT * FROM UNNEST(\(recordIDs)::text[], \(types)::text[], \(scopes)::text[], \(states)::text[], \(positions)::bigint[],
-                                             \(runs)::integer[])
-                        ON CONFLICT (id) DO UPDATE SET state = excluded.state, position = excluded.position, history_run = excluded.history_run
+                                             \(runs)::integer[], \(proofs)::text[])
+                        ON CONFLICT (id) DO UPDATE SET state = excluded.state, position = excluded.position, history_run = excluded.history_run,
+                          proof = excluded.proof
                         """, logger: logger)
                     try await connection.query("""
-                        INSERT INTO history (record_id, position, received_at, replica, device, "user", fields, state, delta)
-                        SELECT u.id, u.position, \(date), \(request.replica), \(token.id), \(token.user), u.fields, u.state, NULLIF(u.delta, '')
-                        FROM UNNEST(\(recordIDs)::text[], \(positions)::bigint[], \(fields)::text[], \(snapshots)::text[], \(deltas)::text[])
-                          WITH ORDINALITY AS u(id, position, fields, state, delta, n)
+                        INSERT INTO history (record_id, position, received_at, replica, device, "user", fields, state, delta, recovered)
+                        SELECT u.id, u.position, \(date), \(request.replica), \(token.id), \(token.user), u.fields, u.state, NULLIF(u.delta, ''),
+                               u.recovered
+                        FROM UNNEST(\(recordIDs)::text[], \(positions)::bigint[], \(fields)::text[], \(snapshots)::text[], \(deltas)::text[],
+                                    \(recovered)::boolean[])
+                          WITH ORDINALITY AS u(id, position, fields, state, delta, recovered, n)
                         ORDER BY u.n
                         """, logger: logger)
                 }
@@ -561,29 +606,31 @@ public final class PostgresSyncStorage: SyncStorage {
 
     public func pullEncoded(scopes: ScopeFilter, hiding hidden: Set<String>, after position: Int64, limit: Int, token: DeviceToken?,
                             at date: Date) async throws -> EncodedPullPage {
+        let sealing = try await identity().proofs
         let page = try await guarded { [self] connection in
             let rows: PostgresRowSequence
             let hiddenList = hidden.sorted()
             switch scopes {
             case .all:
                 rows = try await connection.query("""
-                    SELECT state, position, id, type, scope FROM record WHERE position > \(position) AND NOT (type = ANY(\(hiddenList)))
+                    SELECT state, position, id, type, scope, proof FROM record WHERE position > \(position) AND NOT (type = ANY(\(hiddenList)))
                     ORDER BY position LIMIT \(limit + 1)
                     """, logger: logger)
             case .only(let set):
                 rows = try await connection.query("""
-                    SELECT state, position, id, type, scope FROM record WHERE position > \(position) AND scope = ANY(\(set.sorted()))
+                    SELECT state, position, id, type, scope, proof FROM record WHERE position > \(position) AND scope = ANY(\(set.sorted()))
                       AND NOT (type = ANY(\(hiddenList)))
                     ORDER BY position LIMIT \(limit + 1)
                     """, logger: logger)
             }
             var states: [String] = []
+            var proofs: [String] = []
             var records: [AccessedRecord] = []
             var erased: [String] = []
             var last = position
             var more = false
             var bytes = 0
-            for try await (state, at, id, type, scope) in rows.decode((String, Int64, String, String, String).self) {
+            for try await (state, at, id, type, scope, proof) in rows.decode((String, Int64, String, String, String, String?).self) {
                 // Bounded by count and by bytes; a record larger than the budget goes alone.
                 let size = state.utf8.count
                 if states.count + erased.count == limit || (!states.isEmpty && bytes + size > SyncLimits.maxPullPageBytes) {
@@ -597,10 +644,12 @@ public final class PostgresSyncStorage: SyncStorage {
                 }
                 bytes += size
                 states.append(state)
+                proofs.append(proof ?? sealing.proof(ofJSON: state))
                 records.append(AccessedRecord(id: id, type: type, scope: scope, effect: "read"))
             }
             var page = EncodedPullPage(states: states, records: records, lastPosition: last, more: more)
             page.erased = erased
+            page.proofs = proofs
             return page
         }
         if let token { pullMarks.note(token: token.id, at: date, cursor: page.lastPosition) }
@@ -618,11 +667,12 @@ public final class PostgresSyncStorage: SyncStorage {
     public func history(recordID: String) async throws -> [RecordChange] {
         try await guarded { [self] connection in
             var changes: [RecordChange] = []
-            for try await (position, receivedAt, replica, device, user, fields) in try await connection.query("""
-                SELECT position, received_at, replica, device, "user", fields FROM history WHERE record_id = \(recordID) ORDER BY seq
-                """, logger: logger).decode((Int64, Date, String, String, String, String).self) {
+            for try await (position, receivedAt, replica, device, user, fields, recovered) in try await connection.query("""
+                SELECT position, received_at, replica, device, "user", fields, recovered FROM history WHERE record_id = \(recordID) ORDER BY seq
+                """, logger: logger).decode((Int64, Date, String, String, String, String, Bool).self) {
                 changes.append(RecordChange(position: position, receivedAt: receivedAt, replica: replica, device: device, user: user,
-                                            fields: try StableJSON.decode([FieldChange].self, from: Data(fields.utf8))))
+                                            fields: try StableJSON.decode([FieldChange].self, from: Data(fields.utf8)),
+                                            recovered: recovered))
             }
             return changes
         }

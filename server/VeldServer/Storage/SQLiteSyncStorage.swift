@@ -12,6 +12,8 @@ public final class SQLiteSyncStorage: SyncStorage {
     let pullMarks: PullMarks
     /// Pushes and access-log entries waiting to commit together (see `applyPush`).
     let writes: WriteGroups
+    /// The epoch and proof key, read once (see ``identity()``).
+    let identityCache = ServerIdentityCache()
 
     /// Opens (creating when missing) the database at `path`; its folder is made 0700 and
     /// the file 0600.
@@ -240,7 +242,48 @@ public final class SQLiteSyncStorage: SyncStorage {
                 t.add(column: "healthAt", .datetime)
             }
         }
+        migrator.registerMigration("v13-epochs-proofs") { db in
+            // The server's epoch and the key of its proofs (SPEC.md, "Server epochs").
+            try db.create(table: "setting") { t in
+                t.primaryKey("name", .text)
+                t.column("value", .text).notNull()
+            }
+            try db.execute(sql: "INSERT INTO setting (name, value) VALUES (?, ?), (?, ?)",
+                           arguments: [ServerIdentity.epochSetting, ServerIdentity.newEpoch(),
+                                       ServerIdentity.proofKeySetting, ServerIdentity.newProofKey()])
+            // Each state's proof, made when it is written (NULL for rows written before:
+            // made when served).
+            try db.alter(table: "record") { t in t.add(column: "proof", .text) }
+            // Whether a change sent back what a restore lost.
+            try db.alter(table: "history") { t in t.add(column: "recovered", .boolean).notNull().defaults(to: false) }
+        }
         return migrator
+    }
+
+    // MARK: Epochs
+
+    public func identity() async throws -> ServerIdentity {
+        try await identityCache.value { try await self.pool.read { db in try Self.readIdentity(db) } }
+    }
+
+    static func readIdentity(_ db: Database) throws -> ServerIdentity {
+        let values = try Dictionary(Row.fetchAll(db, sql: "SELECT name, value FROM setting").map { ($0[0] as String, $0[1] as String) },
+                                    uniquingKeysWith: { a, _ in a })
+        return try ServerIdentity(epoch: values[ServerIdentity.epochSetting] ?? "", proofKey: values[ServerIdentity.proofKeySetting] ?? "")
+    }
+
+    public func renewEpoch() async throws -> String {
+        let epoch = ServerIdentity.newEpoch()
+        try await pool.write { db in try Self.setEpoch(epoch, db) }
+        identityCache.clear()
+        return epoch
+    }
+
+    static func setEpoch(_ epoch: String, _ db: Database) throws {
+        try db.execute(sql: "UPDATE setting SET value = ? WHERE name = ?", arguments: [epoch, ServerIdentity.epochSetting])
+        guard db.changesCount == 1 else {
+            throw StorageError.configuration("the database has no epoch; run `veld-server migrate` first")
+        }
     }
 
     public func migrate() async throws {
@@ -274,6 +317,11 @@ public final class SQLiteSyncStorage: SyncStorage {
         do {
             let copy = try DatabaseQueue(path: partial.path)
             try pool.backup(to: copy)
+            // The copy is another server's past: put into place (by `restore`, or by hand),
+            // it answers under an epoch of its own, and devices send back what it lacks.
+            try await copy.write { db in
+                if try db.tableExists("setting") { try Self.setEpoch(ServerIdentity.newEpoch(), db) }
+            }
             let result: BackupResult = try await copy.read { db in
                 let check = try String.fetchAll(db, sql: "PRAGMA quick_check")
                 guard check == ["ok"] else {
@@ -459,14 +507,15 @@ public final class SQLiteSyncStorage: SyncStorage {
     /// this divides the fsyncs by the number of devices pushing at once.
     public func applyPush(_ push: CheckedPush, token: DeviceToken, fingerprint: String, at date: Date,
                           check: @escaping @Sendable ([String: RecordState]) throws -> Void) async throws -> PushResponse {
-        try await writes.submit { db in
-            try self.applyPush(push, token: token, fingerprint: fingerprint, at: date, check: check, db: db)
+        let proofs = try await identity().proofs
+        return try await writes.submit { db in
+            try self.applyPush(push, token: token, fingerprint: fingerprint, at: date, check: check, proofs: proofs, db: db)
         }
     }
 
     /// Reads the policy's inputs, lets it decide, persists the plan: nothing else.
     private func applyPush(_ push: CheckedPush, token: DeviceToken, fingerprint: String, at date: Date,
-                           check: ([String: RecordState]) throws -> Void, db: Database) throws -> PushResponse {
+                           check: ([String: RecordState]) throws -> Void, proofs: ServerProofs, db: Database) throws -> PushResponse {
         let request = push.request
         let prior = try Row.fetchOne(db.cachedStatement(sql: "SELECT token, replica, fingerprint, response FROM batch WHERE id = ?"),
                                      arguments: [request.batch]).map { row in
@@ -520,18 +569,20 @@ public final class SQLiteSyncStorage: SyncStorage {
         try db.cachedStatement(sql: "UPDATE token SET replica = ?, lastPushAt = ? WHERE id = ?")
             .execute(arguments: [request.replica, date, token.id])
         let upsert = try db.cachedStatement(sql: """
-            INSERT INTO record (id, type, scope, state, position, historyRun) VALUES (?, ?, ?, ?, ?, ?)
-            ON CONFLICT(id) DO UPDATE SET state = excluded.state, position = excluded.position, historyRun = excluded.historyRun
+            INSERT INTO record (id, type, scope, state, position, historyRun, proof) VALUES (?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT(id) DO UPDATE SET state = excluded.state, position = excluded.position, historyRun = excluded.historyRun,
+              proof = excluded.proof
             """)
         let history = try db.cachedStatement(sql: """
-            INSERT INTO history (recordID, position, receivedAt, replica, device, user, fields, state, delta)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO history (recordID, position, receivedAt, replica, device, user, fields, state, delta, recovered)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         for write in plan.writes {
             let state = write.state
-            try upsert.execute(arguments: [state.id, state.type, state.scope, write.json, write.position, write.historyRun])
+            try upsert.execute(arguments: [state.id, state.type, state.scope, write.json, write.position, write.historyRun,
+                                           proofs.proof(ofJSON: write.json)])
             try history.execute(arguments: [state.id, write.position, date, request.replica, token.id, token.user, write.fields,
-                                            write.historySnapshot ?? "", write.historyDelta])
+                                            write.historySnapshot ?? "", write.historyDelta, write.recovered])
         }
         try db.cachedStatement(sql: "UPDATE counter SET value = ? WHERE name = 'position'").execute(arguments: [plan.lastPosition])
         try db.cachedStatement(sql: "INSERT INTO batch (id, replica, fingerprint, response, receivedAt, token) VALUES (?, ?, ?, ?, ?, ?)")
@@ -542,29 +593,32 @@ public final class SQLiteSyncStorage: SyncStorage {
 
     public func pullEncoded(scopes: ScopeFilter, hiding hidden: Set<String>, after position: Int64, limit: Int, token: DeviceToken?,
                             at date: Date) async throws -> EncodedPullPage {
-        let (states, records, erased, last, more): ([String], [AccessedRecord], [String], Int64, Bool) = try await pool.read { db in
+        let proofs = try await identity().proofs
+        let (states, stateProofs, records, erased, last, more): ([String], [String], [AccessedRecord], [String], Int64, Bool) = try await pool.read { db in
             let hiddenList = hidden.sorted()
             let hiding = hiddenList.isEmpty ? "" : " AND type NOT IN (\(databaseQuestionMarks(count: hiddenList.count)))"
             let statement: Statement
             let arguments: StatementArguments
             switch scopes {
             case .all:
-                statement = try db.cachedStatement(sql: "SELECT state, position, id, type, scope FROM record WHERE position > ?\(hiding) ORDER BY position LIMIT ?")
+                statement = try db.cachedStatement(sql: "SELECT state, position, id, type, scope, proof FROM record WHERE position > ?\(hiding) ORDER BY position LIMIT ?")
                 arguments = StatementArguments([position]) + StatementArguments(hiddenList) + StatementArguments([limit + 1])
             case .only(let set):
                 let list = set.sorted()
-                guard !list.isEmpty else { return ([], [], [], position, false) }
+                guard !list.isEmpty else { return ([], [], [], [], position, false) }
                 statement = try db.cachedStatement(sql: """
-                    SELECT state, position, id, type, scope FROM record WHERE position > ? AND scope IN (\(databaseQuestionMarks(count: list.count)))\(hiding)
+                    SELECT state, position, id, type, scope, proof FROM record WHERE position > ? AND scope IN (\(databaseQuestionMarks(count: list.count)))\(hiding)
                     ORDER BY position LIMIT ?
                     """)
                 arguments = StatementArguments([position]) + StatementArguments(list) + StatementArguments(hiddenList)
                     + StatementArguments([limit + 1])
             }
             var states: [String] = []
+            var stateProofs: [String] = []
             var records: [AccessedRecord] = []
             var erased: [String] = []
             states.reserveCapacity(min(limit, 1_000))
+            stateProofs.reserveCapacity(min(limit, 1_000))
             records.reserveCapacity(min(limit, 1_000))
             var last = position
             var bytes = 0
@@ -574,7 +628,7 @@ public final class SQLiteSyncStorage: SyncStorage {
                 // Bounded by count and by bytes; a record larger than the budget goes alone.
                 let size = state.utf8.count
                 if states.count + erased.count == limit || (!states.isEmpty && bytes + size > SyncLimits.maxPullPageBytes) {
-                    return (states, records, erased, last, true)
+                    return (states, stateProofs, records, erased, last, true)
                 }
                 last = row[1]
                 if state.isEmpty {
@@ -583,25 +637,29 @@ public final class SQLiteSyncStorage: SyncStorage {
                 }
                 bytes += size
                 states.append(state)
+                stateProofs.append(row[5] ?? proofs.proof(ofJSON: state))
                 records.append(AccessedRecord(id: row[2], type: row[3], scope: row[4], effect: "read"))
             }
-            return (states, records, erased, last, false)
+            return (states, stateProofs, records, erased, last, false)
         }
         if let token { pullMarks.note(token: token.id, at: date, cursor: last) }
         var page = EncodedPullPage(states: states, records: records, lastPosition: last, more: more)
         page.erased = erased
+        page.proofs = stateProofs
         return page
     }
 
     public func history(recordID: String) async throws -> [RecordChange] {
-        let rows: [(Int64, Date, String, String, String, String)] = try await pool.read { db in
+        let rows: [(Int64, Date, String, String, String, String, Bool)] = try await pool.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT position, receivedAt, replica, device, user, fields FROM history WHERE recordID = ? ORDER BY seq
-                """, arguments: [recordID]).map { ($0["position"], $0["receivedAt"], $0["replica"], $0["device"], $0["user"], $0["fields"]) }
+                SELECT position, receivedAt, replica, device, user, fields, recovered FROM history WHERE recordID = ? ORDER BY seq
+                """, arguments: [recordID]).map {
+                ($0["position"], $0["receivedAt"], $0["replica"], $0["device"], $0["user"], $0["fields"], $0["recovered"])
+            }
         }
-        return try rows.map { position, receivedAt, replica, device, user, fields in
+        return try rows.map { position, receivedAt, replica, device, user, fields, recovered in
             RecordChange(position: position, receivedAt: receivedAt, replica: replica, device: device, user: user,
-                         fields: try StableJSON.decode([FieldChange].self, from: Data(fields.utf8)))
+                         fields: try StableJSON.decode([FieldChange].self, from: Data(fields.utf8)), recovered: recovered)
         }
     }
 

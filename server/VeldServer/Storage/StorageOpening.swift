@@ -11,7 +11,11 @@ public enum StorageOpening {
     public static func open(databaseURL: String?, sqlitePath: String, purpose: Purpose,
                             logger: Logger = Logger(label: "veld-server")) async throws -> any SyncStorage {
         guard let databaseURL, !databaseURL.isEmpty else {
-            if purpose == .serve { try refuseReadableByOthers(sqlitePath) }
+            if purpose == .serve {
+                try refuseReadableByOthers(sqlitePath)
+                // Held until the process ends: `veld-server restore` waits for no server.
+                try SQLiteSyncStorage.holdServingLock(path: sqlitePath)
+            }
             // Only serve and migrate make a database: a token made in an empty one by
             // mistake (a forgotten --config) would be a secret no server accepts.
             if purpose == .administer, !FileManager.default.fileExists(atPath: sqlitePath) {

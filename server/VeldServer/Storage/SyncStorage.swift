@@ -13,6 +13,12 @@ public protocol SyncStorage: Sendable {
     /// Brings the schema up to date; safe to run again.
     func migrate() async throws
 
+    /// The server's epoch and the key of its proofs (read once, then kept).
+    func identity() async throws -> ServerIdentity
+    /// Gives the database a new epoch (after it was restored from a backup) and returns it;
+    /// a running server keeps answering under the epoch it started with until restarted.
+    func renewEpoch() async throws -> String
+
     func insertToken(_ token: DeviceToken, hash: String) async throws
     /// The token with this hash, revoked or not.
     func token(hash: String) async throws -> DeviceToken?
@@ -176,7 +182,8 @@ extension SyncStorage {
     /// `Problem`), then ``applyPush(_:token:fingerprint:at:check:)``.
     public func push(_ request: PushRequest, token: DeviceToken, fingerprint: String, at date: Date,
                      validate: @escaping @Sendable (_ stored: [String: RecordState]) throws -> Void = { _ in }) async throws -> PushResponse {
-        let checked = try PushPolicy.check(request, by: token.pusher, in: try await ModuleSets.published(self).set)
+        let checked = try PushPolicy.check(request, by: token.pusher, in: try await ModuleSets.published(self).set,
+                                           proofs: try await identity().proofs)
         return try await applyPush(checked, token: token, fingerprint: fingerprint, at: date, check: validate)
     }
 
@@ -217,6 +224,8 @@ public struct EncodedPullPage: Hashable, Sendable {
     public var records: [AccessedRecord]
     /// Tombstones in the page: records the office erased.
     public var erased: [String] = []
+    /// The server's proof of each state in `states`, same order (empty: none given).
+    public var proofs: [String] = []
     /// The position of the last record in `states`, or the position asked after.
     public var lastPosition: Int64
     public var more: Bool

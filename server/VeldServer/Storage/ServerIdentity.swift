@@ -1,0 +1,90 @@
+import Crypto
+import Foundation
+import VeldProtocol
+
+/// The server's epoch and the key of its proofs, as a database keeps them (the `setting`
+/// table, made by migration v13): a backup carries both, so a restored server checks the
+/// proofs it gave before, and a restore (or a backup copied into place by hand) brings an
+/// epoch of its own (SPEC.md, "Server epochs").
+public struct ServerIdentity: Sendable {
+    public let epoch: String
+    public let proofs: ServerProofs
+
+    /// The names in the `setting` table.
+    static let epochSetting = "epoch"
+    static let proofKeySetting = "proofKey"
+
+    init(epoch: String, proofKey: String) throws {
+        guard ServerEpoch.isValid(epoch), let key = Data(base64Encoded: proofKey), key.count == 32 else {
+            throw StorageError.configuration(
+                "the database's epoch or proof key is damaged; restore the last good backup with `veld-server restore --from FILE`")
+        }
+        self.epoch = epoch
+        proofs = ServerProofs(key: key)
+    }
+
+    /// A new epoch id.
+    static func newEpoch() -> String {
+        ServerEpoch.make(random: Array(SymmetricKey(size: .bits128).withUnsafeBytes { Data($0) }))
+    }
+
+    /// A new proof key, base64.
+    static func newProofKey() -> String {
+        SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }.base64EncodedString()
+    }
+}
+
+/// The server's proofs of the states it serves: HMAC-SHA256 of a state's stable JSON under
+/// the server's key, its first 16 bytes in base64url after `p1.`.
+///
+/// ```swift
+/// let proof = proofs.proof(ofJSON: json)          // "p1.Xq3v…" (25 characters)
+/// proofs.verifies(proof, of: state)               // true for the state `json` encodes
+/// ```
+public struct ServerProofs: ProofChecking {
+    /// The key's bytes (`SymmetricKey` is not `Sendable` here).
+    let key: [UInt8]
+
+    public init(key: some DataProtocol) {
+        self.key = Array(key)
+    }
+
+    static let prefix = "p1."
+
+    /// The proof of the state whose stable JSON is `json` (as the record row keeps it).
+    public func proof(ofJSON json: some DataProtocol) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: json, using: SymmetricKey(data: key))
+        let base64 = Data(mac.prefix(16)).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        return Self.prefix + base64
+    }
+
+    public func proof(ofJSON json: String) -> String {
+        proof(ofJSON: Array(json.utf8))
+    }
+
+    /// Whether `proof` is this key's proof of `state`, compared in constant time.
+    public func verifies(_ proof: String, of state: RecordState) -> Bool {
+        let expected = Array(self.proof(ofJSON: RecordStateJSON.encode(state)).utf8)
+        let given = Array(proof.utf8)
+        guard given.count == expected.count else { return false }
+        var difference: UInt8 = 0
+        for (a, b) in zip(given, expected) { difference |= a ^ b }
+        return difference == 0
+    }
+}
+
+/// A storage's identity, read from the database on first use and kept.
+final class ServerIdentityCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var cached: ServerIdentity?
+
+    func value(_ read: () async throws -> ServerIdentity) async throws -> ServerIdentity {
+        if let identity = lock.withLock({ cached }) { return identity }
+        let identity = try await read()
+        lock.withLock { cached = identity }
+        return identity
+    }
+
+    func clear() { lock.withLock { cached = nil } }
+}
