@@ -8,7 +8,8 @@ import VeldProtocol
 /// A server restored from last night's backup loses nothing any device still holds
 /// (SPEC.md, "Server epochs"), through the real binaries: devices edit and sync, a backup
 /// is taken at a generated moment, more edits sync, one device is lost for good, another
-/// edits offline, the server is restored from the backup (`veld-server restore`), and the
+/// edits offline, the server is restored from the backup (`veld-server restore`, or the
+/// file copied into place by hand), and the
 /// remaining devices sync. Then every edit is on the server and on every device, nothing is
 /// duplicated, and the history marks what came back.
 @Suite(.serialized) struct RestoreEndToEndTests {
@@ -58,8 +59,14 @@ import VeldProtocol
             if let offline { _ = try visitors[0].store.edit(id: offline, changes: ["followUp": .string("offline tijdens herstel")]) }
             let port = server.url!.port!
             #expect(server.stop() == 0)
-            let restored = try Binaries.run(Binaries.server, ["restore", "--from", backup, "--db", server.database])
-            #expect(restored.status == 0 && restored.stdout.contains("new epoch"), "\(restored.stdout)\(restored.stderr)")
+            if where_ % 2 == 0 {
+                let restored = try Binaries.run(Binaries.server, ["restore", "--from", backup, "--db", server.database])
+                #expect(restored.status == 0 && restored.stdout.contains("new epoch"), "\(restored.stdout)\(restored.stderr)")
+            } else {
+                // Copied into place by hand: the backup's own epoch tells the devices.
+                for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: server.database + suffix) }
+                try FileManager.default.copyItem(atPath: backup, toPath: server.database)
+            }
             // Where it was: the devices' profiles point there.
             try server.start(port: port)
             let officeTransport = HTTPTransport(server: server.url!, token: office.token)

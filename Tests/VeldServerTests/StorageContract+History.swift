@@ -92,4 +92,35 @@ extension StorageContract {
         #expect(tokens[anna.id]?.lastPushAt == Fixture.time)
         #expect(head - page.lastPosition > 0, "the office is behind by one record")
     }
+
+    /// The epoch and the proofs (SPEC.md, "Server epochs and restores"): every state a pull
+    /// serves comes with the server's proof of exactly it; a renewed epoch keeps the key, so
+    /// proofs made before still hold; a recovery push's changes are marked in the history.
+    static func epochsAndProofs(_ make: StorageFactory) async throws {
+        let storage = try await make()
+        let identity = try await storage.identity()
+        #expect(ServerEpoch.isValid(identity.epoch))
+        let anna = try await storage.issueToken(user: "anna", role: .carer, scopes: ["loc-a"])
+        let notes = (0..<3).map { _ in Records.visitNote(replica: "r-anna") }
+        try await storage.accept(Records.batch("r-anna", notes), token: anna)
+        let page = try await storage.pullEncoded(scopes: .all, hiding: [], after: 0, limit: 10, token: nil, at: Fixture.time)
+        #expect(page.proofs.count == 3 && page.states.count == 3)
+        let served = try page.states.map { try StableJSON.decode(RecordState.self, from: Data($0.utf8)) }
+        for (state, proof) in zip(served, page.proofs) {
+            #expect(identity.proofs.verifies(proof, of: state))
+            #expect(!identity.proofs.verifies(proof, of: Records.edited(state, ["summary": .string("x")], replica: "r-anna")))
+        }
+        #expect(Set(page.proofs).count == 3)
+
+        let renewed = try await storage.renewEpoch()
+        let again = try await storage.identity()
+        #expect(renewed != identity.epoch && again.epoch == renewed)
+        #expect(zip(served, page.proofs).allSatisfy { again.proofs.verifies($1, of: $0) })
+
+        let edit = Records.edited(notes[0], ["summary": .string("Teruggezet")], replica: "r-anna")
+        try await storage.accept(PushRequest(replica: "r-anna", batch: UUID().uuidString.lowercased(), records: [edit], recovery: true),
+                                 token: anna)
+        #expect(try await storage.history(recordID: notes[0].id).map(\.recovered) == [false, true])
+        #expect(try await storage.history(recordID: notes[1].id).map(\.recovered) == [false])
+    }
 }

@@ -46,6 +46,7 @@ enum StorageContract: String, CaseIterable, Sendable, CustomTestStringConvertibl
     case snapshotsAreTheHistoryAtT
     case snapshotsNeverChange
     case deviceHealthIsKept
+    case epochsAndProofs
 
     var testDescription: String { rawValue }
 
@@ -80,6 +81,7 @@ enum StorageContract: String, CaseIterable, Sendable, CustomTestStringConvertibl
         case .snapshotsAreTheHistoryAtT: await Self.snapshotsAreTheHistoryAtT(make)
         case .snapshotsNeverChange: try await Self.snapshotsNeverChange(make)
         case .deviceHealthIsKept: try await Self.deviceHealthIsKept(make)
+        case .epochsAndProofs: try await Self.epochsAndProofs(make)
         }
     }
 
