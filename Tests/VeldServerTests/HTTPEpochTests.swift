@@ -66,7 +66,12 @@ import VeldTestSupport
         let edited: RecordState
     }
 
-    static func pulledNote(_ client: any TestClientProtocol, _ server: TestServer) async throws -> Pulled {
+    /// After a restore (a renewed epoch, served since `Fixture.time`), with bram's note pulled.
+    static func pulledNote(_ client: any TestClientProtocol, _ server: TestServer, restored: Bool = true) async throws -> Pulled {
+        if restored {
+            _ = try await server.storage.renewEpoch()
+            #expect(try await server.storage.openRecoveryWindow(at: Fixture.time(plus: -60)).recoveryFrom == Fixture.time(plus: -60))
+        }
         let note = Records.visitNote(replica: "r-bram", author: "bram", changes: ["observations": .string("Tuin opgeruimd")])
         try await client.accepted(Records.batch("r-bram", [note]), as: server.bram)
         let page = try await client.pull(as: server.anna).decode(PullResponse.self)
@@ -111,7 +116,10 @@ import VeldTestSupport
                 }
                 switch kind {
                 case 0:
-                    proven = altered { $0.value = .string("anders \(code)") }
+                    // A free-text field, so the altered state still fits the schema.
+                    var all = proven.fields
+                    all["observations"]![0].value = .string("anders \(code)")
+                    proven = RecordState(id: proven.id, type: proven.type, scope: proven.scope, context: proven.context, fields: all)
                 case 1:
                     proven = altered { $0.author = "carla" }
                 case 2:
@@ -130,9 +138,33 @@ import VeldTestSupport
                 let request = PushRequest(replica: "r-anna", batch: UUID().uuidString.lowercased(), records: records,
                                           proven: [ProvenState(proof: proof, state: proven)], recovery: true)
                 let response = try await server.expectNothingStored { try await client.push(request, as: server.anna) }
-                let problem = try expectProblem(response, status: 403, .invalidProof, detail: ["proofs this server did not make", "without them"])
+                let problem = try expectProblem(response, status: 403, .invalidProof, detail: ["proofs this server does not take", "without them"])
                 #expect(problem.records?.map(\.id) == [proven.id])
             }
+        }
+    }
+
+    /// A server that was not restored, or was restored more than the recovery days ago,
+    /// takes no proven state, however good its proof.
+    @Test func provenStatesAreTakenOnlyInTheDaysAfterARestore() async throws {
+        try await TestServer.run { client, server in
+            let pulled = try await Self.pulledNote(client, server, restored: false)
+            let request = PushRequest(replica: "r-anna", batch: UUID().uuidString.lowercased(), records: [pulled.edited],
+                                      proven: [ProvenState(proof: pulled.proof, state: pulled.state)], recovery: true)
+            let never = try await server.expectNothingStored { try await client.push(request, as: server.anna) }
+            try expectProblem(never, status: 403, .invalidProof, detail: ["does not take"])
+            #expect(try never.decode(Problem.self).records?.first?.reason.contains("\(ServerEpoch.recoveryDays) days after") == true)
+            _ = try await server.storage.renewEpoch()
+            let long = Fixture.time(plus: -(ServerEpoch.recoveryDays * 86_400 + 60))
+            _ = try await server.storage.openRecoveryWindow(at: long)
+            // Served again later: the days run from the first time, not from now.
+            #expect(try await server.storage.openRecoveryWindow(at: Fixture.time).recoveryFrom == long)
+            let late = try await server.expectNothingStored { try await client.push(request, as: server.anna) }
+            try expectProblem(late, status: 403, .invalidProof, detail: ["does not take"])
+            // Without the proven state the push is what it always was: bram's edits are known.
+            #expect(try await client.push(PushRequest(replica: "r-anna", batch: UUID().uuidString.lowercased(), records: [pulled.edited]),
+                                          as: server.anna).status == .ok)
+            #expect(try await server.storage.history(recordID: pulled.state.id).map(\.recovered) == [false, false])
         }
     }
 

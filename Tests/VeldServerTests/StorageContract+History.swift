@@ -100,6 +100,9 @@ extension StorageContract {
         let storage = try await make()
         let identity = try await storage.identity()
         #expect(ServerEpoch.isValid(identity.epoch))
+        // A database that was never restored takes no proven state.
+        #expect(identity.recoveryFrom == nil && identity.proofsAccepted(at: Fixture.time) == nil)
+        #expect(try await storage.openRecoveryWindow(at: Fixture.time).recoveryFrom == nil)
         let anna = try await storage.issueToken(user: "anna", role: .carer, scopes: ["loc-a"])
         let notes = (0..<3).map { _ in Records.visitNote(replica: "r-anna") }
         try await storage.accept(Records.batch("r-anna", notes), token: anna)
@@ -113,8 +116,12 @@ extension StorageContract {
         #expect(Set(page.proofs).count == 3)
 
         let renewed = try await storage.renewEpoch()
-        let again = try await storage.identity()
-        #expect(renewed != identity.epoch && again.epoch == renewed)
+        #expect(try await storage.identity().recoveryPending)
+        let again = try await storage.openRecoveryWindow(at: Fixture.time)
+        #expect(renewed != identity.epoch && again.epoch == renewed && again.recoveryFrom == Fixture.time)
+        #expect(again.proofsAccepted(at: Fixture.time(plus: (ServerEpoch.recoveryDays - 1) * 86_400)) != nil)
+        #expect(again.proofsAccepted(at: Fixture.time(plus: ServerEpoch.recoveryDays * 86_400 + 1)) == nil)
+        #expect(try await storage.openRecoveryWindow(at: Fixture.time(plus: 999)).recoveryFrom == Fixture.time)
         #expect(zip(served, page.proofs).allSatisfy { again.proofs.verifies($1, of: $0) })
 
         let edit = Records.edited(notes[0], ["summary": .string("Teruggezet")], replica: "r-anna")

@@ -8,7 +8,8 @@ extension PushPolicy {
     /// caller has just validated (a client's own edit).
     ///
     /// States the batch carries as `proven` are taken only with a proof `proofs` verifies
-    /// (403 `invalid-proof`), for a record of the batch, of its type and scope (422).
+    /// (403 `invalid-proof`; nil: the server takes no proven states now, as outside the
+    /// days after a restore), for a record of the batch, of its type and scope (422).
     public static func check(_ request: PushRequest, by pusher: Pusher, in schemas: SchemaSet,
                              schemaValidated: Bool = false, proofs: (any ProofChecking)? = nil) throws(Problem) -> CheckedPush {
         guard ReplicaIDs.isValid(request.replica) else {
@@ -57,7 +58,7 @@ extension PushPolicy {
         if let problem = refusals.problem(role: pusher.role, replica: request.replica) { throw problem }
         var unique: Set<String> = []
         return CheckedPush(request: request, pusher: pusher, schemas: schemas, storedIDs: storedIDs.filter { unique.insert($0).inserted },
-                           proven: proven)
+                           proven: proven, recovering: proofs != nil)
     }
 
     /// The proven states of a batch the server's key vouches for, one per record of the
@@ -82,7 +83,12 @@ extension PushPolicy {
                 refusals.add(.invalidRecord, id, "the proven state of \(id) is of another type or scope than the record; both are fixed at creation")
                 continue
             }
-            guard let proofs, proofs.verifies(item.proof, of: item.state) else {
+            guard let proofs else {
+                refusals.add(.invalidProof, id,
+                             "this server takes back proven states only in the \(ServerEpoch.recoveryDays) days after it was restored from a backup; send the record without it")
+                continue
+            }
+            guard proofs.verifies(item.proof, of: item.state) else {
                 refusals.add(.invalidProof, id, "the proof of \(id)'s state is not this server's; send the record without it")
                 continue
             }

@@ -62,7 +62,7 @@ extension PushPolicy {
         }
         return .write(PushPlan(request: request, before: inputs.stored, merged: states,
                                bindReplica: inputs.boundReplica == nil, after: inputs.position, historyRuns: inputs.historyRuns,
-                               recovered: request.recovery ? Set(states.map(\.id)) : recovered))
+                               recovered: request.recovery && push.recovering ? Set(states.map(\.id)) : recovered))
     }
 
     /// Every problem of one record against its stored state; the merged state when the

@@ -123,13 +123,18 @@ public struct CheckedPush: Sendable {
     /// States of the batch's records the server once served, its proofs checked: taken as
     /// the server's own before the batch is judged (SPEC.md, "Server epochs").
     public let proven: [String: RecordState]
+    /// Whether the server takes back what it lost now (the days after a restore): only then
+    /// does a batch's `recovery` mark its changes as recovered in the history.
+    public let recovering: Bool
 
-    init(request: PushRequest, pusher: Pusher, schemas: SchemaSet, storedIDs: [String], proven: [String: RecordState] = [:]) {
+    init(request: PushRequest, pusher: Pusher, schemas: SchemaSet, storedIDs: [String], proven: [String: RecordState] = [:],
+         recovering: Bool = false) {
         self.request = request
         self.pusher = pusher
         self.schemas = schemas
         self.storedIDs = storedIDs
         self.proven = proven
+        self.recovering = recovering
     }
 }
 
@@ -174,7 +179,7 @@ struct Refusals {
                            records: list)
         case .invalidProof:
             return Problem(type: kind, status: 403,
-                           detail: "the batch sends back states with proofs this server did not make (\(names)); send those records without them. Nothing was stored.",
+                           detail: "the batch sends back states with proofs this server does not take (\(names)); send those records without them. Nothing was stored.",
                            records: list)
         case .forgedDot:
             return Problem(type: kind, status: 403,

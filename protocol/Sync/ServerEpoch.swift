@@ -27,6 +27,11 @@ public enum ServerEpoch {
             && utf8[2...].allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
     }
 
+    /// How long after a restore the server takes proven states back: long enough for every
+    /// device that is in use to sync once, short enough that a proof made with a stolen
+    /// backup's key is no use for long (SPEC.md, "Server epochs and restores").
+    public static let recoveryDays = 30
+
     /// A new epoch id from `random` 16 bytes.
     public static func make(random: [UInt8]) -> String {
         "e-" + random.prefix(16).map { String(format: "%02x", $0) }.joined()

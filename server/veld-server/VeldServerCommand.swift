@@ -187,6 +187,12 @@ struct Serve: AsyncParsableCommand {
         // listening.
         try await SchemaCommand.installBuiltIns(storage)
         _ = try await SchemaCommand.published(storage)
+        // A restored database takes back, for some days from now, what devices still hold.
+        let identity = try await storage.openRecoveryWindow(at: Date())
+        if let until = identity.recoveryUntil, until > Date() {
+            FileHandle.standardOutput.write(Data(("veld-server: this database was restored from a backup (epoch \(identity.epoch)); devices send back "
+                + "what it lacks on their next sync, until \(InternetTime.format(until))\n").utf8))
+        }
         let host = settings.host
         let describe = database.describe
         let scheme = tls == nil ? "http" : "https"

@@ -178,7 +178,7 @@ extension LocalStore {
                 throw LocalStoreError(.notInitialised, home: home)
             }
             let counts = try Int.fetchOne(db, sql: """
-                SELECT (SELECT COUNT(*) FROM record) + (SELECT COUNT(*) FROM discarded) + (SELECT COUNT(sealedProblem) FROM discarded)
+                SELECT (SELECT COUNT(*) FROM record) + (SELECT COUNT(provenState) FROM record) + (SELECT COUNT(*) FROM discarded) + (SELECT COUNT(sealedProblem) FROM discarded)
                      + (SELECT COUNT(parkedProblem) FROM outbox) + (SELECT COUNT(*) FROM syncState WHERE key IN (?, ?, ?))
                 """, arguments: StatementArguments(Self.sealedSettings)) ?? 0
             return KeyStatus(reference: try ring.decodedReference(home: home), generation: generation,

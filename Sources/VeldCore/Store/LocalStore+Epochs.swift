@@ -29,13 +29,16 @@ extension LocalStore {
     /// Takes the server's epoch. Returns true when it replaces another: the server was
     /// restored from a backup. Then, in one transaction, the cursor starts over and every
     /// record goes into the outbox as a recovery entry (a pull clears those the server turns
-    /// out to hold; the rest are pushed with their proven states).
+    /// out to hold; the rest are pushed with their proven states). A profile that synced
+    /// before it knew of epochs (an older release) cannot tell, and recovers too: one pull
+    /// from the start, and nothing it holds is left behind.
     func adoptEpoch(_ epoch: String) throws -> Bool {
         try writer.write { db in
             let known = try String.fetchOne(db, sql: "SELECT value FROM syncState WHERE key = ?", arguments: [SyncKey.epoch])
             guard known != epoch else { return false }
             try Self.set(SyncKey.epoch, epoch, db)
-            guard known != nil else { return false }
+            let cursor = try String.fetchOne(db, sql: "SELECT value FROM syncState WHERE key = ?", arguments: [SyncKey.cursor])
+            guard known != nil || (cursor ?? "0") != "0" else { return false }
             try Self.set(SyncKey.cursor, "0", db)
             try db.execute(sql: "UPDATE outbox SET recovery = 1")
             try db.execute(sql: """

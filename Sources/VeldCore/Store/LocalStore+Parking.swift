@@ -50,8 +50,9 @@ extension LocalStore {
                 var narrowed = problem
                 narrowed.records = problem.records?.filter { $0.id == state.id }
                 let json = try self.sealProblem(narrowed, id: state.id, db: db)
-                try db.execute(sql: "UPDATE outbox SET parkedProblem = ?, parkedAt = ? WHERE recordID = ? AND counter = ?",
-                               arguments: [json, now, state.id, state.context[replica]])
+                // A recovery entry (counter 0) is set aside with any refused state of its record.
+                try db.execute(sql: "UPDATE outbox SET parkedProblem = ?, parkedAt = ? WHERE recordID = ? AND (counter = ? OR counter = ?)",
+                               arguments: [json, now, state.id, state.context[replica], Self.recoveryCounter])
             }
         }
     }

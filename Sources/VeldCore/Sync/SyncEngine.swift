@@ -239,7 +239,7 @@ public struct SyncEngine: Sendable {
                     let recovery = try store.recovery(states.map(\.id))
                     let request = PushRequest(replica: replica, batch: UUID().uuidString.lowercased(), records: states,
                                               proven: recovery.proven.filter { !unproven.contains($0.state.id) },
-                                              recovery: !recovery.recovering.isEmpty)
+                                              recovery: states.allSatisfy { recovery.recovering.contains($0.id) })
                     do {
                         // The same batch id on every retry: if an answer was lost, the server replays it.
                         _ = try await withRetry { try await transport.push(request) }

@@ -152,7 +152,8 @@ struct SyncRoutes {
         // spaces, gzip) is still recognised as the same batch (protocol/SPEC.md § Replay).
         let fingerprint = TokenSecret.fingerprint(try StableJSON.encode(push))
         func apply(_ set: SchemaSet) async throws -> PushResponse {
-            let checked = try PushPolicy.check(push, by: token.pusher, in: set, proofs: try await storage.identity().proofs)
+            let checked = try PushPolicy.check(push, by: token.pusher, in: set,
+                                               proofs: try await storage.identity().proofsAccepted(at: clock()))
             return try await storage.applyPush(checked, token: token, fingerprint: fingerprint, at: clock()) { _ in }
         }
         let response: PushResponse

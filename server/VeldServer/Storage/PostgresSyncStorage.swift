@@ -189,7 +189,8 @@ public final class PostgresSyncStorage: SyncStorage {
                 var values: [String: String] = [:]
                 for try await (name, value) in try await connection.query("SELECT name, value FROM setting", logger: logger)
                     .decode((String, String).self) { values[name] = value }
-                return try ServerIdentity(epoch: values[ServerIdentity.epochSetting] ?? "", proofKey: values[ServerIdentity.proofKeySetting] ?? "")
+                return try ServerIdentity(epoch: values[ServerIdentity.epochSetting] ?? "", proofKey: values[ServerIdentity.proofKeySetting] ?? "",
+                                          restoredAt: values[ServerIdentity.restoredSetting])
             }
         }
     }
@@ -201,9 +202,23 @@ public final class PostgresSyncStorage: SyncStorage {
             let rows = try await connection.query("UPDATE setting SET value = \(epoch) WHERE name = \(ServerIdentity.epochSetting) RETURNING name",
                                                   logger: logger).decode(String.self).all()
             guard rows.count == 1 else { throw StorageError.configuration("the database has no epoch; run `veld-server migrate` first") }
+            try await connection.query("""
+                INSERT INTO setting (name, value) VALUES (\(ServerIdentity.restoredSetting), \(ServerIdentity.pending))
+                ON CONFLICT (name) DO UPDATE SET value = excluded.value
+                """, logger: logger)
         }
         identityCache.clear()
         return epoch
+    }
+
+    public func openRecoveryWindow(at date: Date) async throws -> ServerIdentity {
+        try await guarded { [self] connection in
+            try await connection.query("""
+                UPDATE setting SET value = \(InternetTime.format(date)) WHERE name = \(ServerIdentity.restoredSetting) AND value = \(ServerIdentity.pending)
+                """, logger: logger)
+        }
+        identityCache.clear()
+        return try await identity()
     }
 
     public func migrate() async throws {
@@ -644,7 +659,7 @@ public final class PostgresSyncStorage: SyncStorage {
                 }
                 bytes += size
                 states.append(state)
-                proofs.append(proof ?? sealing.proof(ofJSON: state))
+                proofs.append(proof ?? sealing.proof(ofStored: state))
                 records.append(AccessedRecord(id: id, type: type, scope: scope, effect: "read"))
             }
             var page = EncodedPullPage(states: states, records: records, lastPosition: last, more: more)

@@ -24,14 +24,15 @@ extension SQLiteSyncStorage {
     /// restore an exclusive one.
     static func lockPath(for path: String) -> String { path + ".lock" }
 
-    /// Held by every `serve` on this database for as long as the process runs: a restore
-    /// cannot replace the file under it.
+    /// Held by every process that opens this database through `StorageOpening` (`serve`,
+    /// `migrate`, the administrator's commands) for as long as it runs: a restore cannot
+    /// replace the file under it.
     public static func holdServingLock(path: String) throws {
         let fd = open(lockPath(for: path), O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0, flock(fd, LOCK_SH | LOCK_NB) == 0 else {
             if fd >= 0 { close(fd) }
             throw StorageError.configuration(
-                "\(path) is being restored (another process holds \(lockPath(for: path))); start the server when the restore is done")
+                "\(path) is being restored (another process holds \(lockPath(for: path))); try again when the restore is done")
         }
         servingLocks.withLock { $0.append(fd) }
     }
@@ -58,7 +59,7 @@ extension SQLiteSyncStorage {
         guard lock >= 0 else { throw StorageError.configuration("cannot write in \(folder.path); check the folder and its permissions") }
         defer { close(lock) }
         guard flock(lock, LOCK_EX | LOCK_NB) == 0 else {
-            throw StorageError.configuration("a server is serving \(path); stop it first (systemctl stop veld-server), then restore")
+            throw StorageError.configuration("a server (or another veld-server command) is using \(path); stop it first (systemctl stop veld-server), then restore")
         }
 
         // The backup as it is: read-only, so a wrong file is never changed.
@@ -91,6 +92,18 @@ extension SQLiteSyncStorage {
             throw StorageError.configuration("\(source) was written by a newer release of veld-server (schema step \(unknown)); restore it with that release")
         }
 
+        // A backup from before proofs has no key: the database it replaces lends its own, so
+        // the proofs devices hold still count.
+        var lentKey: String?
+        if !applied.contains("v13-epochs-proofs"), FileManager.default.fileExists(atPath: path),
+           let current = try? DatabaseQueue(path: path, configuration: readOnly) {
+            lentKey = try? await current.read { db in
+                try db.tableExists("setting")
+                    ? String.fetchOne(db, sql: "SELECT value FROM setting WHERE name = ?", arguments: [ServerIdentity.proofKeySetting]) : nil
+            }
+            try? current.close()
+        }
+        let replacedKey = lentKey
         let partial = folder.appendingPathComponent(".\(target.lastPathComponent).restoring-\(UUID().uuidString.prefix(8))")
         guard FileManager.default.createFile(atPath: partial.path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
             throw StorageError.configuration("cannot write in \(folder.path); check the folder and its permissions")
@@ -106,7 +119,10 @@ extension SQLiteSyncStorage {
             try migrator.migrate(copy)
             let epoch = ServerIdentity.newEpoch()
             result = try await copy.write { db in
-                try setEpoch(epoch, db)
+                try markRestored(epoch: epoch, db)
+                if let replacedKey {
+                    try db.execute(sql: "UPDATE setting SET value = ? WHERE name = ?", arguments: [replacedKey, ServerIdentity.proofKeySetting])
+                }
                 return RestoreResult(records: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM record WHERE state <> ''") ?? 0,
                                      tokens: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM token") ?? 0,
                                      epoch: epoch, previous: nil, migrated: migrationNames.filter { !applied.contains($0) })

@@ -269,21 +269,35 @@ public final class SQLiteSyncStorage: SyncStorage {
     static func readIdentity(_ db: Database) throws -> ServerIdentity {
         let values = try Dictionary(Row.fetchAll(db, sql: "SELECT name, value FROM setting").map { ($0[0] as String, $0[1] as String) },
                                     uniquingKeysWith: { a, _ in a })
-        return try ServerIdentity(epoch: values[ServerIdentity.epochSetting] ?? "", proofKey: values[ServerIdentity.proofKeySetting] ?? "")
+        return try ServerIdentity(epoch: values[ServerIdentity.epochSetting] ?? "", proofKey: values[ServerIdentity.proofKeySetting] ?? "",
+                                  restoredAt: values[ServerIdentity.restoredSetting])
     }
 
     public func renewEpoch() async throws -> String {
         let epoch = ServerIdentity.newEpoch()
-        try await pool.write { db in try Self.setEpoch(epoch, db) }
+        try await pool.write { db in try Self.markRestored(epoch: epoch, db) }
         identityCache.clear()
         return epoch
     }
 
-    static func setEpoch(_ epoch: String, _ db: Database) throws {
+    public func openRecoveryWindow(at date: Date) async throws -> ServerIdentity {
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE setting SET value = ? WHERE name = ? AND value = ?",
+                           arguments: [InternetTime.format(date), ServerIdentity.restoredSetting, ServerIdentity.pending])
+        }
+        identityCache.clear()
+        return try await identity()
+    }
+
+    /// A new epoch for a database that is (or is to be) a restored one: it takes back proven
+    /// states for some days after it first serves.
+    static func markRestored(epoch: String, _ db: Database) throws {
         try db.execute(sql: "UPDATE setting SET value = ? WHERE name = ?", arguments: [epoch, ServerIdentity.epochSetting])
         guard db.changesCount == 1 else {
             throw StorageError.configuration("the database has no epoch; run `veld-server migrate` first")
         }
+        try db.execute(sql: "INSERT INTO setting (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                       arguments: [ServerIdentity.restoredSetting, ServerIdentity.pending])
     }
 
     public func migrate() async throws {
@@ -320,7 +334,7 @@ public final class SQLiteSyncStorage: SyncStorage {
             // The copy is another server's past: put into place (by `restore`, or by hand),
             // it answers under an epoch of its own, and devices send back what it lacks.
             try await copy.write { db in
-                if try db.tableExists("setting") { try Self.setEpoch(ServerIdentity.newEpoch(), db) }
+                if try db.tableExists("setting") { try Self.markRestored(epoch: ServerIdentity.newEpoch(), db) }
             }
             let result: BackupResult = try await copy.read { db in
                 let check = try String.fetchAll(db, sql: "PRAGMA quick_check")
@@ -637,7 +651,7 @@ public final class SQLiteSyncStorage: SyncStorage {
                 }
                 bytes += size
                 states.append(state)
-                stateProofs.append(row[5] ?? proofs.proof(ofJSON: state))
+                stateProofs.append(row[5] ?? proofs.proof(ofStored: state))
                 records.append(AccessedRecord(id: row[2], type: row[3], scope: row[4], effect: "read"))
             }
             return (states, stateProofs, records, erased, last, false)

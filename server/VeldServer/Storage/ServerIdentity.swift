@@ -9,18 +9,40 @@ import VeldProtocol
 public struct ServerIdentity: Sendable {
     public let epoch: String
     public let proofs: ServerProofs
+    /// When a server restored from a backup first served (nil: never restored, or not yet
+    /// served since): proven states are taken for ``ServerEpoch/recoveryDays`` after it.
+    public let recoveryFrom: Date?
+    /// Restored, and not yet served since.
+    public let recoveryPending: Bool
 
     /// The names in the `setting` table.
     static let epochSetting = "epoch"
     static let proofKeySetting = "proofKey"
+    /// `pending` (a restore or a backup copy, not yet served) or when it was first served.
+    static let restoredSetting = "restoredAt"
+    static let pending = "pending"
 
-    init(epoch: String, proofKey: String) throws {
+    init(epoch: String, proofKey: String, restoredAt: String? = nil) throws {
         guard ServerEpoch.isValid(epoch), let key = Data(base64Encoded: proofKey), key.count == 32 else {
             throw StorageError.configuration(
                 "the database's epoch or proof key is damaged; restore the last good backup with `veld-server restore --from FILE`")
         }
         self.epoch = epoch
         proofs = ServerProofs(key: key)
+        recoveryPending = restoredAt == Self.pending
+        recoveryFrom = restoredAt.flatMap { InternetTime.parse($0) }
+    }
+
+    /// Until when proven states are taken (nil: not now).
+    public var recoveryUntil: Date? {
+        recoveryFrom.map { $0.addingTimeInterval(Double(ServerEpoch.recoveryDays) * 86_400) }
+    }
+
+    /// The proofs to check proven states with at `date`: nil outside the days after a
+    /// restore, when the server takes none.
+    public func proofsAccepted(at date: Date) -> ServerProofs? {
+        guard let until = recoveryUntil, date < until else { return nil }
+        return proofs
     }
 
     /// A new epoch id.
@@ -61,6 +83,13 @@ public struct ServerProofs: ProofChecking {
 
     public func proof(ofJSON json: String) -> String {
         proof(ofJSON: Array(json.utf8))
+    }
+
+    /// The proof of a stored state made before proofs were stored with it: of its encoding
+    /// as the check makes it (the row's text may be in other bytes, from an older release).
+    public func proof(ofStored json: String) -> String {
+        guard let state = try? RecordStateJSON.decode(Data(json.utf8)) else { return proof(ofJSON: json) }
+        return proof(ofJSON: RecordStateJSON.encode(state))
     }
 
     /// Whether `proof` is this key's proof of `state`, compared in constant time.

@@ -11,11 +11,7 @@ public enum StorageOpening {
     public static func open(databaseURL: String?, sqlitePath: String, purpose: Purpose,
                             logger: Logger = Logger(label: "veld-server")) async throws -> any SyncStorage {
         guard let databaseURL, !databaseURL.isEmpty else {
-            if purpose == .serve {
-                try refuseReadableByOthers(sqlitePath)
-                // Held until the process ends: `veld-server restore` waits for no server.
-                try SQLiteSyncStorage.holdServingLock(path: sqlitePath)
-            }
+            if purpose == .serve { try refuseReadableByOthers(sqlitePath) }
             // Only serve and migrate make a database: a token made in an empty one by
             // mistake (a forgotten --config) would be a secret no server accepts.
             if purpose == .administer, !FileManager.default.fileExists(atPath: sqlitePath) {
@@ -23,6 +19,9 @@ public enum StorageOpening {
                     "there is no Veld database at \(sqlitePath); give the server's (--db PATH or --config FILE), or make one with `veld-server migrate --db \(sqlitePath)`")
             }
             let storage = try SQLiteSyncStorage(path: sqlitePath)
+            // Held until the process ends: `veld-server restore` does not replace the file
+            // under a server or an administrator's command (their writes would be lost).
+            try SQLiteSyncStorage.holdServingLock(path: sqlitePath)
             let schema = try await storage.schemaState()
             if schema.unknown {
                 throw StorageError.configuration(

@@ -17,7 +17,12 @@ public protocol SyncStorage: Sendable {
     func identity() async throws -> ServerIdentity
     /// Gives the database a new epoch (after it was restored from a backup) and returns it;
     /// a running server keeps answering under the epoch it started with until restarted.
+    /// The database is then a restored one: it takes back proven states for
+    /// ``ServerEpoch/recoveryDays`` after it next serves.
     func renewEpoch() async throws -> String
+    /// Called when a server starts: a restored database not served since starts its days
+    /// of taking back proven states at `date`. Returns the identity as it is now.
+    func openRecoveryWindow(at date: Date) async throws -> ServerIdentity
 
     func insertToken(_ token: DeviceToken, hash: String) async throws
     /// The token with this hash, revoked or not.
@@ -183,7 +188,7 @@ extension SyncStorage {
     public func push(_ request: PushRequest, token: DeviceToken, fingerprint: String, at date: Date,
                      validate: @escaping @Sendable (_ stored: [String: RecordState]) throws -> Void = { _ in }) async throws -> PushResponse {
         let checked = try PushPolicy.check(request, by: token.pusher, in: try await ModuleSets.published(self).set,
-                                           proofs: try await identity().proofs)
+                                           proofs: try await identity().proofsAccepted(at: date))
         return try await applyPush(checked, token: token, fingerprint: fingerprint, at: date, check: validate)
     }
 
