@@ -14,7 +14,10 @@ struct RestoreCommand: AsyncParsableCommand {
             the backup lacks: the edits made after the backup come back (README, "Backups").
 
             Tokens issued, revoked or changed after the backup are as the backup has them: \\
-            issue the new ones again, and revoke again what was revoked since.
+            issue the new ones again, and revoke again what was revoked since. Erasures \\
+            since the backup are undone: erase those records again. For 30 days after the \\
+            server first serves the restored database, devices may send back other devices' \\
+            edits with the server's proofs; after that only their own.
 
               veld-server restore --from /var/backups/veld/veld-2026-12-06.sqlite
 
@@ -45,6 +48,7 @@ struct RestoreCommand: AsyncParsableCommand {
         print("""
             Start the server: each device sends back, on its next sync, the edits it holds that the backup lacks.
             Tokens are as the backup has them: issue again the ones made since, and revoke again what was revoked since (veld-server token list).
+            Erasures since the backup are undone: erase those clients' records again (veld-server erase; the replaced database's access log names them).
             """)
     }
 }
