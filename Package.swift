@@ -69,11 +69,25 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The local web console (`veld console`): server-rendered HTML over the client core,
+        // on Hummingbird. Only the `veld` executable links it: VeldCore stays free of
+        // HTTP-server code, as a phone app would embed it.
+        .target(
+            name: "VeldConsole",
+            dependencies: [
+                "VeldCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            path: "console",
+            resources: [.embedInCode("Assets/console.css"), .embedInCode("Assets/console.js")],
+            swiftSettings: strict
+        ),
         // The Linux CLI: parsing and presentation only.
         .executableTarget(
             name: "veld",
             dependencies: [
                 "VeldCore",
+                "VeldConsole",
                 "VeldNIOClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

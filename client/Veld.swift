@@ -17,7 +17,7 @@ struct Veld: AsyncParsableCommand {
             RecordGroup<GoalNoun>.self, RecordGroup<CouncilNoun>.self,
             Add.self, Show.self, List.self, Edit.self, Delete.self, Status.self, Connect.self, Sync.self, Rejected.self, Discard.self, Retry.self,
             Conflicts.self, Resolve.self,
-            History.self, SchemaCommand.self, Due.self, Key.self,
+            History.self, SchemaCommand.self, Due.self, Key.self, ConsoleCommand.self,
             Debug.self,
         ]
     )

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs Veld's whole test suite on a fresh Debian machine with the Swift toolchain:
 # installs what is missing, builds, starts a throwaway PostgreSQL cluster on loopback, runs
-# every test, then the CLI tour, the OpenAPI and module checks, 30 seconds of fuzzing and a smoke run
+# every test, then the CLI tour, the console in a browser, the OpenAPI and module checks, 30 seconds of fuzzing and a smoke run
 # of the benchmarks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +19,8 @@ swift test --skip-build --filter HTTPFramingTests
 VELD_TOUR_QUIET=1 bash scripts/tour.sh --skip-build
 # scripts/serve.sh with serve's own flags, plain and with TLS.
 bash scripts/check-serve.sh
+# The console in headless Chromium (installed when missing), through the binaries.
+bash scripts/console-test.sh --skip-build
 bash scripts/check-openapi.sh
 # Every module against protocol/module.schema.json (JSON Schema), and the schema refuses broken ones.
 bash scripts/check-modules.sh

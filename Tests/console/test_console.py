@@ -1,0 +1,188 @@
+"""The console in a real browser (headless Chromium through Selenium), against a real
+server and real profiles, through the binaries: two visitors make a conflict with the CLI,
+the office settles it in the console, and both visitors' CLIs hold the settlement after a
+sync. Screenshots of each screen go to the folder printed at the start.
+
+Run by scripts/console-test.sh (which installs Chromium, its driver and Selenium when
+missing). Loopback only; every wait is bounded."""
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+
+BIN = os.environ["VELD_BIN_DIR"]
+VELD = os.path.join(BIN, "veld")
+SERVER = os.path.join(BIN, "veld-server")
+SHOTS = os.environ.get("VELD_SCREENSHOTS") or tempfile.mkdtemp(prefix="veld-console-shots-")
+
+
+def run(args, stdin=None, env=None, check=True):
+    done = subprocess.run(args, input=stdin, capture_output=True, text=True, timeout=120, env=env)
+    if check and done.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} failed ({done.returncode}): {done.stdout}{done.stderr}")
+    return done
+
+
+def start(args, pattern, what):
+    """Starts a process and waits (at most 30 s) for the line that says where it listens."""
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        found = re.search(pattern, line)
+        if found:
+            return process, found.group(0)
+    process.kill()
+    raise AssertionError(f"{what} did not say where it listens")
+
+
+class Team:
+    """A server, and a profile per person (with their own token)."""
+
+    def __init__(self):
+        self.folder = tempfile.mkdtemp(prefix="veld-console-")
+        self.db = os.path.join(self.folder, "server.sqlite")
+        self.server, self.url = start([SERVER, "serve", "--db", self.db, "--port", "0", "--metrics-address", "off"],
+                                      r"http://127\.0\.0\.1:[0-9]+", "veld-server")
+        self.processes = [self.server]
+
+    def person(self, name, role, scopes):
+        home = os.path.join(self.folder, name)
+        args = [SERVER, "token", "create", "--db", self.db, "--user", name, "--role", role]
+        for scope in scopes:
+            args += ["--scope", scope]
+        token = run(args).stdout.strip()
+        run([VELD, "init", "--home", home, "--user", name, "--server", self.url, "--token-file", "-"], stdin=token + "\n")
+        return home
+
+    def veld(self, home, *args, stdin=None):
+        return run([VELD] + list(args) + ["--home", home], stdin=stdin)
+
+    def console(self, home):
+        process, url = start([VELD, "console", "--home", home, "--no-open"], r"http://127\.0\.0\.1:[0-9]+/\?token=[0-9a-f]+", "veld console")
+        self.processes.append(process)
+        return url
+
+    def close(self):
+        for process in self.processes:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def browser():
+    options = Options()
+    for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1000", "--lang=nl"]:
+        options.add_argument(argument)
+    options.binary_location = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+    service = Service(executable_path=os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver"))
+    driver = webdriver.Chrome(service=service, options=options)
+    driver.set_page_load_timeout(30)
+    return driver
+
+
+class ConsoleScenarios(unittest.TestCase):
+    def setUp(self):
+        self.team = Team()
+        self.driver = browser()
+
+    def tearDown(self):
+        self.driver.quit()
+        self.team.close()
+
+    def shot(self, name):
+        self.driver.execute_script("window.scrollTo(0, 0)")
+        path = os.path.join(SHOTS, name + ".png")
+        self.driver.save_screenshot(path)
+        return path
+
+    def test_the_office_settles_a_conflict_that_reaches_both_visitors(self):
+        team = self.team
+        anna = team.person("anna", "visitor", ["loc-zonnehof"])
+        bram = team.person("bram", "visitor", ["loc-zonnehof"])
+        office = team.person("olga", "office", ["*"])
+        added = team.veld(anna, "visit", "add", "--location", "loc-zonnehof", "--kind", "werkbezoek", "--date", "2026-11-20",
+                          "--summary", "Rondgang huiskamer", "--json")
+        record = json.loads(added.stdout)["id"]
+        team.veld(anna, "sync")
+        team.veld(bram, "sync")
+        # Both change the summary offline; a note with markup shows as text, never as markup.
+        team.veld(anna, "edit", record, "summary=Rondgang huiskamer en tuin <script>alert(1)</script>")
+        team.veld(bram, "edit", record, "summary=Rondgang keuken, koffie met bewoners")
+        team.veld(anna, "sync")
+        team.veld(bram, "sync")
+        team.veld(office, "sync")
+
+        driver = self.driver
+        driver.get(team.console(office))
+        wait = WebDriverWait(driver, 20)
+        wait.until(EC.presence_of_element_located((By.ID, "conflicts")))
+        self.assertEqual(driver.execute_script("return document.documentElement.lang"), "nl")
+        rows = driver.find_elements(By.CSS_SELECTOR, "#conflicts tbody tr")
+        self.assertEqual(len(rows), 1)
+        self.assertIn("summary", rows[0].text)
+        self.shot("1-inbox")
+
+        rows[0].find_element(By.LINK_TEXT, "Openen").click()
+        wait.until(EC.presence_of_element_located((By.ID, "field-summary")))
+        values = driver.find_elements(By.CSS_SELECTOR, "#field-summary .value")
+        self.assertEqual(len(values), 2)
+        texts = [value.find_element(By.CSS_SELECTOR, "blockquote").text for value in values]
+        self.assertIn("Rondgang huiskamer en tuin <script>alert(1)</script>", texts)
+        self.assertEqual(driver.find_elements(By.XPATH, "//script[contains(., 'alert')]"), [])
+        self.assertTrue(any("anna" in value.text for value in values) and any("bram" in value.text for value in values))
+        self.shot("2-record-with-conflict")
+
+        # Keep bram's value: the column that shows it.
+        choice = next(i for i, text in enumerate(texts) if text.startswith("Rondgang keuken"))
+        driver.find_element(By.ID, f"keep-summary-{choice}").click()
+        try:
+            wait.until(EC.presence_of_element_located((By.ID, "no-conflicts")))
+        except Exception:
+            self.shot("failed-after-choice")
+            raise AssertionError("after the choice: " + driver.current_url + "\n" + driver.page_source[:3000])
+        self.assertIn("Opgelost", driver.find_element(By.CSS_SELECTOR, ".flash").text)
+        self.assertIn("1 wijziging", driver.find_element(By.ID, "pending").text)
+        self.shot("3-inbox-resolved")
+
+        driver.find_element(By.ID, "sync-button").click()
+        wait.until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, ".flash"), "Gesynchroniseerd"))
+        self.assertIn("Alles is gesynchroniseerd", driver.find_element(By.ID, "pending").text)
+        self.shot("4-synced")
+
+        for home in (anna, bram):
+            team.veld(home, "sync")
+            shown = json.loads(team.veld(home, "show", record, "--json").stdout)
+            self.assertEqual(shown["fields"]["summary"], "Rondgang keuken, koffie met bewoners", shown)
+            self.assertEqual(shown["conflicts"], {}, shown)
+
+        # English is there too.
+        driver.find_element(By.LINK_TEXT, "English").click()
+        wait.until(EC.presence_of_element_located((By.ID, "no-conflicts")))
+        self.assertEqual(driver.execute_script("return document.documentElement.lang"), "en")
+        self.assertIn("Everything is synced", driver.find_element(By.ID, "pending").text)
+
+
+if __name__ == "__main__":
+    print(f"console screenshots: {SHOTS}", flush=True)
+    result = unittest.main(exit=False, verbosity=2).result
+    sys.exit(0 if result.wasSuccessful() else 1)

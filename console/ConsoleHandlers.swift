@@ -1,0 +1,233 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import VeldCore
+import VeldProtocol
+
+/// The console's routes: each reads the profile, or makes one local edit, through the
+/// client core's public interface, as a phone app would.
+struct ConsoleHandlers: Sendable {
+    let console: Console
+    let flashes = Flashes()
+
+    var store: LocalStore { console.store }
+
+    func add(to router: Router<BasicRequestContext>) {
+        router.get("/") { request, _ in try inbox(request) }
+        router.get("/records") { request, _ in try records(request) }
+        router.get("/records/:id") { request, context in try await record(request, id: context.parameters.get("id") ?? "") }
+        router.post("/records/:id/resolve") { request, context in try await resolve(request, id: context.parameters.get("id") ?? "") }
+        router.post("/records/:id/deletion") { request, context in try await deletion(request, id: context.parameters.get("id") ?? "") }
+        router.post("/sync") { request, _ in try await sync(request) }
+        router.get("/language/:language") { _, context in
+            let language = Language(rawValue: context.parameters.get("language") ?? "") ?? .nl
+            var response = Response(status: .seeOther)
+            response.headers[.location] = "/"
+            response.headers[.setCookie] = "lang=\(language.rawValue); Path=/; SameSite=Strict"
+            return response
+        }
+        router.get("/static/console.css") { _, _ in Self.asset(ConsoleAssets.css, type: "text/css; charset=utf-8") }
+        router.get("/static/console.js") { _, _ in Self.asset(ConsoleAssets.js, type: "text/javascript; charset=utf-8") }
+    }
+
+    // MARK: Pages
+
+    func context(_ request: Request) throws -> (ConsoleText, ConsolePages, ConsolePages.Frame) {
+        let text = ConsoleText(language: Language.from(cookie: request.cookies["lang"]?.value))
+        let profile = try store.profile()
+        let flash = request.uri.queryParameters["flash"].flatMap { flashes.take(String($0)) }
+        let frame = ConsolePages.Frame(user: profile.user, role: profile.role.rawValue,
+                                       pending: try store.outbox().filter { !$0.isParked }.count,
+                                       flash: flash?.message, flashIsError: flash?.isError ?? false, path: request.uri.path)
+        return (text, ConsolePages(text: text, schemas: try store.schemaSet()), frame)
+    }
+
+    func inbox(_ request: Request) throws -> Response {
+        let (text, pages, frame) = try context(request)
+        let query = request.uri.queryParameters
+        let filter = ConsolePages.InboxFilter(scope: Self.nonEmpty(query["scope"]), type: Self.nonEmpty(query["type"]),
+                                              olderThanDays: query["days"].flatMap { Int(String($0)) }.map { max(0, min($0, 3_650)) })
+        let all = try store.conflicts()
+        let now = console.clock()
+        let shown = all.filter { conflict in
+            (filter.scope == nil || conflict.scope == filter.scope) && (filter.type == nil || conflict.type == filter.type)
+                && (filter.olderThanDays.map { now.timeIntervalSince(conflict.since) >= Double($0) * 86_400 } ?? true)
+        }
+        let content = pages.inbox(shown, filter: filter, scopes: Set(all.map(\.scope)).sorted(), types: Set(all.map(\.type)).sorted(), now: now)
+        return Self.page(pages.layout(text.inbox, frame, content))
+    }
+
+    func records(_ request: Request) throws -> Response {
+        let (text, pages, frame) = try context(request)
+        let query = request.uri.queryParameters
+        let filter = ConsolePages.RecordFilter(type: Self.nonEmpty(query["type"]), scope: Self.nonEmpty(query["scope"]),
+                                               status: Self.nonEmpty(query["status"]), onlyConflicts: query["conflicts"] == "1",
+                                               search: Self.nonEmpty(query["q"]))
+        var recordQuery = RecordQuery()
+        recordQuery.type = filter.type
+        recordQuery.scope = filter.scope
+        recordQuery.status = filter.status
+        recordQuery.onlyConflicts = filter.onlyConflicts
+        let everything = try store.records(RecordQuery())
+        var shown = try store.records(recordQuery)
+        // Full-text search over what this device holds (decrypted here, never sent).
+        if let words = filter.search?.lowercased().split(whereSeparator: \.isWhitespace), !words.isEmpty {
+            shown = shown.filter { state in
+                let haystack = state.fields.values.flatMap { $0.map { ConsolePages.show($0.value) } }.joined(separator: " ").lowercased()
+                    + " " + state.id
+                return words.allSatisfy { haystack.contains($0) }
+            }
+        }
+        let content = pages.recordList(Array(shown.prefix(500)), filter: filter, scopes: Set(everything.map(\.scope)).sorted(),
+                                       types: Set(everything.map(\.type)).sorted())
+        return Self.page(pages.layout(text.records, frame, content))
+    }
+
+    func record(_ request: Request, id: String) async throws -> Response {
+        let (text, pages, frame) = try context(request)
+        guard RecordIDs.isValid(id.lowercased()), let state = try? store.record(id.lowercased()) else {
+            return Self.page(pages.layout(text.records, frame, pages.message(text.records, text.notFound)), status: .notFound)
+        }
+        // The server's history when it answers soon; the page says so when it does not.
+        let history: Result<RecordHistory, any Error>
+        do {
+            let fetch = console.history
+            history = .success(try await Self.within(seconds: 5) { try await fetch(state.id) })
+        } catch {
+            history = .failure(error)
+        }
+        return Self.page(pages.layout(ConsolePages.title(of: state, schema: try store.schemaSet().named(state.type)), frame,
+                                      pages.record(state, history: history)))
+    }
+
+    // MARK: Changes
+
+    func resolve(_ request: Request, id: String) async throws -> Response {
+        let form = try await Self.form(request)
+        let text = ConsoleText(language: Language.from(cookie: request.cookies["lang"]?.value))
+        let back = "/records/\(HTML.component(id))"
+        guard RecordIDs.isValid(id), let state = try? store.record(id), let field = form["field"],
+              let conflict = LocalStore.conflicts(of: state).first(where: { $0.field == field && !$0.deleteVersusEdit }),
+              ConsolePages.seen(conflict) == form["seen"] else {
+            return redirect(back, flash: text.changedMeanwhile, error: true)
+        }
+        let resolution: Resolution
+        if let take = form["take"].flatMap(Int.init), conflict.entries.indices.contains(take) {
+            resolution = .take(take)
+        } else if let value = form["value"] {
+            // A browser sends CR LF in a text area: the text as it was typed.
+            resolution = .value(.string(value.replacingOccurrences(of: "\r\n", with: "\n")))
+        } else {
+            return redirect(back, flash: text.changedMeanwhile, error: true)
+        }
+        do {
+            _ = try store.resolve(id: id, [field: resolution], expecting: [field: conflict.entries])
+        } catch {
+            return redirect(back, flash: "\(error)", error: true)
+        }
+        return redirect("/", flash: text.resolved)
+    }
+
+    func deletion(_ request: Request, id: String) async throws -> Response {
+        let form = try await Self.form(request)
+        let text = ConsoleText(language: Language.from(cookie: request.cookies["lang"]?.value))
+        let back = "/records/\(HTML.component(id))"
+        guard RecordIDs.isValid(id), let state = try? store.record(id),
+              let conflict = LocalStore.conflicts(of: state).first(where: \.deleteVersusEdit),
+              ConsolePages.seen(conflict) == form["seen"], let keep = form["keep"], keep == "1" || keep == "0" else {
+            return redirect(back, flash: text.changedMeanwhile, error: true)
+        }
+        do {
+            _ = try store.resolveDeletion(id: id, keep: keep == "1")
+        } catch {
+            return redirect(back, flash: "\(error)", error: true)
+        }
+        return redirect("/", flash: text.resolved)
+    }
+
+    func sync(_ request: Request) async throws -> Response {
+        let text = ConsoleText(language: Language.from(cookie: request.cookies["lang"]?.value))
+        do {
+            let report = try await console.sync()
+            var message = "\(text.syncDone): " + text.pushedPulled(report.pushed, report.pulled, report.newConflicts)
+            if report.parked > 0 { message += " " + text.setAside(report.parked) }
+            if let refused = report.pushRefused { return redirect("/", flash: "\(text.syncFailed): \(refused.detail)", error: true) }
+            return redirect("/", flash: message)
+        } catch {
+            return redirect("/", flash: "\(text.syncFailed): \(error)", error: true)
+        }
+    }
+
+    // MARK: Helpers
+
+    func redirect(_ path: String, flash: String, error: Bool = false) -> Response {
+        let id = flashes.add(flash, isError: error)
+        var response = Response(status: .seeOther)
+        response.headers[.location] = path + (path.contains("?") ? "&" : "?") + "flash=" + id
+        return response
+    }
+
+    static func page(_ html: HTML, status: HTTPResponse.Status = .ok) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "text/html; charset=utf-8"
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: html.description)))
+    }
+
+    static func asset(_ bytes: [UInt8], type: String) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = type
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    static func nonEmpty(_ value: Substring?) -> String? {
+        guard let value, !value.isEmpty else { return nil }
+        return String(value)
+    }
+
+    /// An `application/x-www-form-urlencoded` body (at most 1 MiB).
+    static func form(_ request: Request) async throws -> [String: String] {
+        let body = try await request.body.collect(upTo: 1 << 20)
+        var components = URLComponents()
+        components.percentEncodedQuery = String(buffer: body).replacingOccurrences(of: "+", with: "%20")
+        var values: [String: String] = [:]
+        for item in components.queryItems ?? [] where values[item.name] == nil { values[item.name] = item.value ?? "" }
+        return values
+    }
+
+    static func within<T: Sendable>(seconds: Double, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: T.self) { group in
+            group.addTask { try await operation() }
+            group.addTask {
+                try await Task.sleep(nanoseconds: UInt64(seconds * 1e9))
+                throw CancellationError()
+            }
+            defer { group.cancelAll() }
+            return try await group.next()!
+        }
+    }
+}
+
+/// Messages shown once after a change (the answer to a form is a redirect).
+final class Flashes: @unchecked Sendable {
+    private let lock = NSLock()
+    private var messages: [String: (message: String, isError: Bool)] = [:]
+
+    func add(_ message: String, isError: Bool) -> String {
+        let id = UUID().uuidString.prefix(8).lowercased()
+        lock.withLock {
+            if messages.count > 100 { messages.removeAll() }
+            messages[String(id)] = (message, isError)
+        }
+        return String(id)
+    }
+
+    func take(_ id: String) -> (message: String, isError: Bool)? {
+        lock.withLock { messages.removeValue(forKey: id) }
+    }
+}
+
+enum ConsoleAssets {
+    static let css = PackageResources.console_css
+    static let js = PackageResources.console_js
+}

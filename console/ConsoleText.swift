@@ -1,0 +1,92 @@
+/// The console's own words, Dutch first (its users are Dutch care staff), English beside.
+/// Values from records are never translated; field and type names come from the modules.
+enum Language: String, Sendable, CaseIterable {
+    case nl, en
+
+    /// The language a request asks for: the `lang` cookie, else Dutch.
+    static func from(cookie: String?) -> Language { cookie.flatMap(Language.init(rawValue:)) ?? .nl }
+}
+
+struct ConsoleText: Sendable {
+    let language: Language
+
+    private func pick(_ nl: String, _ en: String) -> String { language == .nl ? nl : en }
+
+    var title: String { "Veld" }
+    var inbox: String { pick("Conflicten", "Conflicts") }
+    var records: String { pick("Records", "Records") }
+    var sync: String { pick("Synchroniseren", "Sync") }
+    var otherLanguage: String { pick("English", "Nederlands") }
+    func unsynced(_ count: Int) -> String {
+        count == 0 ? pick("Alles is gesynchroniseerd", "Everything is synced")
+            : pick("\(count) wijziging(en) nog niet gesynchroniseerd", "\(count) change(s) not yet synced")
+    }
+    var inboxIntro: String {
+        pick("Velden die twee mensen tegelijk anders hebben ingevuld, de oudste eerst. Kies per veld welke waarde blijft, of voeg ze samen.",
+             "Fields that two people filled in differently at the same time, oldest first. Choose per field which value stays, or merge them.")
+    }
+    var noConflicts: String { pick("Geen conflicten: er is niets te beslissen.", "No conflicts: nothing to decide.") }
+    var type: String { pick("Soort", "Type") }
+    var scope: String { pick("Locatie", "Scope") }
+    var field: String { pick("Veld", "Field") }
+    var values: String { pick("Waarden", "Values") }
+    var waiting: String { pick("Wacht sinds", "Waiting since") }
+    var all: String { pick("alle", "all") }
+    var olderThan: String { pick("Ouder dan (dagen)", "Older than (days)") }
+    var filter: String { pick("Filteren", "Filter") }
+    var open: String { pick("Openen", "Open") }
+    var search: String { pick("Zoeken", "Search") }
+    var status: String { pick("Status", "Status") }
+    var onlyConflicts: String { pick("Alleen met conflict", "Only with a conflict") }
+    var noRecords: String { pick("Geen records gevonden.", "No records found.") }
+    var updated: String { pick("Laatst gewijzigd", "Last changed") }
+    var inConflict: String { pick("in conflict", "in conflict") }
+    var deleted: String { pick("verwijderd", "deleted") }
+    var by: String { pick("door", "by") }
+    var device: String { pick("apparaat", "device") }
+    var at: String { pick("op", "at") }
+    var keepThis: String { pick("Deze waarde houden", "Keep this value") }
+    var mergeByHand: String { pick("Zelf samenvoegen", "Merge by hand") }
+    var saveMerged: String { pick("Samengevoegde tekst opslaan", "Save the merged text") }
+    var differences: String { pick("Verschil met de eerste waarde", "Difference from the first value") }
+    var deleteVersusEdit: String {
+        pick("Iemand heeft dit record verwijderd terwijl een ander het wijzigde.", "Someone deleted this record while someone else edited it.")
+    }
+    var keepRecord: String { pick("Record houden (met de wijzigingen)", "Keep the record (with the edits)") }
+    var deleteRecord: String { pick("Record verwijderen", "Delete the record") }
+    var fields: String { pick("Velden", "Fields") }
+    var history: String { pick("Geschiedenis op de server", "History on the server") }
+    var historyUnavailable: String {
+        pick("De geschiedenis staat op de server en is nu niet bereikbaar (offline?). Alles hierboven staat op dit apparaat.",
+             "The history is on the server, which cannot be reached now (offline?). Everything above is on this device.")
+    }
+    var noHistory: String { pick("Nog geen wijzigingen op de server.", "No changes on the server yet.") }
+    var besides: String { pick("naast", "beside") }
+    var recovered: String { pick("teruggezet na herstel", "sent back after a restore") }
+    var resolved: String { pick("Opgelost. De keuze gaat mee met de volgende synchronisatie.", "Resolved. The choice goes with the next sync.") }
+    var changedMeanwhile: String {
+        pick("Dit record is intussen veranderd (een synchronisatie bracht een nieuwe waarde). Bekijk het opnieuw en kies dan.",
+             "This record changed meanwhile (a sync brought another value). Look again, then choose.")
+    }
+    var syncDone: String { pick("Gesynchroniseerd", "Synced") }
+    var syncFailed: String { pick("Synchroniseren lukte niet", "The sync did not succeed") }
+    var notFound: String { pick("Dit record staat niet op dit apparaat.", "This record is not on this device.") }
+    var forbidden: String {
+        pick("Geen toegang: open de console via de link die `veld console` toonde.",
+             "No access: open the console through the link `veld console` printed.")
+    }
+    var crossSite: String {
+        pick("Geweigerd: deze wijziging kwam niet van de console zelf. Er is niets veranderd.",
+             "Refused: this change did not come from the console itself. Nothing was changed.")
+    }
+    var back: String { pick("Terug naar de conflicten", "Back to the conflicts") }
+    func pushedPulled(_ pushed: Int, _ pulled: Int, _ conflicts: Int) -> String {
+        pick("\(pushed) verstuurd, \(pulled) ontvangen, \(conflicts) nieuwe conflict(en).",
+             "\(pushed) sent, \(pulled) received, \(conflicts) new conflict(s).")
+    }
+    func setAside(_ count: Int) -> String {
+        pick("\(count) wijziging(en) geweigerd door de server en apart gezet (`veld rejected`).",
+             "\(count) change(s) refused by the server and set aside (`veld rejected`).")
+    }
+    var signedInAs: String { pick("Ingelogd als", "Signed in as") }
+}
