@@ -20,6 +20,15 @@ struct ConsoleHandlers: Sendable {
         router.post("/records/:id/resolve") { request, context in try await resolve(request, id: context.parameters.get("id") ?? "") }
         router.post("/records/:id/deletion") { request, context in try await deletion(request, id: context.parameters.get("id") ?? "") }
         router.post("/sync") { request, _ in try await sync(request) }
+        router.get("/new") { request, _ in try newMenu(request) }
+        router.get("/new/:type") { request, context in try newForm(request, type: context.parameters.get("type") ?? "") }
+        router.post("/new/:type") { request, context in try await create(request, type: context.parameters.get("type") ?? "") }
+        router.get("/records/:id/edit") { request, context in try editForm(request, id: context.parameters.get("id") ?? "") }
+        router.post("/records/:id/edit") { request, context in try await saveEdit(request, id: context.parameters.get("id") ?? "") }
+        router.get("/due") { request, _ in try due(request) }
+        router.get("/rejected") { request, _ in try rejected(request) }
+        router.post("/records/:id/retry") { request, context in try await retry(request, id: context.parameters.get("id") ?? "") }
+        router.post("/records/:id/discard") { request, context in try await discard(request, id: context.parameters.get("id") ?? "") }
         router.get("/language/:language") { _, context in
             let language = Language(rawValue: context.parameters.get("language") ?? "") ?? .nl
             var response = Response(status: .seeOther)
@@ -37,8 +46,9 @@ struct ConsoleHandlers: Sendable {
         let text = ConsoleText(language: Language.from(cookie: request.cookies["lang"]?.value))
         let profile = try store.profile()
         let flash = request.uri.queryParameters["flash"].flatMap { flashes.take(String($0)) }
+        let outbox = try store.outbox()
         let frame = ConsolePages.Frame(user: profile.user, role: profile.role.rawValue,
-                                       pending: try store.outbox().filter { !$0.isParked }.count,
+                                       pending: outbox.filter { !$0.isParked }.count, parked: outbox.filter(\.isParked).count,
                                        flash: flash?.message, flashIsError: flash?.isError ?? false, path: request.uri.path)
         return (text, ConsolePages(text: text, schemas: try store.schemaSet()), frame)
     }
@@ -104,7 +114,7 @@ struct ConsoleHandlers: Sendable {
     // MARK: Changes
 
     func resolve(_ request: Request, id: String) async throws -> Response {
-        let form = try await Self.form(request)
+        let form = try await Self.form(request).mapValues { $0.first ?? "" }
         let text = ConsoleText(language: Language.from(cookie: request.cookies["lang"]?.value))
         let back = "/records/\(HTML.component(id))"
         guard RecordIDs.isValid(id), let state = try? store.record(id), let field = form["field"],
@@ -130,7 +140,7 @@ struct ConsoleHandlers: Sendable {
     }
 
     func deletion(_ request: Request, id: String) async throws -> Response {
-        let form = try await Self.form(request)
+        let form = try await Self.form(request).mapValues { $0.first ?? "" }
         let text = ConsoleText(language: Language.from(cookie: request.cookies["lang"]?.value))
         let back = "/records/\(HTML.component(id))"
         guard RecordIDs.isValid(id), let state = try? store.record(id),
@@ -185,13 +195,13 @@ struct ConsoleHandlers: Sendable {
         return String(value)
     }
 
-    /// An `application/x-www-form-urlencoded` body (at most 1 MiB).
-    static func form(_ request: Request) async throws -> [String: String] {
+    /// An `application/x-www-form-urlencoded` body (at most 1 MiB): each name's values in order.
+    static func form(_ request: Request) async throws -> [String: [String]] {
         let body = try await request.body.collect(upTo: 1 << 20)
         var components = URLComponents()
         components.percentEncodedQuery = String(buffer: body).replacingOccurrences(of: "+", with: "%20")
-        var values: [String: String] = [:]
-        for item in components.queryItems ?? [] where values[item.name] == nil { values[item.name] = item.value ?? "" }
+        var values: [String: [String]] = [:]
+        for item in components.queryItems ?? [] { values[item.name, default: []].append(item.value ?? "") }
         return values
     }
 

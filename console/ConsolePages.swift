@@ -14,6 +14,7 @@ struct ConsolePages {
         var user: String
         var role: String
         var pending: Int
+        var parked = 0
         var flash: String?
         var flashIsError = false
         var path: String
@@ -40,6 +41,9 @@ struct ConsolePages {
             <a class="brand" href="/">Veld</a>
             <a href="/"\(frame.path == "/" ? HTML(trusted: " aria-current=\"page\"") : .empty)>\(text.inbox)</a>
             <a href="/records"\(frame.path.hasPrefix("/records") ? HTML(trusted: " aria-current=\"page\"") : .empty)>\(text.records)</a>
+            <a href="/new"\(frame.path.hasPrefix("/new") ? HTML(trusted: " aria-current=\"page\"") : .empty)>\(text.newRecord)</a>
+            <a href="/due"\(frame.path == "/due" ? HTML(trusted: " aria-current=\"page\"") : .empty)>\(text.due)</a>
+            <a href="/rejected" id="nav-rejected"\(frame.path == "/rejected" ? HTML(trusted: " aria-current=\"page\"") : .empty)>\(text.rejected)\(frame.parked > 0 ? HTML(" (\(frame.parked))") : .empty)</a>
             <a href="/language/\(other)" lang="\(other)">\(text.otherLanguage)</a>
             </nav>
             <form method="post" action="/sync" class="sync">
@@ -158,7 +162,7 @@ struct ConsolePages {
         return """
             <p><a href="/">\(text.back)</a></p>
             <h1>\(Self.title(of: state, schema: schema))</h1>
-            <p class="meta">\(schema?.noun ?? state.type) · \(state.scope) · <code>\(state.id)</code>\(state.isDeleted ? HTML(trusted: " · <span class=\"tag\">") : .empty)\(state.isDeleted ? text.deleted : "")\(state.isDeleted ? HTML(trusted: "</span>") : .empty)</p>
+            <p class="meta">\(schema?.noun ?? state.type) · \(state.scope) · <code>\(state.id)</code> · <a href="/records/\(HTML.component(state.id))/edit" id="edit-record">\(text.edit)</a>\(state.isDeleted ? HTML(trusted: " · <span class=\"tag\">") : .empty)\(state.isDeleted ? text.deleted : "")\(state.isDeleted ? HTML(trusted: "</span>") : .empty)</p>
             \(cards)
             <h2>\(text.fields)</h2>
             <table class="fields"><tbody>\(rows)</tbody></table>

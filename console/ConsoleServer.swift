@@ -22,16 +22,21 @@ public struct Console: Sendable {
     public let sync: @Sendable () async throws -> SyncReport
     /// A record's history from the server (`GET /v1/records/{id}/history`).
     public let history: @Sendable (String) async throws -> RecordHistory
+    /// The server's state of a record (`GET /v1/records/{id}`), for a discard; nil when it
+    /// has none.
+    public let serverRecord: @Sendable (String) async throws -> RecordState?
     /// The secret the link carries; 32 random bytes in hex when not given.
     public let secret: String
     public let clock: @Sendable () -> Date
 
     public init(store: LocalStore, secret: String? = nil, clock: @escaping @Sendable () -> Date = { Date() },
                 sync: @escaping @Sendable () async throws -> SyncReport,
-                history: @escaping @Sendable (String) async throws -> RecordHistory) {
+                history: @escaping @Sendable (String) async throws -> RecordHistory,
+                serverRecord: @escaping @Sendable (String) async throws -> RecordState?) {
         self.store = store
         self.sync = sync
         self.history = history
+        self.serverRecord = serverRecord
         self.clock = clock
         self.secret = secret ?? (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
     }

@@ -90,3 +90,41 @@ struct ConsoleText: Sendable {
     }
     var signedInAs: String { pick("Ingelogd als", "Signed in as") }
 }
+
+extension ConsoleText {
+    var newRecord: String { pick("Nieuw", "New") }
+    var edit: String { pick("Wijzigen", "Edit") }
+    var save: String { pick("Opslaan", "Save") }
+    var required: String { pick("verplicht", "required") }
+    var requiredNote: String { pick("Velden met * zijn verplicht.", "Fields marked * are required.") }
+    var notSaved: String { pick("Niet opgeslagen:", "Not saved:") }
+    var saved: String { pick("Opgeslagen. Het gaat mee met de volgende synchronisatie.", "Saved. It goes with the next sync.") }
+    var dueTitle: String { pick("Wat moet er gebeuren", "What is due") }
+    func dueIntro(_ today: String) -> String {
+        pick("Volgens de regels van de modules, berekend op dit apparaat op \(today); het meest verlopen eerst.",
+             "By the modules' rules, worked out on this device on \(today); the most overdue first.")
+    }
+    var nothingDue: String { pick("Er is niets te doen.", "Nothing is due.") }
+    var rule: String { pick("Regel", "Rule") }
+    var dueOn: String { pick("Uiterlijk", "Due") }
+    var remind: String { pick("Wie", "Who") }
+    func overdue(_ days: Int) -> String { pick("\(days) dag(en) te laat", "\(days) day(s) late") }
+    var noTerm: String { pick("geen termijn ingesteld", "no term set") }
+    var noDate: String { pick("geen datum ingevuld", "no date set") }
+    var rejectedTitle: String { pick("Geweigerd door de server", "Refused by the server") }
+    var rejectedIntro: String {
+        pick("Wijzigingen die de server niet aannam, apart gezet; de rest is gewoon gesynchroniseerd. Herstel ze, probeer opnieuw, of laat ze los.",
+             "Changes the server did not accept, set aside; the rest synced as usual. Fix them, try again, or let them go.")
+    }
+    var nothingRejected: String { pick("Niets geweigerd.", "Nothing refused.") }
+    var retry: String { pick("Opnieuw proberen", "Try again") }
+    var fix: String { pick("Herstellen", "Fix") }
+    var discard: String { pick("Loslaten (terug naar de server)", "Discard (back to the server's)") }
+    var discarded: String {
+        pick("Losgelaten: het record is weer zoals op de server. De losgelaten wijziging blijft bewaard (`veld rejected --discarded`).",
+             "Discarded: the record is as the server has it again. The discarded change is kept (`veld rejected --discarded`).")
+    }
+    var retried: String { pick("Gaat mee met de volgende synchronisatie.", "Goes with the next sync.") }
+    var due: String { pick("Te doen", "Due") }
+    var rejected: String { pick("Geweigerd", "Refused") }
+}

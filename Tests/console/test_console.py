@@ -182,6 +182,98 @@ class ConsoleScenarios(unittest.TestCase):
         self.assertIn("Everything is synced", driver.find_element(By.ID, "pending").text)
 
 
+    def test_a_carer_fills_in_a_care_plan_offline_then_syncs(self):
+        team = self.team
+        carla = team.person("carla", "carer", ["loc-zonnehof"])
+        office = team.person("olga", "office", ["*"])
+        team.veld(carla, "sync")
+        driver = self.driver
+        wait = WebDriverWait(driver, 20)
+        link = team.console(carla)
+        # The server goes away: the form works all the same.
+        port = re.search(r":([0-9]+)$", team.url).group(1)
+        team.server.send_signal(signal.SIGTERM)
+        team.server.wait(timeout=10)
+
+        driver.get(link)
+        driver.find_element(By.LINK_TEXT, "Nieuw").click()
+        driver.find_element(By.LINK_TEXT, "careplan").click()
+        wait.until(EC.presence_of_element_located((By.ID, "input-clientCode")))
+        labels = driver.find_element(By.CSS_SELECTOR, "label[for=input-clientCode]").text
+        self.assertIn("*", labels)
+        self.assertEqual(driver.find_element(By.ID, "input-careStart").get_attribute("type"), "date")
+        self.assertEqual(driver.find_element(By.ID, "input-status").tag_name, "select")
+        self.assertEqual(driver.find_element(By.ID, "input-agreements").tag_name, "textarea")
+        # A BSN where the pseudonymous code goes: the same words as the CLI's.
+        driver.find_element(By.ID, "input-clientCode").send_keys("123456782")
+        driver.execute_script("document.getElementById('input-careStart').value = '2026-10-01'")
+        driver.find_element(By.CSS_SELECTOR, "#input-status option[value=concept]").click()
+        driver.find_element(By.ID, "save").click()
+        problems = wait.until(EC.presence_of_element_located((By.ID, "problems"))).text
+        cli = run([VELD, "careplan", "add", "--location", "loc-zonnehof", "--client-code", "123456782", "--care-start", "2026-10-01",
+                   "--home", carla], check=False)
+        self.assertNotEqual(cli.returncode, 0)
+        words = re.search(r"clientCode[^\n]*", cli.stderr).group(0).strip()
+        self.assertIn(words, problems)
+        self.shot("5-form-refused")
+
+        field = driver.find_element(By.ID, "input-clientCode")
+        field.clear()
+        field.send_keys("ZH-0042")
+        driver.find_element(By.ID, "input-agreements").send_keys("Dagelijks naar buiten,\nmet begeleiding.")
+        driver.find_element(By.XPATH, "//input[@name='participants'][@value='cliënt']").click()
+        driver.find_element(By.ID, "save").click()
+        wait.until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, ".flash"), "Opgeslagen"))
+        self.assertIn("1 wijziging", driver.find_element(By.ID, "pending").text)
+        record = re.search(r"/records/([0-9a-f-]{36})", driver.current_url).group(1)
+        self.shot("6-care-plan-saved-offline")
+
+        # Sync while the server is down: said plainly, nothing lost.
+        driver.find_element(By.ID, "sync-button").click()
+        WebDriverWait(driver, 60).until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, ".flash"), "lukte niet"))
+        self.assertIn("1 wijziging", driver.find_element(By.ID, "pending").text)
+
+        team.server, _ = start([SERVER, "serve", "--db", team.db, "--port", port, "--metrics-address", "off"],
+                               r"http://127\.0\.0\.1:[0-9]+", "veld-server")
+        team.processes.append(team.server)
+        driver.find_element(By.ID, "sync-button").click()
+        wait.until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, ".flash"), "Gesynchroniseerd"))
+        self.assertIn("Alles is gesynchroniseerd", driver.find_element(By.ID, "pending").text)
+        team.veld(office, "sync")
+        shown = json.loads(team.veld(office, "show", record, "--json").stdout)
+        self.assertEqual(shown["fields"]["clientCode"], "ZH-0042")
+        self.assertEqual(shown["fields"]["agreements"], "Dagelijks naar buiten,\nmet begeleiding.")
+        self.assertEqual(shown["fields"]["participants"], ["cliënt"])
+
+    def test_a_refused_record_shows_and_is_discarded(self):
+        team = self.team
+        home = os.path.join(team.folder, "dirk")
+        # Made offline, before the device knew its scopes: one note in a location the token lacks.
+        run([VELD, "init", "--home", home, "--user", "dirk", "--role", "carer"])
+        record = json.loads(team.veld(home, "visit", "add", "--location", "loc-de-linde", "--kind", "werkbezoek", "--date", "2026-11-20",
+                                      "--summary", "Rondgang De Linde", "--json").stdout)["id"]
+        token = run([SERVER, "token", "create", "--db", team.db, "--user", "dirk", "--role", "carer", "--scope", "loc-zonnehof"]).stdout.strip()
+        team.veld(home, "connect", "--server", team.url, "--token-file", "-", stdin=token)
+        self.assertEqual(run([VELD, "sync", "--home", home], check=False).returncode, 3)
+
+        driver = self.driver
+        wait = WebDriverWait(driver, 20)
+        driver.get(team.console(home))
+        self.assertIn("(1)", driver.find_element(By.ID, "nav-rejected").text)
+        driver.find_element(By.ID, "nav-rejected").click()
+        card = wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "section.rejected")))
+        self.assertIn("loc-de-linde", card.text)
+        self.shot("7-rejected")
+        card.find_element(By.CSS_SELECTOR, "button.danger").click()
+        wait.until(EC.presence_of_element_located((By.ID, "nothing-rejected")))
+        self.assertIn("Losgelaten", driver.find_element(By.CSS_SELECTOR, ".flash").text)
+        self.assertEqual(json.loads(team.veld(home, "rejected", "--json").stdout), [])
+        # It never reached the server, so it is gone here, and kept in the discarded log.
+        self.assertIn(record, team.veld(home, "rejected", "--discarded").stdout)
+        self.assertNotEqual(run([VELD, "show", record, "--home", home], check=False).returncode, 0)
+        self.shot("8-discarded")
+
+
 if __name__ == "__main__":
     print(f"console screenshots: {SHOTS}", flush=True)
     result = unittest.main(exit=False, verbosity=2).result

@@ -35,6 +35,10 @@ struct ConsoleCommand: AsyncParsableCommand {
             history: { id in
                 let transport = try ProfileTransport.make(try store.syncSettings(), store: store)
                 return try await transport.history(of: id)
+            },
+            serverRecord: { id in
+                let transport = try ProfileTransport.make(try store.syncSettings(), store: store)
+                return try await transport.record(id: id)
             })
         let open = !noOpen
         try await console.run(port: port) { url in
