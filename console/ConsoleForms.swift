@@ -120,8 +120,8 @@ extension ConsolePages {
                 """
         }
         let table: HTML = rows.isEmpty ? "<p class=\"empty\">\(text.nothingDue)</p>" : """
-            <table class="list" id="due"><thead><tr><th scope="col">Record</th><th scope="col">\(text.rule)</th><th scope="col">\(text.scope)</th>
-            <th scope="col">\(text.dueOn)</th><th scope="col">\(text.status)</th><th scope="col">\(text.remind)</th></tr></thead><tbody>\(rows)</tbody></table>
+            <div class="scroll"><table class="list" id="due"><thead><tr><th scope="col">Record</th><th scope="col">\(text.rule)</th><th scope="col">\(text.scope)</th>
+            <th scope="col">\(text.dueOn)</th><th scope="col">\(text.status)</th><th scope="col">\(text.remind)</th></tr></thead><tbody>\(rows)</tbody></table></div>
             """
         return "<h1>\(text.dueTitle)</h1><p class=\"meta\">\(text.dueIntro(today.description))</p>\(table)"
     }

@@ -161,3 +161,45 @@ extension ConsoleHandlers {
         return redirect("/rejected", flash: text.discarded)
     }
 }
+
+extension ConsoleHandlers {
+    /// The office's view of every device, from the server (its token decides what it sees).
+    func devices(_ request: Request) async throws -> Response {
+        let (text, pages, frame) = try context(request)
+        let reports: Result<[DeviceReport], any Error>
+        do {
+            let fetch = console.devices
+            reports = .success(try await Self.within(seconds: 5) { try await fetch() })
+        } catch {
+            reports = .failure(error)
+        }
+        return Self.page(pages.layout(text.devices, frame, pages.devices(reports, now: console.clock())))
+    }
+}
+
+extension ConsolePages {
+    func devices(_ reports: Result<[DeviceReport], any Error>, now: Date) -> HTML {
+        guard case .success(let list) = reports else {
+            return "<h1>\(text.devices)</h1><p class=\"empty\" id=\"devices-unavailable\">\(text.devicesUnavailable)</p>"
+        }
+        let rows: [HTML] = list.map { device in
+            let contact = device.lastContact.map { "\(Self.dateTime($0)) (\(Self.age($0, now: now)))" } ?? text.never
+            let unsent = device.health.map { health in
+                health.outbox == 0 ? "0" : "\(health.outbox)" + (health.oldest.map { " · " + text.since + " " + Self.date($0) } ?? "")
+            } ?? "—"
+            var flags: [HTML] = []
+            if device.unsentTooLong { flags.append("<span class=\"tag conflict\">\(text.unsentTooLong)</span>") }
+            if device.stale { flags.append("<span class=\"tag\">\(text.stale)</span>") }
+            return """
+                <tr><td>\(device.user)</td><td>\(device.role.rawValue)</td><td>\(contact)</td><td>\(device.behind.map(String.init) ?? text.all)</td>
+                <td>\(unsent)</td><td>\(device.health?.app ?? "—")</td><td>\(flags)</td><td><code>\(device.token)</code></td></tr>
+                """
+        }
+        return """
+            <h1>\(text.devices)</h1><p>\(text.devicesIntro)</p>
+            <div class="scroll"><table class="list" id="devices"><thead><tr><th scope="col">\(text.user)</th><th scope="col">\(text.role)</th>
+            <th scope="col">\(text.lastContact)</th><th scope="col">\(text.behind)</th><th scope="col">\(text.unsent)</th>
+            <th scope="col">App</th><th scope="col"></th><th scope="col">Token</th></tr></thead><tbody>\(rows)</tbody></table></div>
+            """
+    }
+}

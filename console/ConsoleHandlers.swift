@@ -26,6 +26,7 @@ struct ConsoleHandlers: Sendable {
         router.get("/records/:id/edit") { request, context in try editForm(request, id: context.parameters.get("id") ?? "") }
         router.post("/records/:id/edit") { request, context in try await saveEdit(request, id: context.parameters.get("id") ?? "") }
         router.get("/due") { request, _ in try due(request) }
+        router.get("/devices") { request, _ in try await devices(request) }
         router.get("/rejected") { request, _ in try rejected(request) }
         router.post("/records/:id/retry") { request, context in try await retry(request, id: context.parameters.get("id") ?? "") }
         router.post("/records/:id/discard") { request, context in try await discard(request, id: context.parameters.get("id") ?? "") }

@@ -43,6 +43,7 @@ struct ConsolePages {
             <a href="/records"\(frame.path.hasPrefix("/records") ? HTML(trusted: " aria-current=\"page\"") : .empty)>\(text.records)</a>
             <a href="/new"\(frame.path.hasPrefix("/new") ? HTML(trusted: " aria-current=\"page\"") : .empty)>\(text.newRecord)</a>
             <a href="/due"\(frame.path == "/due" ? HTML(trusted: " aria-current=\"page\"") : .empty)>\(text.due)</a>
+            \(frame.role == "office" || frame.role == "admin" ? HTML("<a href=\"/devices\"\(frame.path == "/devices" ? HTML(trusted: " aria-current=\"page\"") : .empty)>\(text.devices)</a>") : .empty)
             <a href="/rejected" id="nav-rejected"\(frame.path == "/rejected" ? HTML(trusted: " aria-current=\"page\"") : .empty)>\(text.rejected)\(frame.parked > 0 ? HTML(" (\(frame.parked))") : .empty)</a>
             <a href="/language/\(other)" lang="\(other)">\(text.otherLanguage)</a>
             </nav>
@@ -82,10 +83,10 @@ struct ConsolePages {
                 """
         }
         let table: HTML = rows.isEmpty ? "<p class=\"empty\" id=\"no-conflicts\">\(text.noConflicts)</p>" : """
-            <table class="list" id="conflicts">
+            <div class="scroll"><table class="list" id="conflicts">
             <thead><tr><th scope="col">\(text.type)</th><th scope="col">\(text.scope)</th><th scope="col">\(text.field)</th><th scope="col">\(text.values)</th><th scope="col">\(text.waiting)</th><th scope="col"><span class="hidden">\(text.open)</span></th></tr></thead>
             <tbody>\(rows)</tbody>
-            </table>
+            </table></div>
             """
         return """
             <h1>\(text.inbox)</h1>
@@ -128,10 +129,10 @@ struct ConsolePages {
                 """
         }
         let table: HTML = rows.isEmpty ? "<p class=\"empty\">\(text.noRecords)</p>" : """
-            <table class="list" id="records">
+            <div class="scroll"><table class="list" id="records">
             <thead><tr><th scope="col">Record</th><th scope="col">\(text.type)</th><th scope="col">\(text.scope)</th><th scope="col">\(text.status)</th><th scope="col"></th></tr></thead>
             <tbody>\(rows)</tbody>
-            </table>
+            </table></div>
             """
         return """
             <h1>\(text.records)</h1>

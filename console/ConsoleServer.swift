@@ -25,6 +25,8 @@ public struct Console: Sendable {
     /// The server's state of a record (`GET /v1/records/{id}`), for a discard; nil when it
     /// has none.
     public let serverRecord: @Sendable (String) async throws -> RecordState?
+    /// Every active device as the server knows it (`GET /v1/devices`; the office's token).
+    public let devices: @Sendable () async throws -> [DeviceReport]
     /// The secret the link carries; 32 random bytes in hex when not given.
     public let secret: String
     public let clock: @Sendable () -> Date
@@ -32,7 +34,9 @@ public struct Console: Sendable {
     public init(store: LocalStore, secret: String? = nil, clock: @escaping @Sendable () -> Date = { Date() },
                 sync: @escaping @Sendable () async throws -> SyncReport,
                 history: @escaping @Sendable (String) async throws -> RecordHistory,
-                serverRecord: @escaping @Sendable (String) async throws -> RecordState?) {
+                serverRecord: @escaping @Sendable (String) async throws -> RecordState?,
+                devices: @escaping @Sendable () async throws -> [DeviceReport]) {
+        self.devices = devices
         self.store = store
         self.sync = sync
         self.history = history

@@ -128,3 +128,24 @@ extension ConsoleText {
     var due: String { pick("Te doen", "Due") }
     var rejected: String { pick("Geweigerd", "Refused") }
 }
+
+extension ConsoleText {
+    var devices: String { pick("Apparaten", "Devices") }
+    var devicesIntro: String {
+        pick("Elk apparaat zoals de server het kent: eerst wie al lang niet-verstuurd werk heeft, dan wie lang niet van zich liet horen.",
+             "Every device as the server knows it: first those with unsent work for long, then those not heard from for long.")
+    }
+    var devicesUnavailable: String {
+        pick("De server is nu niet bereikbaar (offline?), of deze token mag geen apparaten zien.",
+             "The server cannot be reached now (offline?), or this token may not list devices.")
+    }
+    var user: String { pick("Gebruiker", "User") }
+    var role: String { pick("Rol", "Role") }
+    var lastContact: String { pick("Laatst contact", "Last contact") }
+    var behind: String { pick("Achter", "Behind") }
+    var unsent: String { pick("Niet verstuurd", "Unsent") }
+    var never: String { pick("nooit", "never") }
+    var since: String { pick("sinds", "since") }
+    var stale: String { pick("lang stil", "stale") }
+    var unsentTooLong: String { pick("werk blijft liggen", "unsent too long") }
+}

@@ -36,6 +36,30 @@ import VeldServer
         }
     }
 
+    /// `GET /v1/devices`: the office's view of every active device, stuck ones first; other
+    /// roles are refused; an office token for some scopes sees only devices within them.
+    @Test func theOfficeListsDevicesOverHTTP() async throws {
+        try await TestServer.run { client, server in
+            let said = DeviceHealth(app: "0.9.0", outbox: 40, oldest: Fixture.time(plus: -86_400 * 5), records: 3_912)
+            var headers = HTTPFields()
+            headers[Self.header] = said.header
+            #expect(try await client.pull(as: server.anna, headers: headers).status == .ok)
+            await server.storage.flushPendingWrites()
+            func get(_ token: IssuedToken) async throws -> TestResponse {
+                var headers = HTTPFields()
+                headers[.authorization] = token.bearer
+                return try await client.execute(uri: "/v1/devices", method: .get, headers: headers)
+            }
+            try expectProblem(try await get(server.anna), status: 403, .typeForbidden, detail: ["may not list devices"])
+            let listed = try await get(server.office).decode([DeviceReport].self)
+            #expect(Set(listed.map(\.token)) == [server.office.id, server.anna.id, server.bram.id])
+            #expect(listed.first?.token == server.anna.id && listed.first?.unsentTooLong == true)
+            #expect(listed.first?.health == said && listed.first?.behind == 0)
+            let regional = try await server.storage.issueToken(user: "rita", role: .office, scopes: ["loc-b"])
+            #expect(try await get(regional).decode([DeviceReport].self).map(\.token) == [regional.id])
+        }
+    }
+
     @Test func stuckDevicesComeFirst() {
         let now = Fixture.time
         func token(_ id: String, contact: Int?, outbox: Int = 0, oldest: Int? = nil) -> DeviceToken {

@@ -77,6 +77,7 @@ class Team:
     def console(self, home):
         process, url = start([VELD, "console", "--home", home, "--no-open"], r"http://127\.0\.0\.1:[0-9]+/\?token=[0-9a-f]+", "veld console")
         self.processes.append(process)
+        self.console_link = url
         return url
 
     def close(self):
@@ -175,6 +176,21 @@ class ConsoleScenarios(unittest.TestCase):
             self.assertEqual(shown["fields"]["summary"], "Rondgang keuken, koffie met bewoners", shown)
             self.assertEqual(shown["conflicts"], {}, shown)
 
+        # The office sees every device, from the server.
+        driver.find_element(By.LINK_TEXT, "Apparaten").click()
+        table = wait.until(EC.presence_of_element_located((By.ID, "devices")))
+        self.assertTrue(all(name in table.text for name in ("anna", "bram", "olga")), table.text)
+        self.shot("5-devices")
+
+        # Readable at 200% zoom (a 640-pixel-wide window): nothing runs off the side.
+        driver.set_window_size(640, 1000)
+        for path in ("/", "/records/" + record, "/devices"):
+            driver.get(re.sub(r"/\?token=.*$", path, team.console_link))
+            width = driver.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
+            self.assertLessEqual(width[0], width[1] + 1, path)
+        driver.set_window_size(1280, 1000)
+        driver.get(re.sub(r"/\?token=.*$", "/", team.console_link))
+
         # English is there too.
         driver.find_element(By.LINK_TEXT, "English").click()
         wait.until(EC.presence_of_element_located((By.ID, "no-conflicts")))
@@ -215,7 +231,7 @@ class ConsoleScenarios(unittest.TestCase):
         self.assertNotEqual(cli.returncode, 0)
         words = re.search(r"clientCode[^\n]*", cli.stderr).group(0).strip()
         self.assertIn(words, problems)
-        self.shot("5-form-refused")
+        self.shot("6-form-refused")
 
         field = driver.find_element(By.ID, "input-clientCode")
         field.clear()
@@ -226,7 +242,7 @@ class ConsoleScenarios(unittest.TestCase):
         wait.until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, ".flash"), "Opgeslagen"))
         self.assertIn("1 wijziging", driver.find_element(By.ID, "pending").text)
         record = re.search(r"/records/([0-9a-f-]{36})", driver.current_url).group(1)
-        self.shot("6-care-plan-saved-offline")
+        self.shot("7-care-plan-saved-offline")
 
         # Sync while the server is down: said plainly, nothing lost.
         driver.find_element(By.ID, "sync-button").click()
@@ -263,7 +279,7 @@ class ConsoleScenarios(unittest.TestCase):
         driver.find_element(By.ID, "nav-rejected").click()
         card = wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "section.rejected")))
         self.assertIn("loc-de-linde", card.text)
-        self.shot("7-rejected")
+        self.shot("8-rejected")
         card.find_element(By.CSS_SELECTOR, "button.danger").click()
         wait.until(EC.presence_of_element_located((By.ID, "nothing-rejected")))
         self.assertIn("Losgelaten", driver.find_element(By.CSS_SELECTOR, ".flash").text)
@@ -271,7 +287,7 @@ class ConsoleScenarios(unittest.TestCase):
         # It never reached the server, so it is gone here, and kept in the discarded log.
         self.assertIn(record, team.veld(home, "rejected", "--discarded").stdout)
         self.assertNotEqual(run([VELD, "show", record, "--home", home], check=False).returncode, 0)
-        self.shot("8-discarded")
+        self.shot("9-discarded")
 
 
 if __name__ == "__main__":

@@ -39,6 +39,10 @@ struct ConsoleCommand: AsyncParsableCommand {
             serverRecord: { id in
                 let transport = try ProfileTransport.make(try store.syncSettings(), store: store)
                 return try await transport.record(id: id)
+            },
+            devices: {
+                let transport = try ProfileTransport.make(try store.syncSettings(), store: store)
+                return try await transport.devices()
             })
         let open = !noOpen
         try await console.run(port: port) { url in

@@ -89,6 +89,11 @@ public struct HTTPTransport: SyncTransport {
         try await send("GET", server.appendingPathComponent("v1/records/\(id)/history"), expecting: RecordHistory.self)
     }
 
+    /// Every active device as the office sees it (`GET /v1/devices`, office and admin tokens).
+    public func devices() async throws -> [DeviceReport] {
+        try await send("GET", server.appendingPathComponent("v1/devices"), expecting: [DeviceReport].self)
+    }
+
     public func health() async throws -> HealthResponse {
         try await send("GET", server.appendingPathComponent("v1/health"), expecting: HealthResponse.self)
     }

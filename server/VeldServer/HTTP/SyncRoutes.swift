@@ -28,6 +28,7 @@ struct SyncRoutes {
         authenticated.get("records/:id") { request, context in try await record(request, context) }
         authenticated.post("receipts") { request, context in try await receipt(request, context) }
         authenticated.get("schemas") { request, context in try await publishedSchemas(request, context) }
+        authenticated.get("devices") { request, context in try await devices(request, context) }
         authenticated.get("me") { request, context in
             // The token as read for this request, binding included.
             let token = try context.requireToken()
@@ -37,6 +38,27 @@ struct SyncRoutes {
                                                         epoch: try await storage.identity().epoch),
                                          for: request)
         }
+    }
+
+    /// Every active device as the office sees it (office and admin tokens; an office token
+    /// for some scopes sees the devices whose scopes are all among its own). No client data,
+    /// so no access-log entry: `GET /v1/me`'s kind of answer, for each device.
+    func devices(_ request: Request, _ context: VeldRequestContext) async throws -> Response {
+        let token = try context.requireToken()
+        guard token.role == .office || token.role == .admin else {
+            throw Problem(type: .typeForbidden, status: 403,
+                          detail: "the \(token.role.rawValue) role may not list devices; the office sees them (veld console, veld-server devices)")
+        }
+        let head = try await storage.headPosition()
+        let visible = try await storage.tokens().filter { other in
+            other.revokedAt == nil && (token.scopeFilter == .all || other.scopes.allSatisfy { token.mayAccess(scope: $0) } && !other.scopes.contains("*"))
+        }
+        let reports = DeviceStatus.judge(visible, now: clock(), staleAfter: 7 * 86_400, unsentAfter: 3 * 86_400).map { status in
+            DeviceReport(token: status.token.id, user: status.token.user, role: status.token.role, replica: status.token.replica,
+                         lastContact: status.lastContact, behind: status.token.lastCursor.map { head - $0 }, health: status.token.health,
+                         stale: status.stale, unsentTooLong: status.unsentTooLong)
+        }
+        return try JSONBody.response(reports, for: request)
     }
 
     /// The server's current state of one record, for a device that sets its own change
