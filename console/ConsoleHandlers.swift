@@ -74,7 +74,7 @@ struct ConsoleHandlers: Sendable {
         let query = request.uri.queryParameters
         let filter = ConsolePages.RecordFilter(type: Self.nonEmpty(query["type"]), scope: Self.nonEmpty(query["scope"]),
                                                status: Self.nonEmpty(query["status"]), onlyConflicts: query["conflicts"] == "1",
-                                               search: Self.nonEmpty(query["q"]))
+                                               onlyDue: query["due"] == "1", search: Self.nonEmpty(query["q"]))
         var recordQuery = RecordQuery()
         recordQuery.type = filter.type
         recordQuery.scope = filter.scope
@@ -89,6 +89,12 @@ struct ConsoleHandlers: Sendable {
                     + " " + state.id
                 return words.allSatisfy { haystack.contains($0) }
             }
+        }
+        // Due or overdue by the modules' rules (a term not set counts: the office sets it).
+        if filter.onlyDue {
+            let today = CivilDate.today()
+            let due = Set(DueRules.evaluate(try store.schemaSet().rules, records: shown, today: today).map(\.record))
+            shown = shown.filter { due.contains($0.id) }
         }
         let content = pages.recordList(Array(shown.prefix(500)), filter: filter, scopes: Set(everything.map(\.scope)).sorted(),
                                        types: Set(everything.map(\.type)).sorted())

@@ -115,6 +115,7 @@ struct ConsolePages {
         var scope: String?
         var status: String?
         var onlyConflicts = false
+        var onlyDue = false
         var search: String?
     }
 
@@ -142,6 +143,7 @@ struct ConsolePages {
             \(select("scope", text.scope, scopes, filter.scope))
             <label>\(text.status) <input type="text" name="status" value="\(filter.status ?? "")" size="12"></label>
             <label><input type="checkbox" name="conflicts" value="1"\(filter.onlyConflicts ? HTML(trusted: " checked") : .empty)> \(text.onlyConflicts)</label>
+            <label><input type="checkbox" name="due" value="1"\(filter.onlyDue ? HTML(trusted: " checked") : .empty)> \(text.onlyDue)</label>
             <button type="submit">\(text.filter)</button>
             </form>
             \(table)

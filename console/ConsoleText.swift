@@ -38,6 +38,7 @@ struct ConsoleText: Sendable {
     var search: String { pick("Zoeken", "Search") }
     var status: String { pick("Status", "Status") }
     var onlyConflicts: String { pick("Alleen met conflict", "Only with a conflict") }
+    var onlyDue: String { pick("Alleen met iets te doen", "Only with something due") }
     var noRecords: String { pick("Geen records gevonden.", "No records found.") }
     var updated: String { pick("Laatst gewijzigd", "Last changed") }
     var inConflict: String { pick("in conflict", "in conflict") }
