@@ -14,23 +14,9 @@ public enum PullPages {
         out.reserveCapacity(states.reduce(64 + erased.count * 40 + proofs.count * 28) { $0 + $1.utf8.count + 1 })
         out.append(contentsOf: #"{"cursor":"#.utf8)
         RecordStateJSON.writeString(cursor, to: &out)
-        if !erased.isEmpty {
-            out.append(contentsOf: #","erased":["#.utf8)
-            for (index, id) in erased.enumerated() {
-                if index > 0 { out.append(UInt8(ascii: ",")) }
-                RecordStateJSON.writeString(id, to: &out)
-            }
-            out.append(UInt8(ascii: "]"))
-        }
+        if !erased.isEmpty { strings(erased, key: #","erased":["#, to: &out) }
         out.append(contentsOf: (more ? #","more":true"# : #","more":false"#).utf8)
-        if !proofs.isEmpty {
-            out.append(contentsOf: #","proofs":["#.utf8)
-            for (index, proof) in proofs.enumerated() {
-                if index > 0 { out.append(UInt8(ascii: ",")) }
-                RecordStateJSON.writeString(proof, to: &out)
-            }
-            out.append(UInt8(ascii: "]"))
-        }
+        if !proofs.isEmpty { strings(proofs, key: #","proofs":["#, to: &out) }
         out.append(contentsOf: #","records":["#.utf8)
         for (index, state) in states.enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }
@@ -38,5 +24,15 @@ public enum PullPages {
         }
         out.append(contentsOf: "]}".utf8)
         return out
+    }
+
+    /// `key` (which opens the array), the strings, and the closing bracket.
+    private static func strings(_ list: [String], key: String, to out: inout [UInt8]) {
+        out.append(contentsOf: key.utf8)
+        for (index, text) in list.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            RecordStateJSON.writeString(text, to: &out)
+        }
+        out.append(UInt8(ascii: "]"))
     }
 }

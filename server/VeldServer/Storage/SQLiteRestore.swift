@@ -34,10 +34,12 @@ extension SQLiteSyncStorage {
             throw StorageError.configuration(
                 "\(path) is being restored (another process holds \(lockPath(for: path))); try again when the restore is done")
         }
-        servingLocks.withLock { $0.append(fd) }
+        // Kept open (and so held) until the process ends.
+        _ = servingLocks.withLock { servingDescriptors.append(fd) }
     }
 
-    private static let servingLocks = Locked<[Int32]>([])
+    private static let servingLocks = NSLock()
+    nonisolated(unsafe) private static var servingDescriptors: [Int32] = []
 
     /// Puts the backup at `source` in place of the database at `path` (which need not
     /// exist): the backup is checked, copied beside `path` owner-only, brought to this
@@ -160,14 +162,3 @@ extension SQLiteSyncStorage {
     }
 }
 
-/// A value behind a lock.
-final class Locked<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Value
-
-    init(_ value: Value) { self.value = value }
-
-    func withLock<T>(_ body: (inout Value) -> T) -> T {
-        lock.withLock { body(&value) }
-    }
-}
