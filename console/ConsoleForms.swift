@@ -19,7 +19,7 @@ extension ConsolePages {
 
     func newRecordMenu(role: Role) -> HTML {
         let items: [HTML] = Self.creatableTypes(schemas, role: role).map { schema in
-            "<li><a href=\"/new/\(HTML.component(schema.type))\">\(schema.noun)</a> <span class=\"meta\">\(schema.summary)</span></li>"
+            "<li><a href=\"new/\(HTML.component(schema.type))\">\(schema.noun)</a> <span class=\"meta\">\(schema.summary)</span></li>"
         }
         return "<h1>\(text.newRecord)</h1><ul class=\"menu\">\(items)</ul>"
     }
@@ -49,7 +49,9 @@ extension ConsolePages {
                 let yes = ["ja", "yes", "true", "1"].contains(first.lowercased())
                 control = "<input type=\"checkbox\" id=\"\(id)\" name=\"\(field.name)\" value=\"ja\"\(yes ? HTML(trusted: " checked") : .empty)\(described)>"
             case .choice:
-                let options: [HTML] = field.offeredValues.map { option in
+                // A value the record holds stays offered, even one the module has retired.
+                let offered = field.offeredValues + (first.isEmpty || field.offeredValues.contains(first) ? [] : [first])
+                let options: [HTML] = offered.map { option in
                     "<option value=\"\(option)\"\(option == first ? HTML(trusted: " selected") : .empty)>\(option)</option>"
                 }
                 control = "<select id=\"\(id)\" name=\"\(field.name)\"\(required)\(described)><option value=\"\"></option>\(options)</select>"
@@ -60,12 +62,21 @@ extension ConsolePages {
                 }
                 return "<fieldset class=\"field\"><legend>\(field.name)\(marker)</legend>\(help)\(boxes)</fieldset>"
             case .reference(let type):
-                let options: [HTML] = (references[type] ?? []).map { state in
+                let held = references[type] ?? []
+                var options: [HTML] = held.map { state in
                     "<option value=\"\(state.id)\"\(state.id == first ? HTML(trusted: " selected") : .empty)>\(Self.title(of: state, schema: schemas.named(type))) (\(state.scope))</option>"
+                }
+                // A record this device does not hold stays the value.
+                if !first.isEmpty, !held.contains(where: { $0.id == first }) {
+                    options.append("<option value=\"\(first)\" selected>\(first)</option>")
                 }
                 control = "<select id=\"\(id)\" name=\"\(field.name)\"\(required)\(described)><option value=\"\"></option>\(options)</select>"
             }
-            return "<div class=\"field\"><label for=\"\(id)\">\(field.name)\(marker)</label>\(help)\(control)</div>"
+            // What the form showed, so a save changes only what the person changed, and not
+            // what a sync changed meanwhile.
+            let shown: HTML = editing == nil ? .empty
+                : "<input type=\"hidden\" name=\"shown.\(field.name)\" value=\"\(Self.comparable(given.joined(separator: ", "), field.kind))\">"
+            return "<div class=\"field\"><label for=\"\(id)\">\(field.name)\(marker)</label>\(help)\(control)\(shown)</div>"
         }
         var scopeInput: HTML = .empty
         if editing == nil, case .inheritedFrom = schema.scopeRule {} else if editing == nil {
@@ -80,7 +91,7 @@ extension ConsolePages {
         let errors: HTML = problems.isEmpty ? .empty : """
             <div class="flash error" role="alert" id="problems"><p>\(text.notSaved)</p><ul>\(problems.map { "<li>\($0)</li>" as HTML })</ul></div>
             """
-        let action = editing.map { "/records/\(HTML.component($0.id))/edit" } ?? "/new/\(HTML.component(schema.type))"
+        let action = editing.map { "records/\(HTML.component($0.id))/edit" } ?? "new/\(HTML.component(schema.type))"
         return """
             <h1>\(editing == nil ? text.newRecord : text.edit): \(schema.noun)</h1>
             <p class="meta">\(schema.summary)</p><p class="meta">\(text.requiredNote)</p>
@@ -91,6 +102,16 @@ extension ConsolePages {
             <button type="submit" id="save">\(text.save)</button>
             </form>
             """
+    }
+
+    /// A field's text in the form it is compared in: a list as its sorted items, a yes/no
+    /// that is not set as no (an unticked box).
+    static func comparable(_ text: String, _ kind: FieldKind) -> String {
+        switch kind {
+        case .choices: return text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.sorted().joined(separator: ", ")
+        case .bool: return text.isEmpty ? "nee" : text
+        default: return text
+        }
     }
 
     /// A stored value as a person would type it back.
@@ -114,7 +135,7 @@ extension ConsolePages {
             case .noDate: text.noDate
             }
             return """
-                <tr class="\(item.state.rawValue)"><td><a href="/records/\(HTML.component(item.record))">\(item.title)</a></td>
+                <tr class="\(item.state.rawValue)"><td><a href="records/\(HTML.component(item.record))">\(item.title)</a></td>
                 <td>\(item.rule)</td><td>\(item.scope)</td><td>\(item.due.map(\.description) ?? "—")</td><td>\(state)</td>
                 <td>\(item.remind.joined(separator: ", "))</td></tr>
                 """
@@ -131,13 +152,13 @@ extension ConsolePages {
             let id = HTML.component(item.recordID)
             return """
                 <section class="conflict-card rejected" id="rejected-\(item.recordID)">
-                <h2><a href="/records/\(id)">\(schemas.named(item.type)?.noun ?? item.type) \(String(item.recordID.prefix(8)))</a></h2>
+                <h2><a href="records/\(id)">\(schemas.named(item.type)?.noun ?? item.type) \(String(item.recordID.prefix(8)))</a></h2>
                 <p>\(item.problem.detail)</p>
                 <ul>\(item.reasons.map { "<li>\($0)</li>" as HTML })</ul>
                 <p class="meta">\(item.advice)</p>
-                <form method="post" action="/records/\(id)/retry" class="inline"><button type="submit">\(text.retry)</button></form>
-                <a class="button" href="/records/\(id)/edit">\(text.fix)</a>
-                <form method="post" action="/records/\(id)/discard" class="inline"><button type="submit" class="danger" id="discard-\(item.recordID)">\(text.discard)</button></form>
+                <form method="post" action="records/\(id)/retry" class="inline"><button type="submit">\(text.retry)</button></form>
+                <a class="button" href="records/\(id)/edit">\(text.fix)</a>
+                <form method="post" action="records/\(id)/discard" class="inline"><button type="submit" class="danger" id="discard-\(item.recordID)">\(text.discard)</button></form>
                 </section>
                 """
         }

@@ -82,9 +82,20 @@ extension ConsoleHandlers {
             return Self.page(pages.layout(text.records, frame, pages.message(text.records, text.notFound)), status: .notFound)
         }
         let role = try store.profile().role
-        let input = Self.input(form, schema: schema, role: role).filter { name, typed in
-            let held = state.value(of: name).map(ConsolePages.inputText)?.joined(separator: ", ") ?? ""
-            return typed != held && !(typed.isEmpty && (state.value(of: name) ?? .null).isNull)
+        // Only what the person changed from what the form showed; refused when a sync changed
+        // that field since the form was shown (nobody overwrites a value they did not see).
+        var input: [String: String] = [:]
+        for (name, typed) in Self.input(form, schema: schema, role: role) {
+            guard let field = schema.field(name), let shown = form["shown.\(name)"]?.first else { continue }
+            guard ConsolePages.comparable(typed, field.kind) != shown else { continue }
+            let now = ConsolePages.comparable(state.value(of: name).map(ConsolePages.inputText)?.joined(separator: ", ") ?? "", field.kind)
+            guard now == shown else {
+                return Self.page(pages.layout(text.edit, frame,
+                                              pages.form(schema, role: role, scopes: [], values: [:], problems: [text.changedMeanwhile],
+                                                         references: try references(for: schema), editing: state)),
+                                 status: .conflict)
+            }
+            input[name] = typed
         }
         guard !input.isEmpty else { return redirect("/records/\(HTML.component(id))", flash: text.saved) }
         do {

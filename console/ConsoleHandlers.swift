@@ -12,8 +12,11 @@ struct ConsoleHandlers: Sendable {
     let flashes = Flashes()
 
     var store: LocalStore { console.store }
+    /// Where the pages are: `/SECRET/`.
+    var base: String { "/\(console.secret)/" }
 
-    func add(to router: Router<BasicRequestContext>) {
+    /// The routes, on the group under the secret path.
+    func add(to router: RouterGroup<BasicRequestContext>) {
         router.get("/") { request, _ in try inbox(request) }
         router.get("/records") { request, _ in try records(request) }
         router.get("/records/:id") { request, context in try await record(request, id: context.parameters.get("id") ?? "") }
@@ -33,8 +36,8 @@ struct ConsoleHandlers: Sendable {
         router.get("/language/:language") { _, context in
             let language = Language(rawValue: context.parameters.get("language") ?? "") ?? .nl
             var response = Response(status: .seeOther)
-            response.headers[.location] = "/"
-            response.headers[.setCookie] = "lang=\(language.rawValue); Path=/; SameSite=Strict"
+            response.headers[.location] = base
+            response.headers[.setCookie] = "lang=\(language.rawValue); Path=\(base); SameSite=Strict"
             return response
         }
         router.get("/static/console.css") { _, _ in Self.asset(ConsoleAssets.css, type: "text/css; charset=utf-8") }
@@ -48,10 +51,12 @@ struct ConsoleHandlers: Sendable {
         let profile = try store.profile()
         let flash = request.uri.queryParameters["flash"].flatMap { flashes.take(String($0)) }
         let outbox = try store.outbox()
+        // The page's path after the secret, for the navigation.
+        let path = "/" + request.uri.path.dropFirst(base.count).split(separator: "/").joined(separator: "/")
         let frame = ConsolePages.Frame(user: profile.user, role: profile.role.rawValue,
                                        pending: outbox.filter { !$0.isParked }.count, parked: outbox.filter(\.isParked).count,
-                                       flash: flash?.message, flashIsError: flash?.isError ?? false, path: request.uri.path)
-        return (text, ConsolePages(text: text, schemas: try store.schemaSet()), frame)
+                                       flash: flash?.message, flashIsError: flash?.isError ?? false, path: path)
+        return (text, ConsolePages(text: text, schemas: try store.schemaSet(), base: base), frame)
     }
 
     func inbox(_ request: Request) throws -> Response {
@@ -178,10 +183,11 @@ struct ConsoleHandlers: Sendable {
 
     // MARK: Helpers
 
+    /// To `path` (a page's path after the secret, starting with `/`), with a message shown once.
     func redirect(_ path: String, flash: String, error: Bool = false) -> Response {
         let id = flashes.add(flash, isError: error)
         var response = Response(status: .seeOther)
-        response.headers[.location] = path + (path.contains("?") ? "&" : "?") + "flash=" + id
+        response.headers[.location] = base + path.dropFirst() + (path.contains("?") ? "&" : "?") + "flash=" + id
         return response
     }
 
@@ -202,26 +208,72 @@ struct ConsoleHandlers: Sendable {
         return String(value)
     }
 
-    /// An `application/x-www-form-urlencoded` body (at most 1 MiB): each name's values in order.
+    /// An `application/x-www-form-urlencoded` body (at most 1 MiB): each name's values in
+    /// order. A part that does not decode (a stray `%`, bytes that are not UTF-8) is left out.
     static func form(_ request: Request) async throws -> [String: [String]] {
         let body = try await request.body.collect(upTo: 1 << 20)
-        var components = URLComponents()
-        components.percentEncodedQuery = String(buffer: body).replacingOccurrences(of: "+", with: "%20")
+        return parseForm(String(decoding: body.readableBytesView, as: UTF8.self))
+    }
+
+    static func parseForm(_ text: String) -> [String: [String]] {
         var values: [String: [String]] = [:]
-        for item in components.queryItems ?? [] { values[item.name, default: []].append(item.value ?? "") }
+        for pair in text.split(separator: "&", omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            func decode(_ part: Substring) -> String? { String(part).replacingOccurrences(of: "+", with: " ").removingPercentEncoding }
+            guard let name = decode(parts[0]), let value = decode(parts.count > 1 ? parts[1] : "") else { continue }
+            values[name, default: []].append(value)
+        }
         return values
     }
 
+    /// The operation's result, or `CancellationError` after `seconds`: the page does not wait
+    /// for an operation that does not stop when cancelled (it finishes on its own).
     static func within<T: Sendable>(seconds: Double, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
-        try await withThrowingTaskGroup(of: T.self) { group in
-            group.addTask { try await operation() }
-            group.addTask {
-                try await Task.sleep(nanoseconds: UInt64(seconds * 1e9))
-                throw CancellationError()
+        let once = Once<T>()
+        return try await withCheckedThrowingContinuation { continuation in
+            once.set(continuation)
+            let work = Task { once.finish(with: await Result(catching: operation)) }
+            Task {
+                try? await Task.sleep(nanoseconds: UInt64(seconds * 1e9))
+                work.cancel()
+                once.finish(with: .failure(CancellationError()))
             }
-            defer { group.cancelAll() }
-            return try await group.next()!
         }
+    }
+}
+
+/// A continuation resumed by whichever result comes first.
+final class Once<T: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var continuation: CheckedContinuation<T, any Error>?
+    private var early: Result<T, any Error>?
+
+    func set(_ continuation: CheckedContinuation<T, any Error>) {
+        let done: Result<T, any Error>? = lock.withLock {
+            if let early { return early }
+            self.continuation = continuation
+            return nil
+        }
+        if let done { continuation.resume(with: done) }
+    }
+
+    func finish(with result: Result<T, any Error>) {
+        let waiting: CheckedContinuation<T, any Error>? = lock.withLock {
+            if let continuation {
+                self.continuation = nil
+                early = result
+                return continuation
+            }
+            if early == nil { early = result }
+            return nil
+        }
+        waiting?.resume(with: result)
+    }
+}
+
+extension Result where Failure == any Error {
+    init(catching body: () async throws -> Success) async {
+        do { self = .success(try await body()) } catch { self = .failure(error) }
     }
 }
 

@@ -8,6 +8,8 @@ import VeldProtocol
 struct ConsolePages {
     let text: ConsoleText
     let schemas: SchemaSet
+    /// Where the console's pages are: `/SECRET/`. Every link and form is relative to it.
+    let base: String
 
     /// What every page shows around its content.
     struct Frame {
@@ -32,22 +34,23 @@ struct ConsolePages {
             <meta charset="utf-8">
             <meta name="viewport" content="width=device-width, initial-scale=1">
             <title>\(title) · Veld</title>
-            <link rel="stylesheet" href="/static/console.css">
-            <script src="/static/console.js" defer></script>
+            <base href="\(base)">
+            <link rel="stylesheet" href="static/console.css">
+            <script src="static/console.js" defer></script>
             </head>
             <body>
             <header>
             <nav aria-label="Veld">
-            <a class="brand" href="/">Veld</a>
-            <a href="/"\(frame.path == "/" ? HTML(trusted: " aria-current=\"page\"") : .empty)>\(text.inbox)</a>
-            <a href="/records"\(frame.path.hasPrefix("/records") ? HTML(trusted: " aria-current=\"page\"") : .empty)>\(text.records)</a>
-            <a href="/new"\(frame.path.hasPrefix("/new") ? HTML(trusted: " aria-current=\"page\"") : .empty)>\(text.newRecord)</a>
-            <a href="/due"\(frame.path == "/due" ? HTML(trusted: " aria-current=\"page\"") : .empty)>\(text.due)</a>
-            \(frame.role == "office" || frame.role == "admin" ? HTML("<a href=\"/devices\"\(frame.path == "/devices" ? HTML(trusted: " aria-current=\"page\"") : .empty)>\(text.devices)</a>") : .empty)
-            <a href="/rejected" id="nav-rejected"\(frame.path == "/rejected" ? HTML(trusted: " aria-current=\"page\"") : .empty)>\(text.rejected)\(frame.parked > 0 ? HTML(" (\(frame.parked))") : .empty)</a>
-            <a href="/language/\(other)" lang="\(other)">\(text.otherLanguage)</a>
+            <a class="brand" href="./">Veld</a>
+            <a href="./"\(frame.path == "/" ? HTML(trusted: " aria-current=\"page\"") : .empty)>\(text.inbox)</a>
+            <a href="records"\(frame.path.hasPrefix("/records") ? HTML(trusted: " aria-current=\"page\"") : .empty)>\(text.records)</a>
+            <a href="new"\(frame.path.hasPrefix("/new") ? HTML(trusted: " aria-current=\"page\"") : .empty)>\(text.newRecord)</a>
+            <a href="due"\(frame.path == "/due" ? HTML(trusted: " aria-current=\"page\"") : .empty)>\(text.due)</a>
+            \(frame.role == "office" || frame.role == "admin" ? HTML("<a href=\"devices\"\(frame.path == "/devices" ? HTML(trusted: " aria-current=\"page\"") : .empty)>\(text.devices)</a>") : .empty)
+            <a href="rejected" id="nav-rejected"\(frame.path == "/rejected" ? HTML(trusted: " aria-current=\"page\"") : .empty)>\(text.rejected)\(frame.parked > 0 ? HTML(" (\(frame.parked))") : .empty)</a>
+            <a href="language/\(other)" lang="\(other)">\(text.otherLanguage)</a>
             </nav>
-            <form method="post" action="/sync" class="sync">
+            <form method="post" action="sync" class="sync">
             <span id="pending">\(text.unsynced(frame.pending))</span>
             <button type="submit" id="sync-button">\(text.sync)</button>
             </form>
@@ -78,7 +81,7 @@ struct ConsolePages {
                 <tr>
                 <td>\(label)</td><td>\(conflict.scope)</td><td>\(field)</td><td>\(conflict.entries.count)</td>
                 <td><time datetime="\(InternetTime.format(conflict.since))">\(Self.date(conflict.since))</time> (\(Self.age(conflict.since, now: now)))</td>
-                <td><a class="button" href="/records/\(HTML.component(conflict.recordID))#field-\(conflict.field)">\(text.open)</a></td>
+                <td><a class="button" href="records/\(HTML.component(conflict.recordID))#field-\(conflict.field)">\(text.open)</a></td>
                 </tr>
                 """
         }
@@ -91,7 +94,7 @@ struct ConsolePages {
         return """
             <h1>\(text.inbox)</h1>
             <p>\(text.inboxIntro)</p>
-            <form method="get" action="/" class="filters">
+            <form method="get" action="./" class="filters">
             \(select("scope", text.scope, scopes, filter.scope))
             \(select("type", text.type, types, filter.type))
             <label>\(text.olderThan) <input type="number" name="days" min="0" max="3650" value="\(filter.olderThanDays.map(String.init) ?? "")"></label>
@@ -125,7 +128,7 @@ struct ConsolePages {
             let title = Self.title(of: state, schema: schema)
             let flags: HTML = "\(state.hasConflicts ? HTML(trusted: "<span class=\"tag conflict\">") : .empty)\(state.hasConflicts ? text.inConflict : "")\(state.hasConflicts ? HTML(trusted: "</span>") : .empty)\(state.isDeleted ? HTML(trusted: " <span class=\"tag\">") : .empty)\(state.isDeleted ? text.deleted : "")\(state.isDeleted ? HTML(trusted: "</span>") : .empty)"
             return """
-                <tr><td><a href="/records/\(HTML.component(state.id))">\(title)</a></td><td>\(schema?.noun ?? state.type)</td><td>\(state.scope)</td>
+                <tr><td><a href="records/\(HTML.component(state.id))">\(title)</a></td><td>\(schema?.noun ?? state.type)</td><td>\(state.scope)</td>
                 <td>\(Self.show(state.value(of: "status") ?? .null))</td><td>\(flags)</td></tr>
                 """
         }
@@ -137,7 +140,7 @@ struct ConsolePages {
             """
         return """
             <h1>\(text.records)</h1>
-            <form method="get" action="/records" class="filters">
+            <form method="get" action="records" class="filters">
             <label>\(text.search) <input type="search" name="q" value="\(filter.search ?? "")"></label>
             \(select("type", text.type, types, filter.type))
             \(select("scope", text.scope, scopes, filter.scope))
@@ -163,9 +166,9 @@ struct ConsolePages {
         }
         let cards: [HTML] = conflicts.map { conflict($0, state: state, schema: schema) }
         return """
-            <p><a href="/">\(text.back)</a></p>
+            <p><a href="./">\(text.back)</a></p>
             <h1>\(Self.title(of: state, schema: schema))</h1>
-            <p class="meta">\(schema?.noun ?? state.type) · \(state.scope) · <code>\(state.id)</code> · <a href="/records/\(HTML.component(state.id))/edit" id="edit-record">\(text.edit)</a>\(state.isDeleted ? HTML(trusted: " · <span class=\"tag\">") : .empty)\(state.isDeleted ? text.deleted : "")\(state.isDeleted ? HTML(trusted: "</span>") : .empty)</p>
+            <p class="meta">\(schema?.noun ?? state.type) · \(state.scope) · <code>\(state.id)</code> · <a href="records/\(HTML.component(state.id))/edit" id="edit-record">\(text.edit)</a>\(state.isDeleted ? HTML(trusted: " · <span class=\"tag\">") : .empty)\(state.isDeleted ? text.deleted : "")\(state.isDeleted ? HTML(trusted: "</span>") : .empty)</p>
             \(cards)
             <h2>\(text.fields)</h2>
             <table class="fields"><tbody>\(rows)</tbody></table>
@@ -177,7 +180,7 @@ struct ConsolePages {
     /// the word-level difference of long texts, and the ways to settle it.
     func conflict(_ conflict: FieldConflict, state: RecordState, schema: RecordSchema?) -> HTML {
         let seen = Self.seen(conflict)
-        let action = "/records/\(HTML.component(state.id))"
+        let action = "records/\(HTML.component(state.id))"
         if conflict.deleteVersusEdit {
             return """
                 <section class="conflict-card" id="field-\(conflict.field)" aria-labelledby="title-\(conflict.field)">

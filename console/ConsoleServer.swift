@@ -11,11 +11,13 @@ import VeldProtocol
 /// sync sends. Nothing here talks to the server except the sync and the record history,
 /// which go through the profile's own transport.
 ///
-/// Security: it listens on loopback only; every request must carry the random secret (in
-/// the link it prints, then an HttpOnly, SameSite=Strict cookie) and name it as its host
-/// (no DNS rebinding); every change must come from its own origin (`Origin`); every answer
-/// carries a Content-Security-Policy that allows only its own stylesheet and script, and
-/// every value is escaped.
+/// Security: it listens on loopback only; every page lives under a random secret path
+/// (`/SECRET/…`, the link it prints), so nothing without the link reaches it (no cookie that
+/// a browser would also send to other programs on another port of 127.0.0.1); every
+/// request must name its own address as host (no DNS rebinding) and come from its own
+/// pages (`Origin` on changes, `Sec-Fetch-Site` on everything); every answer carries a
+/// Content-Security-Policy that allows only its own stylesheet and script, and every value
+/// is escaped.
 public struct Console: Sendable {
     public let store: LocalStore
     /// One sync of the profile, as `veld sync` runs it.
@@ -27,7 +29,7 @@ public struct Console: Sendable {
     public let serverRecord: @Sendable (String) async throws -> RecordState?
     /// Every active device as the server knows it (`GET /v1/devices`; the office's token).
     public let devices: @Sendable () async throws -> [DeviceReport]
-    /// The secret the link carries; 32 random bytes in hex when not given.
+    /// The secret path segment of every page; 32 random bytes in hex when not given.
     public let secret: String
     public let clock: @Sendable () -> Date
 
@@ -52,14 +54,14 @@ public struct Console: Sendable {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: ConsoleGuard(secret: secret, port: bound))
         let handlers = ConsoleHandlers(console: self)
-        handlers.add(to: router)
+        handlers.add(to: router.group(RouterPath(secret)))
         let app = Application(
             router: router,
             configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: port), serverName: "veld-console"),
             onServerRunning: { channel in
                 let actual = channel.localAddress?.port ?? port
                 bound.set(actual)
-                await onReady(URL(string: "http://127.0.0.1:\(actual)/?token=\(secret)")!)
+                await onReady(URL(string: "http://127.0.0.1:\(actual)/\(secret)/")!)
             },
             logger: logger)
         try await app.runService()
@@ -80,12 +82,19 @@ struct ConsoleGuard: RouterMiddleware {
     let secret: String
     let port: BoundPort
 
-    static let cookie = "veld_console"
     static let policy = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; form-action 'self'; "
-        + "frame-ancestors 'none'; base-uri 'none'; connect-src 'self'"
+        + "frame-ancestors 'none'; base-uri 'self'; connect-src 'self'"
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        var response = try await decide(request, context: context, next: next)
+        var response: Response
+        do {
+            response = try await decide(request, context: context, next: next)
+        } catch let error as any HTTPResponseError {
+            response = Self.refusal(error.status, error.status.reasonPhrase)
+        } catch {
+            context.logger.error("console request failed: \(String(reflecting: error))")
+            response = Self.refusal(.internalServerError, "Er ging iets mis / something went wrong: \(error)")
+        }
         response.headers[.contentSecurityPolicy] = Self.policy
         response.headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
         response.headers[HTTPField.Name("X-Frame-Options")!] = "DENY"
@@ -105,17 +114,15 @@ struct ConsoleGuard: RouterMiddleware {
         guard let host = request.head.authority, hosts.contains(host) else {
             return Self.refusal(.misdirectedRequest, "This console answers only at 127.0.0.1:\(port).")
         }
-        if let given = request.uri.queryParameters["token"].map(String.init) {
-            guard Self.same(given, secret) else { return Self.refusal(.forbidden, ConsoleText(language: .nl).forbidden) }
-            // The secret leaves the address bar (and the history) at once, into a cookie
-            // only this origin's requests carry.
-            var response = Response(status: .seeOther)
-            response.headers[.location] = request.uri.path.isEmpty ? "/" : request.uri.path
-            response.headers[.setCookie] = "\(Self.cookie)=\(secret); Path=/; HttpOnly; SameSite=Strict"
-            return response
-        }
-        guard let cookie = request.cookies[Self.cookie]?.value, Self.same(cookie, secret) else {
+        // The first path segment is the secret: compared in constant time, whatever follows.
+        let path = request.uri.path
+        let segment = path.dropFirst().prefix { $0 != "/" }
+        guard path.hasPrefix("/"), Self.same(String(segment), secret) else {
             return Self.refusal(.forbidden, ConsoleText(language: .nl).forbidden)
+        }
+        // Another site's page may not even read (time) a page of the console.
+        if let site = request.headers[HTTPField.Name("Sec-Fetch-Site")!], site != "same-origin", site != "none" {
+            return Self.refusal(.forbidden, ConsoleText(language: .nl).crossSite)
         }
         if request.method != .get && request.method != .head {
             // Only the console's own pages may change anything.

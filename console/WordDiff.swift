@@ -29,7 +29,8 @@ enum WordDiff {
     /// (the two are then shown whole, side by side).
     static func parts(_ old: String, _ new: String) -> [Part]? {
         let a = words(old), b = words(new)
-        guard a.count * b.count <= 4_000_000 else { return nil }
+        // A value synced from elsewhere may be long: a bounded table, else both shown whole.
+        guard a.count * b.count <= 200_000 else { return nil }
         var table = Array(repeating: Array(repeating: 0, count: b.count + 1), count: a.count + 1)
         for i in stride(from: a.count - 1, through: 0, by: -1) {
             for j in stride(from: b.count - 1, through: 0, by: -1) {

@@ -10,7 +10,8 @@ struct ConsoleCommand: AsyncParsableCommand {
         abstract: "Open this profile in the browser: the conflict inbox, records, and sync.",
         discussion: """
             Serves a web page on 127.0.0.1 only, at a free port, and opens it; the link it prints \
-            holds a secret that only this session knows (share it with nobody). Everything you do \
+            holds a secret that only this session knows (share it with nobody; it ends with the \
+            session). Everything you do \
             there is an ordinary change in this profile, sent by the next sync, so it works \
             offline too. Stop it with Ctrl-C.
             """)
@@ -52,14 +53,26 @@ struct ConsoleCommand: AsyncParsableCommand {
         }
     }
 
-    /// `xdg-open` when there is one; the link is printed either way.
+    /// `xdg-open` when there is one; the link is printed either way. The browser is given a
+    /// file only this user can read that forwards to the link, so the secret never stands in a
+    /// command line other users of the machine can list (`ps`); the file goes after a minute.
     static func openBrowser(_ url: URL) {
-        for folder in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
-            let path = "\(folder)/xdg-open"
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("veld-console-\(UUID().uuidString.prefix(8))")
+        let page = folder.appendingPathComponent("open.html")
+        guard (try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])) != nil,
+              FileManager.default.createFile(atPath: page.path, contents: Data("""
+                  <!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="0;url=\(url.absoluteString)"><title>Veld</title>
+                  """.utf8), attributes: [.posixPermissions: 0o600]) else { return }
+        Task {
+            try? await Task.sleep(nanoseconds: 60_000_000_000)
+            try? FileManager.default.removeItem(at: folder)
+        }
+        for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
+            let path = "\(directory)/xdg-open"
             guard FileManager.default.isExecutableFile(atPath: path) else { continue }
             let process = Process()
             process.executableURL = URL(fileURLWithPath: path)
-            process.arguments = [url.absoluteString]
+            process.arguments = [page.path]
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             try? process.run()
