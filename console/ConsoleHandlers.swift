@@ -10,6 +10,7 @@ import VeldProtocol
 struct ConsoleHandlers: Sendable {
     let console: Console
     let flashes = Flashes()
+    let syncRuns = SyncRuns()
 
     var store: LocalStore { console.store }
     /// Where the pages are: `/SECRET/`.
@@ -23,6 +24,9 @@ struct ConsoleHandlers: Sendable {
         router.post("/records/:id/resolve") { request, context in try await resolve(request, id: context.parameters.get("id") ?? "") }
         router.post("/records/:id/deletion") { request, context in try await deletion(request, id: context.parameters.get("id") ?? "") }
         router.post("/sync") { request, _ in try await sync(request) }
+        router.post("/sync/start") { request, _ in try await startSync(request) }
+        router.get("/sync/progress") { request, _ in try syncProgress(request) }
+        router.get("/records/:id/access") { request, context in try await access(request, id: context.parameters.get("id") ?? "") }
         router.get("/new") { request, _ in try newMenu(request) }
         router.get("/new/:type") { request, context in try newForm(request, type: context.parameters.get("type") ?? "") }
         router.post("/new/:type") { request, context in try await create(request, type: context.parameters.get("type") ?? "") }
@@ -120,7 +124,7 @@ struct ConsoleHandlers: Sendable {
             history = .failure(error)
         }
         return Self.page(pages.layout(ConsolePages.title(of: state, schema: try store.schemaSet().named(state.type)), frame,
-                                      pages.record(state, history: history)))
+                                      pages.record(state, history: history, showsAccess: frame.role == "office" || frame.role == "admin")))
     }
 
     // MARK: Changes
@@ -168,17 +172,14 @@ struct ConsoleHandlers: Sendable {
         return redirect("/", flash: text.resolved)
     }
 
+    /// A sync for a page without its script: the answer waits for it (the script starts it
+    /// in the background and shows its progress instead).
     func sync(_ request: Request) async throws -> Response {
         let text = ConsoleText(language: Language.from(cookie: request.cookies["lang"]?.value))
-        do {
-            let report = try await console.sync()
-            var message = "\(text.syncDone): " + text.pushedPulled(report.pushed, report.pulled, report.newConflicts)
-            if report.parked > 0 { message += " " + text.setAside(report.parked) }
-            if let refused = report.pushRefused { return redirect("/", flash: "\(text.syncFailed): \(refused.detail)", error: true) }
-            return redirect("/", flash: message)
-        } catch {
-            return redirect("/", flash: "\(text.syncFailed): \(error)", error: true)
-        }
+        let flash = await syncRuns.start(console.sync, text: text, flashes: flashes).task.value
+        var response = Response(status: .seeOther)
+        response.headers[.location] = base + "?flash=" + flash
+        return response
     }
 
     // MARK: Helpers

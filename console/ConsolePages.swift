@@ -53,6 +53,7 @@ struct ConsolePages {
             <form method="post" action="sync" class="sync">
             <span id="pending">\(text.unsynced(frame.pending))</span>
             <button type="submit" id="sync-button">\(text.sync)</button>
+            <span id="sync-progress" role="status" aria-live="polite"></span>
             </form>
             <p class="who">\(text.signedInAs) \(frame.user) (\(frame.role))</p>
             </header>
@@ -155,7 +156,7 @@ struct ConsolePages {
 
     // MARK: One record
 
-    func record(_ state: RecordState, history: Result<RecordHistory, any Error>?) -> HTML {
+    func record(_ state: RecordState, history: Result<RecordHistory, any Error>?, showsAccess: Bool = false) -> HTML {
         let schema = schemas.named(state.type)
         let conflicts = LocalStore.conflicts(of: state)
         let names = (schema?.fieldNames ?? []) + state.fields.keys.filter { name in schema?.field(name) == nil && name != RecordState.deletedField }.sorted()
@@ -173,6 +174,7 @@ struct ConsolePages {
             <h2>\(text.fields)</h2>
             <table class="fields"><tbody>\(rows)</tbody></table>
             \(historySection(history))
+            \(showsAccess ? HTML("<p><a href=\"records/\(HTML.component(state.id))/access\" id=\"access-link\">\(text.whoAccessed)</a></p>") : .empty)
             """
     }
 

@@ -8,8 +8,9 @@ import VeldProtocol
 
 /// `veld console`: a web front end of the user's own profile, on 127.0.0.1 only, like a
 /// phone app would be: every change is an ordinary local edit of the client core that a
-/// sync sends. Nothing here talks to the server except the sync and the record history,
-/// which go through the profile's own transport.
+/// sync sends. Nothing here talks to the server except the sync and the server-only views
+/// (a record's history and access log, the devices), which go through the profile's own
+/// transport.
 ///
 /// Security: it listens on loopback only; every page lives under a random secret path
 /// (`/SECRET/…`, the link it prints), so nothing without the link reaches it (no cookie that
@@ -20,8 +21,8 @@ import VeldProtocol
 /// is escaped.
 public struct Console: Sendable {
     public let store: LocalStore
-    /// One sync of the profile, as `veld sync` runs it.
-    public let sync: @Sendable () async throws -> SyncReport
+    /// One sync of the profile, as `veld sync` runs it, telling its progress as it goes.
+    public let sync: @Sendable (@escaping @Sendable (SyncProgress) -> Void) async throws -> SyncReport
     /// A record's history from the server (`GET /v1/records/{id}/history`).
     public let history: @Sendable (String) async throws -> RecordHistory
     /// The server's state of a record (`GET /v1/records/{id}`), for a discard; nil when it
@@ -29,16 +30,21 @@ public struct Console: Sendable {
     public let serverRecord: @Sendable (String) async throws -> RecordState?
     /// Every active device as the server knows it (`GET /v1/devices`; the office's token).
     public let devices: @Sendable () async throws -> [DeviceReport]
+    /// Who read or changed a record on the server (`GET /v1/records/{id}/access`; the
+    /// office's token).
+    public let access: @Sendable (String) async throws -> RecordAccess
     /// The secret path segment of every page; 32 random bytes in hex when not given.
     public let secret: String
     public let clock: @Sendable () -> Date
 
     public init(store: LocalStore, secret: String? = nil, clock: @escaping @Sendable () -> Date = { Date() },
-                sync: @escaping @Sendable () async throws -> SyncReport,
+                sync: @escaping @Sendable (@escaping @Sendable (SyncProgress) -> Void) async throws -> SyncReport,
                 history: @escaping @Sendable (String) async throws -> RecordHistory,
                 serverRecord: @escaping @Sendable (String) async throws -> RecordState?,
-                devices: @escaping @Sendable () async throws -> [DeviceReport]) {
+                devices: @escaping @Sendable () async throws -> [DeviceReport],
+                access: @escaping @Sendable (String) async throws -> RecordAccess) {
         self.devices = devices
+        self.access = access
         self.store = store
         self.sync = sync
         self.history = history

@@ -1,3 +1,6 @@
+import Foundation
+import VeldCore
+
 /// The console's own words, Dutch first (its users are Dutch care staff), English beside.
 /// Values from records are never translated; field and type names come from the modules.
 enum Language: String, Sendable, CaseIterable {
@@ -149,4 +152,59 @@ extension ConsoleText {
     var since: String { pick("sinds", "since") }
     var stale: String { pick("lang stil", "stale") }
     var unsentTooLong: String { pick("werk blijft liggen", "unsent too long") }
+
+    // MARK: Sync progress and the access log
+
+    var syncStarting: String { pick("Synchroniseren begint …", "Starting to sync …") }
+    func progress(_ event: SyncProgress) -> String {
+        switch event {
+        case .pushing(let done, let total): return pick("Versturen: \(done) van \(total) records", "Sending: \(done) of \(total) records")
+        case .pulling(let received): return pick("Ontvangen: \(received) records", "Receiving: \(received) records")
+        case .retrying(let attempt, let after, _):
+            let seconds = String(format: "%.0f", after.rounded(.up))
+            return pick("Server niet bereikbaar; nieuwe poging \(attempt) over \(seconds) s", "Server not reachable; retry \(attempt) in \(seconds) s")
+        case .waitingForOtherSync:
+            return pick("Wacht op een andere synchronisatie van dit profiel", "Waiting for another sync of this profile")
+        }
+    }
+    var accessLog: String { pick("Inzage", "Access log") }
+    var whoAccessed: String { pick("Wie heeft dit record ingezien?", "Who accessed this record?") }
+    var accessIntro: String {
+        pick("Wie dit record op de server las of wijzigde, de nieuwste eerst, uit het toegangslogboek (NEN 7513). Ook dit inzien wordt gelogd.",
+             "Who read or changed this record on the server, newest first, from the access log (NEN 7513). Viewing this is logged too.")
+    }
+    var accessUnavailable: String {
+        pick("De server is nu niet bereikbaar (offline?), of deze token mag het toegangslogboek niet lezen (alleen kantoor en beheer).",
+             "The server cannot be reached now (offline?), or this token may not read the access log (office and admin only).")
+    }
+    func accessMore(_ id: String) -> String {
+        pick("Er zijn oudere regels; op de server toont `veld-server audit --record \(id.prefix(8))` ze allemaal.",
+             "There are older entries; on the server `veld-server audit --record \(id.prefix(8))` lists them all.")
+    }
+    var when: String { pick("Wanneer", "When") }
+    var actionColumn: String { pick("Handeling", "Action") }
+    var effectColumn: String { pick("Gevolg", "Effect") }
+    var outcome: String { pick("Uitkomst", "Outcome") }
+    func action(_ name: String) -> String {
+        switch name {
+        case "pull": return pick("ophalen (sync)", "pull (sync)")
+        case "push": return pick("versturen (sync)", "push (sync)")
+        case "history": return pick("geschiedenis bekeken", "history viewed")
+        case "record": return pick("record opgevraagd", "record fetched")
+        case "access": return pick("inzage bekeken", "access log viewed")
+        case "report": return pick("rapportage", "report")
+        case "erase": return pick("gewist", "erased")
+        default: return name
+        }
+    }
+    func effect(_ name: String) -> String {
+        switch name {
+        case "read": return pick("gelezen", "read")
+        case "changed": return pick("gewijzigd", "changed")
+        case "unchanged": return pick("ongewijzigd", "unchanged")
+        case "refused": return pick("geweigerd", "refused")
+        case "erased": return pick("gewist", "erased")
+        default: return name
+        }
+    }
 }

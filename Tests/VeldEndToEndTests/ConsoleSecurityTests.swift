@@ -231,4 +231,52 @@ import VeldTestSupport
         #expect(saved.value(of: "summary") == .string("Tweede versie") && saved.value(of: "status") == .string("besproken"))
         #expect(saved.entries(of: "kind").first?.dot.counter == 1, "an untouched field was written again")
     }
+
+    /// The sync button's background sync: started only from the console's own pages, each
+    /// run with a number the page asks about until it says where to go; the page it names
+    /// shows how the sync ended. A run the console never started is a 404 that names the
+    /// inbox. The record's access page says plainly when the server cannot answer.
+    @Test func aBackgroundSyncSaysHowItEnds() throws {
+        let console = try RunningConsole()
+        let origin = "Origin: http://127.0.0.1:\(console.port)"
+        #expect(try console.request("/sync/start", method: "POST").status == 403)
+        #expect(try console.request("/sync/start", method: "POST", headers: ["Origin: http://console.invalid"]).status == 403)
+        let started = try console.request("/sync/start", method: "POST", headers: [origin])
+        #expect(started.status == 200 && started.headers["content-type"] == "application/json", "\(started)")
+        let run = try #require(started.body.firstMatch(of: #/"run":([0-9]+)/#).map { String($0.1) })
+        // This profile has no server: the run ends at once, with a message that says what to do.
+        var location: String?
+        let deadline = Date().addingTimeInterval(30)
+        while location == nil, Date() < deadline {
+            let progress = try console.request("/sync/progress?run=\(run)")
+            #expect(progress.status == 200 && progress.headers["content-security-policy"] == Self.policy)
+            location = progress.body.firstMatch(of: #/"location":"([^"]+)"/#).map { String($0.1) }
+            if location == nil {
+                #expect(progress.body.contains(#""running":true"#), "\(progress.body)")
+                Thread.sleep(forTimeInterval: 0.2)
+            }
+        }
+        let target = try #require(location)
+        #expect(target.hasPrefix("/\(console.secret)/?flash="), "\(target)")
+        let shown = try console.request(String(target.dropFirst(console.secret.count + 1)))
+        #expect(shown.body.contains("flash error") && shown.body.contains("Synchroniseren lukte niet") && shown.body.contains("veld connect"),
+                "\(shown.body.prefix(2000))")
+        // Shown once.
+        #expect(!(try console.request(String(target.dropFirst(console.secret.count + 1))).body.contains("lukte niet")))
+        let unknown = try console.request("/sync/progress?run=99")
+        #expect(unknown.status == 404 && unknown.body.contains(#""running":false"#))
+        // Without the script: the form's own post waits for the sync and shows the same.
+        let plain = try console.request("/sync", method: "POST", headers: [origin], form: "")
+        #expect(plain.status == 303 && plain.headers["location"]?.contains("?flash=") == true)
+
+        let note = try console.store.create(type: "visitNote", scope: "loc-zonnehof", fields: [
+            "visitedAt": .string("2026-11-20"), "visitor": .string("olga"), "kind": .string("werkbezoek"),
+            "summary": .string("Rondgang"), "status": .string("concept"),
+        ])
+        let record = try console.request("/records/\(note.id)")
+        #expect(record.body.contains(#"id="access-link""#), "an office profile's record page links its access log")
+        let access = try console.request("/records/\(note.id)/access")
+        #expect(access.status == 200 && access.body.contains(#"id="access-unavailable""#))
+        #expect(try console.request("/records/\(UUID().uuidString.lowercased())/access").status == 404)
+    }
 }

@@ -98,7 +98,7 @@ import VeldTestSupport
     static func step(_ code: Int, _ device: Device, _ client: any TestClientProtocol, _ server: TestServer, _ model: Model,
                      revoked: IssuedToken) async throws -> Expected? {
         let id = device.token.id
-        switch code % 11 {
+        switch code % 12 {
         case 0, 1:
             // New notes in the device's own scope.
             let notes = (0...(code / 11 % 3)).map { _ in Records.visitNote(scope: device.home, replica: device.replica, author: device.user) }
@@ -152,6 +152,24 @@ import VeldTestSupport
             let response = try await client.execute(uri: "/v1/pull", method: .get, headers: [.authorization: "Bearer veld_unknown"])
             #expect(response.status.code == 401)
             return nil
+        case 11:
+            // Who accessed a known record: the office reads exactly the entries that name
+            // it, newest first; any other role is refused (and the refusal is logged).
+            let known = model.records.keys.sorted()
+            guard !known.isEmpty else { return nil }
+            let record = known[code % known.count]
+            let logged = try await server.storage.accessEntries(AccessQuery(recordIDs: [record], limit: 10_000))
+            let response = try await client.execute(uri: "/v1/records/\(record)/access?limit=1000", method: .get,
+                                                    headers: [.authorization: device.token.bearer])
+            let office = device.scopes == ["*"]
+            #expect(response.status.code == (office ? 200 : 403))
+            if office {
+                let answer = try response.decode(RecordAccess.self)
+                #expect(answer.entries.map(\.seq) == logged.reversed().map(\.seq))
+                #expect(answer.entries.map(\.effect) == logged.reversed().map { $0.records.first { $0.id == record }!.effect })
+                #expect(!answer.more)
+            }
+            return Expected(.access, office ? 200 : 403, id, [(record, office ? "read" : "refused")])
         default:
             // The last batch again: answered as before, logged as a replay.
             guard let request = model.lastPush[id] else { return nil }
@@ -203,6 +221,39 @@ import VeldTestSupport
             let entries = try await server.storage.accessEntries(AccessQuery()).filter { $0.seq > head }
             #expect(entries.map(\.action) == [.pull, .pull, .record, .history])
             #expect(entries.allSatisfy { $0.records.map(\.id) == [note.id] && $0.tokenID == server.bram.id })
+        }
+    }
+
+    /// The access view of one record: office and admin only, only for records in the
+    /// token's scopes (another scope's looks like none), bounded by `limit` with `more`
+    /// saying there is more; a bad limit is a 400 that says what to send.
+    @Test func theAccessViewOfARecord() async throws {
+        try await TestServer.run { client, server in
+            let note = Records.visitNote(scope: "loc-a", replica: "r-anna")
+            try await client.accepted(Records.batch("r-anna", [note]), as: server.anna)
+            for _ in 0..<3 { #expect(try await client.pull(as: server.bram, since: "0").status == .ok) }
+            func access(_ token: IssuedToken, _ query: String = "") async throws -> TestResponse {
+                try await client.execute(uri: "/v1/records/\(note.id)/access" + query, method: .get, headers: [.authorization: token.bearer])
+            }
+            let all = try await access(server.office).decode(RecordAccess.self)
+            #expect(all.entries.map(\.action) == ["pull", "pull", "pull", "push"])
+            #expect(all.entries.map(\.user) == ["bram", "bram", "bram", "anna"])
+            #expect(all.entries.last?.effect == "changed" && !all.more)
+            // The office's reads of the log are in it too: the one before is the newest now.
+            let two = try await access(server.office, "?limit=2").decode(RecordAccess.self)
+            #expect(two.entries.map(\.action) == ["access", "pull"] && two.entries[1].seq == all.entries[0].seq && two.more)
+            #expect(two.entries[0].user == "olga" && two.entries[0].effect == "read")
+            for bad in ["?limit=0", "?limit=1001", "?limit=x"] {
+                let response = try await access(server.office, bad)
+                #expect(response.status.code == 400, "\(bad)")
+                #expect(String(buffer: response.body).contains("limit must be a whole number"))
+            }
+            #expect(try await access(server.anna).status.code == 403)
+            let regional = try await server.storage.issueToken(user: "rita", role: .office, scopes: ["loc-b"])
+            #expect(try await access(regional).status.code == 404)
+            let unknown = try await client.execute(uri: "/v1/records/\(UUID().uuidString.lowercased())/access", method: .get,
+                                                   headers: [.authorization: server.office.bearer])
+            #expect(unknown.status.code == 404)
         }
     }
 

@@ -28,10 +28,10 @@ struct ConsoleCommand: AsyncParsableCommand {
         let store = try home.openStore()
         let console = Console(
             store: store,
-            sync: {
+            sync: { progress in
                 let settings = try store.syncSettings()
                 let transport = try ProfileTransport.make(settings, store: store)
-                return try await SyncEngine(store: store, transport: transport).sync(lockWait: 30)
+                return try await SyncEngine(store: store, transport: transport, progress: progress).sync(lockWait: 30)
             },
             history: { id in
                 let transport = try ProfileTransport.make(try store.syncSettings(), store: store)
@@ -44,6 +44,10 @@ struct ConsoleCommand: AsyncParsableCommand {
             devices: {
                 let transport = try ProfileTransport.make(try store.syncSettings(), store: store)
                 return try await transport.devices()
+            },
+            access: { id in
+                let transport = try ProfileTransport.make(try store.syncSettings(), store: store)
+                return try await transport.access(of: id)
             })
         let open = !noOpen
         try await console.run(port: port) { url in

@@ -26,7 +26,7 @@ struct Audit: AsyncParsableCommand {
     @Option(help: ArgumentHelp("A client's code: its care plans and their goals.", valueName: "code")) var clientCode: String?
     @Option(help: "Entries of this user.") var user: String?
     @Option(help: ArgumentHelp("Entries of this device: a token id (tok_…) or a replica (r-…).", valueName: "device")) var device: String?
-    @Option(help: ArgumentHelp("pull, push, history, record, report, prune, erase or purge.", valueName: "action")) var action: AccessAction?
+    @Option(help: ArgumentHelp("pull, push, history, record, access, report, prune, erase or purge.", valueName: "action")) var action: AccessAction?
     @Option(help: ArgumentHelp("From this day (YYYY-MM-DD, UTC) or time (YYYY-MM-DDTHH:MM:SSZ) on.", valueName: "date")) var since: String?
     @Option(help: ArgumentHelp("Before this day or time.", valueName: "date")) var until: String?
     @Flag(help: "Refused requests only.") var refused = false

@@ -89,6 +89,14 @@ public struct HTTPTransport: SyncTransport {
         try await send("GET", server.appendingPathComponent("v1/records/\(id)/history"), expecting: RecordHistory.self)
     }
 
+    /// Who read or changed a record on the server, newest first (`GET /v1/records/{id}/access`,
+    /// office and admin tokens).
+    public func access(of id: String, limit: Int = 100) async throws -> RecordAccess {
+        var components = URLComponents(url: server.appendingPathComponent("v1/records/\(id)/access"), resolvingAgainstBaseURL: false)!
+        components.queryItems = [URLQueryItem(name: "limit", value: String(limit))]
+        return try await send("GET", components.url!, expecting: RecordAccess.self)
+    }
+
     /// Every active device as the office sees it (`GET /v1/devices`, office and admin tokens).
     public func devices() async throws -> [DeviceReport] {
         try await send("GET", server.appendingPathComponent("v1/devices"), expecting: [DeviceReport].self)

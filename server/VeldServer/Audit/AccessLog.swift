@@ -171,6 +171,8 @@ public enum AccessAction: String, Codable, Hashable, Sendable, CaseIterable {
     case history
     /// `GET /v1/records/{id}`.
     case record
+    /// `GET /v1/records/{id}/access`: the office read who accessed a record (this log).
+    case access
     /// `veld-server audit --prune`: old entries removed.
     case prune
     /// `veld-server erase`: records and their history removed (AVG art. 17).

@@ -52,6 +52,7 @@ extension AccessAction {
         case (.post, "/v1/push"): self = .push
         case (.get, "/v1/records/{id}/history"): self = .history
         case (.get, "/v1/records/{id}"): self = .record
+        case (.get, "/v1/records/{id}/access"): self = .access
         default: return nil
         }
     }

@@ -25,6 +25,7 @@ struct SyncRoutes {
         authenticated.post("push") { request, context in try await push(request, context) }
         authenticated.get("pull") { request, context in try await pull(request, context) }
         authenticated.get("records/:id/history") { request, context in try await history(request, context) }
+        authenticated.get("records/:id/access") { request, context in try await access(request, context) }
         authenticated.get("records/:id") { request, context in try await record(request, context) }
         authenticated.post("receipts") { request, context in try await receipt(request, context) }
         authenticated.get("schemas") { request, context in try await publishedSchemas(request, context) }
@@ -89,6 +90,40 @@ struct SyncRoutes {
         context.access?.records = [AccessedRecord(id: id, type: record.type, scope: record.scope, effect: "read")]
         context.access?.detail = "changes=\(changes.count)"
         return try JSONBody.response(RecordHistory(id: id, type: record.type, scope: record.scope, changes: changes), for: request)
+    }
+
+    /// Who read or changed a record on the server (the access log's entries that name it),
+    /// newest first: office and admin tokens, for records in their scopes; a record they may
+    /// not read is answered like one that does not exist. The read itself is logged.
+    func access(_ request: Request, _ context: VeldRequestContext) async throws -> Response {
+        let token = try context.requireToken()
+        let id = (context.parameters.get("id") ?? "").lowercased()
+        if RecordIDs.isValid(id) { context.access?.records = [AccessedRecord(id: id, type: "", scope: "", effect: "refused")] }
+        guard token.role == .office || token.role == .admin else {
+            throw Problem(type: .typeForbidden, status: 403,
+                          detail: "the \(token.role.rawValue) role may not read the access log; the office does (veld console, veld-server audit)")
+        }
+        var limit = 100
+        if let text = request.uri.queryParameters["limit"].map(String.init) {
+            guard let value = Int(text), (1...RecordAccessLimits.max).contains(value) else {
+                throw Problem(type: .malformed, status: 400, detail: "limit must be a whole number from 1 to \(RecordAccessLimits.max), not '\(text)'")
+            }
+            limit = value
+        }
+        guard RecordIDs.isValid(id), let record = try await storage.record(id: id), token.mayAccess(scope: record.scope),
+              try await schemas.mayRead(record.type, as: token.role) else {
+            throw Problem(type: .notFound, status: 404, detail: "no record \(id) that this device may read; check the id (veld show ID)")
+        }
+        // The newest limit + 1, oldest first.
+        let found = try await storage.accessEntries(AccessQuery(recordIDs: [id], limit: limit + 1))
+        let entries = found.reversed().prefix(limit).map { entry in
+            RecordAccess.Entry(seq: entry.seq, at: entry.at, action: entry.action.rawValue, status: entry.status, problem: entry.problem,
+                               effect: entry.records.first { $0.id == id }?.effect ?? "", user: entry.user, role: entry.role,
+                               token: entry.tokenID, replica: entry.replica)
+        }
+        context.access?.records = [AccessedRecord(id: id, type: record.type, scope: record.scope, effect: "read")]
+        context.access?.detail = "entries=\(entries.count)"
+        return try JSONBody.response(RecordAccess(id: id, entries: entries, more: found.count > limit), for: request)
     }
 
     /// A device reports what it removed: after a wipe (its token revoked with `--wipe`,
