@@ -194,12 +194,13 @@ public struct SchemaSet: Hashable, Sendable {
         modules.first { $0.types.contains { $0.type == type } }
     }
 
-    /// Validates `state` against the schema of its type.
-    public func validate(_ state: RecordState) -> [ValidationError] {
+    /// Validates `state` against the schema of its type; `partial` for a delta, whose
+    /// required fields may be among those it leaves out (checked once it is filled in).
+    public func validate(_ state: RecordState, partial: Bool = false) -> [ValidationError] {
         guard let schema = byName[state.type], schema.type == state.type else {
             return [ValidationError(recordID: state.id, type: state.type, problem: .unknownType(known: schemas.map(\.type)))]
         }
-        return schema.validate(state)
+        return schema.validate(state, partial: partial)
     }
 
     /// The set with `module` added, or replacing the version of it in force. Nil when that

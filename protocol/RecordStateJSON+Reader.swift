@@ -34,7 +34,7 @@ extension RecordStateJSON {
         try parse(data) { parser in
             parser.canonicalTimes = true
             var batch: String?, replica: String?, records: [RecordState]?
-            var proven: [ProvenState] = [], recovery = false
+            var proven: [ProvenState] = [], recovery = false, deltas: [RecordState] = []
             try parser.object { parser, key in
                 parser.topKey = key
                 defer { parser.topKey = nil }
@@ -67,11 +67,20 @@ extension RecordStateJSON {
                     }
                     parser.recordIndex = nil
                     records = states
+                case "deltas":
+                    parser.recordArray = "deltas"
+                    try parser.array { parser in
+                        parser.recordIndex = deltas.count
+                        deltas.append(try parser.recordState())
+                    }
+                    parser.recordIndex = nil
+                    parser.recordArray = "records"
                 default: try parser.skipValue()
                 }
             }
             guard let batch, let replica, let records else { throw parser.failure("a push needs batch, replica and records") }
-            return (PushRequest(replica: replica, batch: batch, records: records, proven: proven, recovery: recovery), parser.invalid)
+            return (PushRequest(replica: replica, batch: batch, records: records, deltas: deltas, proven: proven, recovery: recovery),
+                    parser.invalid)
         }
     }
 
@@ -151,6 +160,8 @@ struct StrictReader {
     var invalid: [Problem.Item] = []
     /// Where the reader is, for error messages: `records[3].fields.summary`.
     var recordIndex: Int?
+    /// The array `recordIndex` counts in: `records`, or a push's `deltas`.
+    var recordArray = "records"
     var fieldName: String?
     /// The key of the top-level member being read.
     var topKey: String?
@@ -160,7 +171,7 @@ struct StrictReader {
     func failure(_ what: String) -> DecodingError {
         var place = ""
         if let recordIndex {
-            place = "records[\(recordIndex)]" + (fieldName.map { ".fields.\($0.prefix(40))" } ?? "") + ": "
+            place = "\(recordArray)[\(recordIndex)]" + (fieldName.map { ".fields.\($0.prefix(40))" } ?? "") + ": "
         } else if let topKey {
             place = "\(topKey.prefix(40)): "
         }

@@ -133,13 +133,22 @@ public enum RecordStateJSON {
         out.append(UInt8(ascii: "\""))
     }
 
-    /// A push body: `{"batch":…,"proven":[…],"records":[…],"recovery":true,"replica":…}`,
-    /// `proven` and `recovery` only when a restored server is sent what it lost.
+    /// A push body: `{"batch":…,"deltas":[…],"proven":[…],"records":[…],"recovery":true,"replica":…}`,
+    /// `deltas` only when there are any, `proven` and `recovery` only when a restored server
+    /// is sent what it lost.
     public static func encode(_ push: PushRequest) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity((push.records.count + push.proven.count) * 1500 + 100)
+        out.reserveCapacity((push.records.count + push.proven.count) * 1500 + push.deltas.count * 400 + 100)
         out.append(contentsOf: #"{"batch":"#.utf8)
         writeString(push.batch, to: &out)
+        if !push.deltas.isEmpty {
+            out.append(contentsOf: #","deltas":["#.utf8)
+            for (index, state) in push.deltas.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                out.append(contentsOf: encode(state))
+            }
+            out.append(UInt8(ascii: "]"))
+        }
         if !push.proven.isEmpty {
             out.append(contentsOf: #","proven":["#.utf8)
             for (index, proven) in push.proven.enumerated() {

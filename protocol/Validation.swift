@@ -79,7 +79,7 @@ extension RecordSchema {
     /// Every problem with `state`: identity, fields, the shape and meaning of every
     /// entry (concurrent ones included), and required fields (which need a non-null
     /// shown value).
-    public func validate(_ state: RecordState) -> [ValidationError] {
+    public func validate(_ state: RecordState, partial: Bool = false) -> [ValidationError] {
         var errors: [ValidationError] = []
         func fail(_ field: String?, _ problem: ValidationError.Problem) {
             errors.append(ValidationError(recordID: state.id, type: state.type, field: field, problem: problem))
@@ -97,10 +97,15 @@ extension RecordSchema {
                 if !state.context.contains(entry.dot) { fail(field, .dotOutsideContext(entry.dot)) }
             }
         }
-        for field in requiredFields where (state.value(of: field.name) ?? .null).isNull {
-            fail(field.name, .missingRequired)
-        }
+        if !partial { errors += missingRequired(in: state) }
         return errors
+    }
+
+    /// The required fields `state` leaves empty.
+    public func missingRequired(in state: RecordState) -> [ValidationError] {
+        requiredFields.filter { (state.value(of: $0.name) ?? .null).isNull }.map { field in
+            ValidationError(recordID: state.id, type: state.type, field: field.name, problem: .missingRequired)
+        }
     }
 
     /// Problems with `changes` written by `role`: unknown fields, bad values, and fields

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 import VeldCore
 import VeldProtocol
@@ -58,6 +59,51 @@ import VeldProtocol
         #expect(try team.anna.records()[advice.id] == nil)
         // Equal where they overlap.
         #expect(try team.anna.records()[plan.id] == office[plan.id])
+    }
+
+    /// A one-field edit of a record the server holds goes as a delta (SPEC.md, "Deltas"):
+    /// that field and the context, a few hundred bytes where the whole care plan is more;
+    /// the server fills in the rest and every device ends with the same whole state. A server
+    /// that no longer holds the record (taken out by hand, without a new epoch) refuses the
+    /// delta, and the same sync sends the record whole.
+    @Test func aOneFieldEditGoesAsADelta() async throws {
+        let team = try Team()
+        var fields = Device.carePlan
+        fields["agreements"] = .string(String(repeating: "Dagelijks naar buiten met begeleiding; koffie in de huiskamer. ", count: 20))
+        let plan = try team.anna.store.create(type: "carePlan", scope: "loc-zonnehof", fields: fields)
+        try await team.anna.sync(team.server)
+        try await team.bram.sync(team.server)
+        _ = try team.bram.store.edit(id: plan.id, changes: ["status": .string("besproken")])
+        let bram = team.bram, store = team.bram.store
+        let recorder = RecordingTransport(HTTPTransport(server: team.server.url!, token: bram.token, epoch: { try? store.knownEpoch() }))
+        let report = try await bram.engine(team.server, transport: recorder).sync()
+        #expect(report.pushed == 1 && report.pushRefused == nil)
+        let push = try #require(recorder.pushes.first)
+        #expect(push.records.isEmpty && push.deltas.map(\.id) == [plan.id])
+        #expect(push.deltas.first.map { Array($0.fields.keys) } == ["status"])
+        let whole = RecordStateJSON.encode(try store.record(plan.id)).count
+        let body = RecordStateJSON.encode(push).count
+        #expect(body < 600 && body * 3 < whole, "a delta push of \(body) bytes for a record of \(whole)")
+        try await team.syncAll()
+        try team.expectConverged()
+        #expect(try team.anna.store.record(plan.id).value(of: "status") == .string("besproken"))
+
+        // A record of bram's own taken out of the server's database by hand: the delta is
+        // refused (409) and the record goes again whole, in the same sync. (One with others'
+        // edits in it could not go back this way; `veld-server epoch --renew` is for that.)
+        let own = try store.create(type: "visitNote", scope: "loc-zonnehof", fields: Device.visit)
+        try await bram.sync(team.server)
+        try await bram.sync(team.server)
+        _ = try store.edit(id: own.id, changes: ["summary": .string("Rondgang, daarna koffie")])
+        let database = try DatabaseQueue(path: team.server.database)
+        try await database.write { db in try db.execute(sql: "DELETE FROM record WHERE id = ?", arguments: [own.id]) }
+        let again = RecordingTransport(HTTPTransport(server: team.server.url!, token: bram.token, epoch: { try? store.knownEpoch() }))
+        let second = try await bram.engine(team.server, transport: again).sync()
+        #expect(second.pushed == 1 && second.pushRefused == nil && second.parked == 0)
+        #expect(again.pushes.map(\.deltas.count) == [1, 0] && again.pushes.last?.records.map(\.id) == [own.id])
+        #expect(try store.outbox().isEmpty)
+        let rows = try await database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM record WHERE id = ?", arguments: [own.id]) }
+        #expect(rows == 1)
     }
 
     @Test func differentFieldsMergeSilentlySameFieldConflictsEverywhere() async throws {
@@ -205,6 +251,29 @@ import VeldProtocol
         #expect(throws: LocalStoreError.self) { try team.bram.store.record(elsewhere.id) }
         #expect(try team.bram.store.discardedChanges().map(\.recordID) == [elsewhere.id])
     }
+}
+
+/// Passes every request on, and keeps each push it sent.
+final class RecordingTransport: SyncTransport, @unchecked Sendable {
+    let inner: any SyncTransport
+    private let lock = NSLock()
+    private var sent: [PushRequest] = []
+
+    init(_ inner: any SyncTransport) { self.inner = inner }
+
+    var pushes: [PushRequest] { lock.withLock { sent } }
+
+    func push(_ request: PushRequest) async throws -> PushResponse {
+        lock.withLock { sent.append(request) }
+        return try await inner.push(request)
+    }
+
+    func pull(since cursor: String, limit: Int) async throws -> PullResponse { try await inner.pull(since: cursor, limit: limit) }
+    func pullEncoded(since cursor: String, limit: Int, holding schemas: String?) async throws -> (page: PullResponse, encoded: [String]?) {
+        try await inner.pullEncoded(since: cursor, limit: limit, holding: schemas)
+    }
+    func me() async throws -> DeviceIdentity? { try await inner.me() }
+    func schemas(ifNoneMatch etag: String?) async throws -> SchemaFetch { try await inner.schemas(ifNoneMatch: etag) }
 }
 
 /// Runs `edit` after the push reached the server, before the engine clears the outbox.

@@ -7,6 +7,8 @@ import VeldServer
 /// delete, push, pull, replay and resend, driven by a list of codes, against a real
 /// storage through the whole push policy. Every push of an honest device must be
 /// accepted; the attacks in `PolicyAttack` are then made from what a device has pulled.
+/// Every other push sends what it can as deltas (SPEC.md, "Deltas"), against the state the
+/// device last pulled of each record.
 struct PolicyHistory {
     struct Device {
         let name: String
@@ -16,6 +18,8 @@ struct PolicyHistory {
         var local: [String: RecordState] = [:]
         var dirty: Set<String> = []
         var sent: [(request: PushRequest, fingerprint: String, response: PushResponse)] = []
+        /// The server's state of each record as this device last pulled it: a delta's base.
+        var bases: [String: RecordState] = [:]
 
         var scopes: ScopeFilter { token.token.scopeFilter }
     }
@@ -25,6 +29,8 @@ struct PolicyHistory {
     /// Problems an honest push got: each one is a failure of the policy.
     var refusals: [String] = []
     var clock = 0
+    /// Deltas accepted: a run that sent none says nothing about them.
+    var deltasSent = 0
 
     /// One office (all scopes) and `count - 1` carers and visitors of `loc-a`, in turn.
     init(storage: any SyncStorage, devices count: Int) async throws {
@@ -144,9 +150,16 @@ struct PolicyHistory {
     mutating func push(_ actor: Int) async throws {
         let device = devices[actor]
         guard !device.dirty.isEmpty else { return }
-        let records = device.dirty.sorted().map { device.local[$0]! }
-        if let response = try await send(actor, records) {
-            #expect(response.results.map(\.id) == records.map(\.id))
+        var records: [RecordState] = [], deltas: [RecordState] = []
+        for state in device.dirty.sorted().map({ device.local[$0]! }) {
+            if (clock + actor) % 2 == 0, let base = device.bases[state.id], let delta = RecordDelta.between(base, state) {
+                deltas.append(delta)
+            } else {
+                records.append(state)
+            }
+        }
+        if let response = try await send(actor, records, deltas: deltas) {
+            #expect(response.results.map(\.id) == (records + deltas).map(\.id))
             devices[actor].dirty = []
         }
     }
@@ -160,6 +173,7 @@ struct PolicyHistory {
             #expect(!hidden.contains(record.type), "a pull returned a \(record.type), which the \(devices[actor].role.rawValue) role may not read")
             let merged = try devices[actor].local[record.id].map { try $0.merged(with: record) } ?? record
             devices[actor].local[record.id] = merged
+            devices[actor].bases[record.id] = record
         }
     }
 
@@ -185,19 +199,22 @@ struct PolicyHistory {
         let device = devices[actor]
         guard !device.sent.isEmpty else { return }
         let old = device.sent[code % device.sent.count]
-        let again = old.request.records.reversed().filter { $0.context[device.name] == device.local[$0.id]!.context[device.name] }
-        guard !again.isEmpty else { return }
-        _ = try await send(actor, Array(again))
+        func unedited(_ state: RecordState) -> Bool { state.context[device.name] == device.local[state.id]!.context[device.name] }
+        // A delta goes again as a delta: the server still holds its base.
+        let again = old.request.records.reversed().filter(unedited), deltas = old.request.deltas.filter(unedited)
+        guard !again.isEmpty || !deltas.isEmpty else { return }
+        _ = try await send(actor, Array(again), deltas: deltas)
     }
 
     @discardableResult
-    private mutating func send(_ actor: Int, _ records: [RecordState]) async throws -> PushResponse? {
+    private mutating func send(_ actor: Int, _ records: [RecordState], deltas: [RecordState] = []) async throws -> PushResponse? {
         let device = devices[actor]
-        let request = Records.batch(device.name, records)
+        let request = PushRequest(replica: device.name, batch: UUID().uuidString.lowercased(), records: records, deltas: deltas)
         let fingerprint = try Records.fingerprint(request)
         do {
             let response = try await storage.push(request, token: device.token.token, fingerprint: fingerprint, at: Fixture.time(plus: clock))
             devices[actor].sent.append((request, fingerprint, response))
+            deltasSent += deltas.count
             return response
         } catch let problem as Problem {
             refusals.append("push by \(device.name) (\(device.role.rawValue)): \(problem.detail) \(problem.records ?? [])")

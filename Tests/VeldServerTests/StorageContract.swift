@@ -615,12 +615,15 @@ extension StorageContract {
     /// the policy refuses nothing, and once everyone has synced every device holds what
     /// the server holds.
     static func honestHistoriesAreAccepted(_ make: StorageFactory, count: Int = 30) async {
+        let deltas = Tally()
+        defer { #expect(deltas.value > 0, "no honest history sent a delta") }
         await checkProperty(count: count, input: Gen.int(in: 2...6), Gen.int(in: 0...999_999).array(of: 10...60)) { devices, codes in
             let storage = try await make()
             var history = try await PolicyHistory(storage: storage, devices: devices)
             for code in codes { try await history.apply(code) }
             try await history.settle()
             #expect(history.refusals.isEmpty, "honest pushes refused: \(history.refusals.prefix(3))")
+            deltas.add(history.deltasSent)
             for device in history.devices {
                 for (id, state) in device.local {
                     #expect(try await storage.record(id: id) == state, "\(device.name) and the server disagree on \(id)")
@@ -634,7 +637,23 @@ extension StorageContract {
     /// escaping its scope, office decisions, reused dots): each is refused with the
     /// problem it deserves and leaves the store as it was. A goal pointing at a plan in
     /// another scope gets the same answer as one pointing at no plan at all.
+    /// An attack's records as deltas against the states its device last pulled, or nil
+    /// when one of them is new to the server, or leaves out a whole field (a delta that
+    /// leaves a field out keeps the server's: that omission cannot be said as a delta).
+    static func asDeltas(_ attempt: PolicyAttack.Attempt, history: PolicyHistory) -> PushRequest? {
+        guard let device = history.devices.first(where: { $0.token.token.id == attempt.token.token.id }) else { return nil }
+        var deltas: [RecordState] = []
+        for state in attempt.request.records {
+            guard let base = device.bases[state.id], base.fields.keys.allSatisfy({ state.fields[$0] != nil }) else { return nil }
+            let fields = state.fields.filter { base.fields[$0.key] != $0.value }
+            deltas.append(RecordState(id: state.id, type: state.type, scope: state.scope, context: state.context, fields: fields))
+        }
+        return PushRequest(replica: attempt.request.replica, batch: UUID().uuidString.lowercased(), records: [], deltas: deltas)
+    }
+
     static func generatedAttacksStoreNothing(_ make: StorageFactory, count: Int = 30) async {
+        let asDeltas = Tally()
+        defer { #expect(asDeltas.value > 0, "no attack was tried as deltas") }
         await checkProperty(count: count, input: Gen.int(in: 2...5), Gen.int(in: 0...999_999).array(of: 10...50),
                             Gen.int(in: 0...999_999).array(of: 1...8)) { devices, codes, attacks in
             let storage = try await make()
@@ -660,10 +679,23 @@ extension StorageContract {
                         #expect(generic == "1 problem(s) in the batch, nothing was stored: carePlanGoal ID, field carePlan: ID is not a carePlan this device can read; push the carePlan first, or pick one in this device's scopes")
                     }
                 }
-                let after = try await storage.snapshot()
+                var after = try await storage.snapshot()
                 #expect(after.rows == before.rows, "attack \(attack) changed the records")
                 #expect(after.tokens.filter { $0.user != "dief" } == before.tokens.filter { $0.user != "dief" },
                         "attack \(attack) changed a token")
+                // The same attack as deltas, against the states the attacker pulled: refused
+                // the same way (a delta cannot forge, flood, reuse a dot, write an office
+                // decision or escape a scope either).
+                guard let delta = Self.asDeltas(attempt, history: history) else { continue }
+                asDeltas.add(1)
+                do {
+                    _ = try await storage.push(delta, token: attempt.token.token, fingerprint: try Records.fingerprint(delta), at: Fixture.time)
+                    Issue.record("attack \(attack) as deltas was accepted")
+                } catch let problem as Problem {
+                    #expect(attempt.expected.contains(problem.type), "attack \(attack) as deltas got \(problem.type): \(problem.detail)")
+                }
+                after = try await storage.snapshot()
+                #expect(after.rows == before.rows, "attack \(attack) as deltas changed the records")
             }
         }
     }
@@ -779,4 +811,12 @@ private struct GeneratedRun {
             local[actor][record.id] = try local[actor][record.id]!.merged(with: record)
         }
     }
+}
+
+/// A count shared by the runs of a property.
+final class Tally: @unchecked Sendable {
+    private let lock = NSLock()
+    private var total = 0
+    func add(_ amount: Int) { lock.withLock { total += amount } }
+    var value: Int { lock.withLock { total } }
 }

@@ -22,9 +22,13 @@ public struct DeviceIdentity: Codable, Hashable, Sendable {
     /// The server's epoch (also its `Veld-Epoch` header): a new one means the server was
     /// restored from a backup (SPEC.md, "Server epochs"). Absent from older servers.
     public var epoch: String?
+    /// What the server takes beyond protocol v1 as first published: `deltas` (a push may
+    /// carry ``PushRequest/deltas``). Absent from older servers: a client sends only whole
+    /// states to a server that does not name a feature.
+    public var features: [String]?
 
     public init(token: String, user: String, role: Role, scopes: [String], replica: String?, confirmedReceipts: [String]? = nil,
-                epoch: String? = nil) {
+                epoch: String? = nil, features: [String]? = nil) {
         self.token = token
         self.user = user
         self.role = role
@@ -32,7 +36,11 @@ public struct DeviceIdentity: Codable, Hashable, Sendable {
         self.replica = replica
         self.confirmedReceipts = confirmedReceipts
         self.epoch = epoch
+        self.features = features
     }
+
+    /// The features this server release names in `GET /v1/me`.
+    public static let serverFeatures = ["deltas"]
 
     public var scopeFilter: ScopeFilter { ScopeFilter(scopes) }
 }

@@ -66,6 +66,7 @@ public struct Problem: Codable, Hashable, Sendable, Error, CustomStringConvertib
         case dotReused = "dot-reused"
         case batchReused = "batch-reused"
         case invalidProof = "invalid-proof"
+        case deltaWithoutBase = "delta-without-base"
         case epochChanged = "epoch-changed"
         case erased = "record-erased"
         case tooLarge = "body-too-large"
@@ -77,7 +78,8 @@ public struct Problem: Codable, Hashable, Sendable, Error, CustomStringConvertib
         /// The push refusals that name the records they are about, in the order a push is
         /// answered (protocol/SPEC.md, POST /v1/push): a client sets exactly those records
         /// aside and pushes the rest.
-        public static let aboutRecords: [Kind] = [.erased, .invalidRecord, .scopeForbidden, .typeForbidden, .invalidProof, .fieldForbidden,
+        public static let aboutRecords: [Kind] = [.erased, .invalidRecord, .scopeForbidden, .typeForbidden, .invalidProof, .deltaWithoutBase,
+                                                  .fieldForbidden,
                                                   .forgedDot, .forgedAuthor, .entryOmitted, .dotReused]
 
         public var title: String {
@@ -96,6 +98,7 @@ public struct Problem: Codable, Hashable, Sendable, Error, CustomStringConvertib
             case .dotReused: return "Replica id reused"
             case .batchReused: return "Batch id reused with other content"
             case .invalidProof: return "Server proof does not match"
+            case .deltaWithoutBase: return "Delta for a record the server does not hold"
             case .epochChanged: return "Server restored from a backup"
             case .erased: return "Record erased"
             case .tooLarge: return "Body too large"

@@ -11,42 +11,56 @@
 /// After the server was restored from a backup (a new epoch), a batch may also carry
 /// `proven`, states the server once served with its proofs, and `recovery: true`; both
 /// are absent otherwise (SPEC.md, "Server epochs").
+///
+/// `deltas` (SPEC.md, "Deltas") carries records the server already holds as only the
+/// fields the device changed since the last state the server served it, with the whole
+/// context: the server fills in the other fields from its own state. Absent when empty.
 public struct PushRequest: Codable, Hashable, Sendable {
     public var replica: String
     /// A UUID the client makes per batch and keeps until the batch is acknowledged.
     public var batch: String
     public var records: [RecordState]
+    /// Records the server holds, each with only the fields changed since the state the server
+    /// last served the device (``RecordDelta``).
+    public var deltas: [RecordState]
     /// For records of the batch, the last state the server served of each, with its proof.
     public var proven: [ProvenState]
     /// Whether the batch sends back what a restored server lost: its history rows say so.
     public var recovery: Bool
 
-    public init(replica: String, batch: String, records: [RecordState], proven: [ProvenState] = [], recovery: Bool = false) {
+    public init(replica: String, batch: String, records: [RecordState], deltas: [RecordState] = [], proven: [ProvenState] = [],
+                recovery: Bool = false) {
         self.replica = replica
         self.batch = batch
         self.records = records
+        self.deltas = deltas
         self.proven = proven
         self.recovery = recovery
     }
 
-    enum CodingKeys: String, CodingKey { case replica, batch, records, proven, recovery }
+    enum CodingKeys: String, CodingKey { case replica, batch, records, deltas, proven, recovery }
+
+    /// Every record of the batch: the whole states, then the deltas.
+    public var allRecords: [RecordState] { deltas.isEmpty ? records : records + deltas }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         replica = try container.decode(String.self, forKey: .replica)
         batch = try container.decode(String.self, forKey: .batch)
         records = try container.decode([RecordState].self, forKey: .records)
+        deltas = try container.decodeIfPresent([RecordState].self, forKey: .deltas) ?? []
         proven = try container.decodeIfPresent([ProvenState].self, forKey: .proven) ?? []
         recovery = try container.decodeIfPresent(Bool.self, forKey: .recovery) ?? false
     }
 
-    /// Without `proven` and `recovery` when they are empty and false: a batch of an older
-    /// client keeps its fingerprint.
+    /// Without `deltas`, `proven` and `recovery` when they are empty and false: a batch of an
+    /// older client keeps its fingerprint.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(replica, forKey: .replica)
         try container.encode(batch, forKey: .batch)
         try container.encode(records, forKey: .records)
+        if !deltas.isEmpty { try container.encode(deltas, forKey: .deltas) }
         if !proven.isEmpty { try container.encode(proven, forKey: .proven) }
         if recovery { try container.encode(recovery, forKey: .recovery) }
     }
@@ -180,5 +194,36 @@ public enum ReplicaIDs {
         let utf8 = replica.utf8
         guard (1...SyncLimits.maxReplicaLength).contains(utf8.count) else { return false }
         return utf8.allSatisfy { $0 >= 0x21 && $0 <= 0x7E && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }
+    }
+}
+
+/// Deltas (SPEC.md, "Deltas"): a record the server already holds, sent as only the fields
+/// that differ from the last state the server served the device, with the record's whole
+/// context. The server stands for each field the delta leaves out with its own entries:
+/// since the server's state only grows (within one epoch), it covers the state the delta
+/// was made against, and merging that filled-in state gives exactly what merging the
+/// device's whole state gives.
+public enum RecordDelta {
+    /// `state` as a delta against `base` (the server's state as it last served it): the
+    /// same id, type, scope and context, and only the fields whose entries differ. Nil when
+    /// a delta would not be smaller than the whole state, or cannot say what changed (a
+    /// field `base` has that `state` has not).
+    public static func between(_ base: RecordState, _ state: RecordState) -> RecordState? {
+        guard base.id == state.id, base.type == state.type, base.scope == state.scope else { return nil }
+        for name in base.fields.keys where state.fields[name] == nil { return nil }
+        var fields: [String: [FieldEntry]] = [:]
+        for (name, entries) in state.fields where base.fields[name] != entries {
+            fields[name] = entries
+        }
+        guard fields.count < state.fields.count else { return nil }
+        return RecordState(id: state.id, type: state.type, scope: state.scope, context: state.context, fields: fields)
+    }
+
+    /// The whole state a delta stands for on a server that holds `stored`: the delta's
+    /// context and fields, and every other field as stored.
+    public static func expand(_ delta: RecordState, over stored: RecordState) -> RecordState {
+        var fields = stored.fields
+        for (name, entries) in delta.fields { fields[name] = entries }
+        return RecordState(id: delta.id, type: delta.type, scope: delta.scope, context: delta.context, fields: fields)
     }
 }

@@ -19,23 +19,27 @@ extension PushPolicy {
         guard UUID(uuidString: request.batch) != nil else {
             throw Problem(type: .malformed, status: 400, detail: "batch must be a UUID made by the client for this batch")
         }
-        guard request.records.count <= SyncLimits.maxBatchRecords else {
+        let count = request.records.count + request.deltas.count
+        guard count <= SyncLimits.maxBatchRecords else {
             throw Problem(type: .tooLarge, status: 413,
-                          detail: "a batch holds at most \(SyncLimits.maxBatchRecords) records; send \(request.records.count) in several batches")
+                          detail: "a batch holds at most \(SyncLimits.maxBatchRecords) records; send \(count) in several batches")
         }
         var refusals = Refusals()
         var seen: Set<String> = []
         var storedIDs: [String] = []
-        storedIDs.reserveCapacity(request.records.count)
-        for record in request.records {
+        storedIDs.reserveCapacity(count)
+        for (index, record) in request.allRecords.enumerated() {
+            let isDelta = index >= request.records.count
             guard seen.insert(record.id).inserted else {
                 refusals.add(.invalidRecord, record.id,
-                             "record \(record.id) appears twice in the batch; send each record once, in its latest state")
+                             "record \(record.id) appears twice in the batch; send each record once, in its latest state, as a whole state or a delta")
                 continue
             }
             storedIDs.append(record.id)
-            if !schemaValidated {
-                for error in schemas.validate(record) {
+            if !schemaValidated || isDelta {
+                // A delta's required fields may be among those it leaves out: checked once
+                // the server has filled them in.
+                for error in schemas.validate(record, partial: isDelta) {
                     refusals.add(.invalidRecord, record.id, field: error.field, error.description)
                 }
             }

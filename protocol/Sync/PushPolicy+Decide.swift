@@ -32,9 +32,7 @@ extension PushPolicy {
 
         var refusals = Refusals()
         var merged: [RecordState?] = []
-        merged.reserveCapacity(request.records.count)
-        var inBatch: [String: RecordState] = [:]
-        for record in request.records { inBatch[record.id] = record }
+        merged.reserveCapacity(request.records.count + request.deltas.count)
         // What the server once held and lost (a restore) comes back first, as its own.
         var known = inputs
         var recovered: Set<String> = []
@@ -51,13 +49,31 @@ extension PushPolicy {
             if joined != stored { recovered.insert(id) }
             known.stored[id] = joined
         }
-        for record in request.records {
+        // A delta stands for the whole state with the server's own entries in every field it
+        // leaves out (SPEC.md, "Deltas"); from here on it is judged as that state.
+        var records = request.records
+        for delta in request.deltas {
+            guard let stored = known.stored[delta.id] else {
+                refusals.add(.deltaWithoutBase, delta.id, "\(delta.id)")
+                continue
+            }
+            let whole = RecordDelta.expand(delta, over: stored)
+            // Its required fields, once filled in (a record outside the pusher's scopes is
+            // refused by judge without being described).
+            if pusher.scopes.contains(stored.scope), stored.type == delta.type, let schema = push.schemas.named(delta.type) {
+                for error in schema.missingRequired(in: whole) { refusals.add(.invalidRecord, delta.id, field: error.field, error.description) }
+            }
+            records.append(whole)
+        }
+        var inBatch: [String: RecordState] = [:]
+        for record in records { inBatch[record.id] = record }
+        for record in records {
             merged.append(judge(record, pusher: pusher, replica: request.replica, schemas: push.schemas, inputs: known,
                                 inBatch: inBatch, refusals: &refusals))
         }
         if let problem = refusals.problem(role: pusher.role, replica: request.replica) { throw problem }
         let states = merged.compactMap { $0 }
-        guard states.count == request.records.count else {
+        guard states.count == records.count else {
             throw Problem(type: .internal, status: 500, detail: "the server could not judge this batch; nothing was stored")
         }
         return .write(PushPlan(request: request, before: inputs.stored, merged: states,

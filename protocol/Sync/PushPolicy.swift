@@ -181,6 +181,10 @@ struct Refusals {
             return Problem(type: kind, status: 403,
                            detail: "the batch sends back states with proofs this server does not take (\(names)); send those records without them. Nothing was stored.",
                            records: list)
+        case .deltaWithoutBase:
+            return Problem(type: kind, status: 409,
+                           detail: "the batch sends deltas of records this server does not hold (\(names)); send their whole states. Nothing was stored.",
+                           records: list)
         case .forgedDot:
             return Problem(type: kind, status: 403,
                            detail: "the batch carries edits or counters of other replicas that the server has not seen (\(names)); a device may only send its own new edits. Nothing was stored.",

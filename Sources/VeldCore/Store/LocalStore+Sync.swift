@@ -90,6 +90,28 @@ extension LocalStore {
         }
     }
 
+    /// For the records among `ids` that a delta may go for (SPEC.md, "Deltas"): the last
+    /// state the server served of each, when the record has moved on from it (its proven
+    /// state). Not for a recovery entry: a restored server may not hold that state.
+    func pushBases(_ ids: [String]) throws -> [String: RecordState] {
+        try writer.read { db in
+            var bases: [String: RecordState] = [:]
+            for start in stride(from: 0, to: ids.count, by: 500) {
+                let chunk = Array(ids[start..<min(start + 500, ids.count)])
+                let rows = try Row.fetchCursor(db, sql: """
+                    SELECT record.id, record.provenState FROM record JOIN outbox ON outbox.recordID = record.id
+                    WHERE record.proof IS NOT NULL AND record.provenState IS NOT NULL AND outbox.recovery = 0
+                      AND record.id IN (\(databaseQuestionMarks(count: chunk.count)))
+                    """, arguments: StatementArguments(chunk))
+                while let row = try rows.next() {
+                    let id: String = row[0]
+                    bases[id] = try self.openState(row[1], id: id)
+                }
+            }
+            return bases
+        }
+    }
+
     /// Clears the outbox entries of pushed states the server acknowledged, but only where
     /// the record was not edited again while the push was in flight.
     func acknowledge(_ pushed: [RecordState], replica: String) throws {

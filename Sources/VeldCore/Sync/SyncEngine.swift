@@ -114,11 +114,12 @@ public struct SyncEngine: Sendable {
     private func syncOnce() async throws -> SyncReport {
             try await sendPendingReceipts()
             var purged: [PurgeReceipt] = []
-            var restored = false
+            var restored = false, deltas = false
             do {
                 let identity = try await refreshIdentity()
                 if let receipt = identity.receipt { purged.append(receipt) }
                 restored = identity.restored
+                deltas = identity.deltas
             } catch SyncTransportError.rejected(let problem) where problem.is(.wipeRequested) {
                 // A lost device: everything goes, then the receipt says so.
                 var report = SyncReport()
@@ -141,7 +142,7 @@ public struct SyncEngine: Sendable {
             let waiting = try store.pendingRecovery()
             if restored || waiting > 0 { early = try await pull() }
             let recovering = try store.pendingRecovery()
-            var report = try await push()
+            var report = try await push(deltas: deltas)
             report.serverRestored = restored
             report.recovered = recovering - (try store.pendingRecovery())
             report.purged = purged
@@ -157,17 +158,17 @@ public struct SyncEngine: Sendable {
     /// Takes user, role and scopes from the server (`GET /v1/me`); the records of scopes
     /// the token no longer holds leave the device (the receipt says what went). Takes the
     /// server's epoch too: `restored` when it is a new one (SPEC.md, "Server epochs").
-    func refreshIdentity() async throws -> (receipt: PurgeReceipt?, restored: Bool) {
+    func refreshIdentity() async throws -> (receipt: PurgeReceipt?, restored: Bool, deltas: Bool) {
         do {
             if let identity = try await withRetry({ try await transport.me() }) {
                 let receipt = try store.adopt(identity)
                 let restored = try identity.epoch.map { try store.adoptEpoch($0) } ?? false
-                return (receipt, restored)
+                return (receipt, restored, identity.features?.contains("deltas") == true)
             }
         } catch SyncTransportError.rejected(let problem) where problem.status == 404 {
             // A server without /v1/me: keep what the profile has.
         }
-        return (nil, false)
+        return (nil, false, false)
     }
 
     /// Fetches the module set in force when it changed (`GET /v1/schemas` with the kept
@@ -215,7 +216,11 @@ public struct SyncEngine: Sendable {
     /// aside. When the server refuses records, exactly those are set aside with its
     /// problem and the rest of the batch goes again under a new batch id; a refusal of the
     /// batch as a whole (the token, the replica) stops the push and is reported.
-    public func push() async throws -> SyncReport {
+    ///
+    /// With `deltas` (a server that names the feature in `GET /v1/me`), a record the server
+    /// already holds goes as only the fields changed since the state the server last served
+    /// it (SPEC.md, "Deltas"); one the server turns out not to hold goes again whole.
+    public func push(deltas: Bool = false) async throws -> SyncReport {
         let replica = try store.profile().replicaID
         let queued = try store.outbox().filter { !$0.isParked }.map(\.recordID)
         var report = SyncReport()
@@ -232,12 +237,23 @@ public struct SyncEngine: Sendable {
             // Records whose proven state the server did not take (its key is not the one
             // that made the proof): they go again without it.
             var unproven: Set<String> = []
+            // Records whose delta the server could not fill in: they go whole.
+            var whole: Set<String> = []
+            let bases = deltas ? try store.pushBases(ids) : [:]
             while !chunks.isEmpty {
                 var states = chunks.removeFirst()
                 // Each round sets aside at least one record, or halves the batch: this ends.
                 while !states.isEmpty {
                     let recovery = try store.recovery(states.map(\.id))
-                    let request = PushRequest(replica: replica, batch: UUID().uuidString.lowercased(), records: states,
+                    var records: [RecordState] = [], changes: [RecordState] = []
+                    for state in states {
+                        if !whole.contains(state.id), let base = bases[state.id], let delta = RecordDelta.between(base, state) {
+                            changes.append(delta)
+                        } else {
+                            records.append(state)
+                        }
+                    }
+                    let request = PushRequest(replica: replica, batch: UUID().uuidString.lowercased(), records: records, deltas: changes,
                                               proven: recovery.proven.filter { !unproven.contains($0.state.id) },
                                               recovery: states.allSatisfy { recovery.recovering.contains($0.id) })
                     do {
@@ -253,6 +269,15 @@ public struct SyncEngine: Sendable {
                             return report
                         }
                         unproven.formUnion(named)
+                        continue
+                    } catch SyncTransportError.rejected(let problem) where problem.is(.deltaWithoutBase) {
+                        let named = Set((problem.records ?? []).map(\.id)).intersection(changes.map(\.id)).subtracting(whole)
+                        guard !named.isEmpty else {
+                            report.pushRefused = problem
+                            report.editedDuringSync = try editedDuringSync()
+                            return report
+                        }
+                        whole.formUnion(named)
                         continue
                     } catch SyncTransportError.rejected(let problem) where problem.status == 413 && states.count > 1 {
                         chunks.insert(contentsOf: [Array(states.prefix(states.count / 2)), Array(states.dropFirst(states.count / 2))], at: 0)

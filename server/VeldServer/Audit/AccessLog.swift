@@ -240,7 +240,7 @@ public struct AccessDraft: Hashable, Sendable {
     public static func push(_ request: PushRequest, response: PushResponse, token: DeviceToken, at date: Date,
                             replay: Bool) -> AccessDraft {
         let changed = Dictionary(response.results.map { ($0.id, $0.changed) }, uniquingKeysWith: { $0 || $1 })
-        let records = request.records.map {
+        let records = request.allRecords.map {
             AccessedRecord(id: $0.id, type: $0.type, scope: $0.scope, effect: changed[$0.id] == true && !replay ? "changed" : "unchanged")
         }
         return AccessDraft(at: date, action: .push, token: token, replica: request.replica,

@@ -10,7 +10,7 @@ public enum Erasure {
     static func refusal(_ erasedIDs: [String], in request: PushRequest, schemas: SchemaSet) -> Problem {
         let erased = Set(erasedIDs)
         var items: [Problem.Item] = []
-        for record in request.records {
+        for record in request.allRecords {
             if erased.contains(record.id) {
                 items.append(Problem.Item(id: record.id, reason: "record \(record.id) was erased by the office (AVG art. 17)"))
             } else if let schema = schemas.named(record.type), case .inheritedFrom(let field) = schema.scopeRule,

@@ -36,7 +36,7 @@ struct SyncRoutes {
             let confirmed = try await storage.confirmedReceipts(token: token.id, limit: 100)
             return try JSONBody.response(DeviceIdentity(token: token.id, user: token.user, role: token.role, scopes: token.scopes,
                                                         replica: token.replica, confirmedReceipts: confirmed.isEmpty ? nil : confirmed,
-                                                        epoch: try await storage.identity().epoch),
+                                                        epoch: try await storage.identity().epoch, features: DeviceIdentity.serverFeatures),
                                          for: request)
         }
     }
@@ -197,7 +197,7 @@ struct SyncRoutes {
         let body = try await JSONBody.body(of: request, deadline: bodyDeadline)
         let push = try JSONBody.decodePush(from: body)
         let used = try await schemas.inForce()
-        context.access?.name(push.records, knownTypes: used.set)
+        context.access?.name(push.allRecords, knownTypes: used.set)
         if ReplicaIDs.isValid(push.replica) { context.access?.replica = push.replica }
         if UUID(uuidString: push.batch) != nil { context.access?.detail = "batch=\(push.batch)" }
         // The binding as the token was read: refused before any record is looked at (the
