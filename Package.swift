@@ -43,11 +43,14 @@ let package = Package(
             resources: [.embedInCode("modules/veld-core.json")],
             swiftSettings: strict
         ),
+        // The system's zlib, for gzip push bodies (zlib1g-dev on Debian).
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         // The client core a phone app would embed.
         .target(
             name: "VeldCore",
             dependencies: [
                 "VeldProtocol",
+                "CZlib",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 // AES-GCM for the data at rest (CryptoKit on Apple platforms); scrypt.
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -35,9 +35,16 @@ public struct HTTPTransport: SyncTransport {
         self.epoch = epoch
     }
 
+    /// The batch in stable JSON, gzip-compressed above ``Gzip/threshold`` bytes.
     public func push(_ request: PushRequest) async throws -> PushResponse {
-        let body = try StableJSON.encode(request)
-        return try await send("POST", server.appendingPathComponent("v1/push"), body: body, expecting: PushResponse.self)
+        var body = Data(RecordStateJSON.encode(request))
+        var headers: [(name: String, value: String)] = []
+        if body.count > Gzip.threshold, let compressed = Gzip.compress(body) {
+            body = compressed
+            headers.append((name: "Content-Encoding", value: "gzip"))
+        }
+        let answer = try await exchange("POST", server.appendingPathComponent("v1/push"), body: body, extraHeaders: headers)
+        return try decode(PushResponse.self, from: answer.body)
     }
 
     public func sendReceipt(_ receipt: PurgeReceipt) async throws {
