@@ -149,7 +149,7 @@ final class SyncRuns: @unchecked Sendable {
 extension ConsolePages {
     func access(_ answer: Result<RecordAccess, any Error>, state: RecordState, title: String) -> HTML {
         let heading: HTML = """
-            <p><a href="records/\(HTML.component(state.id))">\(text.back)</a></p>
+            <p><a href="records/\(HTML.component(state.id))">\(text.backToRecord)</a></p>
             <h1>\(text.accessLog): \(title)</h1>
             <p class="meta"><code>\(state.id)</code></p>
             <p>\(text.accessIntro)</p>
@@ -170,7 +170,7 @@ extension ConsolePages {
             \(heading)
             <div class="scroll"><table class="list" id="access"><thead><tr><th scope="col">\(text.when)</th><th scope="col">\(text.user)</th>
             <th scope="col">\(text.role)</th><th scope="col">\(text.actionColumn)</th><th scope="col">\(text.effectColumn)</th>
-            <th scope="col">\(text.outcome)</th><th scope="col">Token</th><th scope="col">\(text.device)</th></tr></thead><tbody>\(rows)</tbody></table></div>
+            <th scope="col">\(text.outcome)</th><th scope="col">Token</th><th scope="col">\(text.deviceColumn)</th></tr></thead><tbody>\(rows)</tbody></table></div>
             \(more)
             """
     }

@@ -182,6 +182,8 @@ extension ConsoleText {
              "There are older entries; on the server `veld-server audit --record \(id.prefix(8))` lists them all.")
     }
     var when: String { pick("Wanneer", "When") }
+    var deviceColumn: String { pick("Apparaat", "Device") }
+    var backToRecord: String { pick("Terug naar het record", "Back to the record") }
     var actionColumn: String { pick("Handeling", "Action") }
     var effectColumn: String { pick("Gevolg", "Effect") }
     var outcome: String { pick("Uitkomst", "Outcome") }

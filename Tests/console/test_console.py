@@ -1,10 +1,16 @@
-"""The console in a real browser (headless Chromium through Selenium), against a real
-server and real profiles, through the binaries: two visitors make a conflict with the CLI,
-the office settles it in the console, and both visitors' CLIs hold the settlement after a
-sync. Screenshots of each screen go to the folder printed at the start.
+"""The console in real browsers, against a real server and real profiles, through the
+binaries: two visitors make a conflict with the CLI, the office settles it in the console,
+and both visitors' CLIs hold the settlement after a sync; a carer fills in a care plan
+offline; a refused record is shown and discarded. Each scenario runs in headless Chromium
+through Selenium (chromedriver) and in headless Firefox through WebDriver BiDi, which
+Firefox speaks itself (bidi_firefox.py next to this file: Selenium's API, no geckodriver).
+Screenshots of each screen go to the folder printed at the start (Firefox's with a
+`firefox-` prefix).
 
-Run by scripts/console-test.sh (which installs Chromium, its driver and Selenium when
-missing). Loopback only; every wait is bounded."""
+Run by scripts/console-test.sh (which installs Chromium, its driver, Firefox ESR and
+Selenium when missing). $CHROMIUM, $CHROMEDRIVER and $FIREFOX name the browsers; without
+Firefox the Firefox scenarios fail and say to install firefox-esr. Loopback only; every
+wait is bounded."""
 
 import json
 import os
@@ -17,12 +23,17 @@ import tempfile
 import time
 import unittest
 
+sys.dont_write_bytecode = True  # no __pycache__ in the tree for bidi_firefox
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
+
+import bidi_firefox
 
 BIN = os.environ["VELD_BIN_DIR"]
 VELD = os.path.join(BIN, "veld")
@@ -87,10 +98,13 @@ class Team:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 process.kill()
+                process.wait(timeout=10)
+            if process.stdout:
+                process.stdout.close()
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def browser():
+def chromium():
     options = Options()
     for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1000", "--lang=nl"]:
         options.add_argument(argument)
@@ -101,18 +115,38 @@ def browser():
     return driver
 
 
-class ConsoleScenarios(unittest.TestCase):
+def firefox():
+    binary = os.environ.get("FIREFOX") or shutil.which("firefox-esr") or shutil.which("firefox")
+    if not binary or not os.access(binary, os.X_OK):
+        raise AssertionError(f"no Firefox ({binary or 'firefox-esr not on PATH'}): install firefox-esr "
+                             "(apt-get install firefox-esr; scripts/console-test.sh does) or set $FIREFOX")
+    return bidi_firefox.Firefox(binary, width=1280, height=1000)
+
+
+class ConsoleScenarios:
+    """The scenarios; a subclass says which browser runs them."""
+    prefix = ""
+
+    def browser(self):
+        raise NotImplementedError
+
+    @classmethod
+    def setUpClass(cls):
+        cls.started = time.monotonic()
+
+    @classmethod
+    def tearDownClass(cls):
+        print(f"{cls.__name__}: {time.monotonic() - cls.started:.1f} s", file=sys.stderr, flush=True)
+
     def setUp(self):
         self.team = Team()
-        self.driver = browser()
-
-    def tearDown(self):
-        self.driver.quit()
-        self.team.close()
+        self.addCleanup(self.team.close)
+        self.driver = self.browser()
+        self.addCleanup(self.driver.quit)
 
     def shot(self, name):
         self.driver.execute_script("window.scrollTo(0, 0)")
-        path = os.path.join(SHOTS, name + ".png")
+        path = os.path.join(SHOTS, self.prefix + name + ".png")
         self.driver.save_screenshot(path)
         return path
 
@@ -182,9 +216,18 @@ class ConsoleScenarios(unittest.TestCase):
         self.assertTrue(all(name in table.text for name in ("anna", "bram", "olga")), table.text)
         self.shot("5-devices")
 
+        # Who read or changed the record on the server (the access log, NEN 7513).
+        driver.get(team.console_link + "records/" + record)
+        driver.find_element(By.ID, "access-link").click()
+        log = wait.until(EC.presence_of_element_located((By.ID, "access")))
+        for words in ("anna", "bram", "olga", "versturen (sync)", "ophalen (sync)", "gewijzigd", "gelezen"):
+            self.assertIn(words, log.text)
+        self.assertNotIn("Rondgang", log.text, "the access log shows no field value")
+        self.shot("5b-access-log")
+
         # Readable at 200% zoom (a 640-pixel-wide window): nothing runs off the side.
         driver.set_window_size(640, 1000)
-        for path in ("/", "/records/" + record, "/devices"):
+        for path in ("/", "/records/" + record, "/devices", "/records/" + record + "/access"):
             driver.get(team.console_link + path.lstrip("/"))
             width = driver.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
             self.assertLessEqual(width[0], width[1] + 1, path)
@@ -244,8 +287,11 @@ class ConsoleScenarios(unittest.TestCase):
         record = re.search(r"/records/([0-9a-f-]{36})", driver.current_url).group(1)
         self.shot("7-care-plan-saved-offline")
 
-        # Sync while the server is down: said plainly, nothing lost.
+        # Sync while the server is down: the page says how it goes while it goes (it tries
+        # again), then says plainly that it did not succeed; nothing lost.
         driver.find_element(By.ID, "sync-button").click()
+        WebDriverWait(driver, 60).until(EC.text_to_be_present_in_element((By.ID, "sync-progress"), "nieuwe poging"))
+        self.shot("7b-sync-retrying")
         WebDriverWait(driver, 60).until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, ".flash"), "lukte niet"))
         self.assertIn("1 wijziging", driver.find_element(By.ID, "pending").text)
 
@@ -288,6 +334,18 @@ class ConsoleScenarios(unittest.TestCase):
         self.assertIn(record, team.veld(home, "rejected", "--discarded").stdout)
         self.assertNotEqual(run([VELD, "show", record, "--home", home], check=False).returncode, 0)
         self.shot("9-discarded")
+
+
+class ConsoleScenariosChromium(ConsoleScenarios, unittest.TestCase):
+    def browser(self):
+        return chromium()
+
+
+class ConsoleScenariosFirefox(ConsoleScenarios, unittest.TestCase):
+    prefix = "firefox-"
+
+    def browser(self):
+        return firefox()
 
 
 if __name__ == "__main__":
