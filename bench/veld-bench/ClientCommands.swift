@@ -47,7 +47,10 @@ enum ClientCommands {
 
     /// `client-push HOME COUNT ROUND`: edits records 0..<COUNT (untimed; batched edits of
     /// 500 per transaction), then times `push()`.
-    static func push(home: URL, count: Int, round: Int) async throws {
+    /// Edits `count` records (untimed), then pushes them, timed: whole states, or with
+    /// `deltas` as a sync sends them to a server that takes deltas (each record's changed
+    /// fields against the state the client last pulled).
+    static func push(home: URL, count: Int, round: Int, deltas: Bool = false) async throws {
         let generator = DataGenerator()
         let edits = (0..<count).map { i -> (String, [String: FieldValue]) in
             var random = SeededRandom(seed: UInt64(i) &* 31 &+ UInt64(round) &* 7_919)
@@ -63,7 +66,7 @@ enum ClientCommands {
         guard let server = settings.server, let token = settings.token else { throw BenchError("the store is not connected") }
         let engine = SyncEngine(store: store, transport: HTTPTransport(server: server, token: token))
         var pushed = 0
-        let seconds = try await measureAsync { pushed = try await engine.push().pushed }
+        let seconds = try await measureAsync { pushed = try await engine.push(deltas: deltas).pushed }
         let left = try store.outbox().count
         guard pushed == pending, left == 0 else {
             throw BenchError("push acknowledged \(pushed) of \(pending); outbox still holds \(left)")

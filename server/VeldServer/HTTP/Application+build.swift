@@ -38,7 +38,8 @@ public func buildApplication(
     SyncRoutes(storage: storage, clock: clock, schemas: SchemaCache(storage: storage), bodyDeadline: bodyDeadline).add(to: router)
     // A connection that sends nothing for `idleTimeout` (also while its headers or body
     // are due) is closed, so half-open connections cannot pile up.
-    let http1 = HTTP1Channel.Configuration(idleTimeout: TimeAmount(idleTimeout))
+    // `Expect: 100-continue` is answered at once (curl waits a second for it otherwise).
+    let http1 = HTTP1Channel.Configuration(additionalChannelHandlers: [ExpectContinueHandler()], idleTimeout: TimeAmount(idleTimeout))
     let server: HTTPServerBuilder = if let tls {
         try .http2Upgrade(tlsConfiguration: tls.configuration,
                           configuration: .init(idleTimeout: idleTimeout, streamConfiguration: http1))
