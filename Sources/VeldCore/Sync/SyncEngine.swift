@@ -230,16 +230,30 @@ public struct SyncEngine: Sendable {
         }
         var done = 0
         progress(.pushing(done: 0, total: queued.count))
-        for start in stride(from: 0, to: queued.count, by: batchSize) {
-            let ids = Array(queued[start..<min(start + batchSize, queued.count)])
+        // Each batch's states (and delta bases) are read while the batch before it is with
+        // the server. A record edited meanwhile goes in the state read; its outbox entry then
+        // stays for the next sync, as for an edit during the push itself.
+        let store = store
+        func load(_ ids: [String]) -> Task<(states: [RecordState], bases: [String: RecordState]), any Error> {
+            Task { (try store.pendingStates(ids), deltas ? try store.pushBases(ids) : [:]) }
+        }
+        let starts = Array(stride(from: 0, to: queued.count, by: batchSize))
+        func batch(_ index: Int) -> [String] { Array(queued[starts[index]..<min(starts[index] + batchSize, queued.count)]) }
+        var next = starts.isEmpty ? nil : load(batch(0))
+        defer { next?.cancel() }
+        for index in starts.indices {
+            let ids = batch(index)
+            guard let loading = next else { break }
+            let loaded = try await loading.value
+            next = index + 1 < starts.count ? load(batch(index + 1)) : nil
             // A batch the server finds too large (413) goes again in halves, in order.
-            var chunks = [try store.pendingStates(ids)]
+            var chunks = [loaded.states]
             // Records whose proven state the server did not take (its key is not the one
             // that made the proof): they go again without it.
             var unproven: Set<String> = []
             // Records whose delta the server could not fill in: they go whole.
             var whole: Set<String> = []
-            let bases = deltas ? try store.pushBases(ids) : [:]
+            let bases = loaded.bases
             while !chunks.isEmpty {
                 var states = chunks.removeFirst()
                 // Each round sets aside at least one record, or halves the batch: this ends.
