@@ -30,6 +30,23 @@ extension PushPolicy {
             return .replay(responseJSON: prior.response)
         }
 
+        let (states, recovered) = try judgeAll(push, inputs: inputs)
+        return .write(PushPlan(request: request, before: inputs.stored, merged: states,
+                               bindReplica: inputs.boundReplica == nil, after: inputs.position, historyRuns: inputs.historyRuns,
+                               recovered: request.recovery && push.recovering ? Set(states.map(\.id)) : recovered))
+    }
+
+    /// What a device runs on its own edit before it saves it: every check of ``decide``
+    /// about the records (not the token's binding or the batch id), without making the
+    /// write plan (the server's JSON, history and answer), which a device does not need.
+    public static func judge(_ push: CheckedPush, inputs: Inputs) throws(Problem) {
+        _ = try judgeAll(push, inputs: inputs)
+    }
+
+    /// Every record of the batch judged against what is stored: the merged states, and the
+    /// records a restored server takes back; the first kind of problem found, thrown.
+    static func judgeAll(_ push: CheckedPush, inputs: Inputs) throws(Problem) -> (states: [RecordState], recovered: Set<String>) {
+        let request = push.request, pusher = push.pusher
         var refusals = Refusals()
         var merged: [RecordState?] = []
         merged.reserveCapacity(request.records.count + request.deltas.count)
@@ -76,9 +93,7 @@ extension PushPolicy {
         guard states.count == records.count else {
             throw Problem(type: .internal, status: 500, detail: "the server could not judge this batch; nothing was stored")
         }
-        return .write(PushPlan(request: request, before: inputs.stored, merged: states,
-                               bindReplica: inputs.boundReplica == nil, after: inputs.position, historyRuns: inputs.historyRuns,
-                               recovered: request.recovery && push.recovering ? Set(states.map(\.id)) : recovered))
+        return (states, recovered)
     }
 
     /// Every problem of one record against its stored state; the merged state when the

@@ -79,7 +79,7 @@ extension LocalStore {
         do {
             // The schema was checked just before (with errors that name the input).
             let checked = try PushPolicy.check(request, by: pusher, in: schemas, schemaValidated: true)
-            _ = try PushPolicy.decide(checked, fingerprint: "", inputs: PushPolicy.Inputs(stored: stored))
+            try PushPolicy.judge(checked, inputs: PushPolicy.Inputs(stored: stored))
         } catch {
             let reasons = error.records?.map(\.reason) ?? []
             throw LocalStoreError(.refusedByPolicy(reasons.isEmpty ? error.detail : reasons.joined(separator: "; ")), home: home)
