@@ -275,23 +275,18 @@ public struct SyncEngine: Sendable {
                         _ = try await withRetry { try await transport.push(request) }
                     } catch SyncTransportError.rejected(let problem) where problem.is(.epochChanged) {
                         throw SyncTransportError.rejected(problem)
-                    } catch SyncTransportError.rejected(let problem) where problem.is(.invalidProof) {
-                        let named = Set((problem.records ?? []).map(\.id)).intersection(request.proven.map(\.state.id))
+                    } catch SyncTransportError.rejected(let problem) where problem.is(.invalidProof) || problem.is(.deltaWithoutBase) {
+                        // What the batch sent besides whole states and the server did not take
+                        // (a proven state, a delta): those records go again without it.
+                        let proofs = problem.is(.invalidProof)
+                        let sent = proofs ? request.proven.map(\.state.id) : changes.map(\.id)
+                        let named = Set((problem.records ?? []).map(\.id)).intersection(sent)
                         guard !named.isEmpty else {
                             report.pushRefused = problem
                             report.editedDuringSync = try editedDuringSync()
                             return report
                         }
-                        unproven.formUnion(named)
-                        continue
-                    } catch SyncTransportError.rejected(let problem) where problem.is(.deltaWithoutBase) {
-                        let named = Set((problem.records ?? []).map(\.id)).intersection(changes.map(\.id)).subtracting(whole)
-                        guard !named.isEmpty else {
-                            report.pushRefused = problem
-                            report.editedDuringSync = try editedDuringSync()
-                            return report
-                        }
-                        whole.formUnion(named)
+                        if proofs { unproven.formUnion(named) } else { whole.formUnion(named) }
                         continue
                     } catch SyncTransportError.rejected(let problem) where problem.status == 413 && states.count > 1 {
                         chunks.insert(contentsOf: [Array(states.prefix(states.count / 2)), Array(states.dropFirst(states.count / 2))], at: 0)
