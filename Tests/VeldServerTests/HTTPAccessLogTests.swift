@@ -243,7 +243,7 @@ import VeldTestSupport
             let two = try await access(server.office, "?limit=2").decode(RecordAccess.self)
             #expect(two.entries.map(\.action) == ["access", "pull"] && two.entries[1].seq == all.entries[0].seq && two.more)
             #expect(two.entries[0].user == "olga" && two.entries[0].effect == "read")
-            for bad in ["?limit=0", "?limit=1001", "?limit=x"] {
+            for bad in ["?limit=0", "?limit=1001", "?limit=x", "?limit=+5", "?limit=-1"] {
                 let response = try await access(server.office, bad)
                 #expect(response.status.code == 400, "\(bad)")
                 #expect(String(buffer: response.body).contains("limit must be a whole number"))

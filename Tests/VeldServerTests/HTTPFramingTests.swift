@@ -80,6 +80,25 @@ import VeldServer
         }
     }
 
+    /// `Expect: 100-continue` gets `100 Continue` before the final answer; a request sent
+    /// behind another on one connection (pipelining) gets its `100 Continue` only after the
+    /// answer to the one before it, never ahead of it.
+    @Test func a100ContinueComesInTurn() async throws {
+        try await TestServer.run(.live) { client, server in
+            let port = try #require(client.port)
+            let alone = "POST /v1/push HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: \(server.anna.bearer)\r\nExpect: 100-continue\r\n"
+                + "Content-Length: 2\r\nConnection: close\r\n\r\n{}"
+            let first = try #require(try await Self.exchange(alone, port: port, patience: 60), "no answer")
+            #expect(first.hasPrefix("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 400"), "answer: \(first.prefix(120))")
+            let behind = "GET /v1/me HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: \(server.anna.bearer)\r\n\r\n" + alone
+            let both = try #require(try await Self.exchange(behind, port: port, patience: 60), "no answer")
+            #expect(both.hasPrefix("HTTP/1.1 200"), "answer: \(both.prefix(120))")
+            let me = try #require(both.range(of: "HTTP/1.1 200")), proceed = try #require(both.range(of: "HTTP/1.1 100 Continue"))
+            let refused = try #require(both.range(of: "HTTP/1.1 400"))
+            #expect(me.lowerBound < proceed.lowerBound && proceed.lowerBound < refused.lowerBound)
+        }
+    }
+
     /// A connection that sends nothing is closed after the idle timeout, so a few thousand
     /// of them cannot hold the server's connections forever.
     @Test func aSilentConnectionIsClosed() async throws {

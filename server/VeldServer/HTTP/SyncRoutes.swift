@@ -105,7 +105,7 @@ struct SyncRoutes {
         }
         var limit = 100
         if let text = request.uri.queryParameters["limit"].map(String.init) {
-            guard let value = Int(text), (1...RecordAccessLimits.max).contains(value) else {
+            guard let value = Int(text), (1...RecordAccessLimits.max).contains(value), text.utf8.allSatisfy({ (48...57).contains($0) }) else {
                 throw Problem(type: .malformed, status: 400, detail: "limit must be a whole number from 1 to \(RecordAccessLimits.max), not '\(text)'")
             }
             limit = value
@@ -223,10 +223,10 @@ struct SyncRoutes {
             response = try await apply(fresh.set)
         }
         context.access?.loggedByStorage = true
-        ServerMetrics.pushed(records: push.records.count, changed: response.results.filter(\.changed).count,
+        ServerMetrics.pushed(records: push.allRecords.count, changed: response.results.filter(\.changed).count,
                              inConflict: response.results.filter { $0.changed && $0.conflicts }.count)
         context.logger.info("push", metadata: [
-            "replica": .string(push.replica), "batch": .string(push.batch), "records": .stringConvertible(push.records.count),
+            "replica": .string(push.replica), "batch": .string(push.batch), "records": .stringConvertible(push.allRecords.count),
             "changed": .stringConvertible(response.results.filter(\.changed).count),
         ])
         return try JSONBody.response(response, for: request)
