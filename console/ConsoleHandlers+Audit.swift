@@ -31,7 +31,7 @@ extension ConsoleHandlers {
     func startSync(_ request: Request) async throws -> Response {
         let text = ConsoleText(language: Language.from(cookie: request.cookies["lang"]?.value))
         let run = syncRuns.start(console.sync, text: text, flashes: flashes)
-        return Self.json(["run": .number(run.number)])
+        return try Self.json(SyncAnswer(run: run.number))
     }
 
     /// How run N goes: `{"running": true, "text": "Ontvangen: 400 records"}` while it runs,
@@ -39,38 +39,28 @@ extension ConsoleHandlers {
     func syncProgress(_ request: Request) throws -> Response {
         let text = ConsoleText(language: Language.from(cookie: request.cookies["lang"]?.value))
         guard let number = request.uri.queryParameters["run"].flatMap({ Int(String($0)) }), let state = syncRuns.state(of: number) else {
-            return Self.json(["running": .flag(false), "location": .text(base)], status: .notFound)
+            return try Self.json(SyncAnswer(running: false, location: base), status: .notFound)
         }
         switch state {
         case .running(let progress):
-            return Self.json(["running": .flag(true), "text": .text(progress.map(text.progress) ?? text.syncStarting)])
+            return try Self.json(SyncAnswer(running: true, text: progress.map(text.progress) ?? text.syncStarting))
         case .done(let flash):
-            return Self.json(["running": .flag(false), "location": .text(base + "?flash=" + flash)])
+            return try Self.json(SyncAnswer(running: false, location: base + "?flash=" + flash))
         }
     }
 
-    enum JSONValue {
-        case text(String)
-        case number(Int)
-        case flag(Bool)
+    /// What the page's script reads about a sync; absent members are left out.
+    struct SyncAnswer: Encodable {
+        var run: Int?
+        var running: Bool?
+        var text: String?
+        var location: String?
     }
 
-    static func json(_ object: [String: JSONValue], status: HTTPResponse.Status = .ok) -> Response {
-        let body = "{" + object.keys.sorted().map { key in
-            let value: String
-            switch object[key]! {
-            case .text(let text):
-                var bytes: [UInt8] = []
-                RecordStateJSON.writeString(text, to: &bytes)
-                value = String(decoding: bytes, as: UTF8.self)
-            case .number(let number): value = String(number)
-            case .flag(let flag): value = flag ? "true" : "false"
-            }
-            return "\"\(key)\":\(value)"
-        }.joined(separator: ",") + "}"
+    static func json(_ answer: SyncAnswer, status: HTTPResponse.Status = .ok) throws -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
-        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: try StableJSON.encode(answer))))
     }
 }
 

@@ -42,6 +42,8 @@ public struct PushRequest: Codable, Hashable, Sendable {
 
     /// Every record of the batch: the whole states, then the deltas.
     public var allRecords: [RecordState] { deltas.isEmpty ? records : records + deltas }
+    /// How many records the batch carries, whole or as deltas.
+    public var recordCount: Int { records.count + deltas.count }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)

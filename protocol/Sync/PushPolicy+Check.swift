@@ -19,7 +19,7 @@ extension PushPolicy {
         guard UUID(uuidString: request.batch) != nil else {
             throw Problem(type: .malformed, status: 400, detail: "batch must be a UUID made by the client for this batch")
         }
-        let count = request.records.count + request.deltas.count
+        let count = request.recordCount
         guard count <= SyncLimits.maxBatchRecords else {
             throw Problem(type: .tooLarge, status: 413,
                           detail: "a batch holds at most \(SyncLimits.maxBatchRecords) records; send \(count) in several batches")

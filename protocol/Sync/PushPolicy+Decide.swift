@@ -49,7 +49,7 @@ extension PushPolicy {
         let request = push.request, pusher = push.pusher
         var refusals = Refusals()
         var merged: [RecordState?] = []
-        merged.reserveCapacity(request.records.count + request.deltas.count)
+        merged.reserveCapacity(request.recordCount)
         // What the server once held and lost (a restore) comes back first, as its own.
         var known = inputs
         var recovered: Set<String> = []
@@ -71,7 +71,8 @@ extension PushPolicy {
         var records = request.records
         for delta in request.deltas {
             guard let stored = known.stored[delta.id] else {
-                refusals.add(.deltaWithoutBase, delta.id, "\(delta.id)")
+                refusals.add(.deltaWithoutBase, delta.id,
+                             "record \(delta.id): the server holds no state of it to fill this delta in from; send the record whole")
                 continue
             }
             let whole = RecordDelta.expand(delta, over: stored)

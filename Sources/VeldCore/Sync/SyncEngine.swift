@@ -241,11 +241,12 @@ public struct SyncEngine: Sendable {
         func batch(_ index: Int) -> [String] { Array(queued[starts[index]..<min(starts[index] + batchSize, queued.count)]) }
         var next = starts.isEmpty ? nil : load(batch(0))
         defer { next?.cancel() }
-        for index in starts.indices {
+        var index = 0
+        while let loading = next {
             let ids = batch(index)
-            guard let loading = next else { break }
             let loaded = try await loading.value
-            next = index + 1 < starts.count ? load(batch(index + 1)) : nil
+            index += 1
+            next = index < starts.count ? load(batch(index)) : nil
             // A batch the server finds too large (413) goes again in halves, in order.
             var chunks = [loaded.states]
             // Records whose proven state the server did not take (its key is not the one

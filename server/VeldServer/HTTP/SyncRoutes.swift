@@ -103,13 +103,7 @@ struct SyncRoutes {
             throw Problem(type: .typeForbidden, status: 403,
                           detail: "the \(token.role.rawValue) role may not read the access log; the office does (veld console, veld-server audit)")
         }
-        var limit = 100
-        if let text = request.uri.queryParameters["limit"].map(String.init) {
-            guard let value = Int(text), (1...RecordAccessLimits.max).contains(value), text.utf8.allSatisfy({ (48...57).contains($0) }) else {
-                throw Problem(type: .malformed, status: 400, detail: "limit must be a whole number from 1 to \(RecordAccessLimits.max), not '\(text)'")
-            }
-            limit = value
-        }
+        let limit = try Self.limit(request, default: 100, max: RecordAccessLimits.max)
         guard RecordIDs.isValid(id), let record = try await storage.record(id: id), token.mayAccess(scope: record.scope),
               try await schemas.mayRead(record.type, as: token.role) else {
             throw Problem(type: .notFound, status: 404, detail: "no record \(id) that this device may read; check the id (veld show ID)")
@@ -124,6 +118,15 @@ struct SyncRoutes {
         context.access?.records = [AccessedRecord(id: id, type: record.type, scope: record.scope, effect: "read")]
         context.access?.detail = "entries=\(entries.count)"
         return try JSONBody.response(RecordAccess(id: id, entries: entries, more: found.count > limit), for: request)
+    }
+
+    /// The request's `limit` (digits only, 1 to `max`), or `defaultValue` when it names none.
+    static func limit(_ request: Request, default defaultValue: Int, max: Int) throws -> Int {
+        guard let text = request.uri.queryParameters["limit"].map(String.init) else { return defaultValue }
+        guard let value = Int(text), (1...max).contains(value), text.utf8.allSatisfy({ (48...57).contains($0) }) else {
+            throw Problem(type: .malformed, status: 400, detail: "limit must be a whole number from 1 to \(max), not '\(text)'")
+        }
+        return value
     }
 
     /// A device reports what it removed: after a wipe (its token revoked with `--wipe`,
@@ -223,10 +226,10 @@ struct SyncRoutes {
             response = try await apply(fresh.set)
         }
         context.access?.loggedByStorage = true
-        ServerMetrics.pushed(records: push.allRecords.count, changed: response.results.filter(\.changed).count,
+        ServerMetrics.pushed(records: push.recordCount, changed: response.results.filter(\.changed).count,
                              inConflict: response.results.filter { $0.changed && $0.conflicts }.count)
         context.logger.info("push", metadata: [
-            "replica": .string(push.replica), "batch": .string(push.batch), "records": .stringConvertible(push.allRecords.count),
+            "replica": .string(push.replica), "batch": .string(push.batch), "records": .stringConvertible(push.recordCount),
             "changed": .stringConvertible(response.results.filter(\.changed).count),
         ])
         return try JSONBody.response(response, for: request)
@@ -245,13 +248,7 @@ struct SyncRoutes {
         } else {
             since = 0
         }
-        var limit = SyncLimits.defaultPullLimit
-        if let text = query["limit"].map(String.init) {
-            guard let value = Int(text), (1...SyncLimits.maxPullLimit).contains(value), text.utf8.allSatisfy({ (48...57).contains($0) }) else {
-                throw Problem(type: .malformed, status: 400, detail: "limit must be a whole number from 1 to \(SyncLimits.maxPullLimit), not '\(text)'")
-            }
-            limit = value
-        }
+        let limit = try Self.limit(request, default: SyncLimits.defaultPullLimit, max: SyncLimits.maxPullLimit)
         if since > 0, since > (try await storage.headPosition()) {
             throw Problem(type: .malformed, status: 400,
                           detail: "since \(since) is not a cursor this server returned (its change log is shorter); this device's cursor belongs to another server or database: pull again from 0 (veld connect resets it)")
