@@ -186,6 +186,7 @@ let package = Package(
             name: "VeldServerTests",
             dependencies: [
                 "VeldServer",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 "VeldProtocol",
                 .product(name: "Hummingbird", package: "hummingbird"),

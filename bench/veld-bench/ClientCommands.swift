@@ -63,7 +63,10 @@ enum ClientCommands {
         let pending = try store.outbox().count
         guard pending >= count else { throw BenchError("expected \(count) records in the outbox, found \(pending)") }
         let settings = try store.syncSettings()
-        guard let server = settings.server, let token = settings.token else { throw BenchError("the store is not connected") }
+        guard var server = settings.server, let token = settings.token else { throw BenchError("the store is not connected") }
+        // To profile a push again against a kept run's server database (`VELD_BENCH_KEEP`),
+        // served on a new port.
+        if let other = ProcessInfo.processInfo.environment["VELD_BENCH_SERVER_URL"], let url = URL(string: other) { server = url }
         let engine = SyncEngine(store: store, transport: HTTPTransport(server: server, token: token))
         var pushed = 0
         let seconds = try await measureAsync { pushed = try await engine.push(deltas: deltas).pushed }

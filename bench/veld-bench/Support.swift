@@ -64,7 +64,15 @@ final class Scratch: @unchecked Sendable {
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     }
     func path(_ name: String) -> URL { url.appendingPathComponent(name) }
-    func remove() { try? FileManager.default.removeItem(at: url) }
+    /// Removes the directory, unless `VELD_BENCH_KEEP` is set (to look at or profile
+    /// against a run's databases afterwards; the path is logged).
+    func remove() {
+        if ProcessInfo.processInfo.environment["VELD_BENCH_KEEP"] != nil {
+            log("kept \(url.path)")
+            return
+        }
+        try? FileManager.default.removeItem(at: url)
+    }
 }
 
 /// Lock-protected value for the few places tasks share a counter.

@@ -220,6 +220,12 @@ public struct SyncEngine: Sendable {
     /// With `deltas` (a server that names the feature in `GET /v1/me`), a record the server
     /// already holds goes as only the fields changed since the state the server last served
     /// it (SPEC.md, "Deltas"); one the server turns out not to hold goes again whole.
+    ///
+    /// Two batches are with the server at once, and a third is read from the store
+    /// meanwhile: the device prepares a batch while the server stores the one before it
+    /// (and the server may commit both in one transaction). Batches hold different records
+    /// and the server takes a replica's batches in any order (SPEC.md, "Push"), so each is
+    /// acknowledged, set aside or retried on its own, as its answer comes.
     public func push(deltas: Bool = false) async throws -> SyncReport {
         let replica = try store.profile().replicaID
         let queued = try store.outbox().filter { !$0.isParked }.map(\.recordID)
@@ -230,9 +236,8 @@ public struct SyncEngine: Sendable {
         }
         var done = 0
         progress(.pushing(done: 0, total: queued.count))
-        // Each batch's states (and delta bases) are read while the batch before it is with
-        // the server. A record edited meanwhile goes in the state read; its outbox entry then
-        // stays for the next sync, as for an edit during the push itself.
+        // A record edited while its batch is read goes in the state read; its outbox entry
+        // then stays for the next sync, as for an edit during the push itself.
         let store = store
         func load(_ ids: [String]) -> Task<(states: [RecordState], bases: [String: RecordState]), any Error> {
             Task { (try store.pendingStates(ids), deltas ? try store.pushBases(ids) : [:]) }
@@ -241,85 +246,121 @@ public struct SyncEngine: Sendable {
         func batch(_ index: Int) -> [String] { Array(queued[starts[index]..<min(starts[index] + batchSize, queued.count)]) }
         var next = starts.isEmpty ? nil : load(batch(0))
         defer { next?.cancel() }
+        var sending: [(count: Int, task: Task<BatchOutcome, any Error>)] = []
+        // Takes the oldest batch's outcome into the report; false when the push must stop.
+        func settleOldest() async throws -> Bool {
+            let (count, task) = sending.removeFirst()
+            let outcome: BatchOutcome
+            do {
+                outcome = try await task.value
+            } catch {
+                // Nothing is left running behind a push that failed.
+                for other in sending { other.task.cancel(); _ = try? await other.task.value }
+                sending = []
+                throw error
+            }
+            report.pushed += outcome.pushed
+            report.parked += outcome.parked
+            report.erased += outcome.erased
+            done += count
+            progress(.pushing(done: done, total: queued.count))
+            if let refused = outcome.refused, report.pushRefused == nil { report.pushRefused = refused }
+            return outcome.refused == nil
+        }
         var index = 0
         while let loading = next {
-            let ids = batch(index)
+            let count = batch(index).count
             let loaded = try await loading.value
             index += 1
             next = index < starts.count ? load(batch(index)) : nil
-            // A batch the server finds too large (413) goes again in halves, in order.
-            var chunks = [loaded.states]
-            // Records whose proven state the server did not take (its key is not the one
-            // that made the proof): they go again without it.
-            var unproven: Set<String> = []
-            // Records whose delta the server could not fill in: they go whole.
-            var whole: Set<String> = []
-            let bases = loaded.bases
-            while !chunks.isEmpty {
-                var states = chunks.removeFirst()
-                // Each round sets aside at least one record, or halves the batch: this ends.
-                while !states.isEmpty {
-                    let recovery = try store.recovery(states.map(\.id))
-                    var records: [RecordState] = [], changes: [RecordState] = []
-                    for state in states {
-                        if !whole.contains(state.id), let base = bases[state.id], let delta = RecordDelta.between(base, state) {
-                            changes.append(delta)
-                        } else {
-                            records.append(state)
-                        }
-                    }
-                    let request = PushRequest(replica: replica, batch: UUID().uuidString.lowercased(), records: records, deltas: changes,
-                                              proven: recovery.proven.filter { !unproven.contains($0.state.id) },
-                                              recovery: states.allSatisfy { recovery.recovering.contains($0.id) })
-                    do {
-                        // The same batch id on every retry: if an answer was lost, the server replays it.
-                        _ = try await withRetry { try await transport.push(request) }
-                    } catch SyncTransportError.rejected(let problem) where problem.is(.epochChanged) {
-                        throw SyncTransportError.rejected(problem)
-                    } catch SyncTransportError.rejected(let problem) where problem.is(.invalidProof) || problem.is(.deltaWithoutBase) {
-                        // What the batch sent besides whole states and the server did not take
-                        // (a proven state, a delta): those records go again without it.
-                        let proofs = problem.is(.invalidProof)
-                        let sent = proofs ? request.proven.map(\.state.id) : changes.map(\.id)
-                        let named = Set((problem.records ?? []).map(\.id)).intersection(sent)
-                        guard !named.isEmpty else {
-                            report.pushRefused = problem
-                            report.editedDuringSync = try editedDuringSync()
-                            return report
-                        }
-                        if proofs { unproven.formUnion(named) } else { whole.formUnion(named) }
-                        continue
-                    } catch SyncTransportError.rejected(let problem) where problem.status == 413 && states.count > 1 {
-                        chunks.insert(contentsOf: [Array(states.prefix(states.count / 2)), Array(states.dropFirst(states.count / 2))], at: 0)
-                        states = []
-                        continue
-                    } catch SyncTransportError.rejected(let problem) {
-                        let named = Set((problem.records ?? []).map(\.id)).intersection(states.map(\.id))
-                        guard Self.isAboutRecords(problem), !named.isEmpty else {
-                            report.pushRefused = problem
-                            report.editedDuringSync = try editedDuringSync()
-                            return report
-                        }
-                        if problem.is(.erased) {
-                            // Erased by the office: gone here too, unsent changes with them.
-                            report.erased += try store.eraseLocally(Array(named))
-                        } else {
-                            try store.park(states.filter { named.contains($0.id) }, problem: problem, replica: replica)
-                            report.parked += named.count
-                        }
-                        states.removeAll { named.contains($0.id) }
-                        continue
-                    }
-                    try store.acknowledge(states, replica: replica)
-                    report.pushed += states.count
-                    break
-                }
-            }
-            done += ids.count
-            progress(.pushing(done: done, total: queued.count))
+            let engine = self
+            sending.append((count, Task { try await engine.pushBatch(loaded.states, bases: loaded.bases, replica: replica) }))
+            if sending.count == 2, try await !settleOldest() { break }
         }
+        while !sending.isEmpty { _ = try await settleOldest() }
         report.editedDuringSync = try editedDuringSync()
         return report
+    }
+
+    /// What became of one batch: records acknowledged, set aside and erased, or the
+    /// refusal of the batch as a whole that stops the push.
+    struct BatchOutcome: Sendable {
+        var pushed = 0
+        var parked = 0
+        var erased = 0
+        var refused: Problem?
+    }
+
+    /// Sends one batch until each of its records is acknowledged or set aside, or the
+    /// server refuses it as a whole.
+    private func pushBatch(_ loadedStates: [RecordState], bases: [String: RecordState], replica: String) async throws -> BatchOutcome {
+        var outcome = BatchOutcome()
+        // A batch the server finds too large (413) goes again in halves, in order.
+        var chunks = [loadedStates]
+        // Records whose proven state the server did not take (its key is not the one
+        // that made the proof): they go again without it.
+        var unproven: Set<String> = []
+        // Records whose delta the server could not fill in: they go whole.
+        var whole: Set<String> = []
+        while !chunks.isEmpty {
+            var states = chunks.removeFirst()
+            // Each round sets aside at least one record, or halves the batch: this ends.
+            while !states.isEmpty {
+                let recovery = try store.recovery(states.map(\.id))
+                var records: [RecordState] = [], changes: [RecordState] = []
+                for state in states {
+                    if !whole.contains(state.id), let base = bases[state.id], let delta = RecordDelta.between(base, state) {
+                        changes.append(delta)
+                    } else {
+                        records.append(state)
+                    }
+                }
+                let request = PushRequest(replica: replica, batch: UUID().uuidString.lowercased(), records: records, deltas: changes,
+                                          proven: recovery.proven.filter { !unproven.contains($0.state.id) },
+                                          recovery: states.allSatisfy { recovery.recovering.contains($0.id) })
+                do {
+                    // The same batch id on every retry: if an answer was lost, the server replays it.
+                    _ = try await withRetry { try await transport.push(request) }
+                } catch SyncTransportError.rejected(let problem) where problem.is(.epochChanged) {
+                    throw SyncTransportError.rejected(problem)
+                } catch SyncTransportError.rejected(let problem) where problem.is(.invalidProof) || problem.is(.deltaWithoutBase) {
+                    // What the batch sent besides whole states and the server did not take
+                    // (a proven state, a delta): those records go again without it.
+                    let proofs = problem.is(.invalidProof)
+                    let sent = proofs ? request.proven.map(\.state.id) : changes.map(\.id)
+                    let named = Set((problem.records ?? []).map(\.id)).intersection(sent)
+                    guard !named.isEmpty else {
+                        outcome.refused = problem
+                        return outcome
+                    }
+                    if proofs { unproven.formUnion(named) } else { whole.formUnion(named) }
+                    continue
+                } catch SyncTransportError.rejected(let problem) where problem.status == 413 && states.count > 1 {
+                    chunks.insert(contentsOf: [Array(states.prefix(states.count / 2)), Array(states.dropFirst(states.count / 2))], at: 0)
+                    states = []
+                    continue
+                } catch SyncTransportError.rejected(let problem) {
+                    let named = Set((problem.records ?? []).map(\.id)).intersection(states.map(\.id))
+                    guard Self.isAboutRecords(problem), !named.isEmpty else {
+                        outcome.refused = problem
+                        return outcome
+                    }
+                    if problem.is(.erased) {
+                        // Erased by the office: gone here too, unsent changes with them.
+                        outcome.erased += try store.eraseLocally(Array(named))
+                    } else {
+                        try store.park(states.filter { named.contains($0.id) }, problem: problem, replica: replica)
+                        outcome.parked += named.count
+                    }
+                    states.removeAll { named.contains($0.id) }
+                    continue
+                }
+                try store.acknowledge(states, replica: replica)
+                outcome.pushed += states.count
+                break
+            }
+        }
+        return outcome
     }
 
     /// Whether a refusal is about the records it names (set those aside) rather than the

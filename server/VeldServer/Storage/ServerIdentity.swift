@@ -66,19 +66,22 @@ public struct ServerIdentity: Sendable {
 public struct ServerProofs: ProofChecking {
     /// The key's bytes (`SymmetricKey` is not `Sendable` here).
     let key: [UInt8]
+    /// HMAC with the key already taken in (its two padded blocks hashed), copied for each
+    /// proof: a pull page or a push batch makes hundreds of proofs with one key.
+    private let keyed: KeyedMAC
 
     public init(key: some DataProtocol) {
         self.key = Array(key)
+        keyed = KeyedMAC(HMAC<SHA256>(key: SymmetricKey(data: self.key)))
     }
 
     static let prefix = "p1."
 
     /// The proof of the state whose stable JSON is `json` (as the record row keeps it).
     public func proof(ofJSON json: some DataProtocol) -> String {
-        let mac = HMAC<SHA256>.authenticationCode(for: json, using: SymmetricKey(data: key))
-        let base64 = Data(mac.prefix(16)).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
-        return Self.prefix + base64
+        var mac = keyed.mac
+        mac.update(data: json)
+        return mac.finalize().withUnsafeBytes { Self.prefix + Base64URL.encode(UnsafeRawBufferPointer(rebasing: $0.prefix(16))) }
     }
 
     public func proof(ofJSON json: String) -> String {
@@ -116,4 +119,35 @@ final class ServerIdentityCache: @unchecked Sendable {
     }
 
     func clear() { lock.withLock { cached = nil } }
+}
+
+/// A keyed HMAC to copy from. Copying is safe from any thread: the hash states are
+/// copied on write, and this one is never written.
+private struct KeyedMAC: @unchecked Sendable {
+    let mac: HMAC<SHA256>
+    init(_ mac: HMAC<SHA256>) { self.mac = mac }
+}
+
+/// Base64url without padding (RFC 4648 §5), as proofs and token secrets are written.
+public enum Base64URL {
+    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+
+    public static func encode(_ bytes: UnsafeRawBufferPointer) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity((bytes.count * 4 + 2) / 3)
+        var i = 0
+        while i + 3 <= bytes.count {
+            let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])
+            out.append(alphabet[Int(n >> 18 & 63)]); out.append(alphabet[Int(n >> 12 & 63)])
+            out.append(alphabet[Int(n >> 6 & 63)]); out.append(alphabet[Int(n & 63)])
+            i += 3
+        }
+        let rest = bytes.count - i
+        if rest > 0 {
+            let n = UInt32(bytes[i]) << 16 | (rest == 2 ? UInt32(bytes[i + 1]) << 8 : 0)
+            out.append(alphabet[Int(n >> 18 & 63)]); out.append(alphabet[Int(n >> 12 & 63)])
+            if rest == 2 { out.append(alphabet[Int(n >> 6 & 63)]) }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
 }
