@@ -50,7 +50,7 @@ enum ClientCommands {
     /// Edits `count` records (untimed), then pushes them, timed: whole states, or with
     /// `deltas` as a sync sends them to a server that takes deltas (each record's changed
     /// fields against the state the client last pulled).
-    static func push(home: URL, count: Int, round: Int, deltas: Bool = false) async throws {
+    static func push(home: URL, count: Int, round: Int, deltas: Bool = false, inFlight: Int = 2) async throws {
         let generator = DataGenerator()
         let edits = (0..<count).map { i -> (String, [String: FieldValue]) in
             var random = SeededRandom(seed: UInt64(i) &* 31 &+ UInt64(round) &* 7_919)
@@ -67,7 +67,7 @@ enum ClientCommands {
         // To profile a push again against a kept run's server database (`VELD_BENCH_KEEP`),
         // served on a new port.
         if let other = ProcessInfo.processInfo.environment["VELD_BENCH_SERVER_URL"], let url = URL(string: other) { server = url }
-        let engine = SyncEngine(store: store, transport: HTTPTransport(server: server, token: token))
+        let engine = SyncEngine(store: store, transport: HTTPTransport(server: server, token: token), batchesInFlight: inFlight)
         var pushed = 0
         let seconds = try await measureAsync { pushed = try await engine.push(deltas: deltas).pushed }
         let left = try store.outbox().count

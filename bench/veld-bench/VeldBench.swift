@@ -26,7 +26,8 @@ struct VeldBench {
             case "client-pull": try await ClientCommands.pull(home: URL(fileURLWithPath: arguments[0]))
             case "client-push":
                 try await ClientCommands.push(home: URL(fileURLWithPath: arguments[0]), count: Int(arguments[1])!, round: Int(arguments[2])!,
-                                              deltas: arguments.count > 3 && arguments[3] == "deltas")
+                                              deltas: arguments.count > 3 && arguments[3].hasPrefix("deltas"),
+                                              inFlight: arguments.count > 3 && arguments[3] == "deltas-serial" ? 1 : 2)
             case "floor-server": try await Floor.serve(pages: URL(fileURLWithPath: arguments[0]))
             case "floor-client":
                 try await Floor.client(server: URL(string: arguments[0])!, pages: URL(fileURLWithPath: arguments[1]),

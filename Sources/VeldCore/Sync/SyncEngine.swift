@@ -81,11 +81,13 @@ public struct SyncEngine: Sendable {
     let retry: RetryPolicy
     let batchSize: Int
     let pageSize: Int
+    /// Push batches with the server at once (1: one after another).
+    let batchesInFlight: Int
     let sleep: @Sendable (TimeInterval) async throws -> Void
     let progress: @Sendable (SyncProgress) -> Void
 
     public init(store: LocalStore, transport: any SyncTransport, retry: RetryPolicy = RetryPolicy(),
-                batchSize: Int = SyncLimits.pushBatchSize, pageSize: Int = SyncLimits.defaultPullLimit,
+                batchSize: Int = SyncLimits.pushBatchSize, pageSize: Int = SyncLimits.defaultPullLimit, batchesInFlight: Int = 2,
                 sleep: @escaping @Sendable (TimeInterval) async throws -> Void = { try await Task.sleep(nanoseconds: UInt64($0 * 1e9)) },
                 progress: @escaping @Sendable (SyncProgress) -> Void = { _ in }) {
         self.store = store
@@ -93,6 +95,7 @@ public struct SyncEngine: Sendable {
         self.retry = retry
         self.batchSize = max(1, batchSize)
         self.pageSize = max(1, min(pageSize, SyncLimits.maxPullLimit))
+        self.batchesInFlight = max(1, batchesInFlight)
         self.sleep = sleep
         self.progress = progress
     }
@@ -221,7 +224,7 @@ public struct SyncEngine: Sendable {
     /// already holds goes as only the fields changed since the state the server last served
     /// it (SPEC.md, "Deltas"); one the server turns out not to hold goes again whole.
     ///
-    /// Two batches are with the server at once, and a third is read from the store
+    /// Two batches (`batchesInFlight`) are with the server at once, and a third is read from the store
     /// meanwhile: the device prepares a batch while the server stores the one before it
     /// (and the server may commit both in one transaction). Batches hold different records
     /// and the server takes a replica's batches in any order (SPEC.md, "Push"), so each is
@@ -275,7 +278,7 @@ public struct SyncEngine: Sendable {
             next = index < starts.count ? load(batch(index)) : nil
             let engine = self
             sending.append((count, Task { try await engine.pushBatch(loaded.states, bases: loaded.bases, replica: replica) }))
-            if sending.count == 2, try await !settleOldest() { break }
+            if sending.count >= batchesInFlight, try await !settleOldest() { break }
         }
         while !sending.isEmpty { _ = try await settleOldest() }
         report.editedDuringSync = try editedDuringSync()
