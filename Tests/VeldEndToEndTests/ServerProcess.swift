@@ -226,11 +226,18 @@ final class CuttingTransport: SyncTransport, @unchecked Sendable {
         self.cut = cut
     }
 
+    /// The first `n` pushes go through, counted as they are sent (the engine has two
+    /// batches with the server at once).
     func push(_ request: PushRequest) async throws -> PushResponse {
-        if case .afterPushes(let n) = cut, lock.withLock({ pushes }) >= n { throw Interrupted() }
-        let response = try await inner.push(request)
-        lock.withLock { pushes += 1 }
-        return response
+        if case .afterPushes(let n) = cut {
+            let allowed = lock.withLock {
+                guard pushes < n else { return false }
+                pushes += 1
+                return true
+            }
+            if !allowed { throw Interrupted() }
+        }
+        return try await inner.push(request)
     }
 
     func pull(since cursor: String, limit: Int) async throws -> PullResponse {

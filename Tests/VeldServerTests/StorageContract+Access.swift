@@ -322,7 +322,7 @@ extension StorageContract {
         // Pulls: the tombstones after the cursor, to their scope's readers only.
         let fromStart = try await storage.pullEncoded(scopes: ScopeFilter(["loc-a"]), after: 0, limit: 100, token: anna.token, at: Fixture.time)
         #expect(Set(fromStart.erased) == [plan.id, goal.id])
-        #expect(Set(try fromStart.states.map { try StableJSON.decode(RecordState.self, from: Data($0.utf8)).id }) == [other.id, note.id])
+        #expect(Set(try fromStart.states.map { try StableJSON.decode(RecordState.self, from: Data($0)).id }) == [other.id, note.id])
         let sinceBefore = try await storage.pullEncoded(scopes: ScopeFilter(["loc-a"]), after: before, limit: 100, token: anna.token, at: Fixture.time)
         #expect(Set(sinceBefore.erased) == [plan.id, goal.id] && sinceBefore.states.isEmpty)
         let paged = try await storage.pullEncoded(scopes: ScopeFilter(["loc-a"]), after: before, limit: 1, token: anna.token, at: Fixture.time)

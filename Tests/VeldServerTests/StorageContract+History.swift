@@ -108,7 +108,7 @@ extension StorageContract {
         try await storage.accept(Records.batch("r-anna", notes), token: anna)
         let page = try await storage.pullEncoded(scopes: .all, hiding: [], after: 0, limit: 10, token: nil, at: Fixture.time)
         #expect(page.proofs.count == 3 && page.states.count == 3)
-        let served = try page.states.map { try StableJSON.decode(RecordState.self, from: Data($0.utf8)) }
+        let served = try page.states.map { try StableJSON.decode(RecordState.self, from: Data($0)) }
         for (state, proof) in zip(served, page.proofs) {
             #expect(identity.proofs.verifies(proof, of: state))
             #expect(!identity.proofs.verifies(proof, of: Records.edited(state, ["summary": .string("x")], replica: "r-anna")))

@@ -602,7 +602,7 @@ extension StorageContract {
         try await storage.accept(Records.batch("r-anna", notes), token: anna)
         let first = try await storage.pullEncoded(scopes: .all, after: 0, limit: 500, token: nil, at: Fixture.time)
         #expect(first.states.count == 2 && first.more)
-        #expect(first.states.reduce(0) { $0 + $1.utf8.count } <= SyncLimits.maxPullPageBytes)
+        #expect(first.states.reduce(0) { $0 + $1.count } <= SyncLimits.maxPullPageBytes)
         let second = try await storage.pullEncoded(scopes: .all, after: first.lastPosition, limit: 500, token: nil, at: Fixture.time)
         #expect(second.states.count == 1 && !second.more)
         #expect(try await storage.everything().records.map(\.id) == notes.map(\.id))

@@ -10,8 +10,13 @@ public enum PullPages {
     /// keys sorted (`cursor`, `erased`, `more`, `proofs`, `records`), no spaces; byte for byte what
     /// `StableJSON.encode` makes of the decoded page.
     public static func body(states: [String], erased: [String] = [], cursor: String, more: Bool, proofs: [String] = []) -> [UInt8] {
+        body(encoded: states.map { Array($0.utf8) }, erased: erased, cursor: cursor, more: more, proofs: proofs)
+    }
+
+    /// The same, with each state's JSON as bytes (as a storage keeps it).
+    public static func body(encoded states: [[UInt8]], erased: [String] = [], cursor: String, more: Bool, proofs: [String] = []) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(states.reduce(64 + erased.count * 40 + proofs.count * 28) { $0 + $1.utf8.count + 1 })
+        out.reserveCapacity(states.reduce(64 + erased.count * 40 + proofs.count * 28) { $0 + $1.count + 1 })
         out.append(contentsOf: #"{"cursor":"#.utf8)
         RecordStateJSON.writeString(cursor, to: &out)
         if !erased.isEmpty { strings(erased, key: #","erased":["#, to: &out) }
@@ -20,7 +25,7 @@ public enum PullPages {
         out.append(contentsOf: #","records":["#.utf8)
         for (index, state) in states.enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }
-            out.append(contentsOf: state.utf8)
+            out.append(contentsOf: state)
         }
         out.append(contentsOf: "]}".utf8)
         return out

@@ -274,7 +274,7 @@ struct SyncRoutes {
         context.access?.records = page.records
         ServerMetrics.pulled(records: page.states.count)
         context.access?.detail = "since=\(since) cursor=\(page.lastPosition) more=\(page.more)"
-        return try JSONBody.response(json: ByteBuffer(bytes: PullPages.body(states: page.states, erased: page.erased, cursor: String(page.lastPosition), more: page.more,
+        return try JSONBody.response(json: ByteBuffer(bytes: PullPages.body(encoded: page.states, erased: page.erased, cursor: String(page.lastPosition), more: page.more,
                                                                          proofs: page.proofs)),
                                      for: request)
     }

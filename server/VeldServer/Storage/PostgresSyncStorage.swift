@@ -638,7 +638,7 @@ public final class PostgresSyncStorage: SyncStorage {
                     ORDER BY position LIMIT \(limit + 1)
                     """, logger: logger)
             }
-            var states: [String] = []
+            var states: [[UInt8]] = []
             var proofs: [String] = []
             var records: [AccessedRecord] = []
             var erased: [String] = []
@@ -658,7 +658,7 @@ public final class PostgresSyncStorage: SyncStorage {
                     continue
                 }
                 bytes += size
-                states.append(state)
+                states.append(Array(state.utf8))
                 proofs.append(proof ?? sealing.proof(ofStored: state))
                 records.append(AccessedRecord(id: id, type: type, scope: scope, effect: "read"))
             }

@@ -608,7 +608,7 @@ public final class SQLiteSyncStorage: SyncStorage {
     public func pullEncoded(scopes: ScopeFilter, hiding hidden: Set<String>, after position: Int64, limit: Int, token: DeviceToken?,
                             at date: Date) async throws -> EncodedPullPage {
         let proofs = try await identity().proofs
-        let (states, stateProofs, records, erased, last, more): ([String], [String], [AccessedRecord], [String], Int64, Bool) = try await pool.read { db in
+        let (states, stateProofs, records, erased, last, more): ([[UInt8]], [String], [AccessedRecord], [String], Int64, Bool) = try await pool.read { db in
             let hiddenList = hidden.sorted()
             let hiding = hiddenList.isEmpty ? "" : " AND type NOT IN (\(databaseQuestionMarks(count: hiddenList.count)))"
             let statement: Statement
@@ -627,7 +627,7 @@ public final class SQLiteSyncStorage: SyncStorage {
                 arguments = StatementArguments([position]) + StatementArguments(list) + StatementArguments(hiddenList)
                     + StatementArguments([limit + 1])
             }
-            var states: [String] = []
+            var states: [[UInt8]] = []
             var stateProofs: [String] = []
             var records: [AccessedRecord] = []
             var erased: [String] = []
@@ -638,9 +638,9 @@ public final class SQLiteSyncStorage: SyncStorage {
             var bytes = 0
             let rows = try Row.fetchCursor(statement, arguments: arguments)
             while let row = try rows.next() {
-                let state: String = row[0]
+                let state = try row.withUnsafeData(atIndex: 0) { $0.map { [UInt8]($0) } ?? [] }
                 // Bounded by count and by bytes; a record larger than the budget goes alone.
-                let size = state.utf8.count
+                let size = state.count
                 if states.count + erased.count == limit || (!states.isEmpty && bytes + size > SyncLimits.maxPullPageBytes) {
                     return (states, stateProofs, records, erased, last, true)
                 }
@@ -651,7 +651,7 @@ public final class SQLiteSyncStorage: SyncStorage {
                 }
                 bytes += size
                 states.append(state)
-                stateProofs.append(row[5] ?? proofs.proof(ofStored: state))
+                stateProofs.append(row[5] ?? proofs.proof(ofStored: String(decoding: state, as: UTF8.self)))
                 records.append(AccessedRecord(id: row[2], type: row[3], scope: row[4], effect: "read"))
             }
             return (states, stateProofs, records, erased, last, false)

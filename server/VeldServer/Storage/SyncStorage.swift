@@ -201,7 +201,7 @@ extension SyncStorage {
     public func pull(scopes: ScopeFilter, hiding hidden: Set<String> = [], after position: Int64, limit: Int, token: DeviceToken?,
                      at date: Date) async throws -> PullPage {
         let page = try await pullEncoded(scopes: scopes, hiding: hidden, after: position, limit: limit, token: token, at: date)
-        return PullPage(records: try page.states.map { try StableJSON.decode(RecordState.self, from: Data($0.utf8)) },
+        return PullPage(records: try page.states.map { try StableJSON.decode(RecordState.self, from: Data($0)) },
                         lastPosition: page.lastPosition, more: page.more)
     }
 
@@ -224,7 +224,9 @@ public struct PullPage: Hashable, Sendable {
 
 /// One page of the change log as stored: each record's state in stable JSON.
 public struct EncodedPullPage: Hashable, Sendable {
-    public var states: [String]
+    /// Each record's state, its stable JSON as the storage keeps it: bytes, spliced into
+    /// the page as they are (making a `String` of each validated every byte again).
+    public var states: [[UInt8]]
     /// Each record of `states` by id, type and scope, for the access log.
     public var records: [AccessedRecord]
     /// Tombstones in the page: records the office erased.
@@ -235,7 +237,7 @@ public struct EncodedPullPage: Hashable, Sendable {
     public var lastPosition: Int64
     public var more: Bool
 
-    public init(states: [String], records: [AccessedRecord], lastPosition: Int64, more: Bool) {
+    public init(states: [[UInt8]], records: [AccessedRecord], lastPosition: Int64, more: Bool) {
         self.states = states
         self.records = records
         self.lastPosition = lastPosition
