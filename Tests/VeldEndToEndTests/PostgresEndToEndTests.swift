@@ -92,12 +92,19 @@ struct PostgresEndToEndTests {
     /// in small pages in a tight loop from both. A pull that saw a later position while
     /// an earlier one was still in flight would move the cursor past it for good; the
     /// client would then lack that change however often it synced afterwards.
+    ///
+    /// Every writer also edits one shared note in every round: pushes of one record through
+    /// both processes at once must merge one after the other, so the server ends with
+    /// every writer's every edit of it (none overwritten by a push that read before it).
     @Test func concurrentPushesThroughTwoProcessesNeverSkipAPullCursor() async throws {
         let database = try TestPostgres.freshDatabase()
         let servers = [try ServerProcess(databaseURL: database), try ServerProcess(databaseURL: database)]
         let writers = try (0..<6).map { try Device("writer\($0)", server: servers[$0 % 2]) }
         let reader = try Device("reader", role: .office, scopes: ["*"], server: servers[0])
         let done = Flag(), readerStarted = Flag()
+        let shared = try writers[0].store.create(type: "visitNote", scope: "loc-zonnehof", fields: Device.visit)
+        try await writers[0].sync(servers[0])
+        for writer in writers.dropFirst() { try await writer.sync(servers[1]) }
 
         let pulling = Task {
             var pulls = 0
@@ -126,6 +133,7 @@ struct PostgresEndToEndTests {
                                     ["summary": .string("Notitie \(round)-\(note) van \(writer.name)")]) { $1 }).id)
                             }
                         }
+                        _ = try writer.store.edit(id: shared.id, changes: ["observations": .string("Ronde \(round): \(writer.name) was er")])
                         _ = try await writer.engine(server, batchSize: 2).push()
                     }
                     #expect(try writer.store.outbox().isEmpty)
@@ -142,9 +150,15 @@ struct PostgresEndToEndTests {
         let check = try Device("check", role: .office, scopes: ["*"], server: servers[1])
         try await check.sync(servers[1])
         let full = try check.records()
-        let expectedCount = writers.count * (6 + 3 * 3)  // 6 new notes, then 3 new and 3 edits per round
+        let expectedCount = writers.count * (6 + 3 * 3) + 1  // 6 new notes, then 3 new and 3 edits per round; the shared one
         #expect(full.count == expectedCount)
         #expect(try reader.records() == full, "the reader holds every change the server holds")
+        let onServer = try #require(full[shared.id])
+        for writer in writers {
+            let local = try #require(try writer.store.record(shared.id))
+            #expect(onServer.context[writer.replica] == local.context[writer.replica], "every edit \(writer.name) pushed of the shared note is kept")
+            #expect(onServer.entries(of: "observations").contains { $0.value == .string("Ronde 3: \(writer.name) was er") })
+        }
     }
 
     @Test func aProcessKilledMidPushLosesNothingAcknowledged() async throws {

@@ -123,6 +123,55 @@ struct PostgresStorageTests {
         #expect(written.count == 6 * 15 * 3)
         #expect(seen == written, "the forward-only reader missed \(written.subtracting(seen).count) record(s)")
     }
+
+    /// Pushes of the same records through two stores at once (two server processes) merge
+    /// one after the other: devices that each create the same record ids (a push that
+    /// finds one created meanwhile starts over) and then edit them end with every device's
+    /// every edit, and the positions stay one per change.
+    @Test func pushesOfTheSameRecordsThroughTwoStoresKeepEveryEdit() async throws {
+        let url = try await PostgresTestDatabase.freshURL()
+        let stores = [try PostgresSyncStorage(url: url), try PostgresSyncStorage(url: url)]
+        try await stores[0].migrate()
+        var tokens: [IssuedToken] = []
+        for index in 0..<6 {
+            tokens.append(try await stores[0].issueToken(user: "user\(index)", role: .carer, scopes: ["loc-a"]))
+        }
+        let ids = (0..<4).map { _ in RecordIDs.make() }
+        let issued = tokens
+        let changes = try await withThrowingTaskGroup(of: Int.self) { group in
+            for (index, token) in issued.enumerated() {
+                group.addTask {
+                    var states = ids.map { Records.visitNote(id: $0, replica: "r-\(index)", author: "user\(index)") }
+                    var changed = 0
+                    for round in 0..<5 {
+                        if round > 0 {
+                            for i in states.indices {
+                                states[i].edit(["summary": .string("Ronde \(round) van user\(index)")], replica: "r-\(index)",
+                                               author: "user\(index)", time: Fixture.time)
+                            }
+                        }
+                        let response = try await stores[(index + round) % 2].accept(Records.batch("r-\(index)", states), token: token)
+                        changed += response.results.filter(\.changed).count
+                    }
+                    return changed
+                }
+            }
+            var total = 0
+            for try await changed in group { total += changed }
+            return total
+        }
+        let (records, positions) = try await stores[1].everything(pageSize: 3)
+        #expect(records.count == ids.count)
+        for record in records {
+            for index in 0..<6 {
+                #expect(record.context["r-\(index)"] == 5, "every edit of r-\(index) is kept")
+                #expect(record.entries(of: "summary").contains { $0.value == .string("Ronde 4 van user\(index)") })
+            }
+        }
+        #expect(changes == 6 * 5 * ids.count, "each push changed each record")
+        #expect(try await stores[0].headPosition() == Int64(changes), "one position per change, none twice")
+        #expect(positions == positions.sorted() && Set(positions).count == positions.count)
+    }
 }
 
 /// The database URL's `sslmode` and `sslrootcert`, against the test cluster (which speaks

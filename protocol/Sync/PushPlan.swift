@@ -64,4 +64,28 @@ public struct PushPlan: Sendable {
         responseJSON = StableJSON.string(response)
         lastPosition = position
     }
+
+    private init(bindReplica: Bool, writes: [Write], response: PushResponse, lastPosition: Int64) {
+        self.bindReplica = bindReplica
+        self.writes = writes
+        self.response = response
+        responseJSON = StableJSON.string(response)
+        self.lastPosition = lastPosition
+    }
+
+    /// The same plan with every position moved on by `offset`: a storage that decides a
+    /// push before it may take positions (several processes on one PostgreSQL) plans after
+    /// 0, then places the plan after the change log's end once it holds the position lock.
+    public func placed(after offset: Int64) -> PushPlan {
+        guard offset != 0 else { return self }
+        let writes = writes.map {
+            Write(state: $0.state, json: $0.json, fields: $0.fields, position: $0.position + offset, historySnapshot: $0.historySnapshot,
+                  historyDelta: $0.historyDelta, historyRun: $0.historyRun, recovered: $0.recovered)
+        }
+        let results = response.results.map {
+            PushResponse.Result(id: $0.id, changed: $0.changed, position: $0.position.map { $0 + offset }, conflicts: $0.conflicts)
+        }
+        return PushPlan(bindReplica: bindReplica, writes: writes, response: PushResponse(batch: response.batch, results: results),
+                        lastPosition: lastPosition + offset)
+    }
 }

@@ -7,11 +7,18 @@ import VeldProtocol
 /// The storage for an organisation that outgrows one machine: several stateless
 /// `veld-server` processes on one PostgreSQL.
 ///
-/// Cursor safety: every push takes a transaction-scoped advisory lock before it assigns
-/// positions, and holds it until it commits. Pushes therefore commit in position order,
-/// and a pull (which reads only committed rows) can never see position n+1 while n is
-/// still in flight: no change is ever skipped. The price is that pushes are serialised,
-/// as they are on SQLite; pulls, history and token lookups run in parallel.
+/// Cursor safety: a push takes a transaction-scoped advisory lock (the position lock)
+/// before it assigns positions, and holds it until it commits. Pushes therefore commit in
+/// position order, and a pull (which reads only committed rows) can never see position
+/// n+1 while n is still in flight: no change is ever skipped.
+///
+/// Only the end of a push runs under that lock: reading the stored states and the
+/// policy's judgement (most of a push's time) run side by side in every process, with the
+/// batch's record rows locked (`FOR UPDATE`, in id order) so two pushes of one record
+/// still merge one after the other. Locks are always taken in the same order (the
+/// token's row, the records' rows, the position lock, the access-log lock), so no two
+/// transactions wait on each other in a circle. Pulls, history and token lookups take no
+/// lock.
 public final class PostgresSyncStorage: SyncStorage {
     let client: PostgresClient
     let logger: Logger
@@ -518,105 +525,177 @@ public final class PostgresSyncStorage: SyncStorage {
     // MARK: Sync
 
     /// Reads the policy's inputs, lets it decide, persists the plan: nothing else.
+    ///
+    /// Pushes through any number of processes run side by side and meet only where they
+    /// must (see the type's documentation): a token's pushes one after another (its row),
+    /// a record's pushes one after another (its row, locked in id order), and every push
+    /// for the short while it takes positions, writes and commits (the position lock).
+    /// A push that finds, at that point, that another created one of its new records
+    /// meanwhile starts over; so does a batch id another token used meanwhile.
     public func applyPush(_ push: CheckedPush, token: DeviceToken, fingerprint: String, at date: Date,
                           check: @escaping @Sendable ([String: RecordState]) throws -> Void) async throws -> PushResponse {
-        let logger = logger
-        let request = push.request
         let sealing = try await identity().proofs
-        return try await guarded { connection in
-            try await connection.withTransaction(logger: logger) { connection in
-                // Serialise position assignment until commit: see the type's documentation.
-                try await connection.query("SELECT pg_advisory_xact_lock(\(Self.pushLock))", logger: logger)
-                let priorRows: PostgresRowSequence = try await connection.query(
-                    "SELECT token, replica, fingerprint, response FROM batch WHERE id = \(request.batch)", logger: logger)
-                let prior = try await priorRows.decode((String?, String, String, String).self).all().first.map {
-                    PushPolicy.PriorBatch(tokenID: $0.0, replica: $0.1, fingerprint: $0.2, response: $0.3)
-                }
-                let boundRows: PostgresRowSequence = try await connection.query(
-                    "SELECT replica FROM token WHERE id = \(token.id)", logger: logger)
-                let bound = try await boundRows.decode(String?.self).all().first ?? nil
-                // Who else holds the replica matters only before this token is bound to it.
-                var held = false, otherUser = false
-                if bound == nil {
-                    let holderRows: PostgresRowSequence = try await connection.query("""
-                        SELECT COALESCE(bool_or(revoked_at IS NULL), false), COALESCE(bool_or("user" <> \(token.user)), false)
-                        FROM token WHERE replica = \(request.replica) AND id <> \(token.id)
-                        """, logger: logger)
-                    if let (active, foreign) = try await holderRows.decode((Bool, Bool).self).all().first {
-                        held = active
-                        otherUser = foreign
+        for attempt in 1...Self.pushAttempts {
+            do {
+                return try await guarded { [logger] connection in
+                    try await connection.withTransaction(logger: logger) { connection in
+                        try await Self.applyPush(push, token: token, fingerprint: fingerprint, at: date, check: check, sealing: sealing,
+                                                 connection: connection, logger: logger)
                     }
                 }
-                var stored: [String: RecordState] = [:]
-                var runs: [String: Int] = [:]
-                if prior == nil {
-                    let storedRows: PostgresRowSequence = try await connection.query(
-                        "SELECT id, state, history_run, type, scope FROM record WHERE id = ANY(\(push.storedIDs))", logger: logger)
-                    var erased: [(id: String, type: String, scope: String)] = []
-                    for try await (id, state, run, type, scope) in storedRows.decode((String, String, Int32, String, String).self) {
-                        // An erased record is a tombstone: an empty state.
-                        if state.isEmpty {
-                            erased.append((id, type, scope))
-                            continue
-                        }
-                        stored[id] = try StableJSON.decode(RecordState.self, from: Data(state.utf8))
-                        runs[id] = Int(run)
-                    }
-                    let visible = Erasure.visibleTombstones(erased, for: push, stored: &stored)
-                    if !visible.isEmpty { throw Erasure.refusal(visible, in: request, schemas: push.schemas) }
-                }
-                let counterRows: PostgresRowSequence = try await connection.query(
-                    "SELECT value FROM counter WHERE name = 'position'", logger: logger)
-                let position = try await counterRows.decode(Int64.self).all().first ?? 0
-                let inputs = PushPolicy.Inputs(priorBatch: prior, boundReplica: bound, replicaHeldByAnotherToken: held,
-                                               replicaUsedByAnotherUser: otherUser, now: date,
-                                               stored: stored, position: position, historyRuns: runs)
-                let plan: PushPlan
-                switch try PushPipeline.decide(push, fingerprint: fingerprint, inputs: inputs, check: check) {
-                case .answer(let response):
-                    try await Self.appendAccess([.push(request, response: response, token: token, at: date, replay: true)],
-                                                connection: connection, logger: logger)
-                    return response
-                case .persist(let accepted): plan = accepted
-                }
-
-                try await connection.query("UPDATE token SET replica = \(request.replica), last_push_at = \(date) WHERE id = \(token.id)",
-                                           logger: logger)
-                if !plan.writes.isEmpty {
-                    // Every changed record in one statement, and its history in another.
-                    let writes = plan.writes
-                    let recordIDs = writes.map(\.state.id), types = writes.map(\.state.type), scopes = writes.map(\.state.scope)
-                    let states = writes.map(\.json), positions = writes.map(\.position), fields = writes.map(\.fields)
-                    let runs = writes.map { Int32($0.historyRun) }, proofs = writes.map { sealing.proof(ofJSON: $0.json) }
-                    let snapshots = writes.map { $0.historySnapshot ?? "" }, deltas = writes.map { $0.historyDelta ?? "" }
-                    let recovered = writes.map(\.recovered)
-                    try await connection.query("""
-                        INSERT INTO record (id, type, scope, state, position, history_run, proof)
-                        SELECT * FROM UNNEST(\(recordIDs)::text[], \(types)::text[], \(scopes)::text[], \(states)::text[], \(positions)::bigint[],
-                                             \(runs)::integer[], \(proofs)::text[])
-                        ON CONFLICT (id) DO UPDATE SET state = excluded.state, position = excluded.position, history_run = excluded.history_run,
-                          proof = excluded.proof
-                        """, logger: logger)
-                    try await connection.query("""
-                        INSERT INTO history (record_id, position, received_at, replica, device, "user", fields, state, delta, recovered)
-                        SELECT u.id, u.position, \(date), \(request.replica), \(token.id), \(token.user), u.fields, u.state, NULLIF(u.delta, ''),
-                               u.recovered
-                        FROM UNNEST(\(recordIDs)::text[], \(positions)::bigint[], \(fields)::text[], \(snapshots)::text[], \(deltas)::text[],
-                                    \(recovered)::boolean[])
-                          WITH ORDINALITY AS u(id, position, fields, state, delta, recovered, n)
-                        ORDER BY u.n
-                        """, logger: logger)
-                }
-                try await connection.query("UPDATE counter SET value = \(plan.lastPosition) WHERE name = 'position'", logger: logger)
-                try await connection.query("""
-                    INSERT INTO batch (id, replica, fingerprint, response, received_at, token)
-                    VALUES (\(request.batch), \(request.replica), \(fingerprint), \(plan.responseJSON), \(date), \(token.id))
-                    """, logger: logger)
-                try await Self.appendAccess([.push(request, response: plan.response, token: token, at: date, replay: false)],
-                                            connection: connection, logger: logger)
-                return plan.response
+            } catch let error as PushStartsOver where attempt < Self.pushAttempts {
+                logger.debug("push starts over: \(error.reason)")
             }
         }
+        throw StorageError.unavailable("pushes of the same records kept meeting; send the batch again")
+    }
+
+    /// Attempts of a push that met another (each meeting means the other committed).
+    static let pushAttempts = 5
+
+    /// What makes a push start over: another push committed what this one read as absent.
+    struct PushStartsOver: Error {
+        let reason: String
+    }
+
+    private static func applyPush(_ push: CheckedPush, token: DeviceToken, fingerprint: String, at date: Date,
+                                  check: @escaping @Sendable ([String: RecordState]) throws -> Void, sealing: ServerProofs,
+                                  connection: PostgresConnection, logger: Logger) async throws -> PushResponse {
+        let request = push.request
+        // The token's pushes one at a time: its binding and its batches are read and
+        // written under its row's lock.
+        let boundRows: PostgresRowSequence = try await connection.query(
+            "SELECT replica FROM token WHERE id = \(token.id) FOR UPDATE", logger: logger)
+        let bound = try await boundRows.decode(String?.self).all().first ?? nil
+        let priorRows: PostgresRowSequence = try await connection.query(
+            "SELECT token, replica, fingerprint, response FROM batch WHERE id = \(request.batch)", logger: logger)
+        let prior = try await priorRows.decode((String?, String, String, String).self).all().first.map {
+            PushPolicy.PriorBatch(tokenID: $0.0, replica: $0.1, fingerprint: $0.2, response: $0.3)
+        }
+        var stored: [String: RecordState] = [:]
+        var runs: [String: Int] = [:]
+        // Every id of the batch that has a row, tombstones included: a write to one of
+        // them updates its row, a write to any other inserts one.
+        var rowIDs: Set<String> = []
+        if prior == nil {
+            // The batch's records one push at a time, locked in id order (so two pushes
+            // never wait on each other in a circle), before the position lock.
+            let storedRows: PostgresRowSequence = try await connection.query(
+                "SELECT id, state, history_run, type, scope FROM record WHERE id = ANY(\(push.storedIDs)) ORDER BY id FOR UPDATE",
+                logger: logger)
+            var erased: [(id: String, type: String, scope: String)] = []
+            for try await (id, state, run, type, scope) in storedRows.decode((String, String, Int32, String, String).self) {
+                rowIDs.insert(id)
+                // An erased record is a tombstone: an empty state.
+                if state.isEmpty {
+                    erased.append((id, type, scope))
+                    continue
+                }
+                stored[id] = try StableJSON.decode(RecordState.self, from: Data(state.utf8))
+                runs[id] = Int(run)
+            }
+            let visible = Erasure.visibleTombstones(erased, for: push, stored: &stored)
+            if !visible.isEmpty { throw Erasure.refusal(visible, in: request, schemas: push.schemas) }
+        }
+        // Who else holds the replica matters only before this token is bound to it. A
+        // token's first push binds a replica that no other token may hold: that check and
+        // the binding happen under the position lock (taken after the records' rows, as
+        // by every push).
+        var held = false, otherUser = false
+        var positionsLocked = false
+        if bound == nil {
+            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.pushLock))", logger: logger)
+            positionsLocked = true
+            let holderRows: PostgresRowSequence = try await connection.query("""
+                SELECT COALESCE(bool_or(revoked_at IS NULL), false), COALESCE(bool_or("user" <> \(token.user)), false)
+                FROM token WHERE replica = \(request.replica) AND id <> \(token.id)
+                """, logger: logger)
+            if let (active, foreign) = try await holderRows.decode((Bool, Bool).self).all().first {
+                held = active
+                otherUser = foreign
+            }
+        }
+        // Decided before positions are taken (after 0), placed after the log's end below.
+        let inputs = PushPolicy.Inputs(priorBatch: prior, boundReplica: bound, replicaHeldByAnotherToken: held,
+                                       replicaUsedByAnotherUser: otherUser, now: date,
+                                       stored: stored, position: 0, historyRuns: runs)
+        let decided: PushPlan
+        switch try PushPipeline.decide(push, fingerprint: fingerprint, inputs: inputs, check: check) {
+        case .answer(let response):
+            try await Self.appendAccess([.push(request, response: response, token: token, at: date, replay: true)],
+                                        connection: connection, logger: logger)
+            return response
+        case .persist(let accepted): decided = accepted
+        }
+        // Positions are taken and committed in one order across every process (see the
+        // type's documentation): from here to the commit, one push at a time.
+        if !positionsLocked, !decided.writes.isEmpty {
+            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.pushLock))", logger: logger)
+        }
+        var plan = decided
+        if !decided.writes.isEmpty {
+            let counterRows: PostgresRowSequence = try await connection.query(
+                "SELECT value FROM counter WHERE name = 'position'", logger: logger)
+            plan = decided.placed(after: try await counterRows.decode(Int64.self).all().first ?? 0)
+        }
+        try await connection.query("UPDATE token SET replica = \(request.replica), last_push_at = \(date) WHERE id = \(token.id)",
+                                   logger: logger)
+        if !plan.writes.isEmpty {
+            // Rows that exist are updated (they are locked); new ones inserted, each in one
+            // statement, and the history in another.
+            let updates = plan.writes.filter { rowIDs.contains($0.state.id) }
+            let inserts = plan.writes.filter { !rowIDs.contains($0.state.id) }
+            func columns(_ writes: [PushPlan.Write]) -> ([String], [String], [String], [String], [Int64], [Int32], [String]) {
+                (writes.map(\.state.id), writes.map(\.state.type), writes.map(\.state.scope), writes.map(\.json), writes.map(\.position),
+                 writes.map { Int32($0.historyRun) }, writes.map { sealing.proof(ofJSON: $0.json) })
+            }
+            if !updates.isEmpty {
+                let (ids, types, scopes, states, positions, runs, proofs) = columns(updates)
+                try await connection.query("""
+                    UPDATE record SET type = u.type, scope = u.scope, state = u.state, position = u.position, history_run = u.run, proof = u.proof
+                    FROM UNNEST(\(ids)::text[], \(types)::text[], \(scopes)::text[], \(states)::text[], \(positions)::bigint[],
+                                \(runs)::integer[], \(proofs)::text[]) AS u(id, type, scope, state, position, run, proof)
+                    WHERE record.id = u.id
+                    """, logger: logger)
+            }
+            if !inserts.isEmpty {
+                let (ids, types, scopes, states, positions, runs, proofs) = columns(inserts)
+                let inserted = try await connection.query("""
+                    INSERT INTO record (id, type, scope, state, position, history_run, proof)
+                    SELECT * FROM UNNEST(\(ids)::text[], \(types)::text[], \(scopes)::text[], \(states)::text[], \(positions)::bigint[],
+                                         \(runs)::integer[], \(proofs)::text[])
+                    ON CONFLICT (id) DO NOTHING RETURNING id
+                    """, logger: logger).decode(String.self).all()
+                // Another push created one of these records after this one looked: this
+                // push merges with it on its next attempt.
+                if inserted.count != inserts.count { throw PushStartsOver(reason: "a record of the batch was created meanwhile") }
+            }
+            let writes = plan.writes
+            let recordIDs = writes.map(\.state.id), positions = writes.map(\.position), fields = writes.map(\.fields)
+            let snapshots = writes.map { $0.historySnapshot ?? "" }, deltas = writes.map { $0.historyDelta ?? "" }
+            let recovered = writes.map(\.recovered)
+            try await connection.query("""
+                INSERT INTO history (record_id, position, received_at, replica, device, "user", fields, state, delta, recovered)
+                SELECT u.id, u.position, \(date), \(request.replica), \(token.id), \(token.user), u.fields, u.state, NULLIF(u.delta, ''),
+                       u.recovered
+                FROM UNNEST(\(recordIDs)::text[], \(positions)::bigint[], \(fields)::text[], \(snapshots)::text[], \(deltas)::text[],
+                            \(recovered)::boolean[])
+                  WITH ORDINALITY AS u(id, position, fields, state, delta, recovered, n)
+                ORDER BY u.n
+                """, logger: logger)
+            try await connection.query("UPDATE counter SET value = \(plan.lastPosition) WHERE name = 'position'", logger: logger)
+        }
+        // Another token's push with the same batch id that committed after this one looked
+        // makes this insert fail: the next attempt answers as for a reused batch id.
+        let remembered = try await connection.query("""
+            INSERT INTO batch (id, replica, fingerprint, response, received_at, token)
+            VALUES (\(request.batch), \(request.replica), \(fingerprint), \(plan.responseJSON), \(date), \(token.id))
+            ON CONFLICT (id) DO NOTHING RETURNING id
+            """, logger: logger).decode(String.self).all()
+        if remembered.isEmpty { throw PushStartsOver(reason: "the batch id was used meanwhile") }
+        try await Self.appendAccess([.push(request, response: plan.response, token: token, at: date, replay: false)],
+                                    connection: connection, logger: logger)
+        return plan.response
     }
 
     public func pullEncoded(scopes: ScopeFilter, hiding hidden: Set<String>, after position: Int64, limit: Int, token: DeviceToken?,
@@ -990,12 +1069,13 @@ public final class PostgresSyncStorage: SyncStorage {
         let ids = Set(recordIDs).sorted()
         let result: ErasureResult = try await guarded { connection in
             try await connection.withTransaction(logger: logger) { connection in
-                // Tombstones take positions like any change: under the push lock.
-                try await connection.query("SELECT pg_advisory_xact_lock(\(Self.pushLock))", logger: logger)
+                // The records' rows first, in id order, as a push locks them; then, as
+                // tombstones take positions like any change, the position lock.
                 var found: [(String, String, String)] = []
                 for try await row in try await connection.query(
-                    "SELECT id, type, scope FROM record WHERE id = ANY(\(ids)) AND state <> '' ORDER BY id", logger: logger
+                    "SELECT id, type, scope FROM record WHERE id = ANY(\(ids)) AND state <> '' ORDER BY id FOR UPDATE", logger: logger
                 ).decode((String, String, String).self) { found.append(row) }
+                try await connection.query("SELECT pg_advisory_xact_lock(\(Self.pushLock))", logger: logger)
                 guard !found.isEmpty else { return ErasureResult(records: [], historyRows: 0, entry: nil) }
                 let erasedIDs = found.map(\.0)
                 let deleted = try await connection.query(
