@@ -88,10 +88,21 @@ struct PostgresEndToEndTests {
         #expect(state.value(of: "lastDiscussedAt") == .string("2026-11-15"))
     }
 
+    /// Rounds of the cursor test below.
+    static let rounds = 8
+
     /// Cursor safety: pushes commit through two processes at once while a client pulls
-    /// in small pages in a tight loop from both. A pull that saw a later position while
-    /// an earlier one was still in flight would move the cursor past it for good; the
-    /// client would then lack that change however often it synced afterwards.
+    /// from both in a tight loop. A pull that saw a later position while an earlier one was
+    /// still in flight would move the cursor past it for good; the client would then lack
+    /// that change however often it synced afterwards. Only a reader at the log's end can
+    /// be moved past a change, so it pulls pages of 50 (it keeps up) and the writers pause
+    /// between rounds.
+    ///
+    /// One more writer pushes fifty new notes at a time: a push that long in the deciding
+    /// must not let the small pushes that began after it and end before it move a cursor
+    /// past positions it has yet to commit. (Positions from a sequence, taken before or
+    /// after deciding, without the counter row's lock: the reader misses records in every
+    /// run tried.)
     ///
     /// Every writer also edits one shared note in every round: pushes of one record through
     /// both processes at once must merge one after the other, so the server ends with
@@ -102,6 +113,10 @@ struct PostgresEndToEndTests {
         let writers = try (0..<6).map { try Device("writer\($0)", server: servers[$0 % 2]) }
         let reader = try Device("reader", role: .office, scopes: ["*"], server: servers[0])
         let done = Flag(), readerStarted = Flag()
+        let bulk = try Device("bulk", server: servers[0])
+        for note in 0..<50 {
+            try bulk.store.create(type: "visitNote", scope: "loc-zonnehof", fields: Device.visit.merging(["summary": .string("Bulk 0-\(note)")]) { $1 })
+        }
         let shared = try writers[0].store.create(type: "visitNote", scope: "loc-zonnehof", fields: Device.visit)
         try await writers[0].sync(servers[0])
         for writer in writers.dropFirst() { try await writer.sync(servers[1]) }
@@ -110,7 +125,7 @@ struct PostgresEndToEndTests {
             var pulls = 0
             let deadline = Date().addingTimeInterval(90)
             while !done.isSet, pulls < 20_000, Date() < deadline {
-                _ = try await reader.engine(servers[pulls % 2], pageSize: 3).pull()
+                _ = try await reader.engine(servers[pulls % 2], pageSize: 50).pull()
                 pulls += 1
                 readerStarted.set()
             }
@@ -124,7 +139,7 @@ struct PostgresEndToEndTests {
                 group.addTask {
                     let server = servers[index % 2]
                     var ids: [String] = []
-                    for round in 0..<4 {
+                    for round in 0..<Self.rounds {
                         for note in 0..<6 {
                             if round > 0, note < ids.count, note % 2 == 0 {
                                 _ = try writer.store.edit(id: ids[note], changes: ["summary": .string("Ronde \(round) bij \(writer.name)")])
@@ -135,9 +150,24 @@ struct PostgresEndToEndTests {
                         }
                         _ = try writer.store.edit(id: shared.id, changes: ["observations": .string("Ronde \(round): \(writer.name) was er")])
                         _ = try await writer.engine(server, batchSize: 2).push()
+                        // A pause, so the reader catches up with the log's end between
+                        // rounds: only a reader at the end can be moved past a change.
+                        try await Task.sleep(nanoseconds: 100_000_000)
                     }
                     #expect(try writer.store.outbox().isEmpty)
                 }
+            }
+            group.addTask {
+                for round in 0..<Self.rounds {
+                    _ = try await bulk.engine(servers[round % 2], batchSize: 25).push()
+                    try await Task.sleep(nanoseconds: 100_000_000)
+                    for note in 0..<50 {
+                        try bulk.store.create(type: "visitNote", scope: "loc-zonnehof", fields: Device.visit.merging(
+                            ["summary": .string("Bulk \(round + 1)-\(note)")]) { $1 })
+                    }
+                }
+                _ = try await bulk.engine(servers[0], batchSize: 25).push()
+                #expect(try bulk.store.outbox().isEmpty)
             }
             try await group.waitForAll()
         }
@@ -150,14 +180,15 @@ struct PostgresEndToEndTests {
         let check = try Device("check", role: .office, scopes: ["*"], server: servers[1])
         try await check.sync(servers[1])
         let full = try check.records()
-        let expectedCount = writers.count * (6 + 3 * 3) + 1  // 6 new notes, then 3 new and 3 edits per round; the shared one
+        // 6 new notes, then 3 new and 3 edits per round; the shared one; the bulk writer's.
+        let expectedCount = writers.count * (6 + (Self.rounds - 1) * 3) + 1 + 50 * (Self.rounds + 1)
         #expect(full.count == expectedCount)
         #expect(try reader.records() == full, "the reader holds every change the server holds")
         let onServer = try #require(full[shared.id])
         for writer in writers {
             let local = try #require(try writer.store.record(shared.id))
             #expect(onServer.context[writer.replica] == local.context[writer.replica], "every edit \(writer.name) pushed of the shared note is kept")
-            #expect(onServer.entries(of: "observations").contains { $0.value == .string("Ronde 3: \(writer.name) was er") })
+            #expect(onServer.entries(of: "observations").contains { $0.value == .string("Ronde \(Self.rounds - 1): \(writer.name) was er") })
         }
     }
 

@@ -7,18 +7,20 @@ import VeldProtocol
 /// The storage for an organisation that outgrows one machine: several stateless
 /// `veld-server` processes on one PostgreSQL.
 ///
-/// Cursor safety: a push takes a transaction-scoped advisory lock (the position lock)
-/// before it assigns positions, and holds it until it commits. Pushes therefore commit in
-/// position order, and a pull (which reads only committed rows) can never see position
-/// n+1 while n is still in flight: no change is ever skipped.
+/// Cursor safety: a push takes its positions by updating the position counter's row
+/// (`UPDATE counter … RETURNING`), which holds that row's lock (the position lock) until
+/// it commits. Pushes therefore commit in position order, and a pull (which reads only
+/// committed rows) can never see position n+1 while n is still in flight: no change is
+/// ever skipped.
 ///
-/// Only the end of a push runs under that lock: reading the stored states and the
-/// policy's judgement (most of a push's time) run side by side in every process, with the
-/// batch's record rows locked (`FOR UPDATE`, in id order) so two pushes of one record
-/// still merge one after the other. Locks are always taken in the same order (the
-/// token's row, the records' rows, the position lock, the access-log lock), so no two
-/// transactions wait on each other in a circle. Pulls, history and token lookups take no
-/// lock.
+/// Only the end of a push runs under that lock (one statement for its rows, history and
+/// batch, the access-log entry, the commit): reading the stored states and the policy's
+/// judgement (most of a push's time) run side by side in every process, with the batch's
+/// record rows locked (`FOR UPDATE`, in id order) so two pushes of one record still
+/// merge one after the other. Locks are always taken in the same order (the token's row,
+/// the records' rows, `pushLock` where taken, the counter's row, the access log's head
+/// row), so no two transactions wait on each other in a circle. Pulls, history and token
+/// lookups take no lock.
 public final class PostgresSyncStorage: SyncStorage {
     let client: PostgresClient
     let logger: Logger
@@ -35,12 +37,10 @@ public final class PostgresSyncStorage: SyncStorage {
     /// The epoch and proof key, read once.
     let identityCache = ServerIdentityCache()
 
+    /// Taken by a token's first push (binding a replica no other token may hold), an
+    /// erasure and a snapshot: one of them at a time.
     static let pushLock: Int64 = 0x5645_4C44  // "VELD"
     static let migrationLock: Int64 = 0x5645_4C45
-    /// Serialises access-log appends (each reads the chain's head): taken after the push
-    /// lock by a push, alone by everything else, so the two never wait on each other in a
-    /// circle.
-    static let accessLock: Int64 = 0x5645_4C46
 
     /// Connects to `url` (`postgres://user:password@host:port/database`) with a bounded pool.
     public init(url: String, maximumConnections: Int = 20, leaseTimeout: Duration = .seconds(5),
@@ -529,7 +529,7 @@ public final class PostgresSyncStorage: SyncStorage {
     /// Pushes through any number of processes run side by side and meet only where they
     /// must (see the type's documentation): a token's pushes one after another (its row),
     /// a record's pushes one after another (its row, locked in id order), and every push
-    /// for the short while it takes positions, writes and commits (the position lock).
+    /// for the short while it takes positions, writes and commits (the counter's row).
     /// A push that finds, at that point, that another created one of its new records
     /// meanwhile starts over; so does a batch id another token used meanwhile.
     public func applyPush(_ push: CheckedPush, token: DeviceToken, fingerprint: String, at date: Date,
@@ -599,13 +599,11 @@ public final class PostgresSyncStorage: SyncStorage {
         }
         // Who else holds the replica matters only before this token is bound to it. A
         // token's first push binds a replica that no other token may hold: that check and
-        // the binding happen under the position lock (taken after the records' rows, as
-        // by every push).
+        // the binding happen under `pushLock` (taken after the records' rows, before the
+        // counter's, as every lock in the order of the type's documentation).
         var held = false, otherUser = false
-        var positionsLocked = false
         if bound == nil {
             try await connection.query("SELECT pg_advisory_xact_lock(\(Self.pushLock))", logger: logger)
-            positionsLocked = true
             let holderRows: PostgresRowSequence = try await connection.query("""
                 SELECT COALESCE(bool_or(revoked_at IS NULL), false), COALESCE(bool_or("user" <> \(token.user)), false)
                 FROM token WHERE replica = \(request.replica) AND id <> \(token.id)
@@ -627,72 +625,72 @@ public final class PostgresSyncStorage: SyncStorage {
             return response
         case .persist(let accepted): decided = accepted
         }
-        // Positions are taken and committed in one order across every process (see the
-        // type's documentation): from here to the commit, one push at a time.
-        if !positionsLocked, !decided.writes.isEmpty {
-            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.pushLock))", logger: logger)
-        }
-        var plan = decided
-        if !decided.writes.isEmpty {
-            let counterRows: PostgresRowSequence = try await connection.query(
-                "SELECT value FROM counter WHERE name = 'position'", logger: logger)
-            plan = decided.placed(after: try await counterRows.decode(Int64.self).all().first ?? 0)
-        }
+        // The token's binding and last push: its row is this push's already.
         try await connection.query("UPDATE token SET replica = \(request.replica), last_push_at = \(date) WHERE id = \(token.id)",
                                    logger: logger)
-        if !plan.writes.isEmpty {
-            // Rows that exist are updated (they are locked); new ones inserted, each in one
-            // statement, and the history in another.
-            let updates = plan.writes.filter { rowIDs.contains($0.state.id) }
-            let inserts = plan.writes.filter { !rowIDs.contains($0.state.id) }
-            func columns(_ writes: [PushPlan.Write]) -> ([String], [String], [String], [String], [Int64], [Int32], [String]) {
-                (writes.map(\.state.id), writes.map(\.state.type), writes.map(\.state.scope), writes.map(\.json), writes.map(\.position),
-                 writes.map { Int32($0.historyRun) }, writes.map { sealing.proof(ofJSON: $0.json) })
-            }
-            if !updates.isEmpty {
-                let (ids, types, scopes, states, positions, runs, proofs) = columns(updates)
-                try await connection.query("""
-                    UPDATE record SET type = u.type, scope = u.scope, state = u.state, position = u.position, history_run = u.run, proof = u.proof
-                    FROM UNNEST(\(ids)::text[], \(types)::text[], \(scopes)::text[], \(states)::text[], \(positions)::bigint[],
-                                \(runs)::integer[], \(proofs)::text[]) AS u(id, type, scope, state, position, run, proof)
-                    WHERE record.id = u.id
-                    """, logger: logger)
-            }
-            if !inserts.isEmpty {
-                let (ids, types, scopes, states, positions, runs, proofs) = columns(inserts)
-                let inserted = try await connection.query("""
-                    INSERT INTO record (id, type, scope, state, position, history_run, proof)
-                    SELECT * FROM UNNEST(\(ids)::text[], \(types)::text[], \(scopes)::text[], \(states)::text[], \(positions)::bigint[],
-                                         \(runs)::integer[], \(proofs)::text[])
-                    ON CONFLICT (id) DO NOTHING RETURNING id
-                    """, logger: logger).decode(String.self).all()
-                // Another push created one of these records after this one looked: this
-                // push merges with it on its next attempt.
-                if inserted.count != inserts.count { throw PushStartsOver(reason: "a record of the batch was created meanwhile") }
-            }
-            let writes = plan.writes
-            let recordIDs = writes.map(\.state.id), positions = writes.map(\.position), fields = writes.map(\.fields)
-            let snapshots = writes.map { $0.historySnapshot ?? "" }, deltas = writes.map { $0.historyDelta ?? "" }
-            let recovered = writes.map(\.recovered)
-            try await connection.query("""
-                INSERT INTO history (record_id, position, received_at, replica, device, "user", fields, state, delta, recovered)
-                SELECT u.id, u.position, \(date), \(request.replica), \(token.id), \(token.user), u.fields, u.state, NULLIF(u.delta, ''),
-                       u.recovered
-                FROM UNNEST(\(recordIDs)::text[], \(positions)::bigint[], \(fields)::text[], \(snapshots)::text[], \(deltas)::text[],
-                            \(recovered)::boolean[])
-                  WITH ORDINALITY AS u(id, position, fields, state, delta, recovered, n)
-                ORDER BY u.n
-                """, logger: logger)
-            try await connection.query("UPDATE counter SET value = \(plan.lastPosition) WHERE name = 'position'", logger: logger)
+        // Positions are taken and committed in one order across every process (see the
+        // type's documentation): the counter's row is the position lock, from this update
+        // to the commit, one push at a time. Everything after it is two statements and the
+        // access-log entry.
+        var plan = decided
+        if !decided.writes.isEmpty {
+            let count = Int64(decided.writes.count)
+            let base = try await connection.query(
+                "UPDATE counter SET value = value + \(count) WHERE name = 'position' RETURNING value - \(count)", logger: logger
+            ).decode(Int64.self).all().first ?? 0
+            plan = decided.placed(after: base)
         }
-        // Another token's push with the same batch id that committed after this one looked
-        // makes this insert fail: the next attempt answers as for a reused batch id.
-        let remembered = try await connection.query("""
-            INSERT INTO batch (id, replica, fingerprint, response, received_at, token)
-            VALUES (\(request.batch), \(request.replica), \(fingerprint), \(plan.responseJSON), \(date), \(token.id))
-            ON CONFLICT (id) DO NOTHING RETURNING id
-            """, logger: logger).decode(String.self).all()
-        if remembered.isEmpty { throw PushStartsOver(reason: "the batch id was used meanwhile") }
+        // Rows that exist are updated (they are locked), new ones inserted, the history
+        // and the batch written: one statement.
+        let updates = plan.writes.filter { rowIDs.contains($0.state.id) }
+        let inserts = plan.writes.filter { !rowIDs.contains($0.state.id) }
+        func columns(_ writes: [PushPlan.Write]) -> ([String], [String], [String], [String], [Int64], [Int32], [String]) {
+            (writes.map(\.state.id), writes.map(\.state.type), writes.map(\.state.scope), writes.map(\.json), writes.map(\.position),
+             writes.map { Int32($0.historyRun) }, writes.map { sealing.proof(ofJSON: $0.json) })
+        }
+        let (uIDs, uTypes, uScopes, uStates, uPositions, uRuns, uProofs) = columns(updates)
+        let (iIDs, iTypes, iScopes, iStates, iPositions, iRuns, iProofs) = columns(inserts)
+        let writes = plan.writes
+        let recordIDs = writes.map(\.state.id), positions = writes.map(\.position), fields = writes.map(\.fields)
+        let snapshots = writes.map { $0.historySnapshot ?? "" }, deltas = writes.map { $0.historyDelta ?? "" }
+        let recovered = writes.map(\.recovered)
+        let counts = try await connection.query("""
+            WITH updated AS (
+              UPDATE record SET type = u.type, scope = u.scope, state = u.state, position = u.position, history_run = u.run, proof = u.proof
+              FROM UNNEST(\(uIDs)::text[], \(uTypes)::text[], \(uScopes)::text[], \(uStates)::text[], \(uPositions)::bigint[],
+                          \(uRuns)::integer[], \(uProofs)::text[]) AS u(id, type, scope, state, position, run, proof)
+              WHERE record.id = u.id
+              RETURNING 1
+            ), inserted AS (
+              INSERT INTO record (id, type, scope, state, position, history_run, proof)
+              SELECT * FROM UNNEST(\(iIDs)::text[], \(iTypes)::text[], \(iScopes)::text[], \(iStates)::text[], \(iPositions)::bigint[],
+                                   \(iRuns)::integer[], \(iProofs)::text[])
+              ON CONFLICT (id) DO NOTHING RETURNING 1
+            ), changes AS (
+              INSERT INTO history (record_id, position, received_at, replica, device, "user", fields, state, delta, recovered)
+              SELECT h.id, h.position, \(date), \(request.replica), \(token.id), \(token.user), h.fields, h.state, NULLIF(h.delta, ''),
+                     h.recovered
+              FROM UNNEST(\(recordIDs)::text[], \(positions)::bigint[], \(fields)::text[], \(snapshots)::text[], \(deltas)::text[],
+                          \(recovered)::boolean[])
+                WITH ORDINALITY AS h(id, position, fields, state, delta, recovered, n)
+              ORDER BY h.n
+              RETURNING 1
+            ), remembered AS (
+              INSERT INTO batch (id, replica, fingerprint, response, received_at, token)
+              VALUES (\(request.batch), \(request.replica), \(fingerprint), \(plan.responseJSON), \(date), \(token.id))
+              ON CONFLICT (id) DO NOTHING RETURNING 1
+            )
+            SELECT (SELECT count(*) FROM updated), (SELECT count(*) FROM inserted), (SELECT count(*) FROM remembered)
+            """, logger: logger).decode((Int64, Int64, Int64).self).all().first ?? (Int64(0), Int64(0), Int64(0))
+        // Another push created one of these records after this one looked: this push
+        // merges with it on its next attempt.
+        if counts.1 != Int64(inserts.count) { throw PushStartsOver(reason: "a record of the batch was created meanwhile") }
+        // Another token's push with the same batch id committed after this one looked: the
+        // next attempt answers as for a reused batch id.
+        if counts.2 != 1 { throw PushStartsOver(reason: "the batch id was used meanwhile") }
+        guard counts.0 == Int64(updates.count) else {
+            throw StorageError.unavailable("a record row of the batch was not found where it was locked; send the batch again")
+        }
         try await Self.appendAccess([.push(request, response: plan.response, token: token, at: date, replay: false)],
                                     connection: connection, logger: logger)
         return plan.response
@@ -808,12 +806,12 @@ public final class PostgresSyncStorage: SyncStorage {
         }
     }
 
-    /// Appends in the caller's transaction, under the access lock until it commits.
+    /// Appends in the caller's transaction, holding the chain's head row (the access lock)
+    /// until it commits.
     @discardableResult
     static func appendAccess(_ drafts: [AccessDraft], connection: PostgresConnection, logger: Logger) async throws -> [AccessEntry] {
         guard !AccessLogSwitch.isOff else { return [] }
-        try await connection.query("SELECT pg_advisory_xact_lock(\(Self.accessLock))", logger: logger)
-        let head = try await connection.query("SELECT seq, hash FROM access_head WHERE id = 1", logger: logger)
+        let head = try await connection.query("SELECT seq, hash FROM access_head WHERE id = 1 FOR UPDATE", logger: logger)
             .decode((Int64, String).self).all().first
         var seq = head?.0 ?? 0
         var previous = head?.1 ?? AccessChain.genesis
@@ -833,6 +831,7 @@ public final class PostgresSyncStorage: SyncStorage {
         let previousHashes = entries.map(\.previousHash)
         let hashes = entries.map(\.hash)
         try await connection.query("""
+            WITH appended AS (
             INSERT INTO access_log (seq, at, action, status, problem, token, "user", role, replica, detail, records, previous_hash, hash)
             SELECT u.seq, u.at, u.action, u.status, NULLIF(u.problem, ''), NULLIF(u.token, ''), NULLIF(u.usr, ''), NULLIF(u.role, ''),
                    NULLIF(u.replica, ''), u.detail, u.records, u.previous_hash, u.hash
@@ -840,8 +839,9 @@ public final class PostgresSyncStorage: SyncStorage {
                         \(tokens)::text[], \(users)::text[], \(roles)::text[], \(replicas)::text[], \(details)::text[],
                         \(records)::text[], \(previousHashes)::text[], \(hashes)::text[])
               AS u(seq, at, action, status, problem, token, usr, role, replica, detail, records, previous_hash, hash)
+            RETURNING 1)
+            UPDATE access_head SET seq = \(seq), hash = \(previous) WHERE id = 1
             """, logger: logger)
-        try await connection.query("UPDATE access_head SET seq = \(seq), hash = \(previous) WHERE id = 1", logger: logger)
         return entries
     }
 
@@ -949,7 +949,8 @@ public final class PostgresSyncStorage: SyncStorage {
         let logger = logger
         return try await guarded { connection in
             try await connection.withTransaction(logger: logger) { connection in
-                try await connection.query("SELECT pg_advisory_xact_lock(\(Self.accessLock))", logger: logger)
+                // The chain's head row is the access lock, as for every append.
+                try await connection.query("SELECT seq FROM access_head WHERE id = 1 FOR UPDATE", logger: logger)
                 guard let (through, lastHash) = try await connection.query(
                     "SELECT seq, hash FROM access_log WHERE at < \(before) ORDER BY seq DESC LIMIT 1", logger: logger
                 ).decode((Int64, String).self).all().first else { return AccessPruneResult(removed: 0, entry: nil) }
@@ -1069,8 +1070,9 @@ public final class PostgresSyncStorage: SyncStorage {
         let ids = Set(recordIDs).sorted()
         let result: ErasureResult = try await guarded { connection in
             try await connection.withTransaction(logger: logger) { connection in
-                // The records' rows first, in id order, as a push locks them; then, as
-                // tombstones take positions like any change, the position lock.
+                // The records' rows first, in id order, as a push locks them; then
+                // `pushLock`, so a snapshot being frozen does not keep a record erased
+                // meanwhile. Tombstones take positions like any change, below.
                 var found: [(String, String, String)] = []
                 for try await row in try await connection.query(
                     "SELECT id, type, scope FROM record WHERE id = ANY(\(ids)) AND state <> '' ORDER BY id FOR UPDATE", logger: logger
@@ -1083,15 +1085,16 @@ public final class PostgresSyncStorage: SyncStorage {
                 ).decode(Int64.self).all().first ?? 0
                 try await connection.query("DELETE FROM snapshot_record WHERE record_id = ANY(\(erasedIDs))", logger: logger)
                 try await connection.query("DELETE FROM snapshot_late WHERE record_id = ANY(\(erasedIDs))", logger: logger)
-                let position = try await connection.query("SELECT value FROM counter WHERE name = 'position'", logger: logger)
-                    .decode(Int64.self).all().first ?? 0
-                let positions = (1...Int64(erasedIDs.count)).map { position + $0 }
+                // The counter's row is the position lock (as for a push), until the commit.
+                let count = Int64(erasedIDs.count)
+                let position = try await connection.query(
+                    "UPDATE counter SET value = value + \(count) WHERE name = 'position' RETURNING value - \(count)", logger: logger
+                ).decode(Int64.self).all().first ?? 0
+                let positions = (1...count).map { position + $0 }
                 try await connection.query("""
                     UPDATE record SET state = '', position = u.position, history_run = 0
                     FROM UNNEST(\(erasedIDs)::text[], \(positions)::bigint[]) AS u(id, position) WHERE record.id = u.id
                     """, logger: logger)
-                try await connection.query("UPDATE counter SET value = \(position + Int64(erasedIDs.count)) WHERE name = 'position'",
-                                           logger: logger)
                 let erased = found.map { AccessedRecord(id: $0.0, type: $0.1, scope: $0.2, effect: "erased") }
                 var draft = entry
                 draft.records = erased
