@@ -124,6 +124,57 @@ struct PostgresStorageTests {
         #expect(seen == written, "the forward-only reader missed \(written.subtracting(seen).count) record(s)")
     }
 
+    /// First pushes that would bind one replica to several tokens, through two stores at
+    /// once: exactly one token gets the replica, every other push is refused as a replica
+    /// mismatch and stores nothing; and one token's first pushes under two replicas bind
+    /// it to exactly one.
+    @Test func aReplicaIsBoundToOneTokenHoweverManyPushAtOnce() async throws {
+        let url = try await PostgresTestDatabase.freshURL()
+        let stores = [try PostgresSyncStorage(url: url), try PostgresSyncStorage(url: url)]
+        try await stores[0].migrate()
+        var tokens: [IssuedToken] = []
+        for _ in 0..<6 { tokens.append(try await stores[0].issueToken(user: "anna", role: .carer, scopes: ["loc-a"])) }
+        let issued = tokens
+        let accepted = try await withThrowingTaskGroup(of: String?.self) { group in
+            for (index, token) in issued.enumerated() {
+                group.addTask {
+                    let note = Records.visitNote(replica: "r-shared", author: "anna")
+                    do {
+                        _ = try await stores[index % 2].accept(Records.batch("r-shared", [note]), token: token)
+                        return note.id
+                    } catch let problem as Problem where problem.is(.replicaMismatch) {
+                        return nil
+                    }
+                }
+            }
+            var ids: [String] = []
+            for try await id in group { if let id { ids.append(id) } }
+            return ids
+        }
+        #expect(accepted.count == 1, "one token binds the replica, the others are refused")
+        #expect(try await stores[1].everything().records.map(\.id) == accepted, "a refused push stores nothing")
+
+        let single = try await stores[0].issueToken(user: "bram", role: .carer, scopes: ["loc-a"])
+        let bound = try await withThrowingTaskGroup(of: String?.self) { group in
+            for index in 0..<6 {
+                group.addTask {
+                    let replica = "r-bram-\(index)"
+                    do {
+                        _ = try await stores[index % 2].accept(Records.batch(replica, [Records.visitNote(replica: replica, author: "bram")]),
+                                                              token: single)
+                        return replica
+                    } catch let problem as Problem where problem.is(.replicaMismatch) {
+                        return nil
+                    }
+                }
+            }
+            var replicas: [String] = []
+            for try await replica in group { if let replica { replicas.append(replica) } }
+            return replicas
+        }
+        #expect(bound.count == 1, "a token is bound to one replica: \(bound)")
+    }
+
     /// Pushes of the same records through two stores at once (two server processes) merge
     /// one after the other: devices that each create the same record ids (a push that
     /// finds one created meanwhile starts over) and then edit them end with every device's

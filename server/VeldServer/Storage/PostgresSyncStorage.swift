@@ -17,9 +17,10 @@ import VeldProtocol
 /// batch, the access-log entry, the commit): reading the stored states and the policy's
 /// judgement (most of a push's time) run side by side in every process, with the batch's
 /// record rows locked (`FOR UPDATE`, in id order) so two pushes of one record still
-/// merge one after the other. Locks are always taken in the same order (the token's row,
-/// the records' rows, `pushLock` where taken, the counter's row, the access log's head
-/// row), so no two transactions wait on each other in a circle. Pulls, history and token
+/// merge one after the other. Locks are always taken in the same order (the records'
+/// rows; the binding locks of a first push, or `pushLock` of an erasure or snapshot;
+/// `positionLock`; the counter's row; the token's row; the access log's head row), so no
+/// two transactions wait on each other in a circle. Pulls, history and token
 /// lookups take no lock.
 public final class PostgresSyncStorage: SyncStorage {
     let client: PostgresClient
@@ -37,9 +38,20 @@ public final class PostgresSyncStorage: SyncStorage {
     /// The epoch and proof key, read once.
     let identityCache = ServerIdentityCache()
 
-    /// Taken by a token's first push (binding a replica no other token may hold), an
-    /// erasure and a snapshot: one of them at a time.
+    /// Taken by an erasure and a snapshot: one of them at a time.
     static let pushLock: Int64 = 0x5645_4C44  // "VELD"
+    /// Taken by a push just before it updates the counter's row: the queue for it.
+    static let positionLock: Int64 = 0x5645_4C47
+    /// The two-key advisory locks a first push takes to bind its token to its replica:
+    /// (`bindingLock`, the token's key), then (`bindingLock + 1`, the replica's key).
+    static let bindingLock: Int32 = 0x5645_4C00
+    /// A 32-bit key for a token or replica id (FNV-1a): two ids that share one only wait
+    /// on each other.
+    static func lockKey(_ id: String) -> Int32 {
+        var hash: UInt32 = 2_166_136_261
+        for byte in id.utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
+        return Int32(bitPattern: hash)
+    }
     static let migrationLock: Int64 = 0x5645_4C45
 
     /// Connects to `url` (`postgres://user:password@host:port/database`) with a bounded pool.
@@ -527,11 +539,13 @@ public final class PostgresSyncStorage: SyncStorage {
     /// Reads the policy's inputs, lets it decide, persists the plan: nothing else.
     ///
     /// Pushes through any number of processes run side by side and meet only where they
-    /// must (see the type's documentation): a token's pushes one after another (its row),
-    /// a record's pushes one after another (its row, locked in id order), and every push
-    /// for the short while it takes positions, writes and commits (the counter's row).
+    /// must (see the type's documentation): a record's pushes one after another (its row,
+    /// locked in id order), first pushes of one token or one replica (the binding locks),
+    /// and every push for the short while it takes positions, writes and commits (the
+    /// counter's row).
     /// A push that finds, at that point, that another created one of its new records
-    /// meanwhile starts over; so does a batch id another token used meanwhile.
+    /// meanwhile starts over; so does a batch id used meanwhile, and a first push whose
+    /// token or replica was bound meanwhile.
     public func applyPush(_ push: CheckedPush, token: DeviceToken, fingerprint: String, at date: Date,
                           check: @escaping @Sendable ([String: RecordState]) throws -> Void) async throws -> PushResponse {
         let sealing = try await identity().proofs
@@ -562,11 +576,15 @@ public final class PostgresSyncStorage: SyncStorage {
                                   check: @escaping @Sendable ([String: RecordState]) throws -> Void, sealing: ServerProofs,
                                   connection: PostgresConnection, logger: Logger) async throws -> PushResponse {
         let request = push.request
-        // The token's pushes one at a time: its binding and its batches are read and
-        // written under its row's lock.
-        let boundRows: PostgresRowSequence = try await connection.query(
-            "SELECT replica FROM token WHERE id = \(token.id) FOR UPDATE", logger: logger)
-        let bound = try await boundRows.decode(String?.self).all().first ?? nil
+        // The token's row is not locked here: `veld-server`'s own background writes (each
+        // device's last pull) update token rows, and would queue behind every push. What
+        // the row decides is checked again where it is written (the binding, under the
+        // binding locks; a batch id, by its insert).
+        func boundReplica() async throws -> String? {
+            let rows: PostgresRowSequence = try await connection.query("SELECT replica FROM token WHERE id = \(token.id)", logger: logger)
+            return try await rows.decode(String?.self).all().first ?? nil
+        }
+        let bound = try await boundReplica()
         let priorRows: PostgresRowSequence = try await connection.query(
             "SELECT token, replica, fingerprint, response FROM batch WHERE id = \(request.batch)", logger: logger)
         let prior = try await priorRows.decode((String?, String, String, String).self).all().first.map {
@@ -597,22 +615,17 @@ public final class PostgresSyncStorage: SyncStorage {
             let visible = Erasure.visibleTombstones(erased, for: push, stored: &stored)
             if !visible.isEmpty { throw Erasure.refusal(visible, in: request, schemas: push.schemas) }
         }
-        // Who else holds the replica matters only before this token is bound to it. A
-        // token's first push binds a replica that no other token may hold: that check and
-        // the binding happen under `pushLock` (taken after the records' rows, before the
-        // counter's, as every lock in the order of the type's documentation).
-        var held = false, otherUser = false
-        if bound == nil {
-            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.pushLock))", logger: logger)
+        // Who else holds the replica matters only before this token is bound to it (a
+        // token's first push binds a replica no other token may hold). Read here to
+        // decide, and read again under the binding locks before the binding below.
+        func holders() async throws -> (held: Bool, otherUser: Bool) {
             let holderRows: PostgresRowSequence = try await connection.query("""
                 SELECT COALESCE(bool_or(revoked_at IS NULL), false), COALESCE(bool_or("user" <> \(token.user)), false)
                 FROM token WHERE replica = \(request.replica) AND id <> \(token.id)
                 """, logger: logger)
-            if let (active, foreign) = try await holderRows.decode((Bool, Bool).self).all().first {
-                held = active
-                otherUser = foreign
-            }
+            return try await holderRows.decode((Bool, Bool).self).all().first ?? (false, false)
         }
+        let (held, otherUser) = bound == nil ? try await holders() : (false, false)
         // Decided before positions are taken (after 0), placed after the log's end below.
         let inputs = PushPolicy.Inputs(priorBatch: prior, boundReplica: bound, replicaHeldByAnotherToken: held,
                                        replicaUsedByAnotherUser: otherUser, now: date,
@@ -625,23 +638,36 @@ public final class PostgresSyncStorage: SyncStorage {
             return response
         case .persist(let accepted): decided = accepted
         }
-        // The token's binding and last push: its row is this push's already.
-        try await connection.query("UPDATE token SET replica = \(request.replica), last_push_at = \(date) WHERE id = \(token.id)",
-                                   logger: logger)
+        // A first push binds holding the binding locks of its token and of its replica
+        // (after the records' rows, before the counter's, in the order of the type's
+        // documentation): pushes binding the same token or the same replica one at a time,
+        // each having checked again that nothing was bound since it looked.
+        if bound == nil {
+            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.bindingLock), \(Self.lockKey(token.id)))", logger: logger)
+            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.bindingLock + 1), \(Self.lockKey(request.replica)))", logger: logger)
+            let now = try await holders()
+            if now.held != held || now.otherUser != otherUser {
+                throw PushStartsOver(reason: "another token was bound to this replica meanwhile")
+            }
+            if try await boundReplica() != nil { throw PushStartsOver(reason: "this token was bound meanwhile") }
+        }
         // Positions are taken and committed in one order across every process (see the
         // type's documentation): the counter's row is the position lock, from this update
         // to the commit, one push at a time. Everything after it is two statements and the
         // access-log entry.
         var plan = decided
         if !decided.writes.isEmpty {
+            // Pushes queue for the counter's row in the order they come (PostgreSQL wakes a
+            // row's waiters all at once, an advisory lock's in turn).
+            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.positionLock))", logger: logger)
             let count = Int64(decided.writes.count)
             let base = try await connection.query(
                 "UPDATE counter SET value = value + \(count) WHERE name = 'position' RETURNING value - \(count)", logger: logger
             ).decode(Int64.self).all().first ?? 0
             plan = decided.placed(after: base)
         }
-        // Rows that exist are updated (they are locked), new ones inserted, the history
-        // and the batch written: one statement.
+        // Rows that exist are updated (they are locked), new ones inserted, the history,
+        // the batch and the token's binding and last push written: one statement.
         let updates = plan.writes.filter { rowIDs.contains($0.state.id) }
         let inserts = plan.writes.filter { !rowIDs.contains($0.state.id) }
         func columns(_ writes: [PushPlan.Write]) -> ([String], [String], [String], [String], [Int64], [Int32], [String]) {
@@ -679,8 +705,10 @@ public final class PostgresSyncStorage: SyncStorage {
               INSERT INTO batch (id, replica, fingerprint, response, received_at, token)
               VALUES (\(request.batch), \(request.replica), \(fingerprint), \(plan.responseJSON), \(date), \(token.id))
               ON CONFLICT (id) DO NOTHING RETURNING 1
+            ), bound AS (
+              UPDATE token SET replica = \(request.replica), last_push_at = \(date) WHERE id = \(token.id) RETURNING 1
             )
-            SELECT (SELECT count(*) FROM updated), (SELECT count(*) FROM inserted), (SELECT count(*) FROM remembered)
+            SELECT (SELECT count(*) FROM updated), (SELECT count(*) FROM inserted), (SELECT count(*) FROM remembered) + 0 * (SELECT count(*) FROM bound)
             """, logger: logger).decode((Int64, Int64, Int64).self).all().first ?? (Int64(0), Int64(0), Int64(0))
         // Another push created one of these records after this one looked: this push
         // merges with it on its next attempt.
