@@ -51,15 +51,23 @@ import VeldTestSupport
         func pull(since cursor: String, limit: Int) async throws -> PullResponse { try await inner.pull(since: cursor, limit: limit) }
     }
 
+    /// A device's store holding `count` new visit notes, all in the outbox (and its home,
+    /// which removes the folder when it goes).
+    static func store(withVisits count: Int) throws -> (TemporaryHome, LocalStore) {
+        let home = try TemporaryHome()
+        let store = try home.store()
+        for index in 0..<count {
+            try store.create(type: "visitNote", scope: "loc-zonnehof",
+                             fields: TemporaryHome.visitFields.merging(["summary": .string("Bezoek \(index)")]) { $1 })
+        }
+        return (home, store)
+    }
+
     @Test func nothingAcknowledgedIsLostWithTwoBatchesInFlight() async {
         let fates = Gen.int(in: 0...(Fate.allCases.count - 1)).array(of: 0...8)
         await checkProperty(count: 40, input: Gen.int(in: 2...14), Gen.int(in: 1...4), fates) { (count: Int, batchSize: Int, codes: [Int]) async throws in
-            let home = try TemporaryHome()
-            let store = try home.store()
-            for index in 0..<count {
-                try store.create(type: "visitNote", scope: "loc-zonnehof",
-                                 fields: TemporaryHome.visitFields.merging(["summary": .string("Bezoek \(index)")]) { $1 })
-            }
+            let (home, store) = try Self.store(withVisits: count)
+            defer { withExtendedLifetime(home) {} }
             let server = SyncEngineTests.MemoryServer()
             let scripted = Scripted(server, script: codes.map { Fate(rawValue: $0)! })
             let engine = SyncEngine(store: store, transport: scripted, retry: RetryPolicy(attempts: 1), batchSize: batchSize,
@@ -84,12 +92,8 @@ import VeldTestSupport
     }
 
     @Test func twoBatchesAreWithTheServerAtOnce() async throws {
-        let home = try TemporaryHome()
-        let store = try home.store()
-        for index in 0..<12 {
-            try store.create(type: "visitNote", scope: "loc-zonnehof",
-                             fields: TemporaryHome.visitFields.merging(["summary": .string("Bezoek \(index)")]) { $1 })
-        }
+        let (home, store) = try Self.store(withVisits: 12)
+        defer { withExtendedLifetime(home) {} }
         let server = SyncEngineTests.MemoryServer()
         let scripted = Scripted(server, script: [])
         let report = try await SyncEngine(store: store, transport: scripted, batchSize: 2, sleep: { _ in }).push()
@@ -102,12 +106,8 @@ import VeldTestSupport
     /// A refusal of the batch as a whole stops the push: the batch already with the server
     /// is answered and acknowledged, nothing after it is sent.
     @Test func aWholeRefusalStopsAfterTheBatchInFlight() async throws {
-        let home = try TemporaryHome()
-        let store = try home.store()
-        for index in 0..<10 {
-            try store.create(type: "visitNote", scope: "loc-zonnehof",
-                             fields: TemporaryHome.visitFields.merging(["summary": .string("Bezoek \(index)")]) { $1 })
-        }
+        let (home, store) = try Self.store(withVisits: 10)
+        defer { withExtendedLifetime(home) {} }
         let server = SyncEngineTests.MemoryServer()
         let scripted = Scripted(server, script: [.through, .refused, .through])
         let report = try await SyncEngine(store: store, transport: scripted, batchSize: 2, sleep: { _ in }).push()
