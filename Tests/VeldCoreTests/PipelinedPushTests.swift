@@ -22,22 +22,31 @@ import VeldTestSupport
         private var inFlight = 0
         private(set) var mostInFlight = 0
         private(set) var requests = 0
+        /// The first push waits (up to 10 s) until a second one has arrived: whether the
+        /// engine sends the next batch before the first is answered does not then depend on
+        /// how busy the machine is.
+        let firstWaitsForSecond: Bool
 
-        init(_ inner: SyncEngineTests.MemoryServer, script: [Fate]) {
+        init(_ inner: SyncEngineTests.MemoryServer, script: [Fate], firstWaitsForSecond: Bool = false) {
             self.inner = inner
             self.script = script
+            self.firstWaitsForSecond = firstWaitsForSecond
         }
 
         func push(_ request: PushRequest) async throws -> PushResponse {
-            let fate: Fate = lock.withLock {
+            let (fate, number): (Fate, Int) = lock.withLock {
                 inFlight += 1
                 requests += 1
                 mostInFlight = max(mostInFlight, inFlight)
-                return script.isEmpty ? .through : script.removeFirst()
+                return (script.isEmpty ? .through : script.removeFirst(), requests)
             }
             defer { lock.withLock { inFlight -= 1 } }
-            // Long enough for the engine to send the next batch meanwhile.
-            try await Task.sleep(nanoseconds: 5_000_000)
+            if firstWaitsForSecond, number == 1 {
+                for _ in 0..<10_000 where lock.withLock({ requests }) < 2 { try await Task.sleep(nanoseconds: 1_000_000) }
+            } else {
+                // Long enough for the engine to send the next batch meanwhile, mostly.
+                try await Task.sleep(nanoseconds: 5_000_000)
+            }
             switch fate {
             case .through: return try await inner.push(request)
             case .lostBefore: throw SyncTransportError.unreachable("no network")
@@ -95,7 +104,7 @@ import VeldTestSupport
         let (home, store) = try Self.store(withVisits: 12)
         defer { withExtendedLifetime(home) {} }
         let server = SyncEngineTests.MemoryServer()
-        let scripted = Scripted(server, script: [])
+        let scripted = Scripted(server, script: [], firstWaitsForSecond: true)
         let report = try await SyncEngine(store: store, transport: scripted, batchSize: 2, sleep: { _ in }).push()
         #expect(report.pushed == 12)
         #expect(scripted.requests == 6)

@@ -134,44 +134,32 @@ struct PostgresStorageTests {
         try await stores[0].migrate()
         var tokens: [IssuedToken] = []
         for _ in 0..<6 { tokens.append(try await stores[0].issueToken(user: "anna", role: .carer, scopes: ["loc-a"])) }
-        let issued = tokens
-        let accepted = try await withThrowingTaskGroup(of: String?.self) { group in
-            for (index, token) in issued.enumerated() {
-                group.addTask {
-                    let note = Records.visitNote(replica: "r-shared", author: "anna")
-                    do {
-                        _ = try await stores[index % 2].accept(Records.batch("r-shared", [note]), token: token)
-                        return note.id
-                    } catch let problem as Problem where problem.is(.replicaMismatch) {
-                        return nil
+        // Each push through one of the two stores at once; the ones taken, by index.
+        func atOnce(_ pushes: [(request: PushRequest, token: IssuedToken)]) async throws -> [Int] {
+            try await withThrowingTaskGroup(of: Int?.self) { group in
+                for (index, push) in pushes.enumerated() {
+                    group.addTask {
+                        do {
+                            _ = try await stores[index % 2].accept(push.request, token: push.token)
+                            return index
+                        } catch let problem as Problem where problem.is(.replicaMismatch) {
+                            return nil
+                        }
                     }
                 }
+                var taken: [Int] = []
+                for try await index in group { if let index { taken.append(index) } }
+                return taken
             }
-            var ids: [String] = []
-            for try await id in group { if let id { ids.append(id) } }
-            return ids
         }
+        let notes = tokens.map { _ in Records.visitNote(replica: "r-shared", author: "anna") }
+        let accepted = try await atOnce(zip(notes, tokens).map { (Records.batch("r-shared", [$0]), $1) }).map { notes[$0].id }
         #expect(accepted.count == 1, "one token binds the replica, the others are refused")
         #expect(try await stores[1].everything().records.map(\.id) == accepted, "a refused push stores nothing")
 
         let single = try await stores[0].issueToken(user: "bram", role: .carer, scopes: ["loc-a"])
-        let bound = try await withThrowingTaskGroup(of: String?.self) { group in
-            for index in 0..<6 {
-                group.addTask {
-                    let replica = "r-bram-\(index)"
-                    do {
-                        _ = try await stores[index % 2].accept(Records.batch(replica, [Records.visitNote(replica: replica, author: "bram")]),
-                                                              token: single)
-                        return replica
-                    } catch let problem as Problem where problem.is(.replicaMismatch) {
-                        return nil
-                    }
-                }
-            }
-            var replicas: [String] = []
-            for try await replica in group { if let replica { replicas.append(replica) } }
-            return replicas
-        }
+        let replicas = (0..<6).map { "r-bram-\($0)" }
+        let bound = try await atOnce(replicas.map { (Records.batch($0, [Records.visitNote(replica: $0, author: "bram")]), single) })
         #expect(bound.count == 1, "a token is bound to one replica: \(bound)")
     }
 

@@ -27,8 +27,9 @@ public struct PushPlan: Sendable {
     public let bindReplica: Bool
     public let writes: [Write]
     public let response: PushResponse
-    /// `response` in stable JSON, remembered under the batch id for replays.
-    public let responseJSON: String
+    /// `response` in stable JSON, remembered under the batch id for replays (written when
+    /// asked: a plan placed after another offset has other positions in it).
+    public var responseJSON: String { StableJSON.string(response) }
     /// The highest position handed out (the counter's new value).
     public let lastPosition: Int64
 
@@ -61,7 +62,6 @@ public struct PushPlan: Sendable {
         self.bindReplica = bindReplica
         self.writes = writes
         self.response = response
-        responseJSON = StableJSON.string(response)
         lastPosition = position
     }
 
@@ -69,7 +69,6 @@ public struct PushPlan: Sendable {
         self.bindReplica = bindReplica
         self.writes = writes
         self.response = response
-        responseJSON = StableJSON.string(response)
         self.lastPosition = lastPosition
     }
 

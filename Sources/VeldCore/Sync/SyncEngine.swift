@@ -224,11 +224,11 @@ public struct SyncEngine: Sendable {
     /// already holds goes as only the fields changed since the state the server last served
     /// it (SPEC.md, "Deltas"); one the server turns out not to hold goes again whole.
     ///
-    /// Two batches (`batchesInFlight`) are with the server at once, and a third is read from the store
-    /// meanwhile: the device prepares a batch while the server stores the one before it
-    /// (and the server may commit both in one transaction). Batches hold different records
-    /// and the server takes a replica's batches in any order (SPEC.md, "Push"), so each is
-    /// acknowledged, set aside or retried on its own, as its answer comes.
+    /// Two batches (`batchesInFlight`) are with the server at once, and a third is read from
+    /// the store meanwhile: the device prepares a batch while the server stores the one
+    /// before it (and the server may commit both in one transaction). Batches hold different
+    /// records and the server takes a replica's batches in any order (SPEC.md, "How a client
+    /// syncs"), so each is acknowledged, set aside or retried on its own, as its answer comes.
     public func push(deltas: Bool = false) async throws -> SyncReport {
         let replica = try store.profile().replicaID
         let queued = try store.outbox().filter { !$0.isParked }.map(\.recordID)
@@ -272,7 +272,7 @@ public struct SyncEngine: Sendable {
         }
         var index = 0
         while let loading = next {
-            let count = batch(index).count
+            let count = min(batchSize, queued.count - starts[index])
             let loaded = try await loading.value
             index += 1
             next = index < starts.count ? load(batch(index)) : nil

@@ -22,9 +22,7 @@ public enum TokenSecret {
     }
 
     static func base64url(_ bytes: [UInt8]) -> String {
-        Data(bytes).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        bytes.withUnsafeBytes { Base64URL.encode($0) }
     }
 
     /// SHA-256 of arbitrary bytes, hex; used to fingerprint push batches.

@@ -8,13 +8,12 @@ import VeldProtocol
 /// `veld-server` processes on one PostgreSQL.
 ///
 /// Cursor safety: a push takes its positions by updating the position counter's row
-/// (`UPDATE counter … RETURNING`), which holds that row's lock (the position lock) until
-/// it commits. Pushes therefore commit in position order, and a pull (which reads only
+/// (`UPDATE counter … RETURNING`), and holds that row's lock until it commits. Pushes therefore commit in position order, and a pull (which reads only
 /// committed rows) can never see position n+1 while n is still in flight: no change is
 /// ever skipped.
 ///
-/// Only the end of a push runs under that lock (one statement for its rows, history and
-/// batch, the access-log entry, the commit): reading the stored states and the policy's
+/// Only the end of a push runs under that lock (one statement for its rows, history,
+/// batch and token, the access-log entry, the commit): reading the stored states and the policy's
 /// judgement (most of a push's time) run side by side in every process, with the batch's
 /// record rows locked (`FOR UPDATE`, in id order) so two pushes of one record still
 /// merge one after the other. Locks are always taken in the same order (the records'
@@ -597,7 +596,7 @@ public final class PostgresSyncStorage: SyncStorage {
         var rowIDs: Set<String> = []
         if prior == nil {
             // The batch's records one push at a time, locked in id order (so two pushes
-            // never wait on each other in a circle), before the position lock.
+            // never wait on each other in a circle), before the counter's row.
             let storedRows: PostgresRowSequence = try await connection.query(
                 "SELECT id, state, history_run, type, scope FROM record WHERE id = ANY(\(push.storedIDs)) ORDER BY id FOR UPDATE",
                 logger: logger)
@@ -651,10 +650,12 @@ public final class PostgresSyncStorage: SyncStorage {
             }
             if try await boundReplica() != nil { throw PushStartsOver(reason: "this token was bound meanwhile") }
         }
+        // The proofs of the new states, before the one-at-a-time end below.
+        let proofs = decided.writes.map { sealing.proof(ofJSON: $0.json) }
         // Positions are taken and committed in one order across every process (see the
-        // type's documentation): the counter's row is the position lock, from this update
-        // to the commit, one push at a time. Everything after it is two statements and the
-        // access-log entry.
+        // type's documentation): the counter's row is held from this update to the commit,
+        // one push at a time. Everything after it is one statement, the access-log entry
+        // and the commit.
         var plan = decided
         if !decided.writes.isEmpty {
             // Pushes queue for the counter's row in the order they come (PostgreSQL wakes a
@@ -668,11 +669,12 @@ public final class PostgresSyncStorage: SyncStorage {
         }
         // Rows that exist are updated (they are locked), new ones inserted, the history,
         // the batch and the token's binding and last push written: one statement.
-        let updates = plan.writes.filter { rowIDs.contains($0.state.id) }
-        let inserts = plan.writes.filter { !rowIDs.contains($0.state.id) }
-        func columns(_ writes: [PushPlan.Write]) -> ([String], [String], [String], [String], [Int64], [Int32], [String]) {
-            (writes.map(\.state.id), writes.map(\.state.type), writes.map(\.state.scope), writes.map(\.json), writes.map(\.position),
-             writes.map { Int32($0.historyRun) }, writes.map { sealing.proof(ofJSON: $0.json) })
+        let proven = Array(zip(plan.writes, proofs))
+        let updates = proven.filter { rowIDs.contains($0.0.state.id) }
+        let inserts = proven.filter { !rowIDs.contains($0.0.state.id) }
+        func columns(_ writes: [(PushPlan.Write, String)]) -> ([String], [String], [String], [String], [Int64], [Int32], [String]) {
+            (writes.map(\.0.state.id), writes.map(\.0.state.type), writes.map(\.0.state.scope), writes.map(\.0.json),
+             writes.map(\.0.position), writes.map { Int32($0.0.historyRun) }, writes.map(\.1))
         }
         let (uIDs, uTypes, uScopes, uStates, uPositions, uRuns, uProofs) = columns(updates)
         let (iIDs, iTypes, iScopes, iStates, iPositions, iRuns, iProofs) = columns(inserts)
@@ -700,15 +702,15 @@ public final class PostgresSyncStorage: SyncStorage {
                           \(recovered)::boolean[])
                 WITH ORDINALITY AS h(id, position, fields, state, delta, recovered, n)
               ORDER BY h.n
-              RETURNING 1
             ), remembered AS (
               INSERT INTO batch (id, replica, fingerprint, response, received_at, token)
               VALUES (\(request.batch), \(request.replica), \(fingerprint), \(plan.responseJSON), \(date), \(token.id))
               ON CONFLICT (id) DO NOTHING RETURNING 1
             ), bound AS (
-              UPDATE token SET replica = \(request.replica), last_push_at = \(date) WHERE id = \(token.id) RETURNING 1
+              UPDATE token SET replica = \(request.replica), last_push_at = \(date) WHERE id = \(token.id)
             )
-            SELECT (SELECT count(*) FROM updated), (SELECT count(*) FROM inserted), (SELECT count(*) FROM remembered) + 0 * (SELECT count(*) FROM bound)
+            -- Every part runs, read or not: PostgreSQL runs the changes of a WITH to completion.
+            SELECT (SELECT count(*) FROM updated), (SELECT count(*) FROM inserted), (SELECT count(*) FROM remembered)
             """, logger: logger).decode((Int64, Int64, Int64).self).all().first ?? (Int64(0), Int64(0), Int64(0))
         // Another push created one of these records after this one looked: this push
         // merges with it on its next attempt.
@@ -1113,7 +1115,7 @@ public final class PostgresSyncStorage: SyncStorage {
                 ).decode(Int64.self).all().first ?? 0
                 try await connection.query("DELETE FROM snapshot_record WHERE record_id = ANY(\(erasedIDs))", logger: logger)
                 try await connection.query("DELETE FROM snapshot_late WHERE record_id = ANY(\(erasedIDs))", logger: logger)
-                // The counter's row is the position lock (as for a push), until the commit.
+                // The counter's row is held until the commit, as by a push.
                 let count = Int64(erasedIDs.count)
                 let position = try await connection.query(
                     "UPDATE counter SET value = value + \(count) WHERE name = 'position' RETURNING value - \(count)", logger: logger
