@@ -37,12 +37,18 @@ import VeldTestSupport
 
     /// SPEC.md's compact form, written here apart from the server's code: each distinct
     /// (effect, scope, type) once in the order of first appearance, the ids in order, and
-    /// each id's kind by its index.
+    /// each id's kind by its index. Distinct as code points (Swift's `==` on strings would
+    /// take canonically equivalent ones for one).
     struct Compact: Codable, Equatable {
         struct Kind: Codable, Equatable {
             let effect: String
             let scope: String
             let type: String
+            static func == (lhs: Kind, rhs: Kind) -> Bool {
+                lhs.effect.unicodeScalars.elementsEqual(rhs.effect.unicodeScalars)
+                    && lhs.scope.unicodeScalars.elementsEqual(rhs.scope.unicodeScalars)
+                    && lhs.type.unicodeScalars.elementsEqual(rhs.type.unicodeScalars)
+            }
         }
         let ids: [String]
         let kindOf: [Int]
@@ -106,6 +112,34 @@ import VeldTestSupport
             // What `audit --json` shows reads back as the same entry, form included.
             #expect(try StableJSON.decode(AccessEntry.self, from: StableJSON.encode(entry)) == entry)
         }
+    }
+
+    /// A pull page's records: hundreds, of a few kinds, in runs and mixed, with kinds whose
+    /// parts run together alike ("ab" + "c" and "a" + "bc"), and empty parts. The compact
+    /// form names each kind once, in the order of first appearance, whichever way the
+    /// server matches them.
+    @Test func theCompactFormOfManyRecordsIsTheReferences() async {
+        let parts = ["a", "ab", "bc", "c", "", "loc-a", "visitNote", "é", "e\u{301}", "read"]
+        await checkProperty(count: 200, input: Gen.int(in: 0...1_000_000).array(of: 1...600)) { (codes: [Int]) async throws in
+            let records = codes.enumerated().map { index, code in
+                AccessedRecord(id: "r\(index)", type: parts[code % 4], scope: parts[(code / 4) % parts.count],
+                               effect: parts[(code / 40) % 3 + 7])
+            }
+            let text = AccessEntry.encode(records: records, form: .compact)
+            #expect(text == String(decoding: try StableJSON.encode(Compact(records)), as: UTF8.self))
+            #expect(try AccessEntry.decode(records: text).records.map(Self.scalars) == records.map(Self.scalars))
+            var draft = AccessDraft(at: Date(timeIntervalSince1970: 1_795_168_800), action: .pull, token: nil, records: records)
+            #expect(draft.records.map(Self.scalars) == records.map(Self.scalars))
+            draft.prepare()
+            let entry = draft.sealed(seq: 1, previousHash: AccessChain.genesis)
+            #expect(entry.records.map(Self.scalars) == records.map(Self.scalars))
+            #expect(entry.hash == AccessChain.hash(of: entry))
+        }
+    }
+
+    /// A record as its code points, so a test tells `é` from `e` and a combining accent.
+    static func scalars(_ record: AccessedRecord) -> [[UInt32]] {
+        [record.id, record.type, record.scope, record.effect].map { $0.unicodeScalars.map(\.value) }
     }
 
     /// SPEC.md's example entry has the hash SPEC.md gives (worked out there from the

@@ -100,39 +100,142 @@ public enum AccessRecordsForm: String, Codable, Hashable, Sendable {
     case compact
 }
 
-/// The compact form's JSON, as StableJSON reads and writes it.
-struct CompactAccessRecords: Codable, Hashable {
+/// The compact form's JSON, as StableJSON reads and writes it; also how a pull page's
+/// records travel to the access log, gathered with `append` as the rows are read.
+public struct CompactAccessRecords: Codable, Hashable, Sendable {
     struct Kind: Codable, Hashable {
         var effect: String
         var scope: String
         var type: String
     }
-    var ids: [String]
-    var kindOf: [Int]
-    var kinds: [Kind]
+    private(set) var ids: [String]
+    private(set) var kindOf: [Int]
+    private(set) var kinds: [Kind]
+    /// Each kind's type, scope and effect as bytes, to match a record's against, and a
+    /// fingerprint of them to find the candidate by: `==` on two different strings takes
+    /// Swift's long way round, and a pull page's 500 records made that a tenth of a
+    /// pulling server's log work.
+    private var kindBytes: [[UInt8]] = []
+    /// Each kind's index by its fingerprint (the first kind with it, on a collision).
+    private var kindByPrint: [UInt64: Int] = [:]
+    private var last = -1
 
-    init(_ records: [AccessedRecord]) {
+    enum CodingKeys: String, CodingKey { case ids, kindOf, kinds }
+
+    public init() {
         ids = []
         kindOf = []
         kinds = []
-        ids.reserveCapacity(records.count)
-        kindOf.reserveCapacity(records.count)
-        // A page holds a few kinds, mostly in runs: the last one, then a look along the
-        // list, is cheaper than hashing three strings per record.
-        var last = -1
-        for record in records {
-            func matches(_ index: Int) -> Bool {
-                kinds[index].type == record.type && kinds[index].scope == record.scope && kinds[index].effect == record.effect
+    }
+
+    init(_ records: [AccessedRecord]) {
+        self.init()
+        reserveCapacity(records.count)
+        for record in records { append(id: record.id, type: record.type, scope: record.scope, effect: record.effect) }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        ids = try container.decode([String].self, forKey: .ids)
+        kindOf = try container.decode([Int].self, forKey: .kindOf)
+        kinds = try container.decode([Kind].self, forKey: .kinds)
+        kindBytes = kinds.map(Self.bytes)
+        for (index, bytes) in kindBytes.enumerated().reversed() { kindByPrint[bytes.withUnsafeBufferPointer(Self.fingerprint)] = index }
+    }
+
+    public var isEmpty: Bool { ids.isEmpty }
+    public var count: Int { ids.count }
+    /// The distinct types named (a page holds a few).
+    var types: Set<String> { Set(kinds.map(\.type)) }
+
+    mutating func reserveCapacity(_ count: Int) {
+        ids.reserveCapacity(count)
+        kindOf.reserveCapacity(count)
+    }
+
+    /// Names one more record: of the last record's kind, or of the one its fingerprint
+    /// finds (a page of 500 may hold a hundred kinds: one per type and location).
+    mutating func append(id: String, type: String, scope: String, effect: String) {
+        var type = type, scope = scope, effect = effect
+        let found: Int? = type.withUTF8 { type in
+            scope.withUTF8 { scope in
+                effect.withUTF8 { effect in
+                    if last >= 0, Self.matches(kindBytes[last], type, scope, effect) { return last }
+                    let print = Self.fingerprint(type, scope, effect)
+                    guard let candidate = kindByPrint[print] else { return nil }
+                    if Self.matches(kindBytes[candidate], type, scope, effect) { return candidate }
+                    // Two kinds with one fingerprint: rare enough to look along the list.
+                    return kindBytes.indices.first { Self.matches(kindBytes[$0], type, scope, effect) }
+                }
             }
-            if last < 0 || !matches(last) {
-                last = kinds.indices.first(where: matches) ?? {
-                    kinds.append(Kind(effect: record.effect, scope: record.scope, type: record.type))
-                    return kinds.count - 1
-                }()
-            }
-            ids.append(record.id)
-            kindOf.append(last)
         }
+        if let found {
+            last = found
+        } else {
+            kinds.append(Kind(effect: effect, scope: scope, type: type))
+            let bytes = Self.bytes(kinds[kinds.count - 1])
+            kindBytes.append(bytes)
+            let print = bytes.withUnsafeBufferPointer(Self.fingerprint)
+            if kindByPrint[print] == nil { kindByPrint[print] = kinds.count - 1 }
+            last = kinds.count - 1
+        }
+        ids.append(id)
+        kindOf.append(last)
+    }
+
+    /// `type`, `scope` and `effect` one after another, each followed by 0xFF (never a
+    /// byte of UTF-8), so no two kinds have the same bytes.
+    private static func bytes(_ kind: Kind) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(kind.type.utf8.count + kind.scope.utf8.count + kind.effect.utf8.count + 3)
+        for part in [kind.type, kind.scope, kind.effect] {
+            bytes.append(contentsOf: part.utf8)
+            bytes.append(0xFF)
+        }
+        return bytes
+    }
+
+    /// FNV-1a of a kind's bytes (as `bytes` lays them out).
+    private static func fingerprint(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return hash
+    }
+
+    private static func fingerprint(_ type: UnsafeBufferPointer<UInt8>, _ scope: UnsafeBufferPointer<UInt8>,
+                                    _ effect: UnsafeBufferPointer<UInt8>) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in type { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        hash = (hash ^ 0xFF) &* 0x100_0000_01b3
+        for byte in scope { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        hash = (hash ^ 0xFF) &* 0x100_0000_01b3
+        for byte in effect { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return (hash ^ 0xFF) &* 0x100_0000_01b3
+    }
+
+    private static func matches(_ bytes: [UInt8], _ type: UnsafeBufferPointer<UInt8>, _ scope: UnsafeBufferPointer<UInt8>,
+                                _ effect: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard bytes.count == type.count + scope.count + effect.count + 3 else { return false }
+        return bytes.withUnsafeBufferPointer { all in
+            var offset = 0
+            func next(_ part: UnsafeBufferPointer<UInt8>) -> Bool {
+                if part.count > 0, memcmp(all.baseAddress! + offset, part.baseAddress!, part.count) != 0 { return false }
+                offset += part.count
+                defer { offset += 1 }
+                return all[offset] == 0xFF
+            }
+            return next(type) && next(scope) && next(effect)
+        }
+    }
+
+    public static func == (lhs: Self, rhs: Self) -> Bool {
+        lhs.ids == rhs.ids && lhs.kindOf == rhs.kindOf && lhs.kinds == rhs.kinds
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(ids)
+        hasher.combine(kindOf)
+        hasher.combine(kinds)
     }
 
     /// The records, or nil when the parts do not fit together.
@@ -194,14 +297,25 @@ public struct AccessDraft: Hashable, Sendable {
     public var role: String?
     public var replica: String?
     public var detail: String
-    public var records: [AccessedRecord] {
+    /// The records named, as the compact form holds them.
+    public var compactRecords: CompactAccessRecords {
         didSet { encodedRecords = nil }
+    }
+    public var records: [AccessedRecord] {
+        get { compactRecords.records ?? [] }
+        set { compactRecords = CompactAccessRecords(newValue) }
     }
     /// The records' compact JSON, when `prepare()` wrote it ahead of the append.
     private var encodedRecords: [UInt8]?
 
     public init(at: Date, action: AccessAction, status: Int = 200, problem: String? = nil, token: DeviceToken?,
                 replica: String? = nil, detail: String = "", records: [AccessedRecord] = []) {
+        self.init(at: at, action: action, status: status, problem: problem, token: token, replica: replica, detail: detail,
+                  compactRecords: CompactAccessRecords(records))
+    }
+
+    public init(at: Date, action: AccessAction, status: Int = 200, problem: String? = nil, token: DeviceToken?,
+                replica: String? = nil, detail: String = "", compactRecords: CompactAccessRecords) {
         self.at = WallClock.truncate(at)
         self.action = action
         self.status = status
@@ -211,13 +325,13 @@ public struct AccessDraft: Hashable, Sendable {
         role = token?.role.rawValue
         self.replica = replica ?? token?.replica
         self.detail = detail
-        self.records = records
+        self.compactRecords = compactRecords
     }
 
     /// Writes the records' JSON now, in the request's own task, so the storage's single
     /// writer (where entries are chained one after another) only copies and hashes it.
     public mutating func prepare() {
-        if encodedRecords == nil { encodedRecords = AccessChain.recordsJSON(records, form: .compact) }
+        if encodedRecords == nil { encodedRecords = AccessChain.compactJSON(compactRecords) }
     }
 
     /// The entry at `seq` after the entry whose hash is `previousHash`, its hash computed.
@@ -225,12 +339,14 @@ public struct AccessDraft: Hashable, Sendable {
         sealedWithRecords(seq: seq, previousHash: previousHash).entry
     }
 
-    /// The sealed entry and its records' stable JSON (what the storages keep).
-    func sealedWithRecords(seq: Int64, previousHash: String) -> (entry: AccessEntry, records: String) {
+    /// The sealed entry and its records' stable JSON (what the storages keep). Without
+    /// `keepingRecords` the entry's `records` is left empty (its hash covers them all):
+    /// for a writer that only stores it, a pull page's 500 records are not made again.
+    func sealedWithRecords(seq: Int64, previousHash: String, keepingRecords: Bool = true) -> (entry: AccessEntry, records: String) {
         var entry = AccessEntry(seq: seq, at: at, action: action, status: status, problem: problem, tokenID: tokenID, user: user,
-                                role: role, replica: replica, detail: detail, records: records, previousHash: previousHash, hash: "",
-                                recordsForm: .compact)
-        let bytes = encodedRecords ?? AccessChain.recordsJSON(records, form: .compact)
+                                role: role, replica: replica, detail: detail, records: keepingRecords ? records : [],
+                                previousHash: previousHash, hash: "", recordsForm: .compact)
+        let bytes = encodedRecords ?? AccessChain.compactJSON(compactRecords)
         entry.hash = AccessChain.hash(of: entry, records: bytes)
         return (entry, String(decoding: bytes, as: UTF8.self))
     }
@@ -287,7 +403,8 @@ public enum AccessChain {
     /// The hash with the records' stable JSON already written (the storages keep that
     /// text as it is, so it is written once per entry).
     static func hash(of entry: AccessEntry, records: [UInt8]) -> String {
-        TokenSecret.fingerprint(canonical(entry, records: records))
+        let (head, tail) = canonicalAround(entry)
+        return TokenSecret.fingerprint(parts: [head, records, tail])
     }
 
     /// The entry's stable JSON (keys sorted, no spaces, dates as `YYYY-MM-DDTHH:MM:SSZ`)
@@ -299,8 +416,14 @@ public enum AccessChain {
     }
 
     static func canonical(_ entry: AccessEntry, records: [UInt8]) -> [UInt8] {
+        let (head, tail) = canonicalAround(entry)
+        return head + records + tail
+    }
+
+    /// The canonical form before the records' JSON and after it.
+    static func canonicalAround(_ entry: AccessEntry) -> (head: [UInt8], tail: [UInt8]) {
         var out: [UInt8] = []
-        out.reserveCapacity(300 + records.count)
+        out.reserveCapacity(300)
         func key(_ name: StaticString, first: Bool = false) {
             if !first { out.append(UInt8(ascii: ",")) }
             out.append(UInt8(ascii: "\""))
@@ -314,7 +437,9 @@ public enum AccessChain {
         key("detail"); string(entry.detail)
         key("previousHash"); string(entry.previousHash)
         if let problem = entry.problem { key("problem"); string(problem) }
-        key("records"); out.append(contentsOf: records)
+        key("records")
+        let head = out
+        out.removeAll(keepingCapacity: true)
         if let replica = entry.replica { key("replica"); string(replica) }
         if let role = entry.role { key("role"); string(role) }
         key("seq"); out.append(contentsOf: String(entry.seq).utf8)
@@ -322,19 +447,21 @@ public enum AccessChain {
         if let token = entry.tokenID { key("token"); string(token) }
         if let user = entry.user { key("user"); string(user) }
         out.append(UInt8(ascii: "}"))
-        return out
+        return (head, out)
     }
 
     /// The records as stable JSON in `form`: `[]` for none in either form.
     static func recordsJSON(_ records: [AccessedRecord], form: AccessRecordsForm) -> [UInt8] {
         switch form {
         case .list: listJSON(records)
-        case .compact: records.isEmpty ? Array("[]".utf8) : compactJSON(CompactAccessRecords(records))
+        case .compact: compactJSON(CompactAccessRecords(records))
         }
     }
 
-    /// `{"ids":[…],"kindOf":[…],"kinds":[{"effect":…,"scope":…,"type":…},…]}`.
+    /// `{"ids":[…],"kindOf":[…],"kinds":[{"effect":…,"scope":…,"type":…},…]}`, or `[]`
+    /// for no records.
     static func compactJSON(_ compact: CompactAccessRecords) -> [UInt8] {
+        if compact.isEmpty { return Array("[]".utf8) }
         var out: [UInt8] = []
         out.reserveCapacity(40 + compact.ids.count * 42 + compact.kinds.count * 60)
         out.append(contentsOf: Keys.ids)

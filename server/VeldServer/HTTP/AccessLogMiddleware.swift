@@ -8,12 +8,17 @@ import VeldProtocol
 /// in while the middleware holds it.
 public final class AccessNotes: @unchecked Sendable {
     private let lock = NSLock()
-    private var _records: [AccessedRecord] = []
+    private var _records = CompactAccessRecords()
     private var _detail = ""
     private var _replica: String?
     private var _loggedByStorage = false
 
     var records: [AccessedRecord] {
+        get { lock.withLock { _records.records ?? [] } }
+        set { lock.withLock { _records = CompactAccessRecords(newValue) } }
+    }
+    /// The records, in the form the log keeps them (a pull page's, as it was read).
+    var compactRecords: CompactAccessRecords {
         get { lock.withLock { _records } }
         set { lock.withLock { _records = newValue } }
     }
@@ -76,9 +81,9 @@ struct AccessLogMiddleware: RouterMiddleware {
         do {
             let response = try await next(request, context)
             // A pull that read nothing, and a push the storage logged, need no entry here.
-            if !notes.loggedByStorage, action != .pull || !notes.records.isEmpty {
+            if !notes.loggedByStorage, action != .pull || !notes.compactRecords.isEmpty {
                 var draft = AccessDraft(at: clock(), action: action, token: token, replica: notes.replica,
-                                        detail: notes.detail, records: notes.records)
+                                        detail: notes.detail, compactRecords: notes.compactRecords)
                 draft.prepare()
                 try await storage.appendAccess([draft])
             }

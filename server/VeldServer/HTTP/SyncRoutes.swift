@@ -260,7 +260,7 @@ struct SyncRoutes {
             try await storage.pullEncoded(scopes: token.scopeFilter, hiding: hidden, after: since, limit: limit, token: token, at: clock())
         }
         func unknownTypes(_ page: EncodedPullPage, _ set: SchemaSet) -> Set<String> {
-            Set(page.records.lazy.map(\.type).filter { set.named($0)?.type != $0 })
+            page.accessRecords.types.filter { set.named($0)?.type != $0 }
         }
         var used = try await schemas.inForce(deviceHolds: request.headers[Self.schemasHeader]).set
         var page = try await fetch(hiding: used.hiddenTypes(for: token.role))
@@ -271,7 +271,7 @@ struct SyncRoutes {
             let unknown = unknownTypes(page, used)
             if !unknown.isEmpty { page = try await fetch(hiding: used.hiddenTypes(for: token.role).union(unknown)) }
         }
-        context.access?.records = page.records
+        context.access?.compactRecords = page.accessRecords
         ServerMetrics.pulled(records: page.states.count)
         context.access?.detail = "since=\(since) cursor=\(page.lastPosition) more=\(page.more)"
         return try JSONBody.response(json: ByteBuffer(bytes: PullPages.body(encoded: page.states, erased: page.erased, cursor: String(page.lastPosition), more: page.more,

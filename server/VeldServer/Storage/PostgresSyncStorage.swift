@@ -747,7 +747,7 @@ public final class PostgresSyncStorage: SyncStorage {
             }
             var states: [[UInt8]] = []
             var proofs: [String] = []
-            var records: [AccessedRecord] = []
+            var records = CompactAccessRecords()
             var erased: [String] = []
             var last = position
             var more = false
@@ -767,9 +767,9 @@ public final class PostgresSyncStorage: SyncStorage {
                 bytes += size
                 states.append(Array(state.utf8))
                 proofs.append(proof ?? sealing.proof(ofStored: state))
-                records.append(AccessedRecord(id: id, type: type, scope: scope, effect: "read"))
+                records.append(id: id, type: type, scope: scope, effect: "read")
             }
-            var page = EncodedPullPage(states: states, records: records, lastPosition: last, more: more)
+            var page = EncodedPullPage(states: states, accessRecords: records, lastPosition: last, more: more)
             page.erased = erased
             page.proofs = proofs
             return page
@@ -831,7 +831,7 @@ public final class PostgresSyncStorage: SyncStorage {
         let logger = logger
         try await guarded { connection in
             try await connection.withTransaction(logger: logger) { connection in
-                try await Self.appendAccess(drafts, connection: connection, logger: logger)
+                _ = try await Self.appendAccess(drafts, connection: connection, logger: logger, keepingRecords: false)
             }
         }
     }
@@ -839,7 +839,8 @@ public final class PostgresSyncStorage: SyncStorage {
     /// Appends in the caller's transaction, holding the chain's head row (the access lock)
     /// until it commits.
     @discardableResult
-    static func appendAccess(_ drafts: [AccessDraft], connection: PostgresConnection, logger: Logger) async throws -> [AccessEntry] {
+    static func appendAccess(_ drafts: [AccessDraft], connection: PostgresConnection, logger: Logger,
+                             keepingRecords: Bool = true) async throws -> [AccessEntry] {
         guard !AccessLogSwitch.isOff else { return [] }
         let head = try await connection.query("SELECT seq, hash FROM access_head WHERE id = 1 FOR UPDATE", logger: logger)
             .decode((Int64, String).self).all().first
@@ -849,7 +850,7 @@ public final class PostgresSyncStorage: SyncStorage {
         var records: [String] = []
         for draft in drafts {
             seq += 1
-            let sealed = draft.sealedWithRecords(seq: seq, previousHash: previous)
+            let sealed = draft.sealedWithRecords(seq: seq, previousHash: previous, keepingRecords: keepingRecords)
             entries.append(sealed.entry)
             records.append(sealed.records)
             previous = sealed.entry.hash

@@ -608,7 +608,7 @@ public final class SQLiteSyncStorage: SyncStorage {
     public func pullEncoded(scopes: ScopeFilter, hiding hidden: Set<String>, after position: Int64, limit: Int, token: DeviceToken?,
                             at date: Date) async throws -> EncodedPullPage {
         let proofs = try await identity().proofs
-        let (states, stateProofs, records, erased, last, more): ([[UInt8]], [String], [AccessedRecord], [String], Int64, Bool) = try await pool.read { db in
+        let (states, stateProofs, records, erased, last, more): ([[UInt8]], [String], CompactAccessRecords, [String], Int64, Bool) = try await pool.read { db in
             let hiddenList = hidden.sorted()
             let hiding = hiddenList.isEmpty ? "" : " AND type NOT IN (\(databaseQuestionMarks(count: hiddenList.count)))"
             let statement: Statement
@@ -619,7 +619,7 @@ public final class SQLiteSyncStorage: SyncStorage {
                 arguments = StatementArguments([position]) + StatementArguments(hiddenList) + StatementArguments([limit + 1])
             case .only(let set):
                 let list = set.sorted()
-                guard !list.isEmpty else { return ([], [], [], [], position, false) }
+                guard !list.isEmpty else { return ([], [], CompactAccessRecords(), [], position, false) }
                 statement = try db.cachedStatement(sql: """
                     SELECT state, position, id, type, scope, proof FROM record WHERE position > ? AND scope IN (\(databaseQuestionMarks(count: list.count)))\(hiding)
                     ORDER BY position LIMIT ?
@@ -629,7 +629,7 @@ public final class SQLiteSyncStorage: SyncStorage {
             }
             var states: [[UInt8]] = []
             var stateProofs: [String] = []
-            var records: [AccessedRecord] = []
+            var records = CompactAccessRecords()
             var erased: [String] = []
             states.reserveCapacity(min(limit, 1_000))
             stateProofs.reserveCapacity(min(limit, 1_000))
@@ -652,12 +652,12 @@ public final class SQLiteSyncStorage: SyncStorage {
                 bytes += size
                 states.append(state)
                 stateProofs.append(row[5] ?? proofs.proof(ofStored: String(decoding: state, as: UTF8.self)))
-                records.append(AccessedRecord(id: row[2], type: row[3], scope: row[4], effect: "read"))
+                records.append(id: row[2], type: row[3], scope: row[4], effect: "read")
             }
             return (states, stateProofs, records, erased, last, false)
         }
         if let token { pullMarks.note(token: token.id, at: date, cursor: last) }
-        var page = EncodedPullPage(states: states, records: records, lastPosition: last, more: more)
+        var page = EncodedPullPage(states: states, accessRecords: records, lastPosition: last, more: more)
         page.erased = erased
         page.proofs = stateProofs
         return page
@@ -701,13 +701,13 @@ public final class SQLiteSyncStorage: SyncStorage {
 
     public func appendAccess(_ drafts: [AccessDraft]) async throws {
         guard !drafts.isEmpty, !AccessLogSwitch.isOff else { return }
-        try await writes.submit { db in try Self.appendAccess(drafts, db: db) }
+        try await writes.submit { db in _ = try Self.appendAccess(drafts, db: db, keepingRecords: false) }
     }
 
     /// Appends in the caller's transaction: the head is read there, so entries written in
     /// one transaction (or one group) chain in the order they were written.
     @discardableResult
-    static func appendAccess(_ drafts: [AccessDraft], db: Database) throws -> [AccessEntry] {
+    static func appendAccess(_ drafts: [AccessDraft], db: Database, keepingRecords: Bool = true) throws -> [AccessEntry] {
         guard !AccessLogSwitch.isOff else { return [] }
         let head = try Row.fetchOne(db.cachedStatement(sql: "SELECT seq, hash FROM accessHead WHERE id = 1"))
         var seq: Int64 = head?[0] ?? 0
@@ -719,7 +719,7 @@ public final class SQLiteSyncStorage: SyncStorage {
         var entries: [AccessEntry] = []
         for draft in drafts {
             seq += 1
-            let (entry, records) = draft.sealedWithRecords(seq: seq, previousHash: previous)
+            let (entry, records) = draft.sealedWithRecords(seq: seq, previousHash: previous, keepingRecords: keepingRecords)
             entries.append(entry)
             try insert.execute(arguments: [entry.seq, entry.at, entry.action.rawValue, entry.status, entry.problem, entry.tokenID,
                                            entry.user, entry.role, entry.replica, entry.detail, records, entry.previousHash, entry.hash])

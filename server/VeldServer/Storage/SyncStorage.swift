@@ -227,8 +227,11 @@ public struct EncodedPullPage: Hashable, Sendable {
     /// Each record's state, its stable JSON as the storage keeps it: bytes, spliced into
     /// the page as they are (making a `String` of each validated every byte again).
     public var states: [[UInt8]]
-    /// Each record of `states` by id, type and scope, for the access log.
-    public var records: [AccessedRecord]
+    /// Each record of `states` by id, type and scope, for the access log, in the form the
+    /// log keeps them.
+    public var accessRecords: CompactAccessRecords
+    /// The same, one by one.
+    public var records: [AccessedRecord] { accessRecords.records ?? [] }
     /// Tombstones in the page: records the office erased.
     public var erased: [String] = []
     /// The server's proof of each state in `states`, same order (empty: none given).
@@ -238,8 +241,12 @@ public struct EncodedPullPage: Hashable, Sendable {
     public var more: Bool
 
     public init(states: [[UInt8]], records: [AccessedRecord], lastPosition: Int64, more: Bool) {
+        self.init(states: states, accessRecords: CompactAccessRecords(records), lastPosition: lastPosition, more: more)
+    }
+
+    public init(states: [[UInt8]], accessRecords: CompactAccessRecords, lastPosition: Int64, more: Bool) {
         self.states = states
-        self.records = records
+        self.accessRecords = accessRecords
         self.lastPosition = lastPosition
         self.more = more
     }

@@ -20,6 +20,10 @@ final class WriteGroups: @unchecked Sendable {
     }
 
     private let pool: DatabasePool
+    /// Where groups are written, one after another: a thread of its own that waits for
+    /// the disk, so a group costs one hand-over to it and one back to each caller (not a
+    /// task, a hop to the database's queue and back, then the callers).
+    private let writer = DispatchQueue(label: "veld.write-groups")
     private let lock = NSLock()
     private var queue: [Waiting] = []
     private var writing = false
@@ -45,11 +49,11 @@ final class WriteGroups: @unchecked Sendable {
                 writing = true
                 return true
             }
-            if start { Task { await self.drain() } }
+            if start { writer.async { self.drain() } }
         }
     }
 
-    private func drain() async {
+    private func drain() {
         while true {
             let group: [Waiting] = lock.withLock {
                 let group = Array(queue.prefix(groupLimit))
@@ -60,7 +64,7 @@ final class WriteGroups: @unchecked Sendable {
             guard !group.isEmpty else { return }
             var outcomes: [(any Error)?] = []
             do {
-                outcomes = try await pool.write { db in
+                outcomes = try pool.write { db in
                     // Alone in its transaction, a write that throws rolls all of it back.
                     if group.count == 1 {
                         try group[0].run(db)
