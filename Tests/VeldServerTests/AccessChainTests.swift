@@ -137,6 +137,25 @@ import VeldTestSupport
         }
     }
 
+    /// A storage that appends an entry in SQL hashes the pieces around the chain head's
+    /// hash and seq with them in between: that is the entry's hash, for any entry.
+    @Test func theChainPiecesHashAsTheEntry() async {
+        await checkProperty(count: 300, input: Gen.int(in: 0...1_000_000).array(of: 12...12)) { (codes: [Int]) async throws in
+            let entry = Self.entry(codes, seq: Int64(codes[0] % 5_000 + 1), previous: TokenSecret.fingerprint(Array(String(codes[1]).utf8)))
+            guard entry.recordsForm == .compact else { return }
+            var draft = AccessDraft(at: entry.at, action: entry.action, status: entry.status, problem: entry.problem, token: nil,
+                                    replica: entry.replica, detail: entry.detail, records: entry.records)
+            draft.tokenID = entry.tokenID
+            draft.user = entry.user
+            draft.role = entry.role
+            let pieces = draft.chainPieces()
+            let joined = pieces.beforePrevious + entry.previousHash + pieces.beforeRecords + pieces.records + pieces.beforeSeq
+                + String(entry.seq) + pieces.afterSeq
+            #expect(Array(joined.utf8) == AccessChain.canonical(entry))
+            #expect(TokenSecret.fingerprint(Array(joined.utf8)) == entry.hash)
+        }
+    }
+
     /// A record as its code points, so a test tells `é` from `e` and a combining accent.
     static func scalars(_ record: AccessedRecord) -> [[UInt32]] {
         [record.id, record.type, record.scope, record.effect].map { $0.unicodeScalars.map(\.value) }

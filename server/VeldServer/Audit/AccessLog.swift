@@ -334,6 +334,45 @@ public struct AccessDraft: Hashable, Sendable {
         if encodedRecords == nil { encodedRecords = AccessChain.compactJSON(compactRecords) }
     }
 
+    /// This draft's entry for a storage that appends it in one SQL statement, where only
+    /// the chain's head (read and locked there) gives its `seq` and `previousHash`: the
+    /// records' stored JSON, and the canonical form around them and those two values.
+    /// The entry's hash is SHA-256 (hex) of
+    /// `beforePrevious + previousHash + beforeRecords + records + beforeSeq + seq + afterSeq`.
+    public func chainPieces() -> ChainPieces {
+        let records = encodedRecords ?? AccessChain.compactJSON(compactRecords)
+        // Written with an empty previousHash and seq 0, then cut where those two stand.
+        let entry = AccessEntry(seq: 0, at: at, action: action, status: status, problem: problem, tokenID: tokenID, user: user,
+                                role: role, replica: replica, detail: detail, records: [], previousHash: "", hash: "",
+                                recordsForm: .compact)
+        let (head, tail) = AccessChain.canonicalAround(entry)
+        // Inside a string value every quote is escaped, so these are the keys themselves.
+        let previousKey = Array(",\"previousHash\":\"\"".utf8), seqKey = Array(",\"seq\":0,".utf8)
+        let previousAt = Self.lastRange(of: previousKey, in: head)!.upperBound - 1
+        let seqAt = Self.lastRange(of: seqKey, in: tail)!.upperBound - 2
+        func text(_ bytes: ArraySlice<UInt8>) -> String { String(decoding: bytes, as: UTF8.self) }
+        return ChainPieces(records: String(decoding: records, as: UTF8.self), beforePrevious: text(head[..<previousAt]),
+                           beforeRecords: text(head[previousAt...]), beforeSeq: text(tail[..<seqAt]),
+                           afterSeq: text(tail[(seqAt + 1)...]))
+    }
+
+    public struct ChainPieces: Sendable {
+        public var records: String
+        public var beforePrevious: String
+        public var beforeRecords: String
+        public var beforeSeq: String
+        public var afterSeq: String
+    }
+
+    private static func lastRange(of needle: [UInt8], in haystack: [UInt8]) -> Range<Int>? {
+        guard haystack.count >= needle.count else { return nil }
+        for start in stride(from: haystack.count - needle.count, through: 0, by: -1)
+        where haystack[start..<(start + needle.count)].elementsEqual(needle) {
+            return start..<(start + needle.count)
+        }
+        return nil
+    }
+
     /// The entry at `seq` after the entry whose hash is `previousHash`, its hash computed.
     public func sealed(seq: Int64, previousHash: String) -> AccessEntry {
         sealedWithRecords(seq: seq, previousHash: previousHash).entry

@@ -682,6 +682,11 @@ public final class PostgresSyncStorage: SyncStorage {
         let recordIDs = writes.map(\.state.id), positions = writes.map(\.position), fields = writes.map(\.fields)
         let snapshots = writes.map { $0.historySnapshot ?? "" }, deltas = writes.map { $0.historyDelta ?? "" }
         let recovered = writes.map(\.recovered)
+        // The access-log entry is appended in the same statement: the chain's head row is
+        // locked there and the entry's hash made from it (SHA-256 of the canonical form,
+        // in the pieces around the head's hash and seq).
+        let draft = AccessDraft.push(request, response: plan.response, token: token, at: date, replay: false)
+        let pieces = draft.chainPieces()
         let counts = try await connection.query("""
             WITH updated AS (
               UPDATE record SET type = u.type, scope = u.scope, state = u.state, position = u.position, history_run = u.run, proof = u.proof
@@ -708,6 +713,21 @@ public final class PostgresSyncStorage: SyncStorage {
               ON CONFLICT (id) DO NOTHING RETURNING 1
             ), bound AS (
               UPDATE token SET replica = \(request.replica), last_push_at = \(date) WHERE id = \(token.id)
+            ), head AS (
+              SELECT seq, hash FROM access_head WHERE id = 1 FOR UPDATE
+            ), entry AS (
+              SELECT head.seq + 1 AS seq, head.hash AS previous, p.records,
+                     encode(sha256(convert_to(\(pieces.beforePrevious) || head.hash || \(pieces.beforeRecords) || p.records
+                                              || \(pieces.beforeSeq) || (head.seq + 1)::text || \(pieces.afterSeq), 'UTF8')), 'hex') AS hash
+              FROM head, (SELECT \(pieces.records)::text AS records) p
+              WHERE \(!AccessLogSwitch.isOff)
+            ), appended AS (
+              INSERT INTO access_log (seq, at, action, status, problem, token, "user", role, replica, detail, records, previous_hash, hash)
+              SELECT entry.seq, \(draft.at), \(draft.action.rawValue), \(Int32(draft.status)), \(draft.problem), \(draft.tokenID),
+                     \(draft.user), \(draft.role), \(draft.replica), \(draft.detail), entry.records, entry.previous, entry.hash
+              FROM entry
+            ), advanced AS (
+              UPDATE access_head SET seq = entry.seq, hash = entry.hash FROM entry WHERE access_head.id = 1
             )
             -- Every part runs, read or not: PostgreSQL runs the changes of a WITH to completion.
             SELECT (SELECT count(*) FROM updated), (SELECT count(*) FROM inserted), (SELECT count(*) FROM remembered)
@@ -721,8 +741,6 @@ public final class PostgresSyncStorage: SyncStorage {
         guard counts.0 == Int64(updates.count) else {
             throw StorageError.unavailable("a record row of the batch was not found where it was locked; send the batch again")
         }
-        try await Self.appendAccess([.push(request, response: plan.response, token: token, at: date, replay: false)],
-                                    connection: connection, logger: logger)
         return plan.response
     }
 
