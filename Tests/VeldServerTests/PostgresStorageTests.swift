@@ -63,6 +63,31 @@ struct PostgresStorageTests {
         try await connection.close()
     }
 
+    /// A push is acknowledged only with its access-log entry: without the chain's head row
+    /// (deleted with plain SQL) the entry cannot be appended, and the push is refused with
+    /// nothing stored.
+    @Test func aPushThatCannotBeLoggedIsNotAccepted() async throws {
+        let url = try await PostgresTestDatabase.freshURL()
+        let storage = try PostgresSyncStorage(url: url, maximumConnections: 2)
+        try await storage.migrate()
+        let token = try await storage.issueToken(user: "anna", role: .visitor, scopes: ["loc-a"])
+        _ = try await storage.accept(Records.batch("r-a", [Records.visitNote(replica: "r-a", author: "anna")]), token: token)
+        let components = try #require(URLComponents(string: url))
+        let logger = { var logger = Logger(label: "test"); logger.logLevel = .critical; return logger }()
+        let connection = try await PostgresConnection.connect(
+            configuration: .init(host: components.host!, port: components.port ?? 5432, username: components.user ?? "veld",
+                                 password: components.password, database: String(components.path.dropFirst()), tls: .disable),
+            id: 3, logger: logger)
+        try await connection.query("DELETE FROM access_head", logger: logger)
+        try await connection.close()
+        let before = try await storage.pull(scopes: .all, after: 0, limit: 100, token: nil, at: Fixture.time)
+        await #expect(throws: StorageError.self) {
+            _ = try await storage.accept(Records.batch("r-a", [Records.visitNote(replica: "r-a", author: "anna")]), token: token)
+        }
+        let after = try await storage.pull(scopes: .all, after: 0, limit: 100, token: nil, at: Fixture.time)
+        #expect(after == before)
+    }
+
     /// Migrating twice, or from two processes at once, is safe; the schema is then current.
     @Test func migrationIsRepeatableAndConcurrent() async throws {
         let url = try await PostgresTestDatabase.freshURL()

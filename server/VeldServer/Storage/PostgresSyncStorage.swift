@@ -712,9 +712,11 @@ public final class PostgresSyncStorage: SyncStorage {
               VALUES (\(request.batch), \(request.replica), \(fingerprint), \(plan.responseJSON), \(date), \(token.id))
               ON CONFLICT (id) DO NOTHING RETURNING 1
             ), bound AS (
-              UPDATE token SET replica = \(request.replica), last_push_at = \(date) WHERE id = \(token.id)
+              UPDATE token SET replica = \(request.replica), last_push_at = \(date) WHERE id = \(token.id) RETURNING 1
             ), head AS (
-              SELECT seq, hash FROM access_head WHERE id = 1 FOR UPDATE
+              -- The token's row before the log's head (the order in the type's documentation):
+              -- reading `bound` here runs its update first.
+              SELECT seq, hash FROM access_head WHERE id = 1 AND (SELECT count(*) FROM bound) >= 0 FOR UPDATE
             ), entry AS (
               SELECT head.seq + 1 AS seq, head.hash AS previous, p.records,
                      encode(sha256(convert_to(\(pieces.beforePrevious) || head.hash || \(pieces.beforeRecords) || p.records
@@ -726,12 +728,19 @@ public final class PostgresSyncStorage: SyncStorage {
               SELECT entry.seq, \(draft.at), \(draft.action.rawValue), \(Int32(draft.status)), \(draft.problem), \(draft.tokenID),
                      \(draft.user), \(draft.role), \(draft.replica), \(draft.detail), entry.records, entry.previous, entry.hash
               FROM entry
+              RETURNING 1
             ), advanced AS (
               UPDATE access_head SET seq = entry.seq, hash = entry.hash FROM entry WHERE access_head.id = 1
             )
             -- Every part runs, read or not: PostgreSQL runs the changes of a WITH to completion.
-            SELECT (SELECT count(*) FROM updated), (SELECT count(*) FROM inserted), (SELECT count(*) FROM remembered)
-            """, logger: logger).decode((Int64, Int64, Int64).self).all().first ?? (Int64(0), Int64(0), Int64(0))
+            SELECT (SELECT count(*) FROM updated), (SELECT count(*) FROM inserted), (SELECT count(*) FROM remembered),
+                   (SELECT count(*) FROM appended)
+            """, logger: logger).decode((Int64, Int64, Int64, Int64).self).all().first ?? (Int64(0), Int64(0), Int64(0), Int64(0))
+        // Acknowledged means logged: without the chain's head row (changed outside Veld, or
+        // a bad restore) nothing is appended, and the push is not accepted.
+        if counts.3 != (AccessLogSwitch.isOff ? 0 : 1) {
+            throw StorageError.unavailable("the access log's head row is missing, so this push could not be logged; restore the database from a backup (veld-server audit --verify shows where the log stands)")
+        }
         // Another push created one of these records after this one looked: this push
         // merges with it on its next attempt.
         if counts.1 != Int64(inserts.count) { throw PushStartsOver(reason: "a record of the batch was created meanwhile") }
