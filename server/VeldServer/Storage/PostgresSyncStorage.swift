@@ -13,7 +13,7 @@ import VeldProtocol
 /// ever skipped.
 ///
 /// Only the end of a push runs under that lock (one statement for its rows, history,
-/// batch and token, the access-log entry, the commit): reading the stored states and the policy's
+/// batch, token and access-log entry, then the commit): reading the stored states and the policy's
 /// judgement (most of a push's time) run side by side in every process, with the batch's
 /// record rows locked (`FOR UPDATE`, in id order) so two pushes of one record still
 /// merge one after the other. Locks are always taken in the same order (the records'
