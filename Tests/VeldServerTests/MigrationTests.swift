@@ -100,12 +100,7 @@ struct PostgresMigrationTests {
         let old = try PostgresSyncStorage(url: url, maximumConnections: 2)
         try await old.migrate(through: name)
         let rows = try MigrationContract.olderRows()
-        let components = try #require(URLComponents(string: url))
-        let logger = { var logger = Logger(label: "test"); logger.logLevel = .critical; return logger }()
-        let connection = try await PostgresConnection.connect(
-            configuration: .init(host: components.host!, port: components.port ?? 5432, username: components.user ?? "veld",
-                                 password: components.password, database: String(components.path.dropFirst()), tls: .disable),
-            id: 3, logger: logger)
+        let (connection, logger) = try await PostgresTestDatabase.connection(to: url, id: 3)
         try await connection.query("""
             INSERT INTO record (id, type, scope, state, position) VALUES (\(MigrationContract.recordID), 'visitNote', 'loc-a', \(rows.state), 1)
             """, logger: logger)

@@ -29,6 +29,18 @@ enum PostgresTestDatabase {
         return fresh.string!
     }
 
+    /// A plain connection to the database at `url`, as psql would make: for tests that
+    /// change rows outside Veld.
+    static func connection(to url: String, id: Int) async throws -> (PostgresConnection, Logger) {
+        let components = try #require(URLComponents(string: url))
+        let logger = { var logger = Logger(label: "test"); logger.logLevel = .critical; return logger }()
+        let connection = try await PostgresConnection.connect(
+            configuration: .init(host: components.host!, port: components.port ?? 5432, username: components.user ?? "veld",
+                                 password: components.password, database: String(components.path.dropFirst()), tls: .disable),
+            id: id, logger: logger)
+        return (connection, logger)
+    }
+
     static var factory: StorageFactory {
         {
             let storage = try PostgresSyncStorage(url: try await freshURL(), maximumConnections: 4)
@@ -51,12 +63,7 @@ struct PostgresStorageTests {
         let url = try await PostgresTestDatabase.freshURL()
         let storage = try PostgresSyncStorage(url: url, maximumConnections: 2)
         try await storage.migrate()
-        let components = try #require(URLComponents(string: url))
-        let logger = { var logger = Logger(label: "test"); logger.logLevel = .critical; return logger }()
-        let connection = try await PostgresConnection.connect(
-            configuration: .init(host: components.host!, port: components.port ?? 5432, username: components.user ?? "veld",
-                                 password: components.password, database: String(components.path.dropFirst()), tls: .disable),
-            id: 2, logger: logger)
+        let (connection, logger) = try await PostgresTestDatabase.connection(to: url, id: 2)
         try await StorageContract.tamperingIsDetected(storage, AccessLogTables(log: "access_log", index: "access_record", recordColumn: "record_id", head: "access_head") { sql in
             try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger)
         })
@@ -72,12 +79,7 @@ struct PostgresStorageTests {
         try await storage.migrate()
         let token = try await storage.issueToken(user: "anna", role: .visitor, scopes: ["loc-a"])
         _ = try await storage.accept(Records.batch("r-a", [Records.visitNote(replica: "r-a", author: "anna")]), token: token)
-        let components = try #require(URLComponents(string: url))
-        let logger = { var logger = Logger(label: "test"); logger.logLevel = .critical; return logger }()
-        let connection = try await PostgresConnection.connect(
-            configuration: .init(host: components.host!, port: components.port ?? 5432, username: components.user ?? "veld",
-                                 password: components.password, database: String(components.path.dropFirst()), tls: .disable),
-            id: 3, logger: logger)
+        let (connection, logger) = try await PostgresTestDatabase.connection(to: url, id: 3)
         try await connection.query("DELETE FROM access_head", logger: logger)
         try await connection.close()
         let before = try await storage.pull(scopes: .all, after: 0, limit: 100, token: nil, at: Fixture.time)
