@@ -140,7 +140,10 @@ public struct CompactAccessRecords: Codable, Hashable, Sendable {
         kindOf = try container.decode([Int].self, forKey: .kindOf)
         kinds = try container.decode([Kind].self, forKey: .kinds)
         kindBytes = kinds.map(Self.bytes)
-        for (index, bytes) in kindBytes.enumerated().reversed() { kindByPrint[bytes.withUnsafeBufferPointer(Self.fingerprint)] = index }
+        for (index, kind) in kinds.enumerated().reversed() {
+            var type = kind.type, scope = kind.scope, effect = kind.effect
+            kindByPrint[type.withUTF8 { type in scope.withUTF8 { scope in effect.withUTF8 { Self.fingerprint(type, scope, $0) } } }] = index
+        }
     }
 
     public var isEmpty: Bool { ids.isEmpty }
@@ -157,15 +160,15 @@ public struct CompactAccessRecords: Codable, Hashable, Sendable {
     /// finds (a page of 500 may hold a hundred kinds: one per type and location).
     mutating func append(id: String, type: String, scope: String, effect: String) {
         var type = type, scope = scope, effect = effect
-        let found: Int? = type.withUTF8 { type in
+        let (found, print): (Int?, UInt64) = type.withUTF8 { type in
             scope.withUTF8 { scope in
                 effect.withUTF8 { effect in
-                    if last >= 0, Self.matches(kindBytes[last], type, scope, effect) { return last }
+                    if last >= 0, Self.matches(kindBytes[last], type, scope, effect) { return (last, 0) }
                     let print = Self.fingerprint(type, scope, effect)
-                    guard let candidate = kindByPrint[print] else { return nil }
-                    if Self.matches(kindBytes[candidate], type, scope, effect) { return candidate }
+                    guard let candidate = kindByPrint[print] else { return (nil, print) }
+                    if Self.matches(kindBytes[candidate], type, scope, effect) { return (candidate, print) }
                     // Two kinds with one fingerprint: rare enough to look along the list.
-                    return kindBytes.indices.first { Self.matches(kindBytes[$0], type, scope, effect) }
+                    return (kindBytes.indices.first { Self.matches(kindBytes[$0], type, scope, effect) }, print)
                 }
             }
         }
@@ -173,11 +176,9 @@ public struct CompactAccessRecords: Codable, Hashable, Sendable {
             last = found
         } else {
             kinds.append(Kind(effect: effect, scope: scope, type: type))
-            let bytes = Self.bytes(kinds[kinds.count - 1])
-            kindBytes.append(bytes)
-            let print = bytes.withUnsafeBufferPointer(Self.fingerprint)
-            if kindByPrint[print] == nil { kindByPrint[print] = kinds.count - 1 }
+            kindBytes.append(Self.bytes(kinds[kinds.count - 1]))
             last = kinds.count - 1
+            if kindByPrint[print] == nil { kindByPrint[print] = last }
         }
         ids.append(id)
         kindOf.append(last)
@@ -195,13 +196,7 @@ public struct CompactAccessRecords: Codable, Hashable, Sendable {
         return bytes
     }
 
-    /// FNV-1a of a kind's bytes (as `bytes` lays them out).
-    private static func fingerprint(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        return hash
-    }
-
+    /// FNV-1a of a kind's bytes as `bytes` lays them out.
     private static func fingerprint(_ type: UnsafeBufferPointer<UInt8>, _ scope: UnsafeBufferPointer<UInt8>,
                                     _ effect: UnsafeBufferPointer<UInt8>) -> UInt64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
@@ -345,15 +340,13 @@ public struct AccessDraft: Hashable, Sendable {
         let entry = AccessEntry(seq: 0, at: at, action: action, status: status, problem: problem, tokenID: tokenID, user: user,
                                 role: role, replica: replica, detail: detail, records: [], previousHash: "", hash: "",
                                 recordsForm: .compact)
-        let (head, tail) = AccessChain.canonicalAround(entry)
-        // Inside a string value every quote is escaped, so these are the keys themselves.
-        let previousKey = Array(",\"previousHash\":\"\"".utf8), seqKey = Array(",\"seq\":0,".utf8)
-        let previousAt = Self.lastRange(of: previousKey, in: head)!.upperBound - 1
-        let seqAt = Self.lastRange(of: seqKey, in: tail)!.upperBound - 2
+        let around = AccessChain.canonicalAround(entry)
         func text(_ bytes: ArraySlice<UInt8>) -> String { String(decoding: bytes, as: UTF8.self) }
-        return ChainPieces(records: String(decoding: records, as: UTF8.self), beforePrevious: text(head[..<previousAt]),
-                           beforeRecords: text(head[previousAt...]), beforeSeq: text(tail[..<seqAt]),
-                           afterSeq: text(tail[(seqAt + 1)...]))
+        return ChainPieces(records: String(decoding: records, as: UTF8.self),
+                           beforePrevious: text(around.head[..<around.previousHash.lowerBound]),
+                           beforeRecords: text(around.head[around.previousHash.upperBound...]),
+                           beforeSeq: text(around.tail[..<around.seq.lowerBound]),
+                           afterSeq: text(around.tail[around.seq.upperBound...]))
     }
 
     public struct ChainPieces: Sendable {
@@ -362,15 +355,6 @@ public struct AccessDraft: Hashable, Sendable {
         public var beforeRecords: String
         public var beforeSeq: String
         public var afterSeq: String
-    }
-
-    private static func lastRange(of needle: [UInt8], in haystack: [UInt8]) -> Range<Int>? {
-        guard haystack.count >= needle.count else { return nil }
-        for start in stride(from: haystack.count - needle.count, through: 0, by: -1)
-        where haystack[start..<(start + needle.count)].elementsEqual(needle) {
-            return start..<(start + needle.count)
-        }
-        return nil
     }
 
     /// The entry at `seq` after the entry whose hash is `previousHash`, its hash computed.
@@ -442,8 +426,8 @@ public enum AccessChain {
     /// The hash with the records' stable JSON already written (the storages keep that
     /// text as it is, so it is written once per entry).
     static func hash(of entry: AccessEntry, records: [UInt8]) -> String {
-        let (head, tail) = canonicalAround(entry)
-        return TokenSecret.fingerprint(parts: [head, records, tail])
+        let around = canonicalAround(entry)
+        return TokenSecret.fingerprint(parts: [around.head, records, around.tail])
     }
 
     /// The entry's stable JSON (keys sorted, no spaces, dates as `YYYY-MM-DDTHH:MM:SSZ`)
@@ -455,12 +439,12 @@ public enum AccessChain {
     }
 
     static func canonical(_ entry: AccessEntry, records: [UInt8]) -> [UInt8] {
-        let (head, tail) = canonicalAround(entry)
-        return head + records + tail
+        let around = canonicalAround(entry)
+        return around.head + records + around.tail
     }
 
     /// The canonical form before the records' JSON and after it.
-    static func canonicalAround(_ entry: AccessEntry) -> (head: [UInt8], tail: [UInt8]) {
+    static func canonicalAround(_ entry: AccessEntry) -> (head: [UInt8], tail: [UInt8], previousHash: Range<Int>, seq: Range<Int>) {
         var out: [UInt8] = []
         out.reserveCapacity(300)
         func key(_ name: StaticString, first: Bool = false) {
@@ -474,19 +458,26 @@ public enum AccessChain {
         key("action", first: true); string(entry.action.rawValue)
         key("at"); string(InternetTime.format(entry.at))
         key("detail"); string(entry.detail)
-        key("previousHash"); string(entry.previousHash)
+        key("previousHash")
+        // The hash's text, between its quotes (a hash is hex: nothing in it is escaped).
+        let previousStart = out.count + 1
+        string(entry.previousHash)
+        let previousHash = previousStart..<(out.count - 1)
         if let problem = entry.problem { key("problem"); string(problem) }
         key("records")
         let head = out
         out.removeAll(keepingCapacity: true)
         if let replica = entry.replica { key("replica"); string(replica) }
         if let role = entry.role { key("role"); string(role) }
-        key("seq"); out.append(contentsOf: String(entry.seq).utf8)
+        key("seq")
+        let seqStart = out.count
+        out.append(contentsOf: String(entry.seq).utf8)
+        let seq = seqStart..<out.count
         key("status"); out.append(contentsOf: String(entry.status).utf8)
         if let token = entry.tokenID { key("token"); string(token) }
         if let user = entry.user { key("user"); string(user) }
         out.append(UInt8(ascii: "}"))
-        return (head, out)
+        return (head, out, previousHash, seq)
     }
 
     /// The records as stable JSON in `form`: `[]` for none in either form.

@@ -9,7 +9,7 @@ public enum TokenSecret {
     }
 
     public static func makeID() -> String {
-        "tok_" + randomBytes(4).map { String(format: "%02x", $0) }.joined()
+        "tok_" + hex(randomBytes(4))
     }
 
     public static func hash(_ token: String) -> String {
@@ -41,7 +41,6 @@ public enum TokenSecret {
     /// Lowercase hex, written directly (`String(format:)` per byte was a pushing
     /// server's second largest cost of hashing).
     static func hex<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
-        let digits = Array("0123456789abcdef".utf8)
         var out: [UInt8] = []
         out.reserveCapacity(64)
         for byte in bytes {
@@ -50,4 +49,6 @@ public enum TokenSecret {
         }
         return String(decoding: out, as: UTF8.self)
     }
+
+    private static let digits = Array("0123456789abcdef".utf8)
 }

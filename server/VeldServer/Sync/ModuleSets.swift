@@ -15,7 +15,7 @@ public struct PublishedSchemas: Sendable {
     init(set: SchemaSet) throws {
         self.set = set
         json = try StableJSON.encode(set)
-        etag = "\"" + SHA256.hash(data: json).prefix(12).map { String(format: "%02x", $0) }.joined() + "\""
+        etag = "\"" + TokenSecret.hex(SHA256.hash(data: json).prefix(12)) + "\""
     }
 }
 
