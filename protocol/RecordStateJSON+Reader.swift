@@ -93,7 +93,7 @@ extension RecordStateJSON {
     public static func readPull(_ data: Data) throws -> (page: PullResponse, encoded: [String]) {
         try parse(data) { parser in
             var cursor: String?, more: Bool?, records: [RecordState]?
-            var erased: [String] = [], proofs: [String] = []
+            var erased: [String] = [], proofs: [String] = [], deltas: [RecordState] = [], digests: [String] = []
             var encoded: [String] = []
             try parser.object { parser, key in
                 parser.topKey = key
@@ -124,14 +124,26 @@ extension RecordStateJSON {
                     }
                 case "proofs":
                     try parser.array { parser in proofs.append(try parser.string()) }
+                case "deltas":
+                    parser.recordArray = "deltas"
+                    try parser.array { parser in
+                        parser.recordIndex = deltas.count
+                        deltas.append(try parser.recordState())
+                    }
+                    parser.recordIndex = nil
+                    parser.recordArray = "records"
+                case "digests":
+                    try parser.array { parser in digests.append(try parser.string()) }
                 default: try parser.skipValue()
                 }
             }
             guard let cursor, let more, let records else { throw parser.failure("a pull page needs cursor, more and records") }
-            guard proofs.isEmpty || proofs.count == records.count else {
-                throw parser.failure("a pull page's proofs go one for each record")
+            guard proofs.isEmpty || proofs.count == records.count + deltas.count else {
+                throw parser.failure("a pull page's proofs go one for each record, then one for each delta")
             }
-            return (PullResponse(records: records, erased: erased, cursor: cursor, more: more, proofs: proofs), encoded)
+            guard digests.count == deltas.count else { throw parser.failure("a pull page's digests go one for each delta") }
+            return (PullResponse(records: records, deltas: deltas, digests: digests, erased: erased, cursor: cursor, more: more,
+                                 proofs: proofs), encoded)
         }
     }
 
@@ -160,7 +172,7 @@ struct StrictReader {
     var invalid: [Problem.Item] = []
     /// Where the reader is, for error messages: `records[3].fields.summary`.
     var recordIndex: Int?
-    /// The array `recordIndex` counts in: `records`, or a push's `deltas`.
+    /// The array `recordIndex` counts in: `records`, or a push's or a pull page's `deltas`.
     var recordArray = "records"
     var fieldName: String?
     /// The key of the top-level member being read.

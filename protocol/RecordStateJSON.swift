@@ -172,10 +172,10 @@ public enum RecordStateJSON {
         return out
     }
 
-    /// A pull page: `{"cursor":…,"erased":[…],"more":…,"proofs":[…],"records":[…]}`, as
-    /// ``PullPages/body(states:erased:cursor:more:proofs:)`` splices it.
+    /// A pull page: `{"cursor":…,"deltas":[…],"digests":[…],"erased":[…],"more":…,"proofs":[…],"records":[…]}`,
+    /// as ``PullPages/body(encoded:deltas:digests:erased:cursor:more:proofs:)`` splices it.
     public static func encode(_ page: PullResponse) -> [UInt8] {
-        PullPages.body(states: page.records.map { String(decoding: encode($0), as: UTF8.self) }, erased: page.erased,
-                       cursor: page.cursor, more: page.more, proofs: page.proofs)
+        PullPages.body(encoded: page.records.map { encode($0) }, deltas: page.deltas.map { encode($0) }, digests: page.digests,
+                       erased: page.erased, cursor: page.cursor, more: page.more, proofs: page.proofs)
     }
 }

@@ -106,6 +106,59 @@ import VeldProtocol
         #expect(rows == 1)
     }
 
+    /// A one-field edit comes to the other devices as a delta too (SPEC.md, "Pull deltas"):
+    /// that field and the context, filled in from the state each device last pulled. A
+    /// device whose last pulled state is gone, or is not the server's state at its cursor,
+    /// cannot fill it in: it asks for the page whole, in the same sync, and ends with the
+    /// same state as everyone else.
+    @Test func aOneFieldEditIsPulledAsADelta() async throws {
+        let team = try Team()
+        var fields = Device.carePlan
+        fields["agreements"] = .string(String(repeating: "Dagelijks naar buiten met begeleiding; koffie in de huiskamer. ", count: 20))
+        let plan = try team.anna.store.create(type: "carePlan", scope: "loc-zonnehof", fields: fields)
+        try await team.syncAll()
+        let bram = team.bram, store = team.bram.store
+        let database = try DatabaseQueue(path: store.databaseURL.path)
+        // The state bram pulled first, before the edit below: later older than the server's at his cursor.
+        let older = try await database.read { db in try Data.fetchOne(db, sql: "SELECT sealedState FROM record WHERE id = ?", arguments: [plan.id]) }
+        func recorder() -> RecordingTransport {
+            RecordingTransport(HTTPTransport(server: team.server.url!, token: bram.token, epoch: { try? store.knownEpoch() }))
+        }
+        _ = try team.anna.store.edit(id: plan.id, changes: ["status": .string("besproken")])
+        try await team.anna.sync(team.server)
+        let first = recorder()
+        let report = try await bram.engine(team.server, transport: first).sync()
+        #expect(report.pulled == 1)
+        let page = try #require(first.pulls.last?.page)
+        #expect(first.pulls.allSatisfy(\.deltas) && page.records.isEmpty && page.deltas.map(\.id) == [plan.id])
+        #expect(page.deltas.first.map { Array($0.fields.keys) } == ["status"])
+        #expect(page.proofs.count == 1 && page.digests.count == 1)
+        let whole = try store.record(plan.id)
+        #expect(page.digests.first == PullDeltas.digest(of: whole) && whole.value(of: "status") == .string("besproken"))
+        let body = RecordStateJSON.encode(page).count, wholeBody = RecordStateJSON.encode(PullResponse(records: [whole], cursor: page.cursor, more: false, proofs: page.proofs)).count
+        #expect(body < 600 && body * 3 < wholeBody, "a delta page of \(body) bytes for a whole one of \(wholeBody)")
+        try await team.syncAll()
+        try team.expectConverged()
+
+        // bram's last pulled state taken away, then one older than the server's state at his
+        // cursor (status not yet besproken) put in its place: each time the page comes again
+        // whole, and he converges.
+        for (round, tamper) in ["UPDATE record SET proof = NULL WHERE id = ?", "UPDATE record SET provenState = ? WHERE id = ?"].enumerated() {
+            _ = try team.anna.store.edit(id: plan.id, changes: ["lastDiscussedAt": .string("2026-11-2\(round + 1)")])
+            try await team.anna.sync(team.server)
+            try await database.write { db in
+                try db.execute(sql: tamper, arguments: round == 0 ? [plan.id] : [older, plan.id])
+            }
+            let again = recorder()
+            let second = try await bram.engine(team.server, transport: again).sync()
+            #expect(second.pulled == 1, "round \(round)")
+            #expect(again.pulls.map(\.deltas) == [true, false], "round \(round): a delta page, then the same page whole")
+            #expect(again.pulls.first?.page.deltas.map(\.id) == [plan.id] && again.pulls.last?.page.records.map(\.id) == [plan.id])
+            try await team.syncAll()
+            try team.expectConverged()
+        }
+    }
+
     @Test func differentFieldsMergeSilentlySameFieldConflictsEverywhere() async throws {
         let team = try Team()
         let plan = try team.anna.store.create(type: "carePlan", scope: "loc-zonnehof", fields: Device.carePlan)
@@ -258,10 +311,13 @@ final class RecordingTransport: SyncTransport, @unchecked Sendable {
     let inner: any SyncTransport
     private let lock = NSLock()
     private var sent: [PushRequest] = []
+    private var received: [(deltas: Bool, page: PullResponse)] = []
 
     init(_ inner: any SyncTransport) { self.inner = inner }
 
     var pushes: [PushRequest] { lock.withLock { sent } }
+    /// Every page pulled, and whether it was asked with deltas.
+    var pulls: [(deltas: Bool, page: PullResponse)] { lock.withLock { received } }
 
     func push(_ request: PushRequest) async throws -> PushResponse {
         lock.withLock { sent.append(request) }
@@ -270,7 +326,13 @@ final class RecordingTransport: SyncTransport, @unchecked Sendable {
 
     func pull(since cursor: String, limit: Int) async throws -> PullResponse { try await inner.pull(since: cursor, limit: limit) }
     func pullEncoded(since cursor: String, limit: Int, holding schemas: String?) async throws -> (page: PullResponse, encoded: [String]?) {
-        try await inner.pullEncoded(since: cursor, limit: limit, holding: schemas)
+        try await pullEncoded(since: cursor, limit: limit, holding: schemas, deltas: false)
+    }
+    func pullEncoded(since cursor: String, limit: Int, holding schemas: String?, deltas: Bool) async throws
+        -> (page: PullResponse, encoded: [String]?) {
+        let answer = try await inner.pullEncoded(since: cursor, limit: limit, holding: schemas, deltas: deltas)
+        lock.withLock { received.append((deltas, answer.page)) }
+        return answer
     }
     func me() async throws -> DeviceIdentity? { try await inner.me() }
     func schemas(ifNoneMatch etag: String?) async throws -> SchemaFetch { try await inner.schemas(ifNoneMatch: etag) }

@@ -431,6 +431,15 @@ import VeldServer
         }
     }
 
+    @Test(arguments: ["2", "true", "", "yes", "01", "1,1"])
+    func badDeltasIs400(_ deltas: String) async throws {
+        try await TestServer.run { client, server in
+            let response = try await client.execute(uri: "/v1/pull?since=0&deltas=\(deltas)", method: .get,
+                                                    headers: [.authorization: server.anna.bearer])
+            try expectProblem(response, status: 400, .malformed, detail: ["deltas must be 1", "or 0"])
+        }
+    }
+
     // MARK: Routes
 
     @Test(arguments: ["/nope", "/v1/nope", "/v2/pull"])

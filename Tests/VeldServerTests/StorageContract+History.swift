@@ -44,6 +44,33 @@ extension StorageContract {
         #expect(try await storage.history(recordID: RecordIDs.make()).isEmpty)
     }
 
+    /// What a pull delta carries (SPEC.md, "Pull deltas"): for each record, every field any
+    /// change after the cursor touched, from the history; none for a record that did not change.
+    static func changedFieldsAfterACursor(_ make: StorageFactory) async throws {
+        let storage = try await make()
+        let anna = try await storage.issueToken(user: "anna", role: .carer, scopes: ["loc-a"])
+        let bram = try await storage.issueToken(user: "bram", role: .carer, scopes: ["loc-a"])
+        let note = Records.visitNote(replica: "r-anna"), other = Records.visitNote(replica: "r-anna")
+        try await storage.accept(Records.batch("r-anna", [note, other]), token: anna, at: Fixture.time(plus: 0))
+        let created = try await storage.headPosition()
+        let summary = Records.edited(note, ["summary": .string("Rondgang tuin")], replica: "r-anna")
+        try await storage.accept(Records.batch("r-anna", [summary]), token: anna, at: Fixture.time(plus: 10))
+        let middle = try await storage.headPosition()
+        // A concurrent value beside it, and another field of the same record.
+        let concurrent = Records.edited(note, ["summary": .string("Rondgang keuken"), "observations": .string("Koffie")], replica: "r-bram",
+                                        author: "bram")
+        try await storage.accept(Records.batch("r-bram", [concurrent]), token: bram, at: Fixture.time(plus: 20))
+        let unknown = RecordIDs.make()
+        let all = [note.id, other.id, unknown]
+        let fromStart = try await storage.changedFields(ids: all, after: 0)
+        #expect(fromStart == [note.id: Set(note.fields.keys).union(["observations"]), other.id: Set(other.fields.keys)])
+        #expect(try await storage.changedFields(ids: all, after: created) == [note.id: ["summary", "observations"]])
+        #expect(try await storage.changedFields(ids: all, after: middle) == [note.id: ["summary", "observations"]])
+        #expect(try await storage.changedFields(ids: [other.id, unknown], after: created).isEmpty)
+        #expect(try await storage.changedFields(ids: all, after: try await storage.headPosition()).isEmpty)
+        #expect(try await storage.changedFields(ids: [], after: 0).isEmpty)
+    }
+
     /// What the data said at a moment: the state after the last change accepted then.
     static func stateAsOfADate(_ make: StorageFactory) async throws {
         let storage = try await make()

@@ -28,6 +28,7 @@ enum StorageContract: String, CaseIterable, Sendable, CustomTestStringConvertibl
     case tokenRotationAndScopes
     case generatedBatchesConverge
     case historyKeepsEveryAcceptedChange
+    case changedFieldsAfterACursor
     case stateAsOfADate
     case deviceCursors
     case concurrentPushesAnswerAlone
@@ -63,6 +64,7 @@ enum StorageContract: String, CaseIterable, Sendable, CustomTestStringConvertibl
         case .tokenRotationAndScopes: try await Self.tokenRotationAndScopes(make)
         case .generatedBatchesConverge: await Self.generatedBatchesConverge(make)
         case .historyKeepsEveryAcceptedChange: try await Self.historyKeepsEveryAcceptedChange(make)
+        case .changedFieldsAfterACursor: try await Self.changedFieldsAfterACursor(make)
         case .stateAsOfADate: try await Self.stateAsOfADate(make)
         case .deviceCursors: try await Self.deviceCursors(make)
         case .concurrentPushesAnswerAlone: try await Self.concurrentPushesAnswerAlone(make)

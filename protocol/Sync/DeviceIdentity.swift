@@ -23,8 +23,8 @@ public struct DeviceIdentity: Codable, Hashable, Sendable {
     /// restored from a backup (SPEC.md, "Server epochs"). Absent from older servers.
     public var epoch: String?
     /// What the server takes beyond protocol v1 as first published: `deltas` (a push may
-    /// carry ``PushRequest/deltas``). Absent from older servers: a client sends only whole
-    /// states to a server that does not name a feature.
+    /// carry ``PushRequest/deltas``), `pull-deltas` (a pull may ask `deltas=1`,
+    /// ``PullDeltas``). Absent from older servers: a client uses only what a server names.
     public var features: [String]?
 
     public init(token: String, user: String, role: Role, scopes: [String], replica: String?, confirmedReceipts: [String]? = nil,
@@ -40,7 +40,7 @@ public struct DeviceIdentity: Codable, Hashable, Sendable {
     }
 
     /// The features this server release names in `GET /v1/me`.
-    public static let serverFeatures = ["deltas"]
+    public static let serverFeatures = ["deltas", PullDeltas.feature]
 
     public var scopeFilter: ScopeFilter { ScopeFilter(scopes) }
 }

@@ -7,18 +7,30 @@
 /// ```
 public enum PullPages {
     /// A `PullResponse` in stable JSON, spliced from states that are stable JSON already:
-    /// keys sorted (`cursor`, `erased`, `more`, `proofs`, `records`), no spaces; byte for byte what
-    /// `StableJSON.encode` makes of the decoded page.
-    public static func body(states: [String], erased: [String] = [], cursor: String, more: Bool, proofs: [String] = []) -> [UInt8] {
-        body(encoded: states.map { Array($0.utf8) }, erased: erased, cursor: cursor, more: more, proofs: proofs)
+    /// keys sorted (`cursor`, `deltas`, `digests`, `erased`, `more`, `proofs`, `records`), no
+    /// spaces; byte for byte what `StableJSON.encode` makes of the decoded page.
+    public static func body(states: [String], deltas: [String] = [], digests: [String] = [], erased: [String] = [], cursor: String,
+                            more: Bool, proofs: [String] = []) -> [UInt8] {
+        body(encoded: states.map { Array($0.utf8) }, deltas: deltas.map { Array($0.utf8) }, digests: digests, erased: erased,
+             cursor: cursor, more: more, proofs: proofs)
     }
 
     /// The same, with each state's JSON as bytes (as a storage keeps it).
-    public static func body(encoded states: [[UInt8]], erased: [String] = [], cursor: String, more: Bool, proofs: [String] = []) -> [UInt8] {
+    public static func body(encoded states: [[UInt8]], deltas: [[UInt8]] = [], digests: [String] = [], erased: [String] = [],
+                            cursor: String, more: Bool, proofs: [String] = []) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(states.reduce(64 + erased.count * 40 + proofs.count * 28) { $0 + $1.count + 1 })
+        out.reserveCapacity((states + deltas).reduce(64 + erased.count * 40 + proofs.count * 28 + digests.count * 19) { $0 + $1.count + 1 })
         out.append(contentsOf: #"{"cursor":"#.utf8)
         RecordStateJSON.writeString(cursor, to: &out)
+        if !deltas.isEmpty {
+            out.append(contentsOf: #","deltas":["#.utf8)
+            for (index, state) in deltas.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                out.append(contentsOf: state)
+            }
+            out.append(UInt8(ascii: "]"))
+            strings(digests, key: #","digests":["#, to: &out)
+        }
         if !erased.isEmpty { strings(erased, key: #","erased":["#, to: &out) }
         out.append(contentsOf: (more ? #","more":true"# : #","more":false"#).utf8)
         if !proofs.isEmpty { strings(proofs, key: #","proofs":["#, to: &out) }
@@ -39,5 +51,60 @@ public enum PullPages {
             RecordStateJSON.writeString(text, to: &out)
         }
         out.append(UInt8(ascii: "]"))
+    }
+}
+
+/// Pull deltas (SPEC.md, "Pull deltas"): a record the device held at its cursor comes as
+/// only the fields that changed after the cursor, with the record's whole context, and the
+/// digest of the whole state. The device fills the other fields in from its **base** (the
+/// last state the server served it of the record, which is the server's state at the
+/// cursor) and takes the result only when its digest is the one sent; otherwise it asks
+/// for the page whole. The digest catches a base that is not the server's state at the
+/// cursor, for whatever reason; it is a consistency check, not a security one (the page
+/// comes from the server over the same connection).
+///
+/// ```swift
+/// let delta = PullDeltas.delta(of: state, changed: ["status"])!   // the server
+/// let whole = PullDeltas.expand(delta, digest: PullDeltas.digest(of: state), over: base)  // == state
+/// ```
+public enum PullDeltas {
+    /// What `GET /v1/me` names (`features`) when the server answers `deltas=1`.
+    public static let feature = "pull-deltas"
+
+    /// `state` with only the fields in `changed`: nil when that would be every field of the
+    /// state, or names a field the state does not have (then the state goes whole).
+    public static func delta(of state: RecordState, changed: Set<String>) -> RecordState? {
+        guard changed.count < state.fields.count else { return nil }
+        var fields: [String: [FieldEntry]] = [:]
+        for name in changed {
+            guard let entries = state.fields[name] else { return nil }
+            fields[name] = entries
+        }
+        return RecordState(id: state.id, type: state.type, scope: state.scope, context: state.context, fields: fields)
+    }
+
+    /// The digest of a state: FNV-1a (64 bits) of its stable JSON, as 16 lowercase hex digits.
+    public static func digest(of state: RecordState) -> String { digest(RecordStateJSON.encode(state)) }
+
+    /// The same, of a state's stable JSON as bytes.
+    public static func digest(_ bytes: [UInt8]) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in bytes {
+            hash ^= UInt64(byte)
+            hash &*= 0x0000_0100_0000_01b3
+        }
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8](repeating: 0, count: 16)
+        for index in 0..<16 { out[index] = digits[Int((hash >> UInt64(60 - 4 * index)) & 0xf)] }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The whole state `delta` stands for over `base`: the delta's id, type, scope, context
+    /// and fields, and every other field as `base` holds it. Nil when there is no base, it
+    /// is another record, or the result's digest is not `digest`.
+    public static func expand(_ delta: RecordState, digest: String, over base: RecordState?) -> RecordState? {
+        guard let base, base.id == delta.id, base.type == delta.type, base.scope == delta.scope else { return nil }
+        let whole = RecordDelta.expand(delta, over: base)
+        return Self.digest(of: whole) == digest ? whole : nil
     }
 }

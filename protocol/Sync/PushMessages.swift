@@ -101,32 +101,47 @@ public struct PushResponse: Codable, Hashable, Sendable {
 ///
 /// The client stores `cursor` only after it has committed `records` locally, then asks
 /// again while `more` is true.
+///
+/// Asked with `deltas=1` (SPEC.md, "Pull deltas"), a record the device already held at the
+/// cursor may come in `deltas` instead, as only the fields that changed after the cursor,
+/// with its whole context and the digest of the whole state it stands for.
 public struct PullResponse: Codable, Hashable, Sendable {
     public var records: [RecordState]
+    /// Records that changed after the cursor, each with only the fields that changed after
+    /// it (``PullDeltas``). Absent when empty, and always from a pull that did not ask.
+    public var deltas: [RecordState]
+    /// For each of `deltas`, the digest of the whole state it stands for
+    /// (``PullDeltas/digest(of:)``).
+    public var digests: [String]
     /// Records of the caller's scopes that the office erased (`veld-server erase`): the
     /// client removes them and everything it holds of them. Absent when there are none.
     public var erased: [String]
     /// Opaque to clients: send it back as `since`.
     public var cursor: String
     public var more: Bool
-    /// The server's proof of each record's state, in the order of `records` (SPEC.md,
-    /// "Server epochs"): what a device sends back with a state after a restore. Absent from
-    /// older servers.
+    /// The server's proof of each record's state, in the order of `records` then `deltas`
+    /// (a delta's proof is of the whole state it stands for; SPEC.md, "Server epochs"):
+    /// what a device sends back with a state after a restore. Absent from older servers.
     public var proofs: [String]
 
-    public init(records: [RecordState], erased: [String] = [], cursor: String, more: Bool, proofs: [String] = []) {
+    public init(records: [RecordState], deltas: [RecordState] = [], digests: [String] = [], erased: [String] = [], cursor: String,
+                more: Bool, proofs: [String] = []) {
         self.records = records
+        self.deltas = deltas
+        self.digests = digests
         self.erased = erased
         self.cursor = cursor
         self.more = more
         self.proofs = proofs
     }
 
-    enum CodingKeys: String, CodingKey { case records, erased, cursor, more, proofs }
+    enum CodingKeys: String, CodingKey { case records, deltas, digests, erased, cursor, more, proofs }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         records = try container.decode([RecordState].self, forKey: .records)
+        deltas = try container.decodeIfPresent([RecordState].self, forKey: .deltas) ?? []
+        digests = try container.decodeIfPresent([String].self, forKey: .digests) ?? []
         erased = try container.decodeIfPresent([String].self, forKey: .erased) ?? []
         cursor = try container.decode(String.self, forKey: .cursor)
         more = try container.decode(Bool.self, forKey: .more)
@@ -136,6 +151,10 @@ public struct PullResponse: Codable, Hashable, Sendable {
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(records, forKey: .records)
+        if !deltas.isEmpty {
+            try container.encode(deltas, forKey: .deltas)
+            try container.encode(digests, forKey: .digests)
+        }
         if !erased.isEmpty { try container.encode(erased, forKey: .erased) }
         try container.encode(cursor, forKey: .cursor)
         try container.encode(more, forKey: .more)
@@ -144,7 +163,17 @@ public struct PullResponse: Codable, Hashable, Sendable {
 
     /// The proof of `records[index]`, when the server gave one.
     public func proof(at index: Int) -> String? {
-        proofs.count == records.count ? proofs[index] : nil
+        proofs.count == records.count + deltas.count ? proofs[index] : nil
+    }
+
+    /// The proofs of `deltas`, in their order (empty: none given).
+    public var deltaProofs: [String] {
+        proofs.count == records.count + deltas.count ? Array(proofs[records.count...]) : []
+    }
+
+    /// The proofs of `records`, in their order (empty: none given).
+    public var recordProofs: [String] {
+        proofs.count == records.count + deltas.count ? Array(proofs[..<records.count]) : []
     }
 }
 

@@ -464,7 +464,8 @@ extension LocalStore {
                 present[incoming.id] = merged
             } else {
                 if incoming.hasConflicts { summary.newConflicts += 1 }
-                let json = try encoded.map { try seal($0[index], .state(incoming.id), db: db) } ?? sealState(incoming, db: db)
+                let json = try encoded.flatMap { index < $0.count ? try seal($0[index], .state(incoming.id), db: db) : nil }
+                    ?? sealState(incoming, db: db)
                 try insert.execute(arguments: [incoming.id, incoming.type, incoming.scope, json, incoming.statusColumn,
                                                incoming.isDeleted, incoming.hasConflicts, now, now, proof])
                 present[incoming.id] = incoming

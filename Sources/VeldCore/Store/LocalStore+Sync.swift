@@ -112,6 +112,24 @@ extension LocalStore {
         }
     }
 
+    /// For the records among `ids` this device holds a served state of: that state (its
+    /// proven state, SPEC.md "Server epochs"), what a pulled delta is filled in from.
+    func pullBases(_ ids: [String], db: Database) throws -> [String: RecordState] {
+        var bases: [String: RecordState] = [:]
+        for start in stride(from: 0, to: ids.count, by: 500) {
+            let chunk = Array(ids[start..<min(start + 500, ids.count)])
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT id, COALESCE(provenState, sealedState) FROM record
+                WHERE proof IS NOT NULL AND id IN (\(databaseQuestionMarks(count: chunk.count)))
+                """, arguments: StatementArguments(chunk))
+            while let row = try rows.next() {
+                let id: String = row[0]
+                bases[id] = try self.openState(row[1], id: id)
+            }
+        }
+        return bases
+    }
+
     /// Clears the outbox entries of pushed states the server acknowledged, but only where
     /// the record was not edited again while the push was in flight.
     func acknowledge(_ pushed: [RecordState], replica: String) throws {
@@ -124,11 +142,37 @@ extension LocalStore {
         }
     }
 
+    /// A pulled delta (SPEC.md, "Pull deltas") that this device cannot fill in: it holds no
+    /// state the server served of the record, or the one it holds is not the server's state
+    /// at the cursor (the digest differs). The page is asked for again whole; nothing of it
+    /// was stored.
+    struct UnusableDelta: Error, CustomStringConvertible {
+        let recordID: String
+        var description: String { "a pulled delta of record \(recordID) does not fit the state this device last pulled of it" }
+    }
+
     /// Merges one pulled page and advances the cursor in the same transaction, so a crash
-    /// leaves either both or neither.
-    func applyPulledPage(_ states: [RecordState], encoded: [String]? = nil, erased: [String] = [], cursor: String,
-                         proofs: [String] = []) throws -> MergeSummary {
+    /// leaves either both or neither. The page's deltas are filled in from the state the
+    /// server last served of each record (``PullDeltas``); one that does not fit throws
+    /// ``UnusableDelta`` with nothing stored.
+    func applyPulledPage(_ page: PullResponse, encoded: [String]? = nil) throws -> MergeSummary {
+        try applyPulledPage(page.records, deltas: page.deltas, digests: page.digests, encoded: encoded, erased: page.erased,
+                            cursor: page.cursor, proofs: page.proofs)
+    }
+
+    func applyPulledPage(_ records: [RecordState], deltas: [RecordState] = [], digests: [String] = [], encoded: [String]? = nil,
+                         erased: [String] = [], cursor: String, proofs: [String] = []) throws -> MergeSummary {
         try writer.write { db in
+            var states = records
+            if !deltas.isEmpty {
+                let bases = try self.pullBases(deltas.map(\.id), db: db)
+                for (index, delta) in deltas.enumerated() {
+                    guard index < digests.count, let whole = PullDeltas.expand(delta, digest: digests[index], over: bases[delta.id]) else {
+                        throw UnusableDelta(recordID: delta.id)
+                    }
+                    states.append(whole)
+                }
+            }
             var summary = try self.mergeRemote(states, encoded: encoded, proofs: proofs.count == states.count ? proofs : nil, db: db)
             summary.erased = try Self.erase(erased, db: db)
             try Self.set(SyncKey.cursor, cursor, db)

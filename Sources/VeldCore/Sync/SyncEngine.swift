@@ -117,12 +117,13 @@ public struct SyncEngine: Sendable {
     private func syncOnce() async throws -> SyncReport {
             try await sendPendingReceipts()
             var purged: [PurgeReceipt] = []
-            var restored = false, deltas = false
+            var restored = false, deltas = false, pullDeltas = false
             do {
                 let identity = try await refreshIdentity()
                 if let receipt = identity.receipt { purged.append(receipt) }
                 restored = identity.restored
                 deltas = identity.deltas
+                pullDeltas = identity.pullDeltas
             } catch SyncTransportError.rejected(let problem) where problem.is(.wipeRequested) {
                 // A lost device: everything goes, then the receipt says so.
                 var report = SyncReport()
@@ -143,14 +144,14 @@ public struct SyncEngine: Sendable {
             // back the rest with their proven states.
             var early = MergeSummary()
             let waiting = try store.pendingRecovery()
-            if restored || waiting > 0 { early = try await pull() }
+            if restored || waiting > 0 { early = try await pull(deltas: pullDeltas) }
             let recovering = try store.pendingRecovery()
             var report = try await push(deltas: deltas)
             report.serverRestored = restored
             report.recovered = recovering - (try store.pendingRecovery())
             report.purged = purged
             (report.newSchemaSet, report.schemaSetProblem) = schemas
-            let pulled = try await pull()
+            let pulled = try await pull(deltas: pullDeltas)
             report.pulled = pulled.changed + early.changed
             report.newConflicts = pulled.newConflicts + early.newConflicts
             report.erased += pulled.erased + early.erased
@@ -161,17 +162,18 @@ public struct SyncEngine: Sendable {
     /// Takes user, role and scopes from the server (`GET /v1/me`); the records of scopes
     /// the token no longer holds leave the device (the receipt says what went). Takes the
     /// server's epoch too: `restored` when it is a new one (SPEC.md, "Server epochs").
-    func refreshIdentity() async throws -> (receipt: PurgeReceipt?, restored: Bool, deltas: Bool) {
+    func refreshIdentity() async throws -> (receipt: PurgeReceipt?, restored: Bool, deltas: Bool, pullDeltas: Bool) {
         do {
             if let identity = try await withRetry({ try await transport.me() }) {
                 let receipt = try store.adopt(identity)
                 let restored = try identity.epoch.map { try store.adoptEpoch($0) } ?? false
-                return (receipt, restored, identity.features?.contains("deltas") == true)
+                let features = identity.features ?? []
+                return (receipt, restored, features.contains("deltas"), features.contains(PullDeltas.feature))
             }
         } catch SyncTransportError.rejected(let problem) where problem.status == 404 {
             // A server without /v1/me: keep what the profile has.
         }
-        return (nil, false, false)
+        return (nil, false, false, false)
     }
 
     /// Fetches the module set in force when it changed (`GET /v1/schemas` with the kept
@@ -377,27 +379,44 @@ public struct SyncEngine: Sendable {
     /// While one page is merged into the store, the next is already being fetched (its
     /// cursor is known from the page in hand); each page still commits together with its
     /// own cursor, in order, so an interruption anywhere leaves a consistent store.
-    public func pull() async throws -> MergeSummary {
+    ///
+    /// With `deltas` (a server that names `pull-deltas`), records this device held at the
+    /// cursor come as what changed after it; a page with a delta the device cannot fill in
+    /// (SPEC.md, "Pull deltas") is asked for again whole, and pulling goes on from there.
+    public func pull(deltas: Bool = false) async throws -> MergeSummary {
         var cursor = try store.syncSettings().cursor
         var total = MergeSummary()
         var received = 0
-        var next: Task<(page: PullResponse, encoded: [String]?), any Error>? = fetch(since: cursor)
+        // A pull from the start has nothing to fill deltas in from.
+        var next: Task<(page: PullResponse, encoded: [String]?), any Error>? = fetch(since: cursor, deltas: deltas && cursor != "0")
         defer { next?.cancel() }
-        while let fetching = next {
-            let (page, encoded) = try await fetching.value
-            next = nil
-            if page.more {
-                guard page.cursor != cursor else {
-                    throw SyncTransportError.badResponse("the server said there is more but did not move the cursor past \(cursor)")
-                }
-                next = fetch(since: page.cursor)
+        /// Starts fetching the page after `page`, when there is one.
+        func prefetch(after page: PullResponse) throws {
+            guard page.more else { return }
+            guard page.cursor != cursor else {
+                throw SyncTransportError.badResponse("the server said there is more but did not move the cursor past \(cursor)")
             }
-            let summary = try store.applyPulledPage(page.records, encoded: encoded, erased: page.erased, cursor: page.cursor,
-                                                    proofs: page.proofs)
+            next = fetch(since: page.cursor, deltas: deltas)
+        }
+        while let fetching = next {
+            var (page, encoded) = try await fetching.value
+            next = nil
+            try prefetch(after: page)
+            let summary: MergeSummary
+            do {
+                summary = try store.applyPulledPage(page, encoded: encoded)
+            } catch is LocalStore.UnusableDelta {
+                next?.cancel()
+                next = nil
+                (page, encoded) = try await fetch(since: cursor, deltas: false).value
+                guard page.deltas.isEmpty else { throw SyncTransportError.badResponse("the server sent deltas to a pull that did not ask") }
+                try prefetch(after: page)
+                summary = try store.applyPulledPage(page, encoded: encoded)
+            }
             total.changed += summary.changed
             total.newConflicts += summary.newConflicts
             total.erased += summary.erased
-            received += page.records.count
+            received += page.records.count + page.deltas.count
             progress(.pulling(received: received))
             cursor = page.cursor
         }
@@ -405,10 +424,12 @@ public struct SyncEngine: Sendable {
         return total
     }
 
-    private func fetch(since cursor: String) -> Task<(page: PullResponse, encoded: [String]?), any Error> {
+    private func fetch(since cursor: String, deltas: Bool) -> Task<(page: PullResponse, encoded: [String]?), any Error> {
         let transport = transport, pageSize = pageSize
         let holding = try? store.schemaSetETag()
-        return Task { try await withRetry { try await transport.pullEncoded(since: cursor, limit: pageSize, holding: holding ?? nil) } }
+        return Task {
+            try await withRetry { try await transport.pullEncoded(since: cursor, limit: pageSize, holding: holding ?? nil, deltas: deltas) }
+        }
     }
 
     private func withRetry<T: Sendable>(_ operation: () async throws -> T) async throws -> T {

@@ -249,6 +249,13 @@ struct SyncRoutes {
             since = 0
         }
         let limit = try Self.limit(request, default: SyncLimits.defaultPullLimit, max: SyncLimits.maxPullLimit)
+        let deltas: Bool
+        switch query["deltas"].map(String.init) {
+        case nil, "0": deltas = false
+        case "1": deltas = true
+        case let other?:
+            throw Problem(type: .malformed, status: 400, detail: "deltas must be 1 (records the device holds as only what changed) or 0, not '\(other.prefix(40))'")
+        }
         if since > 0, since > (try await storage.headPosition()) {
             throw Problem(type: .malformed, status: 400,
                           detail: "since \(since) is not a cursor this server returned (its change log is shorter); this device's cursor belongs to another server or database: pull again from 0 (veld connect resets it)")
@@ -274,9 +281,49 @@ struct SyncRoutes {
         context.access?.compactRecords = page.accessRecords
         ServerMetrics.pulled(records: page.states.count)
         context.access?.detail = "since=\(since) cursor=\(page.lastPosition) more=\(page.more)"
-        return try JSONBody.response(json: ByteBuffer(bytes: PullPages.body(encoded: page.states, erased: page.erased, cursor: String(page.lastPosition), more: page.more,
-                                                                         proofs: page.proofs)),
+        // A record the device held at `since` goes as what changed after it (SPEC.md, "Pull deltas").
+        let split = deltas && since > 0 && !page.states.isEmpty
+            ? try await PulledDeltas(page, changed: storage.changedFields(ids: page.records.map(\.id), after: since))
+            : PulledDeltas(whole: page)
+        return try JSONBody.response(json: ByteBuffer(bytes: PullPages.body(encoded: split.states, deltas: split.deltas, digests: split.digests,
+                                                                         erased: page.erased, cursor: String(page.lastPosition),
+                                                                         more: page.more, proofs: split.proofs)),
                                      for: request)
+    }
+}
+
+/// A pull page split into the states that go whole and the deltas (``PullDeltas``), with
+/// the proofs in the order the page gives them: the whole states', then the deltas'.
+struct PulledDeltas {
+    var states: [[UInt8]] = []
+    var deltas: [[UInt8]] = []
+    var digests: [String] = []
+    var proofs: [String] = []
+
+    init(whole page: EncodedPullPage) {
+        states = page.states
+        proofs = page.proofs
+    }
+
+    /// Each state of `page` whose record has `changed` fields after the cursor, fewer than
+    /// all of its fields, as a delta; the rest whole. A state that does not decode goes whole.
+    init(_ page: EncodedPullPage, changed: [String: Set<String>]) {
+        let ids = changed.isEmpty ? [] : page.records.map(\.id)
+        let proven = page.proofs.count == page.states.count
+        var deltaProofs: [String] = []
+        for (index, bytes) in page.states.enumerated() {
+            if !changed.isEmpty, let fields = changed[ids[index]], fields.count > 0,
+               let state = try? StableJSON.decode(RecordState.self, from: Data(bytes)),
+               let delta = PullDeltas.delta(of: state, changed: fields) {
+                deltas.append(RecordStateJSON.encode(delta))
+                digests.append(PullDeltas.digest(of: state))
+                if proven { deltaProofs.append(page.proofs[index]) }
+            } else {
+                states.append(bytes)
+                if proven { proofs.append(page.proofs[index]) }
+            }
+        }
+        proofs += deltaProofs
     }
 }
 

@@ -1184,6 +1184,24 @@ public final class PostgresSyncStorage: SyncStorage {
                                   goals: rows.filter { $0.type != "carePlan" }, children: children)
     }
 
+    public func changedFields(ids: [String], after position: Int64) async throws -> [String: Set<String>] {
+        guard !ids.isEmpty else { return [:] }
+        return try await guarded { [self] connection in
+            // `fields` is the change's [FieldChange]: one object per field it touched.
+            let rows = try await connection.query("""
+                SELECT DISTINCT history.record_id, change->>'field'
+                FROM history CROSS JOIN LATERAL jsonb_array_elements(history.fields::jsonb) AS change
+                WHERE history.record_id = ANY(\(ids)) AND history.position > \(position)
+                """, logger: logger)
+            var changed: [String: Set<String>] = [:]
+            for try await (id, field) in rows.decode((String, String?).self) {
+                guard let field else { continue }
+                changed[id, default: []].insert(field)
+            }
+            return changed
+        }
+    }
+
     public func headPosition() async throws -> Int64 {
         try await guarded { [self] connection in
             try await connection.query("SELECT value FROM counter WHERE name = 'position'", logger: logger).decode(Int64.self).all().first ?? 0

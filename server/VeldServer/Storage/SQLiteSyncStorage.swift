@@ -958,6 +958,27 @@ public final class SQLiteSyncStorage: SyncStorage {
         try await pool.read { db in try Int64.fetchOne(db, sql: "SELECT value FROM counter WHERE name = 'position'") ?? 0 }
     }
 
+    public func changedFields(ids: [String], after position: Int64) async throws -> [String: Set<String>] {
+        guard !ids.isEmpty else { return [:] }
+        return try await pool.read { db in
+            var changed: [String: Set<String>] = [:]
+            for start in stride(from: 0, to: ids.count, by: 500) {
+                let chunk = Array(ids[start..<min(start + 500, ids.count)])
+                // `fields` is the change's [FieldChange]: one object per field it touched.
+                let rows = try Row.fetchCursor(db.cachedStatement(sql: """
+                    SELECT DISTINCT history.recordID, json_extract(change.value, '$.field')
+                    FROM history, json_each(history.fields) AS change
+                    WHERE history.recordID IN (\(databaseQuestionMarks(count: chunk.count))) AND history.position > ?
+                    """), arguments: StatementArguments(chunk) + [position])
+                while let row = try rows.next() {
+                    guard let field: String = row[1] else { continue }
+                    changed[row[0], default: []].insert(field)
+                }
+            }
+            return changed
+        }
+    }
+
     public func record(id: String) async throws -> RecordState? {
         try await pool.read { db in
             try String.fetchOne(db, sql: "SELECT state FROM record WHERE id = ? AND state <> ''", arguments: [id])
