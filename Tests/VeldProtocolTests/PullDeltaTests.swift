@@ -155,6 +155,26 @@ import VeldTestSupport
         #expect(PullDeltas.digest([]) == "cbf29ce484222325" && PullDeltas.digest(Array("a".utf8)) == "af63dc4c8601ec8c")
     }
 
+    /// The server cuts a delta from the stored bytes: exactly the bytes of encoding the
+    /// delta made from the decoded state, for states with every awkward character in their
+    /// values and any set of changed fields (nil where that delta is nil).
+    @Test func aDeltaCutFromTheBytesIsTheEncodedDelta() async {
+        await checkProperty(count: 300, input: RecordStateJSONTests.codes, Gen.int(in: 0...255)) { codes, mask in
+            let state = RecordStateJSONTests.state(codes)
+            let names = state.fields.keys.sorted() + ["absent"]
+            let changed = Set(names.enumerated().filter { mask & (1 << ($0.offset % 8)) != 0 }.map(\.element))
+            let bytes = RecordStateJSON.encode(state)
+            let cut = PullDeltas.delta(encoded: bytes, changed: changed)
+            #expect(cut == PullDeltas.delta(of: state, changed: changed).map { RecordStateJSON.encode($0) })
+            // Bytes cut short, or not a state's JSON: no delta.
+            if !changed.isEmpty {
+                #expect(PullDeltas.delta(encoded: Array(bytes.dropLast(bytes.count / 2)), changed: changed) == nil)
+            }
+        }
+        #expect(PullDeltas.delta(encoded: Array(#"{"fields":{}}"#.utf8), changed: ["a"]) == nil)
+        #expect(PullDeltas.delta(encoded: Array(#"{"context":{},"fields":{"a\u0062":[],"c":[]},"id":"x"}"#.utf8), changed: ["c"]) == nil)
+    }
+
     /// A page with deltas reads back as written, by both readers; digests and proofs must
     /// go one per delta (proofs after the whole states').
     @Test func aPageWithDeltasReadsBackAsWritten() throws {

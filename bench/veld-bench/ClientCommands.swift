@@ -34,14 +34,15 @@ enum ClientCommands {
         try print(ClientResult(seconds: seconds, records: pulled, peakRSS: peakRSS()))
     }
 
-    /// `client-pull HOME`: one `pull()` of whatever changed since this store's cursor.
-    static func pull(home: URL) async throws {
+    /// `client-pull HOME [deltas]`: one `pull()` of whatever changed since this store's
+    /// cursor, with `deltas` asking for pull deltas (as a sync does with a server that takes them).
+    static func pull(home: URL, deltas: Bool = false) async throws {
         let store = try LocalStore.open(home: home)
         let settings = try store.syncSettings()
         guard let server = settings.server, let token = settings.token else { throw BenchError("the store at \(home.path) is not connected") }
         let engine = SyncEngine(store: store, transport: HTTPTransport(server: server, token: token))
         var changed = 0
-        let seconds = try await measureAsync { changed = try await engine.pull().changed }
+        let seconds = try await measureAsync { changed = try await engine.pull(deltas: deltas).changed }
         try print(ClientResult(seconds: seconds, records: changed, peakRSS: peakRSS()))
     }
 

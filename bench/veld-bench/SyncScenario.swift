@@ -133,9 +133,12 @@ enum SyncScenario {
         report.add(s, "time ratio first sync with / without the Veld-Device header (same run, alternating)", unit: "×", values: healthRatio,
                    goal: "≤ 1.05×", check: { $0 <= 1.05 })
 
-        // Catch-up: another device changes records the client holds; the client pulls.
+        // Catch-up: another device changes records the client holds; the client pulls, as
+        // pull deltas (what a sync asks this server) and, from a copy of the same store, whole
+        // (the order alternating).
         let catchUpTransport = HTTPTransport(server: server.url, token: catchUpToken)
-        var catchUpMs: [Double] = []
+        var catchUpMs: [Double] = [], wholeCatchUpMs: [Double] = [], catchUpRatios: [Double] = []
+        let copy = scratch.path("client-copy")
         for rep in 0..<sizes.repetitions {
             let indices = (0..<sizes.catchUp).map { n - 1 - rep * sizes.catchUp - $0 }
             guard indices.allSatisfy({ $0 >= sizes.push }) else { throw BenchError("catch-up and push would edit the same records; raise the record count") }
@@ -151,12 +154,23 @@ enum SyncScenario {
                 let batch = Array(states[start..<min(start + SyncLimits.pushBatchSize, states.count)])
                 _ = try await catchUpTransport.push(PushRequest(replica: replica, batch: UUID().uuidString.lowercased(), records: batch))
             }
-            let pull = try Binaries.child(["client-pull", home.path], as: ClientResult.self)
-            guard pull.records == sizes.catchUp else { throw BenchError("catch-up pulled \(pull.records), expected \(sizes.catchUp)") }
-            catchUpMs.append(pull.seconds * 1_000)
+            try? FileManager.default.removeItem(at: copy)
+            try FileManager.default.copyItem(at: home, to: copy)
+            var seconds: [Bool: Double] = [:]
+            for deltas in rep % 2 == 0 ? [true, false] : [false, true] {
+                let pull = try Binaries.child(["client-pull", (deltas ? home : copy).path] + (deltas ? ["deltas"] : []), as: ClientResult.self)
+                guard pull.records == sizes.catchUp else { throw BenchError("catch-up pulled \(pull.records), expected \(sizes.catchUp)") }
+                seconds[deltas] = pull.seconds
+            }
+            catchUpMs.append(seconds[true]! * 1_000)
+            wholeCatchUpMs.append(seconds[false]! * 1_000)
+            catchUpRatios.append(seconds[true]! / seconds[false]!)
         }
+        try? FileManager.default.removeItem(at: copy)
         report.add("catch-up", "\(sizes.catchUp) changed records pulled into a client holding \(size)", unit: "ms", values: catchUpMs,
                    goal: "≤ 100 ms", check: { $0 <= 100 })
+        report.add("catch-up", "the same pulled whole (no pull deltas), from a copy of the store, same run", unit: "ms", values: wholeCatchUpMs)
+        report.add("catch-up", "time ratio pull deltas / whole (same run, alternating)", unit: "×", values: catchUpRatios)
 
         // Push: the client edits records (untimed), then pushes them: as deltas (what a sync
         // sends this server), as whole states, and as deltas one batch at a time (before two

@@ -23,7 +23,7 @@ struct VeldBench {
             case "client-first-sync-unencrypted":
                 try await ClientCommands.firstSync(home: URL(fileURLWithPath: arguments[0]), server: URL(string: arguments[1])!, token: arguments[2],
                                                    encrypted: false)
-            case "client-pull": try await ClientCommands.pull(home: URL(fileURLWithPath: arguments[0]))
+            case "client-pull": try await ClientCommands.pull(home: URL(fileURLWithPath: arguments[0]), deltas: arguments.dropFirst().first == "deltas")
             case "client-push":
                 try await ClientCommands.push(home: URL(fileURLWithPath: arguments[0]), count: Int(arguments[1])!, round: Int(arguments[2])!,
                                               deltas: arguments.count > 3 && arguments[3].hasPrefix("deltas"),

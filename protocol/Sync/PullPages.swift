@@ -83,6 +83,81 @@ public enum PullDeltas {
         return RecordState(id: state.id, type: state.type, scope: state.scope, context: state.context, fields: fields)
     }
 
+    /// ``delta(of:changed:)`` made from a state's stable JSON without decoding it: the same
+    /// bytes as encoding that delta (the context, `id`, `scope` and `type` copied, and of
+    /// `fields` only the members named). Nil where ``delta(of:changed:)`` is nil, and for
+    /// bytes that are not a state's stable JSON (then the state goes whole).
+    public static func delta(encoded state: [UInt8], changed: Set<String>) -> [UInt8]? {
+        state.withUnsafeBufferPointer { bytes -> [UInt8]? in
+            let fieldsKey = Array(#","fields":{"#.utf8)
+            guard bytes.starts(with: #"{"context":"#.utf8) else { return nil }
+            var index = 11
+            guard let contextEnd = skipValue(bytes, from: index), contextEnd + fieldsKey.count <= bytes.count,
+                  Array(bytes[contextEnd..<contextEnd + fieldsKey.count]) == fieldsKey else { return nil }
+            index = contextEnd + fieldsKey.count
+            var out: [UInt8] = []
+            out.reserveCapacity(bytes.count)
+            out.append(contentsOf: bytes[0..<index])
+            var members = 0, kept = 0
+            while index < bytes.count, bytes[index] != UInt8(ascii: "}") {
+                if members > 0 {
+                    guard bytes[index] == UInt8(ascii: ",") else { return nil }
+                    index += 1
+                }
+                // A field name: plain ASCII, no escapes (a schema's names are identifiers).
+                guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { return nil }
+                let nameStart = index + 1
+                var nameEnd = nameStart
+                while nameEnd < bytes.count, bytes[nameEnd] != UInt8(ascii: "\""), bytes[nameEnd] != UInt8(ascii: "\\") { nameEnd += 1 }
+                guard nameEnd + 1 < bytes.count, bytes[nameEnd] == UInt8(ascii: "\""), bytes[nameEnd + 1] == UInt8(ascii: ":") else { return nil }
+                guard let valueEnd = skipValue(bytes, from: nameEnd + 2) else { return nil }
+                members += 1
+                if changed.contains(String(decoding: UnsafeBufferPointer(rebasing: bytes[nameStart..<nameEnd]), as: UTF8.self)) {
+                    if kept > 0 { out.append(UInt8(ascii: ",")) }
+                    out.append(contentsOf: bytes[index..<valueEnd])
+                    kept += 1
+                }
+                index = valueEnd
+            }
+            guard index < bytes.count, kept == changed.count, kept < members else { return nil }
+            out.append(contentsOf: bytes[index...])
+            return out
+        }
+    }
+
+    /// Where the JSON value starting at `start` ends (one past its last byte), or nil.
+    private static func skipValue(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int) -> Int? {
+        var index = start, depth = 0
+        repeat {
+            guard index < bytes.count else { return nil }
+            switch bytes[index] {
+            case UInt8(ascii: "\""):
+                index += 1
+                while index < bytes.count, bytes[index] != UInt8(ascii: "\"") {
+                    index += bytes[index] == UInt8(ascii: "\\") ? 2 : 1
+                }
+                guard index < bytes.count else { return nil }
+                index += 1
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                depth += 1
+                index += 1
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                guard depth > 0 else { return nil }
+                depth -= 1
+                index += 1
+            case UInt8(ascii: ","), UInt8(ascii: ":"):
+                guard depth > 0 else { return nil }
+                index += 1
+            default:
+                // A number or a literal: up to the next delimiter.
+                while index < bytes.count, ![UInt8(ascii: ","), UInt8(ascii: "}"), UInt8(ascii: "]"), UInt8(ascii: ":")].contains(bytes[index]) {
+                    index += 1
+                }
+            }
+        } while depth > 0
+        return index
+    }
+
     /// The digest of a state: FNV-1a (64 bits) of its stable JSON, as 16 lowercase hex digits.
     public static func digest(of state: RecordState) -> String { digest(RecordStateJSON.encode(state)) }
 

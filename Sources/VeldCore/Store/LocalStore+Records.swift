@@ -404,10 +404,13 @@ extension LocalStore {
     /// `proofs` (one per state, when the server gave them) keep the proven states right
     /// (see `LocalStore+Epochs`); a recovery entry of a record whose state the server turns
     /// out to hold whole goes.
-    func mergeRemote(_ states: [RecordState], encoded: [String]? = nil, proofs: [String]? = nil, db: Database) throws -> MergeSummary {
+    /// `held`: states of some of the records already read in this transaction (not read again).
+    func mergeRemote(_ states: [RecordState], encoded: [String]? = nil, proofs: [String]? = nil, held known: [String: RecordState] = [:],
+                     db: Database) throws -> MergeSummary {
         var summary = MergeSummary()
         let now = clock().databaseValue
-        var present = try storedStates(ids: states.map(\.id), db: db)
+        var present = known.isEmpty ? try storedStates(ids: states.map(\.id), db: db)
+            : try storedStates(ids: states.map(\.id).filter { known[$0] == nil }, db: db).merging(known) { read, _ in read }
         var held: [String: (proof: String?, provenState: Data?)] = [:]
         if proofs != nil, !present.isEmpty {
             let ids = Array(present.keys)

@@ -113,18 +113,19 @@ extension LocalStore {
     }
 
     /// For the records among `ids` this device holds a served state of: that state (its
-    /// proven state, SPEC.md "Server epochs"), what a pulled delta is filled in from.
-    func pullBases(_ ids: [String], db: Database) throws -> [String: RecordState] {
+    /// proven state, SPEC.md "Server epochs"), what a pulled delta is filled in from. Where
+    /// the record has not moved on from it, that is the state `held` gives.
+    func pullBases(_ ids: [String], holding held: [String: RecordState], db: Database) throws -> [String: RecordState] {
         var bases: [String: RecordState] = [:]
         for start in stride(from: 0, to: ids.count, by: 500) {
             let chunk = Array(ids[start..<min(start + 500, ids.count)])
             let rows = try Row.fetchCursor(db, sql: """
-                SELECT id, COALESCE(provenState, sealedState) FROM record
-                WHERE proof IS NOT NULL AND id IN (\(databaseQuestionMarks(count: chunk.count)))
+                SELECT id, provenState FROM record WHERE proof IS NOT NULL AND id IN (\(databaseQuestionMarks(count: chunk.count)))
                 """, arguments: StatementArguments(chunk))
             while let row = try rows.next() {
                 let id: String = row[0]
-                bases[id] = try self.openState(row[1], id: id)
+                let moved: Data? = row[1]
+                bases[id] = try moved.map { try self.openState($0, id: id) } ?? held[id]
             }
         }
         return bases
@@ -164,8 +165,10 @@ extension LocalStore {
                          erased: [String] = [], cursor: String, proofs: [String] = []) throws -> MergeSummary {
         try writer.write { db in
             var states = records
+            var held: [String: RecordState] = [:]
             if !deltas.isEmpty {
-                let bases = try self.pullBases(deltas.map(\.id), db: db)
+                held = try self.storedStates(ids: deltas.map(\.id), db: db)
+                let bases = try self.pullBases(deltas.map(\.id), holding: held, db: db)
                 for (index, delta) in deltas.enumerated() {
                     guard index < digests.count, let whole = PullDeltas.expand(delta, digest: digests[index], over: bases[delta.id]) else {
                         throw UnusableDelta(recordID: delta.id)
@@ -173,7 +176,8 @@ extension LocalStore {
                     states.append(whole)
                 }
             }
-            var summary = try self.mergeRemote(states, encoded: encoded, proofs: proofs.count == states.count ? proofs : nil, db: db)
+            var summary = try self.mergeRemote(states, encoded: encoded, proofs: proofs.count == states.count ? proofs : nil, held: held,
+                                               db: db)
             summary.erased = try Self.erase(erased, db: db)
             try Self.set(SyncKey.cursor, cursor, db)
             return summary

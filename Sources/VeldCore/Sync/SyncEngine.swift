@@ -387,8 +387,10 @@ public struct SyncEngine: Sendable {
         var cursor = try store.syncSettings().cursor
         var total = MergeSummary()
         var received = 0
-        // A pull from the start has nothing to fill deltas in from.
-        var next: Task<(page: PullResponse, encoded: [String]?), any Error>? = fetch(since: cursor, deltas: deltas && cursor != "0")
+        // A pull from the start (a first sync, or again after a scope or role change) has
+        // nothing at its cursors to fill deltas in from: all of it goes whole.
+        let deltas = deltas && cursor != "0"
+        var next: Task<(page: PullResponse, encoded: [String]?), any Error>? = fetch(since: cursor, deltas: deltas)
         defer { next?.cancel() }
         /// Starts fetching the page after `page`, when there is one.
         func prefetch(after page: PullResponse) throws {

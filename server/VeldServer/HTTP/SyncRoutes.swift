@@ -306,17 +306,18 @@ struct PulledDeltas {
     }
 
     /// Each state of `page` whose record has `changed` fields after the cursor, fewer than
-    /// all of its fields, as a delta; the rest whole. A state that does not decode goes whole.
+    /// all of its fields, as a delta; the rest whole (also a state that is not stable JSON).
     init(_ page: EncodedPullPage, changed: [String: Set<String>]) {
         let ids = changed.isEmpty ? [] : page.records.map(\.id)
         let proven = page.proofs.count == page.states.count
         var deltaProofs: [String] = []
         for (index, bytes) in page.states.enumerated() {
+            // The stored JSON is the state's stable JSON: the delta is cut from it, and its
+            // digest is the bytes' own.
             if !changed.isEmpty, let fields = changed[ids[index]], fields.count > 0,
-               let state = try? StableJSON.decode(RecordState.self, from: Data(bytes)),
-               let delta = PullDeltas.delta(of: state, changed: fields) {
-                deltas.append(RecordStateJSON.encode(delta))
-                digests.append(PullDeltas.digest(of: state))
+               let delta = PullDeltas.delta(encoded: bytes, changed: fields) {
+                deltas.append(delta)
+                digests.append(PullDeltas.digest(bytes))
                 if proven { deltaProofs.append(page.proofs[index]) }
             } else {
                 states.append(bytes)

@@ -1187,11 +1187,13 @@ public final class PostgresSyncStorage: SyncStorage {
     public func changedFields(ids: [String], after position: Int64) async throws -> [String: Set<String>] {
         guard !ids.isEmpty else { return [:] }
         return try await guarded { [self] connection in
-            // `fields` is the change's [FieldChange]: one object per field it touched.
+            // `fields` is the change's [FieldChange]: one object per field it touched. A
+            // record with no change at or before `position` came after it: all of it changed.
             let rows = try await connection.query("""
                 SELECT DISTINCT history.record_id, change->>'field'
                 FROM history CROSS JOIN LATERAL jsonb_array_elements(history.fields::jsonb) AS change
                 WHERE history.record_id = ANY(\(ids)) AND history.position > \(position)
+                  AND EXISTS (SELECT 1 FROM history AS before WHERE before.record_id = history.record_id AND before.position <= \(position))
                 """, logger: logger)
             var changed: [String: Set<String>] = [:]
             for try await (id, field) in rows.decode((String, String?).self) {

@@ -964,12 +964,14 @@ public final class SQLiteSyncStorage: SyncStorage {
             var changed: [String: Set<String>] = [:]
             for start in stride(from: 0, to: ids.count, by: 500) {
                 let chunk = Array(ids[start..<min(start + 500, ids.count)])
-                // `fields` is the change's [FieldChange]: one object per field it touched.
+                // `fields` is the change's [FieldChange]: one object per field it touched. A
+                // record with no change at or before `position` came after it: all of it changed.
                 let rows = try Row.fetchCursor(db.cachedStatement(sql: """
                     SELECT DISTINCT history.recordID, json_extract(change.value, '$.field')
                     FROM history, json_each(history.fields) AS change
                     WHERE history.recordID IN (\(databaseQuestionMarks(count: chunk.count))) AND history.position > ?
-                    """), arguments: StatementArguments(chunk) + [position])
+                      AND EXISTS (SELECT 1 FROM history AS before WHERE before.recordID = history.recordID AND before.position <= ?)
+                    """), arguments: StatementArguments(chunk) + [position, position])
                 while let row = try rows.next() {
                     guard let field: String = row[1] else { continue }
                     changed[row[0], default: []].insert(field)

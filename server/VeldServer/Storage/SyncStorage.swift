@@ -77,10 +77,11 @@ public protocol SyncStorage: Sendable {
     func pullEncoded(scopes: ScopeFilter, hiding hidden: Set<String>, after position: Int64, limit: Int, token: DeviceToken?,
                      at date: Date) async throws -> EncodedPullPage
 
-    /// For each record among `ids` that changed after `position`, the fields whose entries
-    /// any of those changes touched, from its history rows: what a pull delta carries
-    /// (``PullDeltas``). A record with no history row after `position` is left out. It may
-    /// name more fields than changed (a change committed since the page was read), never fewer.
+    /// For each record among `ids` that changed after `position` and had a change at or
+    /// before it, the fields whose entries the changes after it touched, from its history
+    /// rows: what a pull delta carries (``PullDeltas``). Any other record is left out (one
+    /// made after `position` goes whole). It may name more fields than changed (a change
+    /// committed since the page was read), never fewer.
     func changedFields(ids: [String], after position: Int64) async throws -> [String: Set<String>]
 
     func record(id: String) async throws -> RecordState?
