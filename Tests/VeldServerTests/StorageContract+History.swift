@@ -62,10 +62,10 @@ extension StorageContract {
                                         author: "bram")
         try await storage.accept(Records.batch("r-bram", [concurrent]), token: bram, at: Fixture.time(plus: 20))
         // A record made after `created` and edited since: it goes whole, so it is not named.
-        let made = Records.visitNote(replica: "r-bram")
-        try await storage.accept(Records.batch("r-bram", [made]), token: bram, at: Fixture.time(plus: 25))
-        try await storage.accept(Records.batch("r-bram", [Records.edited(made, ["status": .string("definitief")], replica: "r-bram")]),
-                                 token: bram, at: Fixture.time(plus: 26))
+        let made = Records.visitNote(replica: "r-anna")
+        try await storage.accept(Records.batch("r-anna", [made]), token: anna, at: Fixture.time(plus: 25))
+        try await storage.accept(Records.batch("r-anna", [Records.edited(made, ["status": .string("definitief")], replica: "r-anna")]),
+                                 token: anna, at: Fixture.time(plus: 26))
         let unknown = RecordIDs.make()
         let all = [note.id, other.id, made.id, unknown]
         #expect(try await storage.changedFields(ids: all, after: 0).isEmpty, "every record came after 0")
