@@ -74,6 +74,18 @@ extension StorageContract {
         #expect(try await storage.changedFields(ids: [other.id, unknown], after: created).isEmpty)
         #expect(try await storage.changedFields(ids: all, after: try await storage.headPosition()).isEmpty)
         #expect(try await storage.changedFields(ids: [], after: 0).isEmpty)
+        // More changes after the cursor than the bound: none named, the page goes whole.
+        let cursor = try await storage.headPosition()
+        var busy = try #require(try await storage.record(id: other.id))
+        let bound = PullDeltas.maxHistoryRows(records: 1)
+        for round in 0..<bound {
+            busy = Records.edited(busy, ["summary": .string("Ronde \(round)")], replica: "r-anna")
+            try await storage.accept(Records.batch("r-anna", [busy]), token: anna, at: Fixture.time(plus: 30 + round))
+        }
+        #expect(try await storage.changedFields(ids: [other.id], after: cursor) == [other.id: ["summary"]], "at the bound")
+        busy = Records.edited(busy, ["summary": .string("Ronde \(bound)")], replica: "r-anna")
+        try await storage.accept(Records.batch("r-anna", [busy]), token: anna, at: Fixture.time(plus: 30 + bound))
+        #expect(try await storage.changedFields(ids: [other.id], after: cursor).isEmpty, "past the bound")
     }
 
     /// What the data said at a moment: the state after the last change accepted then.

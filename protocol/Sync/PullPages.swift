@@ -71,6 +71,11 @@ public enum PullDeltas {
     /// What `GET /v1/me` names (`features`) when the server answers `deltas=1`.
     public static let feature = "pull-deltas"
 
+    /// The changes after the cursor a server reads, at most, to make the deltas of a page of
+    /// `records`: four a record (and 100 more). A page whose records changed more goes whole:
+    /// its changes would cost more to read than the whole states cost to send.
+    public static func maxHistoryRows(records: Int) -> Int { 4 * records + 100 }
+
     /// `state` with only the fields in `changed`: nil when that would be every field of the
     /// state, or names a field the state does not have (then the state goes whole).
     public static func delta(of state: RecordState, changed: Set<String>) -> RecordState? {
@@ -86,7 +91,9 @@ public enum PullDeltas {
     /// ``delta(of:changed:)`` made from a state's stable JSON without decoding it: the same
     /// bytes as encoding that delta (the context, `id`, `scope` and `type` copied, and of
     /// `fields` only the members named). Nil where ``delta(of:changed:)`` is nil, and for
-    /// bytes that are not a state's stable JSON (then the state goes whole).
+    /// bytes not laid out as a state's stable JSON up to the end of `fields`, or with a field
+    /// name that holds an escape (then the state goes whole). What follows `fields` is
+    /// copied as it is.
     public static func delta(encoded state: [UInt8], changed: Set<String>) -> [UInt8]? {
         state.withUnsafeBufferPointer { bytes -> [UInt8]? in
             let fieldsKey = Array(#","fields":{"#.utf8)

@@ -161,19 +161,10 @@ public struct PullResponse: Codable, Hashable, Sendable {
         if !proofs.isEmpty { try container.encode(proofs, forKey: .proofs) }
     }
 
-    /// The proof of `records[index]`, when the server gave one.
+    /// The proof of `records[index]` (of `deltas[index - records.count]` past the records),
+    /// when the server gave one.
     public func proof(at index: Int) -> String? {
         proofs.count == records.count + deltas.count ? proofs[index] : nil
-    }
-
-    /// The proofs of `deltas`, in their order (empty: none given).
-    public var deltaProofs: [String] {
-        proofs.count == records.count + deltas.count ? Array(proofs[records.count...]) : []
-    }
-
-    /// The proofs of `records`, in their order (empty: none given).
-    public var recordProofs: [String] {
-        proofs.count == records.count + deltas.count ? Array(proofs[..<records.count]) : []
     }
 }
 

@@ -404,8 +404,8 @@ extension LocalStore {
     /// `proofs` (one per state, when the server gave them) keep the proven states right
     /// (see `LocalStore+Epochs`); a recovery entry of a record whose state the server turns
     /// out to hold whole goes.
-    /// `held`: states of some of the records already read in this transaction (not read again).
-    func mergeRemote(_ states: [RecordState], encoded: [String]? = nil, proofs: [String]? = nil, held known: [String: RecordState] = [:],
+    /// `stored`: states of some of the records already read in this transaction (not read again).
+    func mergeRemote(_ states: [RecordState], encoded: [String]? = nil, proofs: [String]? = nil, stored known: [String: RecordState] = [:],
                      db: Database) throws -> MergeSummary {
         var summary = MergeSummary()
         let now = clock().databaseValue

@@ -176,7 +176,7 @@ extension LocalStore {
                     states.append(whole)
                 }
             }
-            var summary = try self.mergeRemote(states, encoded: encoded, proofs: proofs.count == states.count ? proofs : nil, held: held,
+            var summary = try self.mergeRemote(states, encoded: encoded, proofs: proofs.count == states.count ? proofs : nil, stored: held,
                                                db: db)
             summary.erased = try Self.erase(erased, db: db)
             try Self.set(SyncKey.cursor, cursor, db)

@@ -306,7 +306,7 @@ struct PulledDeltas {
     }
 
     /// Each state of `page` whose record has `changed` fields after the cursor, fewer than
-    /// all of its fields, as a delta; the rest whole (also a state that is not stable JSON).
+    /// all of its fields, as a delta; the rest whole (also a state the delta cannot be cut from).
     init(_ page: EncodedPullPage, changed: [String: Set<String>]) {
         let ids = changed.isEmpty ? [] : page.records.map(\.id)
         let proven = page.proofs.count == page.states.count
@@ -314,7 +314,7 @@ struct PulledDeltas {
         for (index, bytes) in page.states.enumerated() {
             // The stored JSON is the state's stable JSON: the delta is cut from it, and its
             // digest is the bytes' own.
-            if !changed.isEmpty, let fields = changed[ids[index]], fields.count > 0,
+            if index < ids.count, let fields = changed[ids[index]], fields.count > 0,
                let delta = PullDeltas.delta(encoded: bytes, changed: fields) {
                 deltas.append(delta)
                 digests.append(PullDeltas.digest(bytes))

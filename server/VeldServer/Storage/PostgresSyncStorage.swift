@@ -197,6 +197,10 @@ public final class PostgresSyncStorage: SyncStorage {
             // Whether a change sent back what a restore lost.
             "ALTER TABLE history ADD COLUMN recovered boolean NOT NULL DEFAULT false",
         ]),
+        ("v14-history-by-position", [
+            // A pull delta's question: which of a record's changes came after a cursor.
+            "CREATE INDEX history_by_position ON history (record_id, position)",
+        ]),
     ]
 
     // MARK: Epochs
@@ -1187,16 +1191,26 @@ public final class PostgresSyncStorage: SyncStorage {
     public func changedFields(ids: [String], after position: Int64) async throws -> [String: Set<String>] {
         guard !ids.isEmpty else { return [:] }
         return try await guarded { [self] connection in
-            // `fields` is the change's [FieldChange]: one object per field it touched. A
-            // record with no change at or before `position` came after it: all of it changed.
-            let rows = try await connection.query("""
+            // The records that existed at `position` (one that came after it goes whole), and
+            // how many changes they had since: past the bound, the page goes whole.
+            var existed: [String] = []
+            var rows: Int64 = 0
+            for try await (id, count) in try await connection.query("""
+                SELECT record_id, count(*) FILTER (WHERE position > \(position)) FROM history WHERE record_id = ANY(\(ids))
+                GROUP BY record_id HAVING min(position) <= \(position)
+                """, logger: logger).decode((String, Int64).self) {
+                existed.append(id)
+                rows += count
+            }
+            guard rows <= PullDeltas.maxHistoryRows(records: ids.count), !existed.isEmpty else { return [:] }
+            // `fields` is the change's [FieldChange]: one object per field it touched.
+            let names = try await connection.query("""
                 SELECT DISTINCT history.record_id, change->>'field'
                 FROM history CROSS JOIN LATERAL jsonb_array_elements(history.fields::jsonb) AS change
-                WHERE history.record_id = ANY(\(ids)) AND history.position > \(position)
-                  AND EXISTS (SELECT 1 FROM history AS before WHERE before.record_id = history.record_id AND before.position <= \(position))
+                WHERE history.record_id = ANY(\(existed)) AND history.position > \(position)
                 """, logger: logger)
             var changed: [String: Set<String>] = [:]
-            for try await (id, field) in rows.decode((String, String?).self) {
+            for try await (id, field) in names.decode((String, String?).self) {
                 guard let field else { continue }
                 changed[id, default: []].insert(field)
             }

@@ -257,6 +257,10 @@ public final class SQLiteSyncStorage: SyncStorage {
             // Whether a change sent back what a restore lost.
             try db.alter(table: "history") { t in t.add(column: "recovered", .boolean).notNull().defaults(to: false) }
         }
+        migrator.registerMigration("v14-history-by-position") { db in
+            // A pull delta's question: which of a record's changes came after a cursor.
+            try db.create(index: "history_by_position", on: "history", columns: ["recordID", "position"])
+        }
         return migrator
     }
 
@@ -962,17 +966,30 @@ public final class SQLiteSyncStorage: SyncStorage {
         guard !ids.isEmpty else { return [:] }
         return try await pool.read { db in
             var changed: [String: Set<String>] = [:]
+            var rows = 0
             for start in stride(from: 0, to: ids.count, by: 500) {
                 let chunk = Array(ids[start..<min(start + 500, ids.count)])
-                // `fields` is the change's [FieldChange]: one object per field it touched. A
-                // record with no change at or before `position` came after it: all of it changed.
-                let rows = try Row.fetchCursor(db.cachedStatement(sql: """
+                let marks = databaseQuestionMarks(count: chunk.count)
+                // The records that existed at `position` (one that came after it goes whole),
+                // and how many changes they had since: past the bound, the page goes whole.
+                var existed: [String] = []
+                let counts = try Row.fetchCursor(db.cachedStatement(sql: """
+                    SELECT recordID, SUM(position > ?) FROM history WHERE recordID IN (\(marks))
+                    GROUP BY recordID HAVING MIN(position) <= ?
+                    """), arguments: [position] + StatementArguments(chunk) + [position])
+                while let row = try counts.next() {
+                    existed.append(row[0])
+                    rows += row[1] as Int
+                }
+                guard rows <= PullDeltas.maxHistoryRows(records: ids.count) else { return [:] }
+                guard !existed.isEmpty else { continue }
+                // `fields` is the change's [FieldChange]: one object per field it touched.
+                let names = try Row.fetchCursor(db.cachedStatement(sql: """
                     SELECT DISTINCT history.recordID, json_extract(change.value, '$.field')
                     FROM history, json_each(history.fields) AS change
-                    WHERE history.recordID IN (\(databaseQuestionMarks(count: chunk.count))) AND history.position > ?
-                      AND EXISTS (SELECT 1 FROM history AS before WHERE before.recordID = history.recordID AND before.position <= ?)
-                    """), arguments: StatementArguments(chunk) + [position, position])
-                while let row = try rows.next() {
+                    WHERE history.recordID IN (\(databaseQuestionMarks(count: existed.count))) AND history.position > ?
+                    """), arguments: StatementArguments(existed) + [position])
+                while let row = try names.next() {
                     guard let field: String = row[1] else { continue }
                     changed[row[0], default: []].insert(field)
                 }
