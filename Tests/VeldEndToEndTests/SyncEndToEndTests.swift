@@ -326,12 +326,12 @@ final class RecordingTransport: SyncTransport, @unchecked Sendable {
 
     func pull(since cursor: String, limit: Int) async throws -> PullResponse { try await inner.pull(since: cursor, limit: limit) }
     func pullEncoded(since cursor: String, limit: Int, holding schemas: String?) async throws -> (page: PullResponse, encoded: [String]?) {
-        try await pullEncoded(since: cursor, limit: limit, holding: schemas, deltas: false)
+        try await pullEncoded(since: cursor, limit: limit, holding: schemas, deltas: nil)
     }
-    func pullEncoded(since cursor: String, limit: Int, holding schemas: String?, deltas: Bool) async throws
+    func pullEncoded(since cursor: String, limit: Int, holding schemas: String?, deltas base: String?) async throws
         -> (page: PullResponse, encoded: [String]?) {
-        let answer = try await inner.pullEncoded(since: cursor, limit: limit, holding: schemas, deltas: deltas)
-        lock.withLock { received.append((deltas, answer.page)) }
+        let answer = try await inner.pullEncoded(since: cursor, limit: limit, holding: schemas, deltas: base)
+        lock.withLock { received.append((base != nil, answer.page)) }
         return answer
     }
     func me() async throws -> DeviceIdentity? { try await inner.me() }

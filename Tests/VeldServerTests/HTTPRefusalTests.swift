@@ -440,6 +440,18 @@ import VeldServer
         }
     }
 
+    /// `base` (where the device's last complete pull ended) is a cursor at or before `since`.
+    @Test(arguments: [("abc", "base must be a cursor"), ("01", "base must be a cursor"), ("-1", "base must be a cursor"),
+                      ("5", "at or before since (3)")])
+    func badBaseIs400(_ base: String, _ says: String) async throws {
+        try await TestServer.run { client, server in
+            for _ in 0..<3 { try await client.accepted(Records.batch("r-anna", [Records.visitNote(replica: "r-anna")]), as: server.anna) }
+            let response = try await client.execute(uri: "/v1/pull?since=3&deltas=1&base=\(base)", method: .get,
+                                                    headers: [.authorization: server.anna.bearer])
+            try expectProblem(response, status: 400, .malformed, detail: [says])
+        }
+    }
+
     // MARK: Routes
 
     @Test(arguments: ["/nope", "/v1/nope", "/v2/pull"])

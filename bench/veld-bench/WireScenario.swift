@@ -234,7 +234,7 @@ enum WireScenario {
         }
         let since = cursor
         let transportPull = try await proxy.count {
-            _ = try await defaultReader.pullEncoded(since: since, limit: 500, holding: nil, deltas: true)
+            _ = try await defaultReader.pullEncoded(since: since, limit: 500, holding: nil, deltas: since)
         }
         report.add("wire cost", "push + pull of a one-field edit as HTTPTransport sends them today", unit: "bytes",
                    values: [Double(transportPush.request + transportPush.response + transportPull.request + transportPull.response)],

@@ -54,14 +54,14 @@ public enum PullPages {
     }
 }
 
-/// Pull deltas (SPEC.md, "Pull deltas"): a record the device held at its cursor comes as
-/// only the fields that changed after the cursor, with the record's whole context, and the
-/// digest of the whole state. The device fills the other fields in from its **base** (the
-/// last state the server served it of the record, which is the server's state at the
-/// cursor) and takes the result only when its digest is the one sent; otherwise it asks
-/// for the page whole. The digest catches a base that is not the server's state at the
-/// cursor, for whatever reason; it is a consistency check, not a security one (the page
-/// comes from the server over the same connection).
+/// Pull deltas (SPEC.md, "Pull deltas"): a record the device held where its last complete
+/// pull ended (the pull's `base` cursor) comes as only the fields that changed after that,
+/// with the record's whole context, and the digest of the whole state. The device fills the
+/// other fields in from the last state the server served it of the record (the server's
+/// state at `base`) and takes the result only when its digest is the one sent; otherwise
+/// it asks for the page whole. The digest catches a pulled state that is not the server's
+/// state at `base`, for whatever reason; it is a consistency check, not a security one
+/// (the page comes from the server over the same connection).
 ///
 /// ```swift
 /// let delta = PullDeltas.delta(of: state, changed: ["status"])!   // the server

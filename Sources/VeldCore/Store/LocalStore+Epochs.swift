@@ -39,7 +39,7 @@ extension LocalStore {
             try Self.set(SyncKey.epoch, epoch, db)
             let cursor = try String.fetchOne(db, sql: "SELECT value FROM syncState WHERE key = ?", arguments: [SyncKey.cursor])
             guard known != nil || (cursor ?? "0") != "0" else { return false }
-            try Self.set(SyncKey.cursor, "0", db)
+            try Self.pullFromTheStart(db)
             try db.execute(sql: "UPDATE outbox SET recovery = 1")
             try db.execute(sql: """
                 INSERT INTO outbox (recordID, counter, queuedAt, recovery)

@@ -37,7 +37,7 @@ extension LocalStore {
             let before = try self.identity(db)
             // Another role may read other types: those come only with a pull from the start too.
             if Self.widens(from: before?.scopes, to: identity.scopes) || (before.map { $0.role != identity.role } ?? false) {
-                try Self.set(SyncKey.cursor, "0", db)
+                try Self.pullFromTheStart(db)
             }
             try Self.set(SyncKey.identity, String(decoding: try StableJSON.encode(identity), as: UTF8.self), db)
             try db.execute(sql: "UPDATE profile SET user = ?, role = ?", arguments: [identity.user, identity.role.rawValue])

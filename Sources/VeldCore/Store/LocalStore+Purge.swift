@@ -58,7 +58,7 @@ extension LocalStore {
             try db.execute(sql: "DELETE FROM outbox")
             try db.execute(sql: "DELETE FROM discarded")
             try db.execute(sql: "DELETE FROM record")
-            try Self.set(SyncKey.cursor, "0", db)
+            try Self.pullFromTheStart(db)
             try Self.set(PurgeKey.wipedAt, String(self.clock().timeIntervalSince1970), db)
             let receipt = PurgeReceipt(kind: .wipe, records: records, unsent: unsent)
             try Self.setPendingReceipts(try Self.pendingReceipts(db) + [receipt], db)

@@ -60,7 +60,7 @@ extension LocalStore {
             // a pull from the start (the server skipped them), as for a scope added.
             let role = try self.profile(db).role
             if !(try self.schemaSet(db).hiddenTypes(for: role)).subtracting(set.hiddenTypes(for: role)).isEmpty {
-                try Self.set(SyncKey.cursor, "0", db)
+                try Self.pullFromTheStart(db)
             }
             try Self.set(SyncKey.schemas, text, db)
             // Each kept set gets the next generation: what every edit compares (another

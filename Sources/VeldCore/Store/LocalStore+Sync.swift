@@ -20,6 +20,9 @@ extension LocalStore {
         static let token = "token"
         static let serverCA = "serverCA"
         static let cursor = "cursor"
+        /// Where this device's last complete pull ended (SPEC.md, "Pull deltas"): every state
+        /// it last pulled is the server's state there. Absent until a pull from 0 completes.
+        static let pullBase = "pullBase"
         static let lastSyncAt = "lastSyncAt"
         /// The epoch of the server (`Veld-Epoch`) this profile last synced with.
         static let epoch = "epoch"
@@ -65,7 +68,7 @@ extension LocalStore {
                 try db.execute(sql: "DELETE FROM syncState WHERE key = ?", arguments: [SyncKey.serverCA])
             }
             if previous != server.absoluteString {
-                try Self.set(SyncKey.cursor, "0", db)
+                try Self.pullFromTheStart(db)
                 try db.execute(sql: "DELETE FROM syncState WHERE key = ?", arguments: [SyncKey.epoch])
             }
         }
@@ -143,6 +146,19 @@ extension LocalStore {
         }
     }
 
+    /// Starts pulling again from the beginning: cursor 0, and no pull base until that pull
+    /// completes.
+    static func pullFromTheStart(_ db: Database) throws {
+        try set(SyncKey.cursor, "0", db)
+        try db.execute(sql: "DELETE FROM syncState WHERE key = ?", arguments: [SyncKey.pullBase])
+    }
+
+    /// Where this device's last complete pull ended, the `base` of a pull with deltas; nil
+    /// before one completed since the cursor last went back to 0.
+    func pullBase() throws -> String? {
+        try writer.read { db in try String.fetchOne(db, sql: "SELECT value FROM syncState WHERE key = ?", arguments: [SyncKey.pullBase]) }
+    }
+
     /// A pulled delta (SPEC.md, "Pull deltas") that this device cannot fill in: it holds no
     /// state the server served of the record, or the one it holds is not the server's state
     /// at the cursor (the digest differs). The page is asked for again whole; nothing of it
@@ -156,13 +172,14 @@ extension LocalStore {
     /// leaves either both or neither. The page's deltas are filled in from the state the
     /// server last served of each record (``PullDeltas``); one that does not fit throws
     /// ``UnusableDelta`` with nothing stored.
+    /// The last page of a pull (`more` false) also makes its cursor the pull base.
     func applyPulledPage(_ page: PullResponse, encoded: [String]? = nil) throws -> MergeSummary {
         try applyPulledPage(page.records, deltas: page.deltas, digests: page.digests, encoded: encoded, erased: page.erased,
-                            cursor: page.cursor, proofs: page.proofs)
+                            cursor: page.cursor, proofs: page.proofs, completes: !page.more)
     }
 
     func applyPulledPage(_ records: [RecordState], deltas: [RecordState] = [], digests: [String] = [], encoded: [String]? = nil,
-                         erased: [String] = [], cursor: String, proofs: [String] = []) throws -> MergeSummary {
+                         erased: [String] = [], cursor: String, proofs: [String] = [], completes: Bool = false) throws -> MergeSummary {
         try writer.write { db in
             var states = records
             var held: [String: RecordState] = [:]
@@ -180,6 +197,7 @@ extension LocalStore {
                                                db: db)
             summary.erased = try Self.erase(erased, db: db)
             try Self.set(SyncKey.cursor, cursor, db)
+            if completes { try Self.set(SyncKey.pullBase, cursor, db) }
             return summary
         }
     }

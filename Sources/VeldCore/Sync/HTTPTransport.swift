@@ -62,14 +62,14 @@ public struct HTTPTransport: SyncTransport {
     }
 
     public func pullEncoded(since cursor: String, limit: Int, holding schemas: String?) async throws -> (page: PullResponse, encoded: [String]?) {
-        try await pullEncoded(since: cursor, limit: limit, holding: schemas, deltas: false)
+        try await pullEncoded(since: cursor, limit: limit, holding: schemas, deltas: nil)
     }
 
-    public func pullEncoded(since cursor: String, limit: Int, holding schemas: String?, deltas: Bool) async throws
+    public func pullEncoded(since cursor: String, limit: Int, holding schemas: String?, deltas base: String?) async throws
         -> (page: PullResponse, encoded: [String]?) {
         var components = URLComponents(url: server.appendingPathComponent("v1/pull"), resolvingAgainstBaseURL: false)!
         components.queryItems = [URLQueryItem(name: "since", value: cursor), URLQueryItem(name: "limit", value: String(limit))]
-            + (deltas ? [URLQueryItem(name: "deltas", value: "1")] : [])
+            + (base.map { [URLQueryItem(name: "deltas", value: "1"), URLQueryItem(name: "base", value: $0)] } ?? [])
         let data = try await exchange("GET", components.url!, extraHeaders: schemas.map { [(name: "Veld-Schemas", value: $0)] } ?? []).body
         // The strict reader hands back each record's bytes too; anything it does not read
         // (a server in another encoding) goes through Codable, without the bytes.

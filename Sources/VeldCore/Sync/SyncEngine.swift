@@ -380,17 +380,19 @@ public struct SyncEngine: Sendable {
     /// cursor is known from the page in hand); each page still commits together with its
     /// own cursor, in order, so an interruption anywhere leaves a consistent store.
     ///
-    /// With `deltas` (a server that names `pull-deltas`), records this device held at the
-    /// cursor come as what changed after it; a page with a delta the device cannot fill in
-    /// (SPEC.md, "Pull deltas") is asked for again whole, and pulling goes on from there.
+    /// With `deltas` (a server that names `pull-deltas`), records this device held where
+    /// its last complete pull ended come as what changed after that; a page with a delta the
+    /// device cannot fill in (SPEC.md, "Pull deltas") is asked for again whole, and pulling
+    /// goes on from there.
     public func pull(deltas: Bool = false) async throws -> MergeSummary {
         var cursor = try store.syncSettings().cursor
         var total = MergeSummary()
         var received = 0
-        // A pull from the start (a first sync, or again after a scope or role change) has
-        // nothing at its cursors to fill deltas in from: all of it goes whole.
-        let deltas = deltas && cursor != "0"
-        var next: Task<(page: PullResponse, encoded: [String]?), any Error>? = fetch(since: cursor, deltas: deltas)
+        // Deltas are made against where the last complete pull ended: every state this
+        // device last pulled is the server's state there. Before a pull from the start (a
+        // first sync, or again after a scope or role change) completes, all goes whole.
+        let base = deltas && cursor != "0" ? try store.pullBase() : nil
+        var next: Task<(page: PullResponse, encoded: [String]?), any Error>? = fetch(since: cursor, deltas: base)
         defer { next?.cancel() }
         /// Starts fetching the page after `page`, when there is one.
         func prefetch(after page: PullResponse) throws {
@@ -398,7 +400,7 @@ public struct SyncEngine: Sendable {
             guard page.cursor != cursor else {
                 throw SyncTransportError.badResponse("the server said there is more but did not move the cursor past \(cursor)")
             }
-            next = fetch(since: page.cursor, deltas: deltas)
+            next = fetch(since: page.cursor, deltas: base)
         }
         while let fetching = next {
             var (page, encoded) = try await fetching.value
@@ -410,7 +412,7 @@ public struct SyncEngine: Sendable {
             } catch is LocalStore.UnusableDelta {
                 next?.cancel()
                 next = nil
-                (page, encoded) = try await fetch(since: cursor, deltas: false).value
+                (page, encoded) = try await fetch(since: cursor, deltas: nil).value
                 guard page.deltas.isEmpty else { throw SyncTransportError.badResponse("the server sent deltas to a pull that did not ask") }
                 try prefetch(after: page)
                 summary = try store.applyPulledPage(page, encoded: encoded)
@@ -426,11 +428,11 @@ public struct SyncEngine: Sendable {
         return total
     }
 
-    private func fetch(since cursor: String, deltas: Bool) -> Task<(page: PullResponse, encoded: [String]?), any Error> {
+    private func fetch(since cursor: String, deltas base: String?) -> Task<(page: PullResponse, encoded: [String]?), any Error> {
         let transport = transport, pageSize = pageSize
         let holding = try? store.schemaSetETag()
         return Task {
-            try await withRetry { try await transport.pullEncoded(since: cursor, limit: pageSize, holding: holding ?? nil, deltas: deltas) }
+            try await withRetry { try await transport.pullEncoded(since: cursor, limit: pageSize, holding: holding ?? nil, deltas: base) }
         }
     }
 

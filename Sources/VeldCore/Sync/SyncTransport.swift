@@ -13,9 +13,10 @@ public protocol SyncTransport: Sendable {
     /// The same, naming the module set the device holds (its ETag), so the server answers on
     /// that set or a newer one.
     func pullEncoded(since cursor: String, limit: Int, holding schemas: String?) async throws -> (page: PullResponse, encoded: [String]?)
-    /// The same, asking (`deltas`) for records the device held at the cursor as only what
-    /// changed after it (SPEC.md, "Pull deltas"), from a server that names `pull-deltas`.
-    func pullEncoded(since cursor: String, limit: Int, holding schemas: String?, deltas: Bool) async throws
+    /// The same, asking (with `deltas`, the device's pull base) for records the device held
+    /// there as only what changed after it (SPEC.md, "Pull deltas"), from a server that
+    /// names `pull-deltas`; nil: every record whole.
+    func pullEncoded(since cursor: String, limit: Int, holding schemas: String?, deltas base: String?) async throws
         -> (page: PullResponse, encoded: [String]?)
     /// What the server knows of this device's token (`GET /v1/me`); nil from a transport
     /// that cannot say.
@@ -61,7 +62,7 @@ extension SyncTransport {
     }
 
     /// A transport that cannot ask for deltas (a test double) brings whole pages.
-    public func pullEncoded(since cursor: String, limit: Int, holding schemas: String?, deltas: Bool) async throws
+    public func pullEncoded(since cursor: String, limit: Int, holding schemas: String?, deltas base: String?) async throws
         -> (page: PullResponse, encoded: [String]?) {
         try await pullEncoded(since: cursor, limit: limit, holding: schemas)
     }

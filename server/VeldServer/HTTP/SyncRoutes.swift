@@ -238,16 +238,16 @@ struct SyncRoutes {
     func pull(_ request: Request, _ context: VeldRequestContext) async throws -> Response {
         let token = try context.requireToken()
         let query = request.uri.queryParameters
-        let since: Int64
-        if let text = query["since"].map(String.init), !text.isEmpty {
-            // Exactly as the server wrote it: digits, no sign, no leading zero.
+        /// A cursor exactly as the server wrote it: digits, no sign, no leading zero.
+        func cursor(_ name: Substring) throws -> Int64? {
+            guard let text = query[name].map(String.init), !text.isEmpty else { return nil }
             guard let value = Int64(text), value >= 0, String(value) == text else {
-                throw Problem(type: .malformed, status: 400, detail: "since must be a cursor this server returned (or 0 for the beginning), not '\(text)'")
+                throw Problem(type: .malformed, status: 400,
+                              detail: "\(name) must be a cursor this server returned (or 0 for the beginning), not '\(text.prefix(40))'")
             }
-            since = value
-        } else {
-            since = 0
+            return value
         }
+        let since = try cursor("since") ?? 0
         let limit = try Self.limit(request, default: SyncLimits.defaultPullLimit, max: SyncLimits.maxPullLimit)
         let deltas: Bool
         switch query["deltas"].map(String.init) {
@@ -255,6 +255,12 @@ struct SyncRoutes {
         case "1": deltas = true
         case let other?:
             throw Problem(type: .malformed, status: 400, detail: "deltas must be 1 (records the device holds as only what changed) or 0, not '\(other.prefix(40))'")
+        }
+        // Where the device's last complete pull ended: what its deltas are made against.
+        let base = try cursor("base") ?? since
+        if base > since {
+            throw Problem(type: .malformed, status: 400,
+                          detail: "base must be where this device's last complete pull ended, at or before since (\(since)), not \(base)")
         }
         if since > 0, since > (try await storage.headPosition()) {
             throw Problem(type: .malformed, status: 400,
@@ -282,8 +288,8 @@ struct SyncRoutes {
         ServerMetrics.pulled(records: page.states.count)
         context.access?.detail = "since=\(since) cursor=\(page.lastPosition) more=\(page.more)"
         // A record the device held at `since` goes as what changed after it (SPEC.md, "Pull deltas").
-        let split = deltas && since > 0 && !page.states.isEmpty
-            ? try await PulledDeltas(page, changed: storage.changedFields(ids: page.records.map(\.id), after: since))
+        let split = deltas && base > 0 && !page.states.isEmpty
+            ? try await PulledDeltas(page, changed: storage.changedFields(ids: page.records.map(\.id), after: base))
             : PulledDeltas(whole: page)
         return try JSONBody.response(json: ByteBuffer(bytes: PullPages.body(encoded: split.states, deltas: split.deltas, digests: split.digests,
                                                                          erased: page.erased, cursor: String(page.lastPosition),
