@@ -41,6 +41,8 @@ enum ClientCommands {
         let settings = try store.syncSettings()
         guard let server = settings.server, let token = settings.token else { throw BenchError("the store at \(home.path) is not connected") }
         let engine = SyncEngine(store: store, transport: HTTPTransport(server: server, token: token))
+        // Without a pull base (a pull from 0 that completed) the pull would ask whole.
+        if deltas, try store.pullBase() == nil { throw BenchError("the store at \(home.path) has no pull base: it would pull whole") }
         var changed = 0
         let seconds = try await measureAsync { changed = try await engine.pull(deltas: deltas).changed }
         try print(ClientResult(seconds: seconds, records: changed, peakRSS: peakRSS()))

@@ -118,7 +118,7 @@ extension LocalStore {
     /// For the records among `ids` this device holds a served state of: that state (its
     /// proven state, SPEC.md "Server epochs"), what a pulled delta is filled in from. Where
     /// the record has not moved on from it, that is the state `held` gives.
-    func pullBases(_ ids: [String], holding held: [String: RecordState], db: Database) throws -> [String: RecordState] {
+    func lastPulledStates(_ ids: [String], holding held: [String: RecordState], db: Database) throws -> [String: RecordState] {
         var bases: [String: RecordState] = [:]
         for start in stride(from: 0, to: ids.count, by: 500) {
             let chunk = Array(ids[start..<min(start + 500, ids.count)])
@@ -155,7 +155,7 @@ extension LocalStore {
 
     /// Where this device's last complete pull ended, the `base` of a pull with deltas; nil
     /// before one completed since the cursor last went back to 0.
-    func pullBase() throws -> String? {
+    public func pullBase() throws -> String? {
         try writer.read { db in try String.fetchOne(db, sql: "SELECT value FROM syncState WHERE key = ?", arguments: [SyncKey.pullBase]) }
     }
 
@@ -185,7 +185,7 @@ extension LocalStore {
             var held: [String: RecordState] = [:]
             if !deltas.isEmpty {
                 held = try self.storedStates(ids: deltas.map(\.id), db: db)
-                let bases = try self.pullBases(deltas.map(\.id), holding: held, db: db)
+                let bases = try self.lastPulledStates(deltas.map(\.id), holding: held, db: db)
                 for (index, delta) in deltas.enumerated() {
                     guard index < digests.count, let whole = PullDeltas.expand(delta, digest: digests[index], over: bases[delta.id]) else {
                         throw UnusableDelta(recordID: delta.id)
