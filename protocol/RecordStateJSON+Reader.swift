@@ -67,14 +67,7 @@ extension RecordStateJSON {
                     }
                     parser.recordIndex = nil
                     records = states
-                case "deltas":
-                    parser.recordArray = "deltas"
-                    try parser.array { parser in
-                        parser.recordIndex = deltas.count
-                        deltas.append(try parser.recordState())
-                    }
-                    parser.recordIndex = nil
-                    parser.recordArray = "records"
+                case "deltas": deltas = try parser.deltaStates()
                 default: try parser.skipValue()
                 }
             }
@@ -124,14 +117,7 @@ extension RecordStateJSON {
                     }
                 case "proofs":
                     try parser.array { parser in proofs.append(try parser.string()) }
-                case "deltas":
-                    parser.recordArray = "deltas"
-                    try parser.array { parser in
-                        parser.recordIndex = deltas.count
-                        deltas.append(try parser.recordState())
-                    }
-                    parser.recordIndex = nil
-                    parser.recordArray = "records"
+                case "deltas": deltas = try parser.deltaStates()
                 case "digests":
                     try parser.array { parser in digests.append(try parser.string()) }
                 default: try parser.skipValue()
@@ -361,6 +347,21 @@ struct StrictReader {
             throw failure("a counter is a whole number without fraction or exponent")
         }
         return value
+    }
+
+    /// A push's or a pull page's `deltas`: record states, counted as `deltas[N]` in errors.
+    mutating func deltaStates() throws -> [RecordState] {
+        var states: [RecordState] = []
+        recordArray = "deltas"
+        defer {
+            recordIndex = nil
+            recordArray = "records"
+        }
+        try array { parser in
+            parser.recordIndex = states.count
+            states.append(try parser.recordState())
+        }
+        return states
     }
 
     mutating func recordState() throws -> RecordState {

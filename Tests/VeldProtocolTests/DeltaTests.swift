@@ -35,6 +35,17 @@ import VeldTestSupport
 
     static func name(_ device: Int) -> String { "r-d\(device)" }
 
+    /// An edit of one to four fields (`fields`: a mask of ``fields``), its values made from
+    /// `rest` (now and then a cleared field).
+    static func edit(_ rest: Int, fields mask: Int) -> [String: FieldValue] {
+        var values: [String: FieldValue] = [:]
+        for (bit, field) in fields.enumerated() where mask & (1 << bit) != 0 {
+            values[field] = field == "status" ? .string(rest % 2 == 0 ? "concept" : "definitief")
+                : (rest % 11 == 0 ? .null : .string("\(field) \(rest % 97)"))
+        }
+        return values
+    }
+
     /// One step of both worlds, decoded from `code`.
     static func step(_ code: Int, _ whole: inout World, _ delta: inout World) throws {
         let count = whole.devices.count
@@ -42,12 +53,7 @@ import VeldTestSupport
         let rest = code / count
         switch rest % 9 {
         case 0, 1, 2:
-            // An edit of one to four fields (a longer text now and then).
-            var values: [String: FieldValue] = [:]
-            for (bit, field) in fields.enumerated() where ((rest / 9) % 15 + 1) & (1 << bit) != 0 {
-                values[field] = field == "status" ? .string(rest % 2 == 0 ? "concept" : "definitief")
-                    : (rest % 11 == 0 ? .null : .string("\(field) \(rest % 97)"))
-            }
+            let values = edit(rest, fields: (rest / 9) % 15 + 1)
             whole.devices[device].edit(values, replica: name(device), author: "u\(device)", time: time)
             delta.devices[device].edit(values, replica: name(device), author: "u\(device)", time: time)
         case 3:

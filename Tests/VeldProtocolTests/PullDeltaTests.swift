@@ -13,9 +13,7 @@ import VeldTestSupport
 /// wrongly, and the whole page that follows repairs it. After every step both worlds hold
 /// the same states, everywhere.
 @Suite struct PullDeltaTests {
-    static let fields = ["summary", "observations", "followUp", "status"]
-    static let id = "6f1c2a5e-4b0e-4c3a-9d55-0a7e8c1f2b3d"
-    static let time = Date(timeIntervalSince1970: 1_795_168_800)
+    static let fields = DeltaTests.fields, id = DeltaTests.id, time = DeltaTests.time
 
     struct World {
         var server: RecordState
@@ -80,11 +78,7 @@ import VeldTestSupport
         let replica = "r-d\(device)", author = "u\(device)"
         switch rest % 10 {
         case 0, 1, 2:
-            var values: [String: FieldValue] = [:]
-            for (bit, field) in fields.enumerated() where ((rest / 10) % 15 + 1) & (1 << bit) != 0 {
-                values[field] = field == "status" ? .string(rest % 2 == 0 ? "concept" : "definitief")
-                    : (rest % 11 == 0 ? .null : .string("\(field) \(rest % 97)"))
-            }
+            let values = DeltaTests.edit(rest, fields: (rest / 10) % 15 + 1)
             whole.devices[device].edit(values, replica: replica, author: author, time: time)
             delta.devices[device].edit(values, replica: replica, author: author, time: time)
         case 3:
