@@ -48,6 +48,8 @@ import VeldProtocol
         #expect(moved("veld_records_merged_total") == 7, "5 new notes, then each device's edit of one")
         #expect(moved("veld_records_in_conflict_after_push_total") == 1)
         #expect(moved("veld_pull_records_total") >= 6)
+        // Each device pulls the note it held back as only its summary (SPEC.md, "Pull deltas").
+        #expect(moved("veld_pull_deltas_total") == 2)
         #expect(moved(#"veld_refusals_total{problem="unauthenticated",status="401"}"#) == 1)
         #expect(moved(#"veld_http_request_duration_seconds_count{route="/v1/push"}"#) == 3)
         #expect(after["veld_active_devices"] == 2 && after["veld_devices"] == 2)

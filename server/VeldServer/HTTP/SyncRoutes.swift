@@ -291,6 +291,7 @@ struct SyncRoutes {
         let split = deltas && base > 0 && !page.states.isEmpty
             ? try await PulledDeltas(page, changed: storage.changedFields(ids: page.records.map(\.id), after: base))
             : PulledDeltas(whole: page)
+        ServerMetrics.pulled(deltas: split.deltas.count)
         return try JSONBody.response(json: ByteBuffer(bytes: PullPages.body(encoded: split.states, deltas: split.deltas, digests: split.digests,
                                                                          erased: page.erased, cursor: String(page.lastPosition),
                                                                          more: page.more, proofs: split.proofs)),

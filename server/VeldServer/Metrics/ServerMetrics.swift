@@ -37,6 +37,12 @@ public enum ServerMetrics {
         Counter(label: "veld_pull_records_total").increment(by: records)
     }
 
+    /// Of those, the records sent as pull deltas (SPEC.md, "Pull deltas").
+    static func pulled(deltas: Int) {
+        guard deltas > 0 else { return }
+        Counter(label: "veld_pull_deltas_total").increment(by: deltas)
+    }
+
     /// A refusal (4xx) by its problem type, `urn:veld:problem:` left off.
     static func refused(_ problem: Problem) {
         let kind = problem.type.hasPrefix("urn:veld:problem:") ? String(problem.type.dropFirst(17)) : "other"
