@@ -103,8 +103,6 @@ public enum RecordStateJSON {
         return out
     }
 
-    private static let hex = Array("0123456789abcdef".utf8)
-
     public static func writeString(_ text: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         var text = text
@@ -124,7 +122,7 @@ public enum RecordStateJSON {
                 case 0x09: out.append(contentsOf: [92, UInt8(ascii: "t")])
                 case 0x08: out.append(contentsOf: [92, UInt8(ascii: "b")])
                 case 0x0C: out.append(contentsOf: [92, UInt8(ascii: "f")])
-                default: out.append(contentsOf: [92, UInt8(ascii: "u"), 48, 48, hex[Int(byte >> 4)], hex[Int(byte & 15)]])
+                default: out.append(contentsOf: [92, UInt8(ascii: "u"), 48, 48, Hex.digits[Int(byte >> 4)], Hex.digits[Int(byte & 15)]])
                 }
                 start = index + 1
             }

@@ -9,10 +9,8 @@ public enum PullPages {
     /// A `PullResponse` in stable JSON, spliced from states that are stable JSON already:
     /// keys sorted (`cursor`, `deltas`, `digests`, `erased`, `more`, `proofs`, `records`), no
     /// spaces; byte for byte what `StableJSON.encode` makes of the decoded page.
-    public static func body(states: [String], deltas: [String] = [], digests: [String] = [], erased: [String] = [], cursor: String,
-                            more: Bool, proofs: [String] = []) -> [UInt8] {
-        body(encoded: states.map { Array($0.utf8) }, deltas: deltas.map { Array($0.utf8) }, digests: digests, erased: erased,
-             cursor: cursor, more: more, proofs: proofs)
+    public static func body(states: [String], erased: [String] = [], cursor: String, more: Bool, proofs: [String] = []) -> [UInt8] {
+        body(encoded: states.map { Array($0.utf8) }, erased: erased, cursor: cursor, more: more, proofs: proofs)
     }
 
     /// The same, with each state's JSON as bytes (as a storage keeps it).
@@ -157,8 +155,11 @@ public enum PullDeltas {
                 index += 1
             default:
                 // A number or a literal: up to the next delimiter.
-                while index < bytes.count, ![UInt8(ascii: ","), UInt8(ascii: "}"), UInt8(ascii: "]"), UInt8(ascii: ":")].contains(bytes[index]) {
-                    index += 1
+                scan: while index < bytes.count {
+                    switch bytes[index] {
+                    case UInt8(ascii: ","), UInt8(ascii: "}"), UInt8(ascii: "]"), UInt8(ascii: ":"): break scan
+                    default: index += 1
+                    }
                 }
             }
         } while depth > 0
@@ -170,15 +171,9 @@ public enum PullDeltas {
 
     /// The same, of a state's stable JSON as bytes.
     public static func digest(_ bytes: [UInt8]) -> String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in bytes {
-            hash ^= UInt64(byte)
-            hash &*= 0x0000_0100_0000_01b3
-        }
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8](repeating: 0, count: 16)
-        for index in 0..<16 { out[index] = digits[Int((hash >> UInt64(60 - 4 * index)) & 0xf)] }
-        return String(decoding: out, as: UTF8.self)
+        var hash = FNV1a()
+        hash.add(bytes)
+        return hash.hex
     }
 
     /// The whole state `delta` stands for over `base`: the delta's id, type, scope, context

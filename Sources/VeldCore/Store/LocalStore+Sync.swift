@@ -161,7 +161,7 @@ extension LocalStore {
 
     /// A pulled delta (SPEC.md, "Pull deltas") that this device cannot fill in: it holds no
     /// state the server served of the record, or the one it holds is not the server's state
-    /// at the cursor (the digest differs). The page is asked for again whole; nothing of it
+    /// at the pull base (the digest differs). The page is asked for again whole; nothing of it
     /// was stored.
     struct UnusableDelta: Error, CustomStringConvertible {
         let recordID: String

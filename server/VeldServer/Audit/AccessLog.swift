@@ -199,13 +199,14 @@ public struct CompactAccessRecords: Codable, Hashable, Sendable {
     /// FNV-1a of a kind's bytes as `bytes` lays them out.
     private static func fingerprint(_ type: UnsafeBufferPointer<UInt8>, _ scope: UnsafeBufferPointer<UInt8>,
                                     _ effect: UnsafeBufferPointer<UInt8>) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in type { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        hash = (hash ^ 0xFF) &* 0x100_0000_01b3
-        for byte in scope { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        hash = (hash ^ 0xFF) &* 0x100_0000_01b3
-        for byte in effect { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        return (hash ^ 0xFF) &* 0x100_0000_01b3
+        var hash = FNV1a()
+        hash.add(type)
+        hash.add(0xFF)
+        hash.add(scope)
+        hash.add(0xFF)
+        hash.add(effect)
+        hash.add(0xFF)
+        return hash.value
     }
 
     private static func matches(_ bytes: [UInt8], _ type: UnsafeBufferPointer<UInt8>, _ scope: UnsafeBufferPointer<UInt8>,

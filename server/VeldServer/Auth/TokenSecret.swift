@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import VeldProtocol
 
 /// Makes and hashes device tokens. A token is `veld_` and 32 random bytes in base64url
 /// (256 bits); the server stores only its SHA-256, so a leaked database leaks no tokens.
@@ -9,11 +10,11 @@ public enum TokenSecret {
     }
 
     public static func makeID() -> String {
-        "tok_" + hex(randomBytes(4))
+        "tok_" + Hex.lowercase(randomBytes(4))
     }
 
     public static func hash(_ token: String) -> String {
-        hex(SHA256.hash(data: Data(token.utf8)))
+        Hex.lowercase(SHA256.hash(data: Data(token.utf8)))
     }
 
     static func randomBytes(_ count: Int) -> [UInt8] {
@@ -27,7 +28,7 @@ public enum TokenSecret {
 
     /// SHA-256 of arbitrary bytes, hex; used to fingerprint push batches.
     public static func fingerprint<Bytes: DataProtocol>(_ data: Bytes) -> String {
-        hex(SHA256.hash(data: data))
+        Hex.lowercase(SHA256.hash(data: data))
     }
 
     /// SHA-256 of `parts` one after another, hex: the same as `fingerprint` of them joined,
@@ -35,20 +36,6 @@ public enum TokenSecret {
     static func fingerprint(parts: [[UInt8]]) -> String {
         var hasher = SHA256()
         for part in parts { hasher.update(data: part) }
-        return hex(hasher.finalize())
+        return Hex.lowercase(hasher.finalize())
     }
-
-    /// Lowercase hex, written directly (`String(format:)` per byte was a pushing
-    /// server's second largest cost of hashing).
-    static func hex<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
-        var out: [UInt8] = []
-        out.reserveCapacity(64)
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 15)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    private static let digits = Array("0123456789abcdef".utf8)
 }

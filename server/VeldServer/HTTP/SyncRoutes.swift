@@ -260,7 +260,7 @@ struct SyncRoutes {
         let base = try cursor("base") ?? since
         if base > since {
             throw Problem(type: .malformed, status: 400,
-                          detail: "base must be where this device's last complete pull ended, at or before since (\(since)), not \(base)")
+                          detail: "base must be where this device's last complete pull ended, at or before since (\(since)), not \(base); leave it out to have deltas made against since")
         }
         if since > 0, since > (try await storage.headPosition()) {
             throw Problem(type: .malformed, status: 400,
@@ -287,10 +287,12 @@ struct SyncRoutes {
         context.access?.compactRecords = page.accessRecords
         ServerMetrics.pulled(records: page.states.count)
         context.access?.detail = "since=\(since) cursor=\(page.lastPosition) more=\(page.more)"
-        // A record the device held at `since` goes as what changed after it (SPEC.md, "Pull deltas").
-        let split = deltas && base > 0 && !page.states.isEmpty
-            ? try await PulledDeltas(page, changed: storage.changedFields(ids: page.records.map(\.id), after: base))
-            : PulledDeltas(whole: page)
+        // A record the device held at `base` goes as what changed after it (SPEC.md, "Pull deltas").
+        var split = PulledDeltas(whole: page)
+        if deltas && base > 0 && !page.states.isEmpty {
+            let ids = page.records.map(\.id)
+            split = PulledDeltas(page, ids: ids, changed: try await storage.changedFields(ids: ids, after: base))
+        }
         ServerMetrics.pulled(deltas: split.deltas.count)
         return try JSONBody.response(json: ByteBuffer(bytes: PullPages.body(encoded: split.states, deltas: split.deltas, digests: split.digests,
                                                                          erased: page.erased, cursor: String(page.lastPosition),
@@ -312,10 +314,10 @@ struct PulledDeltas {
         proofs = page.proofs
     }
 
-    /// Each state of `page` whose record has `changed` fields after the cursor, fewer than
-    /// all of its fields, as a delta; the rest whole (also a state the delta cannot be cut from).
-    init(_ page: EncodedPullPage, changed: [String: Set<String>]) {
-        let ids = changed.isEmpty ? [] : page.records.map(\.id)
+    /// Each state of `page` (its records' `ids`, in order) whose record has `changed` fields
+    /// after the base, fewer than all of its fields, as a delta; the rest whole (also a state
+    /// the delta cannot be cut from).
+    init(_ page: EncodedPullPage, ids: [String], changed: [String: Set<String>]) {
         let proven = page.proofs.count == page.states.count
         var deltaProofs: [String] = []
         for (index, bytes) in page.states.enumerated() {

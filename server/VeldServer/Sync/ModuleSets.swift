@@ -15,7 +15,7 @@ public struct PublishedSchemas: Sendable {
     init(set: SchemaSet) throws {
         self.set = set
         json = try StableJSON.encode(set)
-        etag = "\"" + TokenSecret.hex(SHA256.hash(data: json).prefix(12)) + "\""
+        etag = "\"" + Hex.lowercase(SHA256.hash(data: json).prefix(12)) + "\""
     }
 }
 
