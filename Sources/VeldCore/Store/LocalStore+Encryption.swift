@@ -317,7 +317,15 @@ extension LocalStore {
 
     /// A record's state from its sealed column. Read with the strict reader (several times
     /// faster than `Codable`, to the same value), and with `Codable` should it refuse one.
+    /// A state seen lately with exactly these bytes is not opened again (``OpenedStates``).
     func openState(_ sealed: Data, id: String) throws -> RecordState {
+        if let kept = openedStates.state(id, sealed: sealed) { return kept }
+        let state = try openStateAfresh(sealed, id: id)
+        openedStates.keep(state, sealed: sealed)
+        return state
+    }
+
+    func openStateAfresh(_ sealed: Data, id: String) throws -> RecordState {
         let json = try dataKeys.open(sealed, .state(id), home: home)
         if let state = try? RecordStateJSON.decode(json) { return state }
         do { return try StableJSON.decode(RecordState.self, from: json) } catch {
@@ -327,7 +335,9 @@ extension LocalStore {
 
     /// The state in stable JSON (the writer the server uses; the same bytes as `Codable`'s).
     func sealState(_ state: RecordState, db: Database) throws -> Data {
-        try seal(Data(RecordStateJSON.encode(state)), .state(state.id), db: db)
+        let sealed = try seal(Data(RecordStateJSON.encode(state)), .state(state.id), db: db)
+        if OpenedStates.keepsExactly(state) { openedStates.keep(state, sealed: sealed) }
+        return sealed
     }
 
     func sealProblem(_ problem: Problem, id: String, db: Database) throws -> Data {

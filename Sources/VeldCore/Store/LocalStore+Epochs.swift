@@ -44,7 +44,7 @@ extension LocalStore {
             try db.execute(sql: """
                 INSERT INTO outbox (recordID, counter, queuedAt, recovery)
                 SELECT id, ?, ?, 1 FROM record WHERE id NOT IN (SELECT recordID FROM outbox)
-                """, arguments: [Self.recoveryCounter, self.clock().databaseValue])
+                """, arguments: [Self.recoveryCounter, DatabaseTime.value(self.clock())])
             return true
         }
     }

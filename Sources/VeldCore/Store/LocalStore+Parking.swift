@@ -144,6 +144,6 @@ extension LocalStore {
             UPDATE record SET type = ?, scope = ?, sealedState = ?, status = ?, deleted = ?, hasConflicts = ?, updatedAt = ?,
               \(Self.keepProvenState) WHERE id = ?
             """, arguments: [state.type, state.scope, json, state.statusColumn, state.isDeleted, state.hasConflicts,
-                             clock().databaseValue, state.id])
+                             DatabaseTime.value(clock()), state.id])
     }
 }

@@ -61,13 +61,13 @@ extension LocalStore {
     }
 
     /// Runs the server's push policy on a local edit, against the state the device held
-    /// before it (and, for a goal, the care plan it points at).
-    func checkPolicy(_ state: RecordState, before: RecordState?, profile: Profile, db: Database) throws {
+    /// before it (and, for a goal, the care plan it points at), under the module set the
+    /// edit was just checked against.
+    func checkPolicy(_ state: RecordState, before: RecordState?, schemas: SchemaSet, profile: Profile, db: Database) throws {
         let scopes = try identity(db)?.scopeFilter ?? .all
         let pusher = Pusher(tokenID: "local", user: profile.user, role: profile.role, scopes: scopes)
         var stored: [String: RecordState] = [:]
         if let before { stored[state.id] = before }
-        let schemas = try schemaSet(db)
         if let parentField = schemas.named(state.type)?.parentField {
             let parents = state.entries(of: parentField).compactMap { entry -> String? in
                 if case .string(let id) = entry.value { return id }

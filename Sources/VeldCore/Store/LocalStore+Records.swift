@@ -80,7 +80,7 @@ extension LocalStore {
             let problems = schema.validateChanges(changes, role: profile.role, recordID: id)
             guard problems.isEmpty else { throw self.invalid(problems) }
             state.edit(changes, replica: profile.replicaID, author: profile.user, time: clock())
-            try self.saveLocalEdit(state, before: nil, schema: schema, profile: profile, db: db)
+            try self.saveLocalEdit(state, before: nil, schemas: self.schemaSet(db), schema: schema, profile: profile, db: db)
             return state
         }
     }
@@ -109,7 +109,8 @@ extension LocalStore {
     private func edit(id: String, changes: [String: FieldValue], profile: Profile, db: Database) throws -> RecordState {
         var state = try existing(id, db: db)
         try ensureCounterRoom(state, replica: profile.replicaID)
-        guard let schema = try schemaSet(db).named(state.type), schema.type == state.type else {
+        let schemas = try schemaSet(db)
+        guard let schema = schemas.named(state.type), schema.type == state.type else {
             throw invalid(ValidationError(recordID: state.id, type: state.type, problem: .unknownType(known: self.knownTypes)))
         }
         var problems = schema.validateChanges(changes, role: profile.role, recordID: state.id)
@@ -127,7 +128,7 @@ extension LocalStore {
         }
         let before = state
         state.edit(changes, replica: profile.replicaID, author: profile.user, time: clock())
-        try saveLocalEdit(state, before: before, schema: schema, profile: profile, db: db)
+        try saveLocalEdit(state, before: before, schemas: schemas, schema: schema, profile: profile, db: db)
         return state
     }
 
@@ -139,7 +140,8 @@ extension LocalStore {
             let profile = try self.profile(db)
             var state = try self.existing(id, db: db)
             try self.ensureCounterRoom(state, replica: profile.replicaID)
-            guard let schema = try self.schemaSet(db).named(state.type), schema.type == state.type else {
+            let schemas = try self.schemaSet(db)
+            guard let schema = schemas.named(state.type), schema.type == state.type else {
                 throw self.invalid(ValidationError(recordID: state.id, type: state.type, problem: .unknownType(known: self.knownTypes)))
             }
             if state.isDeleted && !state.hasConflicts { throw LocalStoreError(.recordDeleted(state.id), home: self.home) }
@@ -148,7 +150,7 @@ extension LocalStore {
             let before = state
             state.delete(allFields: schema.reassertedByDelete(of: state, role: profile.role), replica: profile.replicaID,
                          author: profile.user, time: clock())
-            try self.saveLocalEdit(state, before: before, schema: schema, profile: profile, db: db)
+            try self.saveLocalEdit(state, before: before, schemas: schemas, schema: schema, profile: profile, db: db)
             return state
         }
     }
@@ -311,24 +313,32 @@ extension LocalStore {
     /// runs) has accepted it against the state the device held before: with the role,
     /// user and scopes of the token (`GET /v1/me`), so a device cannot build an outbox its
     /// own server must refuse, short of the office changing the token afterwards.
-    private func saveLocalEdit(_ state: RecordState, before: RecordState?, schema: RecordSchema, profile: Profile,
-                               db: Database) throws {
-        var problems = schema.validate(state)
+    private func saveLocalEdit(_ state: RecordState, before: RecordState?, schemas: SchemaSet, schema: RecordSchema,
+                               profile: Profile, db: Database) throws {
+        let problems: [ValidationError]
         if let before {
             // A field this edit wrote nothing new into holds what came from elsewhere: a
             // field, a value or an absence of a newer module set than this device's. It is
             // kept as it is and never refused here; the server judges it by its own set.
-            problems.removeAll { problem in
-                guard let field = problem.field else { return false }
-                let held = Set(before.entries(of: field).map(\.value))
-                return state.entries(of: field).allSatisfy { held.contains($0.value) }
+            // So only the fields with a value new to them are checked (a field the edit
+            // left alone shares its entries with `before`, and compares at once).
+            let fresh = state.fields.filter { field, entries in
+                let held = before.entries(of: field)
+                if entries == held { return false }
+                let values = Set(held.map(\.value))
+                return !entries.allSatisfy { values.contains($0.value) }
             }
+            let written = RecordState(id: state.id, type: state.type, scope: state.scope, context: state.context, fields: fresh)
+            problems = schema.validate(written, partial: true)
+                + schema.missingRequired(in: state).filter { $0.field.map { fresh[$0] != nil } ?? true }
+        } else {
+            problems = schema.validate(state)
         }
         guard problems.isEmpty else { throw invalid(problems) }
-        try checkPolicy(state, before: before, profile: profile, db: db)
+        try checkPolicy(state, before: before, schemas: schemas, profile: profile, db: db)
         let isNew = before == nil
         let replica = profile.replicaID
-        let now = clock().databaseValue
+        let now = DatabaseTime.value(clock())
         let json = try sealState(state, db: db)
         if isNew {
             try db.cachedStatement(sql: """
@@ -408,7 +418,7 @@ extension LocalStore {
     func mergeRemote(_ states: [RecordState], encoded: [String]? = nil, proofs: [String]? = nil, stored known: [String: RecordState] = [:],
                      db: Database) throws -> MergeSummary {
         var summary = MergeSummary()
-        let now = clock().databaseValue
+        let now = DatabaseTime.value(clock())
         var present = known.isEmpty ? try storedStates(ids: states.map(\.id), db: db)
             : try storedStates(ids: states.map(\.id).filter { known[$0] == nil }, db: db).merging(known) { read, _ in read }
         var held: [String: (proof: String?, provenState: Data?)] = [:]
@@ -482,6 +492,14 @@ extension LocalStore {
     /// `onlyQueued` keeps those with an outbox entry.
     func storedStates(ids: [String], onlyQueued: Bool = false, db: Database) throws -> [String: RecordState] {
         var present: [String: RecordState] = [:]
+        if ids.count == 1, !onlyQueued {
+            // A goal's care plan, on every edit of the goal: one cached statement.
+            let id = ids[0]
+            if let sealed = try Data.fetchOne(db.cachedStatement(sql: "SELECT sealedState FROM record WHERE id = ?"), arguments: [id]) {
+                present[id] = try openState(sealed, id: id)
+            }
+            return present
+        }
         let join = onlyQueued ? " JOIN outbox ON outbox.recordID = record.id" : ""
         for start in stride(from: 0, to: ids.count, by: 500) {
             let chunk = Array(ids[start..<min(start + 500, ids.count)])

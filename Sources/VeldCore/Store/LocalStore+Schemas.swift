@@ -24,7 +24,7 @@ extension LocalStore {
         try writer.read { db in try self.schemaSet(db) }
     }
 
-    /// Every edit asks, twice (its own check and the push policy's): what it reads is the
+    /// Every edit asks (once: its own check and the push policy share the set): what it reads is the
     /// kept set's generation, a few bytes; the set itself only when another is kept.
     func schemaSet(_ db: Database) throws -> SchemaSet {
         let generation: String?

@@ -229,6 +229,7 @@ extension LocalStore {
     /// leaves the WAL too (secure_delete already zeroes it in the file). Best effort: a
     /// reader holding an old snapshot makes it wait for the next time.
     func compact() {
+        openedStates.removeAll()
         _ = try? writer.writeWithoutTransaction { try $0.checkpoint(.truncate) }
     }
 

@@ -30,6 +30,10 @@ public final class LocalStore: Sendable {
     let schemaCache = Locked<(generation: String, set: SchemaSet)?>(nil)
     /// The profile's data keys, once `unlock` has opened them.
     let dataKeys = DataKeys()
+    /// The profile last read, with the row it was decoded from.
+    let profileCache = Locked<(row: Row, profile: Profile)?>(nil)
+    /// Record states lately opened or sealed, by the sealed bytes they came from or went to.
+    let openedStates = OpenedStates()
 
     /// Opens the profile in `home` with the key `keys` holds (by default the key file
     /// `veld.key` beside the database); fails with `notInitialised` if there is none (it
@@ -200,8 +204,14 @@ public final class LocalStore: Sendable {
     }
 
     /// The profile, inside a transaction that is already open.
+    /// Every edit asks: the row is read through a cached statement and decoded once.
     func profile(_ db: Database) throws -> Profile {
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT replicaID, user, role, createdAt FROM profile")) else {
+            throw LocalStoreError(.notInitialised, home: home)
+        }
+        if let kept = profileCache.withLock({ $0 }), kept.row == row { return kept.profile }
         guard let profile = try ProfileRow.fetchOne(db)?.profile else { throw LocalStoreError(.notInitialised, home: home) }
+        profileCache.withLock { $0 = (row, profile) }
         return profile
     }
 }
