@@ -166,7 +166,7 @@ extension PushPolicy {
                     }
                 } else if entry.dot.replica != replica {
                     refusals.add(.forgedDot, id, field: field, "edit \(entry.dot) belongs to replica \(entry.dot.replica), not to this device")
-                } else if !entry.author.utf8.elementsEqual(pusher.user.utf8) {
+                } else if !entry.author.hasSameUTF8(as: pusher.user) {
                     refusals.add(.forgedAuthor, id, field: field,
                                  "edit \(entry.dot) names another author; new edits carry this token's user, \(pusher.user)")
                 } else if let now = inputs.now, entry.time > now.addingTimeInterval(PushPolicy.maxClockSkew) {
@@ -258,10 +258,10 @@ extension FieldEntry {
     /// The same entry to the byte: Swift's `==` on strings takes canonically equivalent
     /// text as equal, but a dot names exactly one byte sequence.
     func isIdentical(to other: FieldEntry) -> Bool {
-        guard dot == other.dot, time == other.time, author.utf8.elementsEqual(other.author.utf8) else { return false }
+        guard dot == other.dot, time == other.time, author.hasSameUTF8(as: other.author) else { return false }
         switch (value, other.value) {
-        case (.string(let a), .string(let b)): return a.utf8.elementsEqual(b.utf8)
-        case (.strings(let a), .strings(let b)): return a.count == b.count && zip(a, b).allSatisfy { $0.utf8.elementsEqual($1.utf8) }
+        case (.string(let a), .string(let b)): return a.hasSameUTF8(as: b)
+        case (.strings(let a), .strings(let b)): return a.count == b.count && zip(a, b).allSatisfy { $0.hasSameUTF8(as: $1) }
         default: return value == other.value
         }
     }
@@ -270,4 +270,17 @@ extension FieldEntry {
 extension RecordState {
     /// UTF-8 bytes of all values of every entry together (what the 4 MiB limit counts).
     public var valueBytes: Int { fields.values.reduce(0) { $0 + $1.reduce(0) { $0 + $1.value.utf8Count } } }
+}
+
+extension String {
+    /// The same bytes (Swift's `==` takes canonically equivalent text as equal), compared
+    /// as one block of memory rather than byte by byte.
+    func hasSameUTF8(as other: String) -> Bool {
+        var a = self, b = other
+        return a.withUTF8 { left in
+            b.withUTF8 { right in
+                left.count == right.count && (left.isEmpty || memcmp(left.baseAddress!, right.baseAddress!, left.count) == 0)
+            }
+        }
+    }
 }
