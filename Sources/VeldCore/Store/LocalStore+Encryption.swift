@@ -163,6 +163,14 @@ extension LocalStore {
         return store
     }
 
+    /// Whether the store keeps the states it lately opened or sealed (``OpenedStates``);
+    /// off, every read decrypts and decodes, as before it kept them. For the benchmark
+    /// that shows what keeping them buys.
+    @_spi(Benchmarks)
+    public func keepOpenedStates(_ on: Bool) {
+        openedStates.setEnabled(on)
+    }
+
     private struct Passthrough: KeyStore {
         func makeKey(replacing previous: KeyReference?) throws -> (SymmetricKey, KeyReference) {
             (SymmetricKey(size: .bits256), KeyReference(kind: "none", id: "none"))

@@ -13,8 +13,11 @@ import VeldProtocol
 /// (``keepsExactly(_:)``).
 final class OpenedStates: @unchecked Sendable {
     private let lock = NSLock()
-    private var states: [String: (sealed: Data, state: RecordState)] = [:]
-    /// How many states are kept; past it, the table starts again (a pull of a whole page
+    /// Up to two per record, the latest first: a record edited here is read both as its
+    /// state and as the state the server last proved (the base of its push delta).
+    private var states: [String: [(sealed: Data, state: RecordState)]] = [:]
+    private var enabled = true
+    /// How many records are kept; past it, the table starts again (a pull of a whole page
     /// passes through here, and an edit needs only the records edited just before).
     let capacity: Int
 
@@ -23,15 +26,16 @@ final class OpenedStates: @unchecked Sendable {
     /// The state kept for `id` if it came from or went to exactly `sealed`.
     func state(_ id: String, sealed: Data) -> RecordState? {
         lock.withLock {
-            guard let kept = states[id], kept.sealed == sealed else { return nil }
-            return kept.state
+            states[id]?.first { $0.sealed == sealed }?.state
         }
     }
 
     func keep(_ state: RecordState, sealed: Data) {
         lock.withLock {
+            guard enabled else { return }
             if states.count >= capacity, states[state.id] == nil { states.removeAll(keepingCapacity: true) }
-            states[state.id] = (sealed, state)
+            let kept = states[state.id] ?? []
+            states[state.id] = [(sealed, state)] + kept.filter { $0.sealed != sealed }.prefix(1)
         }
     }
 
@@ -39,6 +43,14 @@ final class OpenedStates: @unchecked Sendable {
     /// leaves this process's memory too).
     func removeAll() {
         lock.withLock { states.removeAll() }
+    }
+
+    /// Off: nothing is kept (for the benchmark that shows what keeping them buys).
+    func setEnabled(_ on: Bool) {
+        lock.withLock {
+            enabled = on
+            if !on { states.removeAll() }
+        }
     }
 
     /// Whether decoding `state`'s stable JSON gives `state` back to the bit: its times are
