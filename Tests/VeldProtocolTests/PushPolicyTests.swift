@@ -32,6 +32,25 @@ import VeldTestSupport
         #expect(throws: Never.self) { try Self.decide([state]) }
     }
 
+    /// A field holds at most one entry per replica (its later edit supersedes its earlier
+    /// one): two are refused before anything is judged, in a field of any position.
+    @Test func twoEntriesOfOneReplicaInAFieldAreRefused() throws {
+        for field in ["kind", "summary", "visitor"] {
+            let state = Self.note(replica: "r-anna", author: "Kees")
+            var fields = state.fields
+            let first = try #require(state.entries(of: field).first)
+            let second = FieldEntry(value: first.value, dot: Dot(replica: "r-anna", counter: 2), author: "Kees", time: Self.time)
+            fields[field] = [first, second]
+            let doubled = RecordState(id: state.id, type: state.type, scope: state.scope,
+                                      context: VersionVector(["r-anna": 2]), fields: fields)
+            #expect { try Self.decide([doubled]) } throws: { error in
+                guard let problem = error as? Problem else { return false }
+                return problem.type == "urn:veld:problem:invalid-record" && problem.detail.contains("two entries of replica r-anna")
+            }
+            #expect(throws: Never.self) { try Self.decide([state]) }
+        }
+    }
+
     /// A known dot resent with canonically equivalent but other bytes is a clash.
     @Test func aKnownDotWithOtherBytesIsAClash() throws {
         let stored = Self.note(["summary": .string("Caf\u{E9}")])

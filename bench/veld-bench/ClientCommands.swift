@@ -59,10 +59,13 @@ enum ClientCommands {
             var random = SeededRandom(seed: UInt64(i) &* 31 &+ UInt64(round) &* 7_919)
             return (generator.id(i), generator.fieldEdit(generator.type(i), &random))
         }
-        let store = try LocalStore.open(home: home)
+        let editor = try LocalStore.open(home: home)
         for start in stride(from: 0, to: edits.count, by: 500) {
-            try store.edit(edits[start..<min(start + 500, edits.count)].map { (id: $0.0, changes: $0.1) })
+            try editor.edit(edits[start..<min(start + 500, edits.count)].map { (id: $0.0, changes: $0.1) })
         }
+        // The push starts from the database alone, as `veld sync` in a process of its own
+        // does (nothing the edits left decoded in memory is taken over).
+        let store = try LocalStore.open(home: home)
         let pending = try store.outbox().count
         guard pending >= count else { throw BenchError("expected \(count) records in the outbox, found \(pending)") }
         let settings = try store.syncSettings()

@@ -133,7 +133,7 @@ extension PushPolicy {
                 } else if !ReplicaIDs.isValid(dot.replica) {
                     refusals.add(.invalidRecord, id, field: field,
                                  "\(record.type) \(id), field \(field): an edit names a replica whose id is not 1 to \(SyncLimits.maxReplicaLength) printable ASCII characters")
-                } else if !replicas.insert(dot.replica).inserted {
+                } else if entries.count > 1, !replicas.insert(dot.replica).inserted {
                     refusals.add(.invalidRecord, id, field: field,
                                  "\(record.type) \(id), field \(field): two entries of replica \(dot.replica); a replica's later edit supersedes its earlier one, so a field holds at most one entry per replica")
                 }
