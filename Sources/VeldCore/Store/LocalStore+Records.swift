@@ -347,11 +347,15 @@ extension LocalStore {
                 """).execute(arguments: [state.id, state.type, state.scope, json, state.statusColumn, state.isDeleted,
                                          state.hasConflicts, now, now])
         } else {
+            // Type and scope never change; the indexed columns are written only when they
+            // change (most edits change none), so their index pages stay as they are.
             try db.cachedStatement(sql: """
-                UPDATE record SET type = ?, scope = ?, sealedState = ?, status = ?, deleted = ?, hasConflicts = ?, updatedAt = ?,
-                  \(Self.keepProvenState) WHERE id = ?
-                """).execute(arguments: [state.type, state.scope, json, state.statusColumn, state.isDeleted, state.hasConflicts,
-                                         now, state.id])
+                UPDATE record SET sealedState = ?, updatedAt = ?, \(Self.keepProvenState) WHERE id = ?
+                """).execute(arguments: [json, now, state.id])
+            try db.cachedStatement(sql: """
+                UPDATE record SET status = ?1, deleted = ?2, hasConflicts = ?3
+                WHERE id = ?4 AND (status IS NOT ?1 OR deleted IS NOT ?2 OR hasConflicts IS NOT ?3)
+                """).execute(arguments: [state.statusColumn, state.isDeleted, state.hasConflicts, state.id])
         }
         try faults.afterRecordWrite?()
         // An edit of a record the server refused is the fix: it goes with the next sync.
