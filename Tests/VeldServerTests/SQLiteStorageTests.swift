@@ -13,6 +13,40 @@ import VeldServer
         withExtendedLifetime(folder) {}
     }
 
+    /// Two storages on one file (as a second process would be): each keeps the states its
+    /// pushes read and wrote, and a record the other wrote since is read afresh, so no edit
+    /// is merged against a state that is no longer the record's.
+    @Test func aRecordAnotherStorageWroteIsReadAfresh() async throws {
+        let folder = try TemporaryFolder()
+        let path = folder.url.appendingPathComponent("veld-server.sqlite").path
+        let stores = [try SQLiteSyncStorage(path: path), try SQLiteSyncStorage(path: path)]
+        try await stores[0].migrate()
+        var tokens: [IssuedToken] = []
+        for index in 0..<3 { tokens.append(try await stores[0].issueToken(user: "user\(index)", role: .carer, scopes: ["loc-a"])) }
+        let ids = (0..<3).map { _ in RecordIDs.make() }
+        var states = tokens.indices.map { index in ids.map { Records.visitNote(id: $0, replica: "r-\(index)", author: "user\(index)") } }
+        for round in 0..<4 {
+            for index in tokens.indices {
+                if round > 0 {
+                    for i in ids.indices {
+                        states[index][i].edit(["summary": .string("Ronde \(round) van user\(index)")], replica: "r-\(index)",
+                                              author: "user\(index)", time: Fixture.time)
+                    }
+                }
+                let response = try await stores[(index + round) % 2].accept(Records.batch("r-\(index)", states[index]), token: tokens[index])
+                #expect(response.results.allSatisfy { $0.changed })
+            }
+        }
+        for id in ids {
+            let record = try #require(try await stores[1].record(id: id))
+            for index in tokens.indices {
+                #expect(record.context["r-\(index)"] == 4, "every edit of r-\(index) is kept")
+                #expect(record.entries(of: "summary").contains { $0.value == .string("Ronde 3 van user\(index)") })
+            }
+        }
+        withExtendedLifetime(folder) {}
+    }
+
     /// The file and its folder are created owner-only, and a reopened store still holds what was written.
     @Test func fileIsPrivateAndDurable() async throws {
         let folder = try TemporaryFolder()
