@@ -65,34 +65,53 @@ public enum StableJSON {
 public enum InternetTime {
     public static func format(_ date: Date) -> String {
         let seconds = Int64(date.timeIntervalSince1970.rounded(.down))
-        var days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
-        let secondOfDay = seconds - days * 86_400
-        // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
-        days += 719_468
-        let era = (days >= 0 ? days : days - 146_096) / 146_097
-        let dayOfEra = days - era * 146_097
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let (year, month, day) = civil(days: days)
+        guard (0...9999).contains(year) else { return fallbackFormatter().string(from: date) }
+        return written(year: year, month: month, day: day, secondOfDay: seconds - days * 86_400,
+                       separator: 84, millisecond: nil, suffix: 90)
+    }
+
+    /// The civil date `days` days after 1970-01-01 (before it when negative), by Howard
+    /// Hinnant's algorithm.
+    public static func civil(days: Int64) -> (year: Int64, month: Int64, day: Int64) {
+        let shifted = days + 719_468
+        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
+        let dayOfEra = shifted - era * 146_097
         let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
         let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
         let monthIndex = (5 * dayOfYear + 2) / 153
         let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
         let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        guard (0...9999).contains(year) else { return fallbackFormatter().string(from: date) }
-        var bytes = [UInt8](repeating: 0, count: 20)
-        func put(_ value: Int64, at offset: Int, digits: Int) {
-            var value = value
-            for index in stride(from: offset + digits - 1, through: offset, by: -1) {
-                bytes[index] = UInt8(48 + value % 10)
-                value /= 10
+        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
+    }
+
+    /// `yyyy-MM-dd` + `separator` + `HH:mm:ss`, then `.SSS` when a millisecond is given,
+    /// then `suffix` when given: the fixed-width forms of Veld's times and GRDB's.
+    public static func written(year: Int64, month: Int64, day: Int64, secondOfDay: Int64, separator: UInt8,
+                               millisecond: Int64?, suffix: UInt8?) -> String {
+        let count = 19 + (millisecond == nil ? 0 : 4) + (suffix == nil ? 0 : 1)
+        return String(unsafeUninitializedCapacity: count) { bytes in
+            func put(_ value: Int64, at offset: Int, digits: Int) {
+                var value = value
+                for index in stride(from: offset + digits - 1, through: offset, by: -1) {
+                    bytes[index] = UInt8(48 + value % 10)
+                    value /= 10
+                }
             }
+            put(year, at: 0, digits: 4); bytes[4] = 45
+            put(month, at: 5, digits: 2); bytes[7] = 45
+            put(day, at: 8, digits: 2); bytes[10] = separator
+            put(secondOfDay / 3600, at: 11, digits: 2); bytes[13] = 58
+            put(secondOfDay / 60 % 60, at: 14, digits: 2); bytes[16] = 58
+            put(secondOfDay % 60, at: 17, digits: 2)
+            if let millisecond {
+                bytes[19] = 46
+                put(millisecond, at: 20, digits: 3)
+            }
+            if let suffix { bytes[count - 1] = suffix }
+            return count
         }
-        put(year, at: 0, digits: 4); bytes[4] = 45
-        put(month, at: 5, digits: 2); bytes[7] = 45
-        put(day, at: 8, digits: 2); bytes[10] = 84
-        put(secondOfDay / 3600, at: 11, digits: 2); bytes[13] = 58
-        put(secondOfDay / 60 % 60, at: 14, digits: 2); bytes[16] = 58
-        put(secondOfDay % 60, at: 17, digits: 2); bytes[19] = 90
-        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// The fast form, or anything else ISO 8601 internet time allows (offsets) through
