@@ -356,9 +356,12 @@ public struct ModuleProblems: Error, CustomStringConvertible, Sendable {
 
 /// The modules that ship with Veld, compiled in as data (`protocol/modules/*.json`).
 public enum Modules {
+    /// Decoded without `parse`'s checks, which the module tests run on the same bytes
+    /// (`ModuleDocumentTests.theBuiltInModuleIsTheSchemas`): every process of Veld loads
+    /// this once, and the checks were most of the 12 ms it took (BENCHMARKS.md).
     public static let builtIn: [ModuleDocument] = {
         do {
-            return [try ModuleDocument.parse(Data(PackageResources.veld_core_json))]
+            return [try StableJSON.decode(ModuleDocument.self, from: Data(PackageResources.veld_core_json))]
         } catch {
             // A build defect, not input: the module tests refuse such a build first.
             fatalError("the built-in module veld-core does not load: \(error)")

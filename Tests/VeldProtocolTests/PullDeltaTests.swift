@@ -120,8 +120,10 @@ import VeldTestSupport
             used.add(delta.deltas)
             repaired.add(delta.repairs)
         }
-        #expect(used.value > 300, "the generated histories pulled only \(used.value) deltas")
-        #expect(repaired.value > 30, "the generated histories repaired only \(repaired.value) bases")
+        // Both paths are taken often (about 330–430 deltas and 45–70 repairs in 300 runs;
+        // a bound near the mean failed one run in a hundred).
+        #expect(used.value > 150, "the generated histories pulled only \(used.value) deltas")
+        #expect(repaired.value > 15, "the generated histories repaired only \(repaired.value) bases")
     }
 
     /// A delta names only fields the state has and fewer than all of them; the digest is
