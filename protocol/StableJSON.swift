@@ -69,7 +69,7 @@ public enum InternetTime {
         let (year, month, day) = civil(days: days)
         guard (0...9999).contains(year) else { return fallbackFormatter().string(from: date) }
         return written(year: year, month: month, day: day, secondOfDay: seconds - days * 86_400,
-                       separator: 84, millisecond: nil, suffix: 90)
+                       separator: UInt8(ascii: "T"), millisecond: nil, suffix: UInt8(ascii: "Z"))
     }
 
     /// The civil date `days` days after 1970-01-01 (before it when negative), by Howard
@@ -99,14 +99,14 @@ public enum InternetTime {
                     value /= 10
                 }
             }
-            put(year, at: 0, digits: 4); bytes[4] = 45
-            put(month, at: 5, digits: 2); bytes[7] = 45
+            put(year, at: 0, digits: 4); bytes[4] = UInt8(ascii: "-")
+            put(month, at: 5, digits: 2); bytes[7] = UInt8(ascii: "-")
             put(day, at: 8, digits: 2); bytes[10] = separator
-            put(secondOfDay / 3600, at: 11, digits: 2); bytes[13] = 58
-            put(secondOfDay / 60 % 60, at: 14, digits: 2); bytes[16] = 58
+            put(secondOfDay / 3600, at: 11, digits: 2); bytes[13] = UInt8(ascii: ":")
+            put(secondOfDay / 60 % 60, at: 14, digits: 2); bytes[16] = UInt8(ascii: ":")
             put(secondOfDay % 60, at: 17, digits: 2)
             if let millisecond {
-                bytes[19] = 46
+                bytes[19] = UInt8(ascii: ".")
                 put(millisecond, at: 20, digits: 3)
             }
             if let suffix { bytes[count - 1] = suffix }

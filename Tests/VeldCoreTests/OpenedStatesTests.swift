@@ -81,10 +81,10 @@ import VeldTestSupport
         #expect(store.openedStates.state(RecordIDs.make(), sealed: sealed) == nil)
         #expect(store.openedStates.state(note.id, sealed: sealed.dropLast()) == nil)
         #expect(OpenedStates.keepsExactly(edited))
-        let fraction = RecordState(id: note.id, type: note.type, scope: note.scope, context: edited.context,
+        let beforeYearZero = RecordState(id: note.id, type: note.type, scope: note.scope, context: edited.context,
                                    fields: ["summary": [FieldEntry(value: .null, dot: Dot(replica: "r", counter: 1), author: "a",
                                                                    time: Date(timeIntervalSince1970: -70_000_000_000))]])
-        #expect(!OpenedStates.keepsExactly(fraction))
+        #expect(!OpenedStates.keepsExactly(beforeYearZero))
     }
 
     /// What leaves the database (a wipe, a purge, an erasure) leaves the process's memory too.

@@ -13,10 +13,10 @@ import VeldServer
         withExtendedLifetime(folder) {}
     }
 
-    /// Two storages on one file (as a second process would be): each keeps the states its
-    /// pushes read and wrote, and a record the other wrote since is read afresh, so no edit
-    /// is merged against a state that is no longer the record's.
-    @Test func aRecordAnotherStorageWroteIsReadAfresh() async throws {
+    /// Two storages on one file (as a second process would be), pushes of the same records
+    /// through both in turn: each push merges with what the other wrote since, so no edit is
+    /// merged against a state that is no longer the record's, and none is lost.
+    @Test func twoStoragesOnOneFileKeepEveryEdit() async throws {
         let folder = try TemporaryFolder()
         let path = folder.url.appendingPathComponent("veld-server.sqlite").path
         let stores = [try SQLiteSyncStorage(path: path), try SQLiteSyncStorage(path: path)]

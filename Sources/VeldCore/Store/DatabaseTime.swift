@@ -4,8 +4,9 @@ import VeldProtocol
 
 /// The text GRDB stores for a date (`yyyy-MM-dd HH:mm:ss.SSS`, UTC, to the nearest
 /// millisecond), by arithmetic: every local edit stamps its row and outbox entry, and
-/// GRDB's `DateFormatter` was a tenth of an edit's cost. The same characters as GRDB's for every
-/// date (a property test holds it to them), so rows written either way sort together.
+/// GRDB's `DateFormatter` was a tenth of saving an edit (a profile of the capture run).
+/// The same characters as GRDB's for every date (a property test holds it to them), so
+/// rows written either way sort together.
 enum DatabaseTime {
     static func value(_ date: Date) -> DatabaseValue {
         text(date).map(\.databaseValue) ?? date.databaseValue
@@ -22,6 +23,6 @@ enum DatabaseTime {
         let days = seconds / 86_400
         let (year, month, day) = InternetTime.civil(days: days)
         return InternetTime.written(year: year, month: month, day: day, secondOfDay: seconds - days * 86_400,
-                                    separator: 32, millisecond: total % 1000, suffix: nil)
+                                    separator: UInt8(ascii: " "), millisecond: total % 1000, suffix: nil)
     }
 }

@@ -264,11 +264,16 @@ extension LocalStore {
 
     // MARK: Private
 
+    /// The stored state of `id` (exactly that id), or nil: one cached statement, as every
+    /// edit reads its record, and a goal's edit its care plan.
+    func storedState(_ id: String, db: Database) throws -> RecordState? {
+        try Data.fetchOne(db.cachedStatement(sql: "SELECT sealedState FROM record WHERE id = ?"), arguments: [id])
+            .map { try openState($0, id: id) }
+    }
+
     func existing(_ idOrPrefix: String, db: Database) throws -> RecordState {
         let key = idOrPrefix.lowercased()
-        if let sealed = try Data.fetchOne(db.cachedStatement(sql: "SELECT sealedState FROM record WHERE id = ?"), arguments: [key]) {
-            return try openState(sealed, id: key)
-        }
+        if let state = try storedState(key, db: db) { return state }
         guard key.count >= 4, key.allSatisfy({ $0.isHexDigit || $0 == "-" }) else {
             throw LocalStoreError(.recordNotFound(idOrPrefix), home: home)
         }
@@ -497,11 +502,7 @@ extension LocalStore {
     func storedStates(ids: [String], onlyQueued: Bool = false, db: Database) throws -> [String: RecordState] {
         var present: [String: RecordState] = [:]
         if ids.count == 1, !onlyQueued {
-            // A goal's care plan, on every edit of the goal: one cached statement.
-            let id = ids[0]
-            if let sealed = try Data.fetchOne(db.cachedStatement(sql: "SELECT sealedState FROM record WHERE id = ?"), arguments: [id]) {
-                present[id] = try openState(sealed, id: id)
-            }
+            present[ids[0]] = try storedState(ids[0], db: db)
             return present
         }
         let join = onlyQueued ? " JOIN outbox ON outbox.recordID = record.id" : ""

@@ -206,11 +206,11 @@ public final class LocalStore: Sendable {
     /// The profile, inside a transaction that is already open.
     /// Every edit asks: the row is read through a cached statement and decoded once.
     func profile(_ db: Database) throws -> Profile {
-        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT replicaID, user, role, createdAt FROM profile")) else {
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM profile")) else {
             throw LocalStoreError(.notInitialised, home: home)
         }
         if let kept = profileCache.withLock({ $0 }), kept.row == row { return kept.profile }
-        guard let profile = try ProfileRow.fetchOne(db)?.profile else { throw LocalStoreError(.notInitialised, home: home) }
+        guard let profile = try ProfileRow(row: row).profile else { throw LocalStoreError(.notInitialised, home: home) }
         profileCache.withLock { $0 = (row, profile) }
         return profile
     }
